@@ -1,0 +1,23 @@
+// Runs every test file with node's test runner. Node 20's --test does not expand globs, so the
+// files are listed here; `npm test -- test/unit` narrows the run to a folder or file.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function collect(path) {
+  if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
+  return readdirSync(path)
+    .sort()
+    .flatMap((name) => collect(join(path, name)));
+}
+
+const roots = process.argv.slice(2);
+const files = (roots.length > 0 ? roots : ['test']).flatMap(collect);
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const { status } = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
+  stdio: 'inherit',
+});
+process.exit(status ?? 1);

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { composeFromConfig } from '../composition/from-config.ts';
+import { configSource, supergraphFileSource } from '../composition/sources.ts';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { ServerConfig } from '../config/schema.ts';
+import { createLogger } from '../observability/log.ts';
+import { exitOnSignals, startGateway } from '../server/main.ts';
+
+const USAGE = `Usage: gateway <command> [options]
+
+Commands:
+  start      Serve the federated graph
+               --config <file>      supergraph.yaml to compose and watch (default: ./supergraph.yaml)
+               --supergraph <file>  serve a supergraph SDL composed elsewhere instead of composing
+               --port <n>           listen port (precedence: --port, then PORT, then server.port)
+               --host <addr>        listen address (default: server.host, 127.0.0.1)
+  compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
+               --config <file>      (default: ./supergraph.yaml)
+               --output <file>      (default: ./supergraph.graphql; "-" for stdout)
+  help       Show this text
+`;
+
+/** Wrong usage exits 2, a failed start or composition 1 (the convention of most CLIs). */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'compose':
+      return compose(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+    case undefined:
+      process.stdout.write(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function start(args: string[]): Promise<void> {
+  const { values } = asUsage(() =>
+    parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        supergraph: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+      },
+    }),
+  );
+  let loaded: LoadedConfig | undefined;
+  if (values.config !== undefined || values.supergraph === undefined) {
+    loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
+  }
+  const server = {
+    ...(loaded?.config.server ?? ServerConfig.parse({})),
+    ...portAndHost(values.port ?? process.env.PORT, values.host),
+  };
+  const logger = createLogger({ level: loaded?.config.log.level ?? 'info' });
+  const source = values.supergraph
+    ? supergraphFileSource(resolve(values.supergraph), loaded)
+    : configSource((loaded as LoadedConfig).file, process.env);
+  const running = await startGateway({ source, server, logger });
+  exitOnSignals(running, logger);
+}
+
+async function compose(args: string[]): Promise<void> {
+  const { values } = asUsage(() =>
+    parseArgs({ args, options: { config: { type: 'string' }, output: { type: 'string' } } }),
+  );
+  const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
+  const { supergraph, hints } = await composeFromConfig(loaded);
+  for (const hint of hints) {
+    process.stderr.write(
+      `hint ${hint.code}: ${hint.message}${hint.locations.map((l) => `\n    at ${l}`).join('')}\n`,
+    );
+  }
+  const output = values.output ?? 'supergraph.graphql';
+  if (output === '-') {
+    process.stdout.write(supergraph.sdl);
+    return;
+  }
+  await writeFile(resolve(output), supergraph.sdl);
+  process.stderr.write(
+    `wrote ${output}: ${supergraph.subgraphs.length} subgraphs, sha256 ${supergraph.hash.slice(0, 12)}\n`,
+  );
+}
+
+/** parseArgs throws on unknown flags and stray arguments; those are usage errors. */
+function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function portAndHost(port: string | undefined, host: string | undefined) {
+  const overrides: { port?: number; host?: string } = {};
+  if (port !== undefined) {
+    const value = Number(port);
+    if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+      throw new UsageError(`port must be a whole number from 0 to 65535, got "${port}"`);
+    }
+    overrides.port = value;
+  }
+  if (host !== undefined) overrides.host = host;
+  return overrides;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const usage = error instanceof UsageError;
+  process.stderr.write(
+    `gateway: ${(error as Error).message ?? String(error)}\n${usage ? `\n${USAGE}` : ''}`,
+  );
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,334 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import {
+  isScalar,
+  LineCounter,
+  parse as parseYamlValue,
+  parseDocument,
+  Scalar,
+  visit,
+  type Document,
+} from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { deepFreeze } from './freeze.ts';
+import { interpolate, InterpolationError } from './interpolate.ts';
+import { locate, sourceLine } from './locate.ts';
+import { GatewayConfigSchema, type GatewayConfig } from './schema.ts';
+
+export type ResolvedSchema =
+  | { kind: 'file'; file: string; sdl: string }
+  | { kind: 'sdl'; sdl: string; file: string; line: number }
+  | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
+
+export interface LoadedConfig {
+  /** Absolute path of supergraph.yaml. */
+  readonly file: string;
+  /** Validated, defaults applied, deep-frozen; `routing_url` filled from `schema.subgraph_url`. */
+  readonly config: GatewayConfig;
+  /** By subgraph name, in file order. */
+  readonly schemas: ReadonlyMap<string, ResolvedSchema>;
+  /** The config file and every `schema.file`, absolute: what hot reload watches. */
+  readonly watchFiles: readonly string[];
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+interface Parsed {
+  config: GatewayConfig;
+  /** Locates a key path in the source, for errors found after validation. */
+  issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
+}
+
+/** YAML text to a validated, frozen config. Pure: the environment is passed in. */
+export function parseConfig(text: string, file: string, env: Env): Parsed {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const issueAt = (path: readonly PropertyKey[], message: string, atKey = false): ConfigIssue => {
+    const at = locate(doc, lineCounter, text, path, atKey);
+    return { file, path: dottedPath(path), message, ...(at ?? {}) };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((error) => {
+        const pos = error.linePos?.[0];
+        const message =
+          error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? error.message;
+        return pos
+          ? {
+              file,
+              path: '',
+              message,
+              line: pos.line,
+              column: pos.col,
+              snippet: sourceLine(text, pos.line),
+            }
+          : { file, path: '', message };
+      }),
+    );
+  }
+
+  const issues = interpolateScalars(doc, env, issueAt);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([
+      { file, path: '', message: 'expected a mapping with at least a `subgraphs` key' },
+    ]);
+  }
+  const result = GatewayConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.flatMap((issue) => describeIssue(issue, doc, issueAt)),
+    );
+  }
+  const config = result.data;
+  for (const subgraph of Object.values(config.subgraphs)) {
+    subgraph.routing_url ??= subgraph.schema.subgraph_url;
+  }
+  return { config: deepFreeze(config), issueAt };
+}
+
+/** Reads supergraph.yaml and the schema files it names. Throws ConfigError with every problem. */
+export async function loadConfig(file: string, env: Env = process.env): Promise<LoadedConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([
+      {
+        file: path,
+        path: '',
+        message: `cannot read file (${(error as NodeJS.ErrnoException).code})`,
+      },
+    ]);
+  }
+  const { config, issueAt } = parseConfig(text, path, env);
+  const base = dirname(path);
+  const issues: ConfigIssue[] = [];
+  const entries = await Promise.all(
+    Object.entries(config.subgraphs).map(
+      async ([name, subgraph]): Promise<[string, ResolvedSchema] | undefined> => {
+        const { schema } = subgraph;
+        if (schema.file !== undefined) {
+          const schemaFile = resolve(base, schema.file);
+          try {
+            const sdl = await readFile(schemaFile, 'utf8');
+            if (sdl.trim() === '') throw Object.assign(new Error('empty'), { code: 'empty file' });
+            return [name, { kind: 'file', file: schemaFile, sdl }];
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+            issues.push(
+              issueAt(
+                ['subgraphs', name, 'schema', 'file'],
+                `cannot read schema file ${schema.file} (${code})`,
+              ),
+            );
+            return undefined;
+          }
+        }
+        if (schema.sdl !== undefined) {
+          const at = issueAt(['subgraphs', name, 'schema', 'sdl'], '');
+          // A block scalar (`sdl: |`) starts on the line after its indicator.
+          const line =
+            (at.line ?? 1) + (/^\s*[|>]/.test(at.snippet?.split('sdl:')[1] ?? '') ? 1 : 0);
+          return [name, { kind: 'sdl', sdl: schema.sdl, file: path, line }];
+        }
+        return [
+          name,
+          {
+            kind: 'subgraph_url',
+            url: schema.subgraph_url as string,
+            headers: schema.introspection_headers ?? {},
+          },
+        ];
+      },
+    ),
+  );
+  if (issues.length > 0) throw new ConfigError(issues);
+  const schemas = new Map(entries.filter((e): e is [string, ResolvedSchema] => e !== undefined));
+  const watchFiles = [
+    path,
+    ...[...schemas.values()].flatMap((s) => (s.kind === 'file' ? [s.file] : [])),
+  ];
+  return { file: path, config, schemas, watchFiles };
+}
+
+/**
+ * Replaces `${VAR}` in every scalar value (keys stay literal). An unquoted scalar is re-typed
+ * as YAML would read the result, so `port: ${PORT:-4000}` is the number 4000; a quoted one stays
+ * a string.
+ */
+function interpolateScalars(
+  doc: Document,
+  env: Env,
+  issueAt: (path: readonly PropertyKey[], message: string) => ConfigIssue,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  visit(doc, {
+    Scalar(key, node, ancestry) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      try {
+        const value = interpolate(node.value, env);
+        node.value = node.type === Scalar.PLAIN ? retype(value) : value;
+      } catch (error) {
+        if (!(error instanceof InterpolationError)) throw error;
+        issues.push(issueAt(pathOf(ancestry, node), error.message));
+      }
+    },
+  });
+  return issues;
+}
+
+function retype(value: string): unknown {
+  try {
+    const typed: unknown = parseYamlValue(value);
+    return typeof typed === 'number' || typeof typed === 'boolean' ? typed : value;
+  } catch {
+    return value;
+  }
+}
+
+/** The key path of a node from `visit`'s ancestry (pairs give keys, sequences give indexes). */
+function pathOf(ancestry: readonly unknown[], node: unknown): PropertyKey[] {
+  const path: PropertyKey[] = [];
+  const chain = [...ancestry, node];
+  for (let i = 0; i < chain.length; i++) {
+    const item = chain[i] as { key?: unknown; items?: unknown[] };
+    if (
+      item &&
+      typeof item === 'object' &&
+      'key' in item &&
+      'value' in item &&
+      isScalar(item.key)
+    ) {
+      path.push(String(item.key.value));
+    } else if (item && Array.isArray(item.items) && !('key' in item)) {
+      const next = chain[i + 1];
+      const index = item.items.indexOf(next);
+      if (
+        index !== -1 &&
+        (item as { constructor: { name: string } }).constructor.name === 'YAMLSeq'
+      )
+        path.push(index);
+    }
+  }
+  return path;
+}
+
+function dottedPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, segment) =>
+      typeof segment === 'number'
+        ? `${out}[${segment}]`
+        : out
+          ? `${out}.${String(segment)}`
+          : String(segment),
+    '',
+  );
+}
+
+/** Short, human messages for zod's issues; never the value itself (it may be a secret). */
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  issueAt: (path: readonly PropertyKey[], message: string, atKey?: boolean) => ConfigIssue,
+): ConfigIssue[] {
+  const path = issue.path;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const known = knownKeys(path);
+        const hint = closest(key, known);
+        return issueAt(
+          [...path, key],
+          `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+          true,
+        );
+      });
+    case 'invalid_type':
+      if (!doc.hasIn(path)) return [issueAt(path, 'required')];
+      return [issueAt(path, `expected ${article(issue.expected)}`)];
+    case 'invalid_value':
+      return [issueAt(path, `expected one of ${issue.values.map(String).join(', ')}`)];
+    case 'invalid_key':
+      return [issueAt(path, issue.issues[0]?.message ?? 'invalid key', true)];
+    default:
+      return [issueAt(path, issue.message.replace(/^Invalid input: /, ''))];
+  }
+}
+
+function article(type: string): string {
+  return type === 'object'
+    ? 'a mapping'
+    : type === 'array'
+      ? 'a list'
+      : /^[aeiou]/.test(type)
+        ? `an ${type}`
+        : `a ${type}`;
+}
+
+interface ZodDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: ZodDef } }>;
+  valueType?: { _zod: { def: ZodDef } };
+  innerType?: { _zod: { def: ZodDef } };
+  in?: { _zod: { def: ZodDef } };
+}
+
+/** The keys the schema allows at a path, for "did you mean" hints. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let def = (GatewayConfigSchema as unknown as { _zod: { def: ZodDef } })._zod.def;
+  const unwrap = () => {
+    while (def.innerType || (def.type === 'pipe' && def.in))
+      def = (def.innerType ?? def.in)!._zod.def;
+  };
+  unwrap();
+  for (const segment of path) {
+    const next =
+      def.type === 'object'
+        ? def.shape?.[String(segment)]
+        : def.type === 'record'
+          ? def.valueType
+          : undefined;
+    if (!next) return [];
+    def = next._zod.def;
+    unwrap();
+  }
+  return def.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** The known key within a small edit distance (a third of the key's length, at least 1), if any. */
+function closest(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = distance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Optimal string alignment distance: a swap of two neighbours (`prot`/`port`) counts as one edit. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => (d[i] as number[])[j] as number;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of supergraph.yaml: it gives the static type (`GatewayConfig`), the runtime
+ * validation, and the published JSON Schema (`supergraph.schema.json`, see scripts/).
+ *
+ * Rover's keys (`federation_version`, `subgraphs.<name>.routing_url`, `subgraphs.<name>.schema`)
+ * keep rover's names and meaning so that a file written for rover works unchanged; ours sit beside
+ * them in the same snake_case. Every object is strict: an unknown key is an error, because a typo
+ * in a policy key must never silently disable the policy.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** `250ms`, `10s`, `1.5m`, `1h`, or a whole number of milliseconds. */
+export const Duration = z
+  .union(
+    [
+      z.number().int().nonnegative(),
+      z
+        .string()
+        .regex(DURATION, 'expected a duration such as 250ms, 10s, 2m, or a number of milliseconds'),
+    ],
+    {
+      error: 'expected a duration such as 250ms, 10s, 2m, or a number of milliseconds',
+    },
+  )
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
+    return Math.round(Number(amount) * (UNIT_MS[unit as string] as number));
+  });
+
+const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)$/i;
+const UNIT_BYTES: Record<string, number> = {
+  b: 1,
+  kb: 1_000,
+  kib: 1_024,
+  mb: 1_000_000,
+  mib: 1_048_576,
+  gb: 1_000_000_000,
+  gib: 1_073_741_824,
+};
+
+/** `512kb`, `1mib`, `2MB`, or a whole number of bytes. */
+export const ByteSize = z
+  .union(
+    [
+      z.number().int().positive(),
+      z.string().regex(BYTES, 'expected a size such as 512kb, 1mib, 2mb, or a number of bytes'),
+    ],
+    {
+      error: 'expected a size such as 512kb, 1mib, 2mb, or a number of bytes',
+    },
+  )
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const [, amount, unit] = BYTES.exec(value) as RegExpExecArray;
+    return Math.round(Number(amount) * (UNIT_BYTES[(unit as string).toLowerCase()] as number));
+  });
+
+const HttpUrl = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' });
+
+/** rover's `schema:` block: exactly one of `file`, `subgraph_url`, `sdl` (or `graphref`). */
+export const SubgraphSchemaSource = z
+  .strictObject({
+    /** Path to the subgraph's SDL, relative to supergraph.yaml. */
+    file: z.string().min(1).optional(),
+    /** A running subgraph to read the SDL from (`{ _service { sdl } }`) at load and reload. */
+    subgraph_url: HttpUrl.optional(),
+    /** Headers sent with the `subgraph_url` introspection request. */
+    introspection_headers: z.record(z.string(), z.string()).optional(),
+    /** The SDL inline. */
+    sdl: z.string().min(1).optional(),
+    /** rover's GraphOS reference: accepted as a key so the error can say why it cannot work. */
+    graphref: z.string().optional(),
+    /** rover's subgraph name within `graphref`. */
+    subgraph: z.string().optional(),
+  })
+  .superRefine((schema, ctx) => {
+    if (schema.graphref !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['graphref'],
+        message:
+          'graphref needs Apollo GraphOS, which this gateway does not call; use file, subgraph_url or sdl',
+      });
+      return;
+    }
+    const given = (['file', 'subgraph_url', 'sdl'] as const).filter((k) => schema[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          given.length === 0
+            ? 'expected one of file, subgraph_url or sdl'
+            : `expected only one of file, subgraph_url or sdl, got ${given.join(' and ')}`,
+      });
+    }
+    if (schema.introspection_headers !== undefined && schema.subgraph_url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['introspection_headers'],
+        message: 'introspection_headers only applies with subgraph_url',
+      });
+    }
+  });
+
+export const SubgraphConfig = z
+  .strictObject({
+    /** Where the gateway sends this subgraph's fetches. Defaults to `schema.subgraph_url`. */
+    routing_url: HttpUrl.optional(),
+    schema: SubgraphSchemaSource,
+    /**
+     * Upper bound for one fetch to this subgraph, from sending the request to the last byte of
+     * the response. @default 30s
+     */
+    timeout: Duration.default(30_000),
+  })
+  .superRefine((subgraph, ctx) => {
+    if (subgraph.routing_url === undefined && subgraph.schema.subgraph_url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing_url'],
+        message: 'required (or give schema.subgraph_url to route to it)',
+      });
+    }
+  });
+
+const SUBGRAPH_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+export const ServerConfig = z.strictObject({
+  /** Interface to listen on. @default 127.0.0.1 */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port to listen on; 0 picks a free one. @default 4000 */
+  port: z.number().int().min(0).max(65_535).default(4000),
+  /** Path of the GraphQL endpoint. @default /graphql */
+  graphql_path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path starting with /')
+    .default('/graphql'),
+  /**
+   * `development` shows full error detail, introspection and the landing page; `production`
+   * masks internal errors and turns both off unless asked. @default production
+   */
+  mode: z.enum(['development', 'production']).default('production'),
+  /** Allow introspection queries. @default true in development, false in production */
+  introspection: z.boolean().optional(),
+  /** Serve the landing page on GET of the GraphQL path from a browser. @default as introspection */
+  landing_page: z.boolean().optional(),
+  /**
+   * Refuse GET and form-encoded requests that a browser could send cross-site without a preflight
+   * (Apollo's CSRF prevention). Such clients send `content-type: application/json` or an
+   * `apollo-require-preflight` header. @default true
+   */
+  csrf_prevention: z.boolean().default(true),
+  /** Largest accepted request body. @default 1mib */
+  body_limit: ByteSize.default(1_048_576),
+  /** How long a shutdown waits for in-flight requests before closing them. @default 10s */
+  shutdown_timeout: Duration.default(10_000),
+  /**
+   * How long an idle client connection is kept open. Behind a load balancer, set it above the
+   * balancer's idle timeout so the balancer never reuses a connection the gateway just closed.
+   * @default 5s
+   */
+  keep_alive_timeout: Duration.default(5_000),
+  /** Reload when supergraph.yaml or a schema file it names changes. @default true */
+  hot_reload: z.boolean().default(true),
+});
+
+export const LogConfig = z.strictObject({
+  /** pino level. @default info */
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const FEDERATION_VERSION = /^=?2(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
+
+export const GatewayConfigSchema = z.strictObject({
+  /**
+   * rover's composition version. This gateway composes with @apollo/composition 2.x, so any 2.x
+   * value is accepted; Federation 1 composition is not offered.
+   */
+  federation_version: z
+    .union([z.string(), z.number()])
+    .refine((v) => FEDERATION_VERSION.test(String(v)), {
+      message:
+        'expected a Federation 2 version such as =2.9.0 or 2 (Federation 1 is not supported)',
+    })
+    .optional(),
+  subgraphs: z
+    .record(
+      z
+        .string()
+        .regex(SUBGRAPH_NAME, 'subgraph names start with a letter: letters, digits, _ and -'),
+      SubgraphConfig,
+    )
+    .refine((s) => Object.keys(s).length > 0, { message: 'expected at least one subgraph' }),
+  server: ServerConfig.default(ServerConfig.parse({})),
+  log: LogConfig.default(LogConfig.parse({})),
+});
+
+export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
+export type SubgraphConfig = z.output<typeof SubgraphConfig>;
+export type ServerConfig = z.output<typeof ServerConfig>;
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

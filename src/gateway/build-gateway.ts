@@ -1,0 +1,67 @@
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { ServerConfig } from '../config/schema.ts';
+import type { RequestContext } from '../kernel/context.ts';
+import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
+import { maskError } from './mask-errors.ts';
+import { errorLogPlugin } from './plugins/error-log.ts';
+import type { SupergraphManager } from './supergraph-manager.ts';
+
+/** Used when a subgraph has no settings of its own (e.g. served from a supergraph file). */
+const DEFAULT_SUBGRAPH_TIMEOUT_MS = 30_000;
+
+export interface GraphQLEngine {
+  readonly apollo: ApolloServer<RequestContext>;
+  readonly gateway: ApolloGateway;
+}
+
+export interface BuildGraphQLOptions {
+  manager: SupergraphManager;
+  server: ServerConfig;
+  logger: Logger;
+  dispatcher: Dispatcher;
+}
+
+/**
+ * Apollo Gateway fed by the supergraph manager, served by Apollo Server. Federation semantics
+ * (planning, execution, entity merging) are Apollo Gateway's unchanged; what we replace is the
+ * transport to subgraphs, the error masking and the plugins.
+ */
+export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
+  const { manager, server, logger, dispatcher } = options;
+  const development = server.mode === 'development';
+  const gateway = new ApolloGateway({
+    supergraphSdl: manager.supergraphSdl,
+    logger: logger.child({ component: 'apollo-gateway' }),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource({
+        name,
+        url: url as string,
+        dispatcher,
+        timeoutMs: () => manager.current?.subgraphs[name]?.timeout ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
+      }),
+  });
+  const apollo = new ApolloServer<RequestContext>({
+    gateway,
+    logger: logger.child({ component: 'apollo-server' }),
+    introspection: server.introspection ?? development,
+    csrfPrevention: server.csrf_prevention,
+    // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: development,
+    ...(development ? {} : { formatError: maskError }),
+    // Our HTTP layer serves the landing page; Apollo's would load Sandbox from a CDN.
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      errorLogPlugin(logger.child({ component: 'graphql' })),
+    ],
+  });
+  return { apollo, gateway };
+}

@@ -1,0 +1,177 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import type { Dispatcher } from 'undici';
+import {
+  ErrorCode,
+  UpstreamError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../../kernel/errors.ts';
+import type { RequestContext } from '../../kernel/context.ts';
+import { restrictCachePolicy } from './cache-policy.ts';
+
+export interface SubgraphDataSourceOptions {
+  name: string;
+  url: string;
+  /** The shared keep-alive dispatcher (one connection pool per origin). */
+  dispatcher: Dispatcher;
+  /** Read per call so a hot reload that changes the timeout applies without a new data source. */
+  timeoutMs: () => number;
+}
+
+/** Upstream statuses that keep their meaning for the client; every other non-2xx is UPSTREAM_ERROR. */
+const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
+  401: ErrorCode.UNAUTHENTICATED,
+  403: ErrorCode.FORBIDDEN,
+};
+
+/**
+ * Socket-level failures that mean "could not reach the subgraph" rather than "it answered badly".
+ * https://undici.nodejs.org/#/docs/api/Errors
+ */
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const REQUEST_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/graphql-response+json, application/json;q=0.9',
+} as const;
+
+/**
+ * Sends subgraph fetches with undici's `Dispatcher.request()` over a keep-alive pool instead of the
+ * gateway's default fetcher: no WHATWG Request/Response objects, no per-call Headers copies. It
+ * keeps RemoteGraphQLDataSource's observable behaviour (the JSON request body, cache-control
+ * hints, a thrown error for a failed fetch so the gateway nulls the affected fields), and replaces
+ * its errors with typed ones that never carry the URL or the response body.
+ */
+export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
+  readonly name: string;
+  readonly url: string;
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #timeoutMs: () => number;
+
+  constructor(options: SubgraphDataSourceOptions) {
+    const url = new URL(options.url);
+    this.name = options.name;
+    this.url = options.url;
+    this.#origin = url.origin;
+    this.#path = `${url.pathname}${url.search}`;
+    this.#dispatcher = options.dispatcher;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  async process(
+    options: GraphQLDataSourceProcessOptions<RequestContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const { request } = options;
+    const headers: Record<string, string> = { ...REQUEST_HEADERS };
+    // The gateway itself may ask for headers (e.g. ftv1 traces); keep them like Apollo does.
+    if (request.http?.headers) for (const [k, v] of request.http.headers) headers[k] = v;
+    // Only operations carry a request context; health checks and schema loads do not. (The
+    // request-kind enum is not exported by @apollo/gateway, so test for the field itself.)
+    const incoming = 'incomingRequestContext' in options ? options : undefined;
+    if (incoming) Object.assign(headers, incoming.context.upstreamHeaders);
+    const body = JSON.stringify({
+      query: request.query,
+      variables: request.variables,
+      operationName: request.operationName,
+      extensions: request.extensions,
+    });
+
+    const timeoutMs = this.#timeoutMs();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const response = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#path,
+        method: 'POST',
+        headers,
+        body,
+        signal: controller.signal,
+      });
+      const text = await response.body.text();
+      if (incoming) {
+        restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
+      }
+      return this.#parse(response.statusCode, response.headers['content-type'], text);
+    } catch (error) {
+      throw this.#classify(error, controller.signal.aborted, timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #parse(
+    status: number,
+    contentType: string | string[] | undefined,
+    text: string,
+  ): GatewayGraphQLResponse {
+    if (status < 200 || status > 299) {
+      throw new UpstreamError(this.name, `answered HTTP ${status}`, {
+        status,
+        code: STATUS_CODES[status],
+        cause: new Error(`HTTP ${status}: ${text.slice(0, 2048)}`),
+      });
+    }
+    const type = String(contentType ?? '');
+    if (
+      !type.startsWith('application/json') &&
+      !type.startsWith('application/graphql-response+json')
+    ) {
+      throw new UpstreamError(
+        this.name,
+        `answered with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
+        {
+          status,
+          cause: new Error(`Body: ${text.slice(0, 2048)}`),
+        },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new UpstreamError(this.name, 'answered with malformed JSON', { status, cause: error });
+    }
+    if (!isGraphQLResponse(parsed)) {
+      throw new UpstreamError(this.name, 'answered with JSON that is not a GraphQL response', {
+        status,
+        cause: new Error(`Body: ${text.slice(0, 2048)}`),
+      });
+    }
+    return parsed;
+  }
+
+  #classify(error: unknown, timedOut: boolean, timeoutMs: number): Error {
+    if (error instanceof UpstreamError) return error;
+    if (timedOut) return new UpstreamTimeoutError(this.name, timeoutMs, error);
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE.has(code)) {
+      return new UpstreamUnavailableError(this.name, error);
+    }
+    return new UpstreamError(this.name, 'failed', { cause: error });
+  }
+}
+
+function isGraphQLResponse(value: unknown): value is GatewayGraphQLResponse {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { data, errors } = value as { data?: unknown; errors?: unknown };
+  if (data === undefined && errors === undefined) return false;
+  return (
+    (data === undefined || data === null || typeof data === 'object') &&
+    (errors === undefined || Array.isArray(errors))
+  );
+}

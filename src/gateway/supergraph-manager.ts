@@ -1,0 +1,174 @@
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { SupergraphSdlHook } from '@apollo/gateway';
+import type { SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
+import { ensureError } from '../kernel/errors.ts';
+
+export type ReloadOutcome =
+  { ok: true; hash: string; changed: boolean } | { ok: false; error: Error };
+
+export interface ReloadError {
+  message: string;
+  at: string;
+}
+
+/** Editors save in bursts (write, chmod, rename); one reload per burst is enough. */
+const DEBOUNCE_MS = 75;
+
+/**
+ * Owns the served supergraph: the first load, file watching, and atomic swaps. A reload that
+ * fails (bad YAML, invalid config, composition errors, a supergraph the gateway rejects) changes
+ * nothing that is served; it is logged with its locations and kept as `lastError` for /readyz.
+ * The swap itself is Apollo Gateway's `update()`: requests already executing keep the query plan
+ * and data sources they started with.
+ */
+export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
+  readonly #source: SupergraphSource;
+  readonly #logger: Logger;
+  readonly #watchEnabled: boolean;
+  #current: SupergraphSnapshot | undefined;
+  #lastError: ReloadError | undefined;
+  #update: ((sdl: string) => void) | undefined;
+  #watchers = new Map<string, FSWatcher>();
+  #timer: NodeJS.Timeout | undefined;
+  #reloading: Promise<void> | undefined;
+  #pending = false;
+  #stopped = false;
+
+  constructor(source: SupergraphSource, logger: Logger, options: { watch: boolean }) {
+    super();
+    this.#source = source;
+    this.#logger = logger;
+    this.#watchEnabled = options.watch;
+  }
+
+  get current(): SupergraphSnapshot | undefined {
+    return this.#current;
+  }
+
+  get lastError(): ReloadError | undefined {
+    return this.#lastError;
+  }
+
+  /** The first load: unlike a reload, its failure is fatal (there is nothing to keep serving). */
+  async load(): Promise<SupergraphSnapshot> {
+    const snapshot = await this.#source.load();
+    this.#logHints(snapshot);
+    this.#current = snapshot;
+    return snapshot;
+  }
+
+  /** The hook ApolloGateway calls once at load; it hands us the `update` function for swaps. */
+  readonly supergraphSdl: SupergraphSdlHook = async ({ update }) => {
+    const snapshot = this.#current ?? (await this.load());
+    this.#update = update;
+    if (this.#watchEnabled) this.#watch(snapshot.watchFiles);
+    return { supergraphSdl: snapshot.supergraph.sdl, cleanup: async () => this.stop() };
+  };
+
+  /** Reloads now (also what a file change triggers). Concurrent calls coalesce into one more run. */
+  reload(): Promise<void> {
+    if (this.#reloading) {
+      this.#pending = true;
+      return this.#reloading;
+    }
+    this.#reloading = this.#reloadOnce().finally(() => {
+      this.#reloading = undefined;
+      if (this.#pending && !this.#stopped) {
+        this.#pending = false;
+        void this.reload();
+      }
+    });
+    return this.#reloading;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
+  }
+
+  async #reloadOnce(): Promise<void> {
+    let outcome: ReloadOutcome;
+    try {
+      const next = await this.#source.load();
+      const previous = this.#current;
+      const changed = previous?.supergraph.hash !== next.supergraph.hash;
+      // The gateway validates the supergraph and rebuilds its planner; if it throws, the old
+      // schema is still the one served.
+      if (changed) this.#update?.(next.supergraph.sdl);
+      if (previous && previous.startupSettings !== next.startupSettings) {
+        this.#logger.warn(
+          'server or log settings changed in the config; they apply at the next restart',
+        );
+      }
+      this.#logHints(next);
+      this.#current = next;
+      this.#lastError = undefined;
+      if (this.#watchEnabled && !this.#stopped) this.#watch(next.watchFiles);
+      outcome = { ok: true, hash: next.supergraph.hash, changed };
+      this.#logger.info(
+        { hash: next.supergraph.hash, changed },
+        changed ? 'supergraph reloaded' : 'config reloaded; supergraph unchanged',
+      );
+    } catch (caught) {
+      const error = ensureError(caught);
+      this.#lastError = { message: error.message, at: new Date().toISOString() };
+      outcome = { ok: false, error };
+      this.#logger.error(
+        `reload failed; still serving supergraph ${this.#current?.supergraph.hash ?? '(none)'}\n${error.message}`,
+      );
+    }
+    this.emit('reload', outcome);
+  }
+
+  /**
+   * Watches the directories rather than the files: editors and `git checkout` replace a file by
+   * renaming over it, which ends a watch on the old inode.
+   */
+  #watch(files: readonly string[]): void {
+    const wanted = new Map<string, Set<string>>();
+    for (const file of files) {
+      const dir = dirname(file);
+      const names = wanted.get(dir) ?? new Set<string>();
+      names.add(basename(file));
+      wanted.set(dir, names);
+    }
+    for (const [dir, watcher] of this.#watchers) {
+      if (!wanted.has(dir)) {
+        watcher.close();
+        this.#watchers.delete(dir);
+      }
+    }
+    for (const [dir, names] of wanted) {
+      this.#watchers.get(dir)?.close();
+      try {
+        const watcher = watch(dir, { persistent: false }, (_event, name) => {
+          if (name === null || names.has(String(name))) this.#schedule();
+        });
+        watcher.on('error', (error) => this.#logger.warn({ err: error, dir }, 'file watch failed'));
+        this.#watchers.set(dir, watcher);
+      } catch (error) {
+        this.#logger.warn({ err: error, dir }, 'cannot watch directory; hot reload is off for it');
+      }
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.reload(), DEBOUNCE_MS);
+  }
+
+  #logHints(snapshot: SupergraphSnapshot): void {
+    for (const hint of snapshot.hints) {
+      this.#logger.warn(
+        { code: hint.code, locations: hint.locations },
+        `composition hint: ${hint.message}`,
+      );
+    }
+  }
+}

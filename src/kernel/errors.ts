@@ -1,0 +1,144 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Every code a client can see in `errors[].extensions.code`. The table with meanings, HTTP
+ * statuses and fixes is docs/errors.md; keep the two in step (a unit test compares them).
+ */
+export enum ErrorCode {
+  BAD_REQUEST = 'BAD_REQUEST',
+  METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  NOT_FOUND = 'NOT_FOUND',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  SUPERGRAPH_NOT_READY = 'SUPERGRAPH_NOT_READY',
+  UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
+  UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
+  UPSTREAM_ERROR = 'UPSTREAM_ERROR',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+/** The HTTP status each code answers with when it ends a request on its own. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.BAD_USER_INPUT]: 400,
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
+  [ErrorCode.UPSTREAM_UNAVAILABLE]: 502,
+  [ErrorCode.UPSTREAM_TIMEOUT]: 504,
+  [ErrorCode.UPSTREAM_ERROR]: 502,
+  [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+};
+
+export interface GatewayErrorOptions {
+  /** The subgraph involved, when there is one. */
+  subgraph?: string;
+  /** The underlying error: logged, never sent to clients outside development. */
+  cause?: unknown;
+  /** Extra extensions a client may see (never secrets, URLs or bodies). */
+  extensions?: Record<string, unknown>;
+  /**
+   * A field-level error (a failed fetch inside an operation) must not set the HTTP status:
+   * Apollo Server applies `extensions.http` from any error to the whole response, and a partial
+   * result is still a 200 (GraphQL over HTTP, "application/graphql-response+json").
+   */
+  fieldLevel?: boolean;
+}
+
+/**
+ * The one error type the gateway throws. It is a GraphQLError so Apollo Server serialises it as
+ * is, and it carries its code, subgraph and HTTP status in `extensions` where clients and the
+ * HTTP layer read them.
+ */
+export class GatewayError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    const status = HTTP_STATUS[code];
+    super(message, {
+      originalError: options.cause instanceof Error ? options.cause : undefined,
+      extensions: {
+        ...options.extensions,
+        code,
+        ...(options.subgraph === undefined ? {} : { subgraph: options.subgraph }),
+        ...(options.fieldLevel ? {} : { http: { status } }),
+      },
+    });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** A subgraph or backend could not be reached (refused, reset, DNS). */
+export class UpstreamUnavailableError extends GatewayError {
+  constructor(subgraph: string, cause?: unknown) {
+    super(ErrorCode.UPSTREAM_UNAVAILABLE, `Subgraph "${subgraph}" is unavailable.`, {
+      subgraph,
+      cause,
+      fieldLevel: true,
+    });
+  }
+}
+
+/** A subgraph or backend did not answer within its timeout. */
+export class UpstreamTimeoutError extends GatewayError {
+  constructor(subgraph: string, timeoutMs: number, cause?: unknown) {
+    super(
+      ErrorCode.UPSTREAM_TIMEOUT,
+      `Subgraph "${subgraph}" did not answer within ${timeoutMs} ms.`,
+      {
+        subgraph,
+        cause,
+        fieldLevel: true,
+      },
+    );
+  }
+}
+
+/** A subgraph or backend answered with something other than a usable response. */
+export class UpstreamError extends GatewayError {
+  constructor(
+    subgraph: string,
+    reason: string,
+    options: { status?: number; cause?: unknown; code?: ErrorCode } = {},
+  ) {
+    super(options.code ?? ErrorCode.UPSTREAM_ERROR, `Subgraph "${subgraph}" ${reason}.`, {
+      subgraph,
+      cause: options.cause,
+      extensions: options.status === undefined ? {} : { upstreamStatus: options.status },
+      fieldLevel: true,
+    });
+  }
+}
+
+/** A malformed HTTP request: bad JSON, wrong shape, wrong media type, too large. */
+export class RequestError extends GatewayError {
+  constructor(
+    code: ErrorCode.BAD_REQUEST | ErrorCode.PAYLOAD_TOO_LARGE | ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/** Wraps any thrown value as an Error so callers can rely on `.message` and `.stack`. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : `Non-error thrown: ${String(value)}`);
+}
+
+/** Closes a discriminated union: the compiler proves the default branch unreachable. */
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,157 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { Agent } from 'undici';
+import type { SupergraphSource } from '../composition/sources.ts';
+import type { ServerConfig } from '../config/schema.ts';
+import { buildGraphQL } from '../gateway/build-gateway.ts';
+import { runStages, STAGES } from '../gateway/pipeline.ts';
+import { SupergraphManager } from '../gateway/supergraph-manager.ts';
+import { createRequestContext } from '../kernel/context.ts';
+import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
+import { createGraphQLRoute } from './graphql-route.ts';
+import { serveHealthz, serveReadyz } from './health.ts';
+import { renderLandingPage } from './landing-page.ts';
+import { sendGraphQLError } from './respond.ts';
+
+export interface AppOptions {
+  source: SupergraphSource;
+  server: ServerConfig;
+  logger: Logger;
+}
+
+export interface App {
+  /** The node:http request listener. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly manager: SupergraphManager;
+  /** Loads the supergraph and starts Apollo Server; throws when the first load fails. */
+  start(): Promise<void>;
+  /** From now on /readyz says draining and responses close their connection. */
+  drain(): void;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+  /** Stops Apollo Server, the gateway, the file watchers and the upstream connection pools. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the gateway application from its settings without listening, so tests bind it to port
+ * 0 and main.ts binds it to the configured port (fastify's build/listen split).
+ */
+export function buildApp(options: AppOptions): App {
+  const { source, server, logger } = options;
+  const manager = new SupergraphManager(source, logger.child({ component: 'supergraph' }), {
+    watch: server.hot_reload,
+  });
+  // One keep-alive pool per subgraph origin, shared by all data sources across reloads.
+  const dispatcher = new Agent({ connections: 128, pipelining: 1 });
+  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher });
+  const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
+  const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';
+  const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
+
+  let state: 'starting' | 'ready' | 'draining' = 'starting';
+  const inFlight = new Set<ServerResponse>();
+  let idleWaiters: (() => void)[] = [];
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    const search = queryAt === -1 ? '' : url.slice(queryAt);
+    const method = req.method ?? 'GET';
+
+    if (path === '/healthz') return serveHealthz(res);
+    if (path === '/readyz') return serveReadyz(res, manager, state);
+
+    const ctx = createRequestContext(method, path, req.headers, performance.now());
+    const accept = req.headers.accept;
+    try {
+      await runStages(STAGES, 'request', ctx);
+      for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
+      if (path !== server.graphql_path) {
+        throw new GatewayError(
+          ErrorCode.NOT_FOUND,
+          `No route for ${path}; GraphQL is served at ${server.graphql_path}.`,
+        );
+      }
+      if (method !== 'GET' && method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        throw new GatewayError(
+          ErrorCode.METHOD_NOT_ALLOWED,
+          `Method ${method} is not allowed; use GET or POST.`,
+        );
+      }
+      if (state !== 'ready') {
+        throw new GatewayError(
+          ErrorCode.SUPERGRAPH_NOT_READY,
+          'The gateway has not loaded a supergraph yet.',
+        );
+      }
+      if (landingHtml && method === 'GET' && !search && prefersHtml(accept)) {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(landingHtml);
+        return;
+      }
+      await serveGraphQL(req, res, ctx, search);
+    } catch (caught) {
+      const error =
+        caught instanceof GatewayError
+          ? caught
+          : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
+              cause: caught,
+            });
+      if (error.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+        logger.error(
+          { err: ensureError(caught), correlationId: ctx.correlationId },
+          'request failed',
+        );
+      }
+      // The rest of an oversize body is never read: closing is cheaper than draining it.
+      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
+      if (res.headersSent) res.destroy();
+      else sendGraphQLError(res, error, accept);
+    }
+  }
+
+  return {
+    handle(req, res) {
+      inFlight.add(res);
+      if (state === 'draining') res.setHeader('connection', 'close');
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (inFlight.size === 0 && idleWaiters.length > 0) {
+          for (const resolve of idleWaiters) resolve();
+          idleWaiters = [];
+        }
+      });
+      void route(req, res);
+    },
+    manager,
+    async start() {
+      await manager.load();
+      await apollo.start();
+      state = 'ready';
+    },
+    drain() {
+      state = 'draining';
+      // Requests already running answer with Connection: close, so clients reconnect elsewhere.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    },
+    idle() {
+      if (inFlight.size === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    async stop() {
+      manager.stop();
+      // Client connections are closed by now: fetches still running have no one to answer.
+      await dispatcher.destroy();
+      await apollo.stop();
+    },
+  };
+}
+
+/** Browsers ask for text/html first; GraphQL clients never do. */
+function prefersHtml(accept: string | undefined): boolean {
+  return accept !== undefined && accept.startsWith('text/html');
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import type { RequestContext } from '../kernel/context.ts';
+import { ErrorCode, RequestError } from '../kernel/errors.ts';
+import { readBody } from './read-body.ts';
+
+export interface GraphQLRouteOptions {
+  apollo: ApolloServer<RequestContext>;
+  bodyLimit: number;
+}
+
+/**
+ * The GraphQL endpoint over HTTP: turns the Node request into Apollo Server's
+ * `HTTPGraphQLRequest` and writes its answer back. Body reading and JSON parsing happen here,
+ * not in Apollo Server, so that oversize and malformed bodies get GraphQL errors with 413/400/415
+ * (GraphQL over HTTP, "Request") rather than a framework's HTML error page.
+ */
+export function createGraphQLRoute(options: GraphQLRouteOptions) {
+  const { apollo, bodyLimit } = options;
+  return async function serveGraphQL(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    search: string,
+  ): Promise<void> {
+    const method = req.method ?? 'GET';
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const request: HTTPGraphQLRequest = {
+      method,
+      headers,
+      search,
+      body: method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined,
+    };
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: request,
+      context: async () => ctx,
+    });
+    res.statusCode = response.status ?? 200;
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+}
+
+async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new RequestError(
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      `POST requests must have content-type application/json${type ? `, not ${type}` : ''}.`,
+    );
+  }
+  const body = await readBody(req, limit);
+  if (body.length === 0) {
+    throw new RequestError(
+      ErrorCode.BAD_REQUEST,
+      'The request body is empty; send a JSON object with a "query".',
+    );
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new RequestError(
+      ErrorCode.BAD_REQUEST,
+      `The request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+}

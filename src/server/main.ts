@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { SupergraphSource } from '../composition/sources.ts';
+import type { ServerConfig } from '../config/schema.ts';
+import { buildApp, type App } from './app.ts';
+
+export interface RunningGateway {
+  readonly app: App;
+  readonly server: Server;
+  /** http://host:port of the listening server. */
+  readonly origin: string;
+  /** Drains and stops; resolves true when every in-flight request finished in time. */
+  shutdown(): Promise<boolean>;
+}
+
+/**
+ * Builds the app and listens. Shutdown follows the usual load-balancer dance: readiness turns
+ * 503 and responses carry `Connection: close`, the listener stops accepting, in-flight requests
+ * get up to `shutdown_timeout` to finish, then remaining connections are cut and everything stops.
+ */
+export async function startGateway(options: {
+  source: SupergraphSource;
+  server: ServerConfig;
+  logger: Logger;
+}): Promise<RunningGateway> {
+  const { server: settings, logger } = options;
+  const app = buildApp(options);
+  await app.start();
+  const server = createServer({ keepAliveTimeout: settings.keep_alive_timeout }, app.handle);
+  // Headers must arrive within the keep-alive window plus slack, or idle sockets linger.
+  server.headersTimeout = settings.keep_alive_timeout + 1_000;
+  server.listen(settings.port, settings.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    await app.stop();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  const origin = `http://${host}:${port}`;
+  logger.info({ url: `${origin}${settings.graphql_path}` }, 'gateway listening');
+
+  let stopping: Promise<boolean> | undefined;
+  return {
+    app,
+    server,
+    origin,
+    shutdown() {
+      stopping ??= (async () => {
+        app.drain();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await Promise.race([
+          app.idle().then(() => true),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), settings.shutdown_timeout);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!drained) logger.warn('shutdown timeout reached; closing the remaining connections');
+        server.closeAllConnections();
+        await closed;
+        await app.stop();
+        return drained;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** SIGTERM/SIGINT drain and exit 0; a second signal exits at once. */
+export function exitOnSignals(running: RunningGateway, logger: Logger): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    received = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    running.shutdown().then(
+      (drained) => {
+        logger.info({ drained }, 'stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

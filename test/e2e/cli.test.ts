@@ -1,0 +1,146 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SHOP } from '../fixtures/graphs/shop.ts';
+import { post, startSubgraphs, writeProject } from '../helpers/env.ts';
+
+/** The installed command itself, as `npx gateway` runs it. */
+const BIN = join(import.meta.dirname, '../../bin/gateway.js');
+
+/** Runs the gateway command to completion. */
+async function run(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PORT: '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  return { code: code as number, stdout, stderr };
+}
+
+/** Starts `gateway start` and resolves with its URL once it logs that it listens. */
+async function startProcess(
+  args: string[],
+  cwd: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'start', '--port', '0', ...args], {
+    cwd,
+    env: { ...process.env, PORT: '' },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`gateway exited with ${code}: ${stderr}`);
+  });
+  const listening = (async () => {
+    for await (const line of lines) {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'gateway listening') return entry.url as string;
+    }
+    throw new Error('no listening line');
+  })();
+  const url = await Promise.race([listening, exited]);
+  lines.on('line', () => {}); // keep draining stdout so the child never blocks on a full pipe
+  return { child, url };
+}
+
+describe('the gateway command', () => {
+  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
+  let project: Awaited<ReturnType<typeof writeProject>>;
+
+  before(async () => {
+    subgraphs = await startSubgraphs(SHOP, 300);
+    project = await writeProject(subgraphs.servers);
+  });
+
+  after(async () => {
+    await subgraphs.close();
+    await project.remove();
+  });
+
+  test('start exits 1 with file, line and key path on stderr for an invalid config', async () => {
+    await project.write(
+      'bad.yaml',
+      'subgraphs:\n  users:\n    routing_url: not a url\n    schema:\n      file: ./accounts.graphql\n',
+    );
+    const { code, stderr } = await run(['start', '--config', 'bad.yaml'], project.dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /bad\.yaml:3:18: subgraphs\.users\.routing_url: /);
+  });
+
+  test('start exits 1 naming the subgraph and location when composition fails', async () => {
+    await project.write(
+      'conflict.graphql',
+      subgraphs.byName('products').sdl.replace('price: Int!', 'price: String!'),
+    );
+    const config = (await readFile(project.configFile, 'utf8')).replace(
+      './products.graphql',
+      './conflict.graphql',
+    );
+    await project.write('conflict.yaml', config);
+    const { code, stderr } = await run(['start', '--config', 'conflict.yaml'], project.dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /composition failed with \d+ errors?:/);
+    assert.match(stderr, /conflict\.graphql:\d+:\d+ \(subgraph products\)/);
+  });
+
+  test('an unknown command or flag exits 2 with the usage', async () => {
+    const { code, stderr } = await run(['start', '--nope'], project.dir);
+    assert.equal(code, 2);
+    assert.match(stderr, /Usage: gateway/);
+  });
+
+  test('compose writes a supergraph that start --supergraph serves', async () => {
+    const composed = await run(
+      ['compose', '--config', 'supergraph.yaml', '--output', 'out.graphql'],
+      project.dir,
+    );
+    assert.equal(composed.code, 0, composed.stderr);
+    const sdl = await readFile(join(project.dir, 'out.graphql'), 'utf8');
+    assert.match(sdl, /enum join__Graph/);
+
+    const { child, url } = await startProcess(['--supergraph', 'out.graphql'], project.dir);
+    try {
+      const res = await post(url, { query: '{ me { name reviews { body } } }' });
+      assert.equal(res.status, 200);
+      assert.equal(res.json.data.me.name, 'Ada Lovelace');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  test('SIGTERM drains a request in flight and exits 0', async () => {
+    const { child, url } = await startProcess(['--config', 'supergraph.yaml'], project.dir);
+    const inFlight = post(url, { query: '{ me { name } }' });
+    await once(subgraphs.byName('accounts').events, 'request');
+    child.kill('SIGTERM');
+    const [res, [code]] = await Promise.all([inFlight, once(child, 'exit')]);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { data: { me: { name: 'Ada Lovelace' } } });
+    assert.equal(code, 0);
+  });
+
+  test('compose exits 1 and writes nothing when a schema file is missing', async () => {
+    const config = (await readFile(project.configFile, 'utf8')).replace(
+      './products.graphql',
+      './missing.graphql',
+    );
+    await writeFile(join(project.dir, 'missing.yaml'), config);
+    const { code, stderr } = await run(
+      ['compose', '--config', 'missing.yaml', '--output', 'none.graphql'],
+      project.dir,
+    );
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /missing\.yaml:\d+:\d+: subgraphs\.products\.schema\.file: cannot read schema file/,
+    );
+    await assert.rejects(readFile(join(project.dir, 'none.graphql')));
+  });
+});

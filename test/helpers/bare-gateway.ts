@@ -1,0 +1,16 @@
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+
+/**
+ * A bare Apollo Gateway with Apollo Server's defaults: the reference our gateway's federation
+ * semantics are compared with, and the baseline of `npm run bench`.
+ */
+export async function startBareGateway(supergraphSdl: string, port = 0) {
+  const server = new ApolloServer({
+    gateway: new ApolloGateway({ supergraphSdl }),
+    stopOnTerminationSignals: false,
+  });
+  const { url } = await startStandaloneServer(server, { listen: { port, host: '127.0.0.1' } });
+  return { url, close: () => server.stop() };
+}

@@ -1,0 +1,151 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import {
+  configSource,
+  supergraphFileSource,
+  type SupergraphSource,
+} from '../../src/composition/sources.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { ServerConfig } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/observability/log.ts';
+import { startGateway, type RunningGateway } from '../../src/server/main.ts';
+import {
+  startSubgraphServer,
+  type SubgraphServer,
+  type SubgraphServerOptions,
+} from './subgraph-server.ts';
+
+/** Log lines captured in memory, parsed. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line) this.lines.push(JSON.parse(line));
+    callback();
+  }
+  text(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join('\n');
+  }
+}
+
+export async function startSubgraphs(
+  defs: readonly Omit<SubgraphServerOptions, 'port'>[],
+  delayMs?: number,
+) {
+  const servers = await Promise.all(defs.map((d) => startSubgraphServer({ ...d, delayMs })));
+  return {
+    servers,
+    byName: (name: string) => servers.find((s) => s.name === name) as SubgraphServer,
+    close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined),
+  };
+}
+
+/** A temp folder with supergraph.yaml and one schema file per subgraph, like a real checkout. */
+export async function writeProject(
+  subgraphs: readonly { name: string; url: string; sdl: string }[],
+  extra: Record<string, unknown> = {},
+) {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
+  const configFile = join(dir, 'supergraph.yaml');
+  const config = {
+    federation_version: '=2.3.0',
+    subgraphs: Object.fromEntries(
+      subgraphs.map((s) => [
+        s.name,
+        { routing_url: s.url, schema: { file: `./${s.name}.graphql` } },
+      ]),
+    ),
+    ...extra,
+  };
+  await Promise.all(subgraphs.map((s) => writeFile(join(dir, `${s.name}.graphql`), s.sdl)));
+  await writeFile(configFile, stringify(config));
+  return {
+    dir,
+    configFile,
+    write: (name: string, text: string) => writeFile(join(dir, name), text),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface TestGateway {
+  readonly url: string;
+  readonly origin: string;
+  readonly running: RunningGateway;
+  readonly logs: LogCapture;
+  close(): Promise<void>;
+}
+
+/** Our gateway on 127.0.0.1:0, from a config file or a supergraph file. */
+export async function startTestGateway(options: {
+  configFile?: string;
+  supergraphFile?: string;
+  server?: Partial<ServerConfig>;
+  env?: Record<string, string | undefined>;
+}): Promise<TestGateway> {
+  const env = options.env ?? {};
+  const loaded = options.configFile ? await loadConfig(options.configFile, env) : undefined;
+  const source: SupergraphSource = options.supergraphFile
+    ? supergraphFileSource(options.supergraphFile, loaded)
+    : configSource(options.configFile as string, env);
+  const logs = new LogCapture();
+  const server = {
+    ...(loaded?.config.server ?? ServerConfig.parse({})),
+    port: 0,
+    host: '127.0.0.1',
+    ...options.server,
+  } as ServerConfig;
+  const running = await startGateway({
+    source,
+    server,
+    logger: createLogger({ level: 'info' }, logs),
+  });
+  return {
+    url: `${running.origin}${server.graphql_path}`,
+    origin: running.origin,
+    running,
+    logs,
+    close: async () => {
+      await running.shutdown();
+    },
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
+
+/** POST a GraphQL request (or any body) and read the whole answer. */
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
+  const response = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+  });
+  return read(response);
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  return read(await request(url, { method: 'GET', headers }));
+}
+
+async function read(response: Awaited<ReturnType<typeof request>>): Promise<HttpResult> {
+  const text = await response.body.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.statusCode, headers: response.headers, text, json };
+}

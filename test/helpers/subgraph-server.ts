@@ -1,0 +1,102 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import { EventEmitter, once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+
+export interface SubgraphServer {
+  readonly name: string;
+  readonly url: string;
+  readonly sdl: string;
+  /** Requests received, in order: what the gateway sent. */
+  readonly received: { headers: IncomingMessage['headers']; query: string }[];
+  /** Emits `request` as each request arrives, before any delay: lets tests await "in flight". */
+  readonly events: EventEmitter<{ request: [] }>;
+  close(): Promise<void>;
+}
+
+export interface SubgraphServerOptions {
+  name: string;
+  sdl: string;
+  /** Resolvers by type and field, with `__resolveReference` for entities. */
+  resolvers: Record<string, Record<string, unknown>>;
+  /** Delay before each answer, to hold a request in flight. */
+  delayMs?: number;
+  port?: number;
+}
+
+/**
+ * A real federation subgraph over node:http: @apollo/subgraph's schema, graphql-js execution,
+ * parsed documents cached by query text (a gateway sends the same few queries again and again),
+ * so that tests and the bench measure the gateway rather than the subgraph.
+ */
+export async function startSubgraphServer(options: SubgraphServerOptions): Promise<SubgraphServer> {
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(options.sdl),
+    // @apollo/subgraph does not export its resolver map type from the package root.
+    resolvers: options.resolvers as never,
+  });
+  const documents = new Map<string, DocumentNode | readonly Error[]>();
+  const received: SubgraphServer['received'] = [];
+  const events = new EventEmitter<{ request: [] }>();
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: { query?: string; variables?: Record<string, unknown>; operationName?: string };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end('{"errors":[{"message":"bad json"}]}');
+      return;
+    }
+    const query = body.query ?? '';
+    received.push({ headers: req.headers, query });
+    events.emit('request');
+    if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+    const result = await run(schema, documents, query, body.variables, body.operationName);
+    const payload = JSON.stringify(result);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+    });
+    res.end(payload);
+  });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    name: options.name,
+    url: `http://127.0.0.1:${port}/graphql`,
+    sdl: options.sdl,
+    received,
+    events,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function run(
+  schema: GraphQLSchema,
+  documents: Map<string, DocumentNode | readonly Error[]>,
+  query: string,
+  variableValues: Record<string, unknown> | undefined,
+  operationName: string | undefined,
+) {
+  let document = documents.get(query);
+  if (document === undefined) {
+    try {
+      const parsed = parse(query);
+      const errors = validate(schema, parsed);
+      document = errors.length > 0 ? errors : parsed;
+    } catch (error) {
+      document = [error as Error];
+    }
+    documents.set(query, document);
+  }
+  if (Array.isArray(document)) return { errors: document.map((e) => ({ message: e.message })) };
+  return execute({ schema, document: document as DocumentNode, variableValues, operationName });
+}

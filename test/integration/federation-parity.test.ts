@@ -1,0 +1,64 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { composeSupergraph } from '../../src/composition/compose.ts';
+import { SHOP, SHOP_QUERIES } from '../fixtures/graphs/shop.ts';
+import { startBareGateway } from '../helpers/bare-gateway.ts';
+import {
+  post,
+  startSubgraphs,
+  startTestGateway,
+  writeProject,
+  type TestGateway,
+} from '../helpers/env.ts';
+
+/**
+ * Our gateway must answer exactly what a bare Apollo Gateway answers: same `data`, and errors
+ * where it has errors. Only transport, masking and codes of transport failures may differ.
+ */
+describe('federation parity with a bare Apollo Gateway', () => {
+  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
+  let ours: TestGateway;
+  let bare: Awaited<ReturnType<typeof startBareGateway>>;
+  let project: Awaited<ReturnType<typeof writeProject>>;
+
+  before(async () => {
+    subgraphs = await startSubgraphs(SHOP);
+    project = await writeProject(subgraphs.servers);
+    ours = await startTestGateway({ configFile: project.configFile });
+    const { supergraphSdl } = composeSupergraph(
+      subgraphs.servers.map((s) => ({ name: s.name, url: s.url, sdl: s.sdl, sourceName: s.name })),
+    );
+    bare = await startBareGateway(supergraphSdl);
+  });
+
+  after(async () => {
+    await ours.close();
+    await bare.close();
+    await subgraphs.close();
+    await project.remove();
+  });
+
+  for (const [name, request] of Object.entries(SHOP_QUERIES)) {
+    test(`answers like Apollo Gateway for ${name}`, async () => {
+      const [mine, theirs] = await Promise.all([post(ours.url, request), post(bare.url, request)]);
+      assert.deepEqual(mine.json.data, theirs.json.data);
+      assert.equal(
+        Boolean(mine.json.errors),
+        Boolean(theirs.json.errors),
+        JSON.stringify(mine.json.errors),
+      );
+      assert.equal(mine.status, theirs.status);
+    });
+  }
+
+  test('returns the same partial data as Apollo Gateway when a subgraph is down', async () => {
+    await subgraphs.byName('inventory').close();
+    const request = SHOP_QUERIES['entities across four subgraphs'];
+    const [mine, theirs] = await Promise.all([post(ours.url, request), post(bare.url, request)]);
+    assert.deepEqual(mine.json.data, theirs.json.data);
+    assert.ok(theirs.json.errors.length > 0);
+    assert.ok(mine.json.errors.length > 0);
+    assert.equal(mine.json.errors[0].extensions.code, 'UPSTREAM_UNAVAILABLE');
+    assert.equal(mine.json.errors[0].extensions.subgraph, 'inventory');
+  });
+});

@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { SHOP } from '../fixtures/graphs/shop.ts';
+import { get, post, startSubgraphs, startTestGateway, writeProject } from '../helpers/env.ts';
+
+async function slowShop(delayMs: number, server: Record<string, unknown> = {}) {
+  const subgraphs = await startSubgraphs(SHOP, delayMs);
+  const project = await writeProject(subgraphs.servers);
+  const gateway = await startTestGateway({ configFile: project.configFile, server });
+  return {
+    subgraphs,
+    gateway,
+    close: async () => {
+      await gateway.close();
+      await subgraphs.close();
+      await project.remove();
+    },
+  };
+}
+
+test('shutdown lets a slow request in flight finish, then stops accepting', async (t) => {
+  const env = await slowShop(400);
+  t.after(() => env.close());
+  const inFlight = post(env.gateway.url, { query: '{ me { name } }' });
+  await once(env.subgraphs.byName('accounts').events, 'request');
+
+  const stopped = env.gateway.running.shutdown();
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json, { data: { me: { name: 'Ada Lovelace' } } });
+  assert.equal(res.headers.connection, 'close');
+  assert.equal(await stopped, true);
+  await assert.rejects(get(`${env.gateway.origin}/healthz`), { code: 'ECONNREFUSED' });
+});
+
+test('shutdown cuts requests still running when shutdown_timeout ends', async (t) => {
+  const env = await slowShop(5_000, { shutdown_timeout: 100 });
+  t.after(() => env.close());
+  const inFlight = post(env.gateway.url, { query: '{ me { name } }' }).then(
+    () => 'answered',
+    (error: Error & { code?: string }) => error.code,
+  );
+  await once(env.subgraphs.byName('accounts').events, 'request');
+  assert.equal(await env.gateway.running.shutdown(), false);
+  assert.equal(await inFlight, 'UND_ERR_SOCKET');
+});

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { maskError } from '../../../src/gateway/mask-errors.ts';
+
+const cases: [
+  string,
+  Parameters<typeof maskError>[0],
+  { message: string; extensions: Record<string, unknown> },
+][] = [
+  [
+    'keeps a client-facing code and message, drops the upstream response',
+    {
+      message: 'Subgraph "users" is unavailable.',
+      extensions: {
+        code: 'UPSTREAM_UNAVAILABLE',
+        subgraph: 'users',
+        response: { url: 'http://10.0.0.7/graphql', body: 'x' },
+      },
+    },
+    {
+      message: 'Subgraph "users" is unavailable.',
+      extensions: { code: 'UPSTREAM_UNAVAILABLE', subgraph: 'users' },
+    },
+  ],
+  [
+    'replaces an internal message and its stack trace',
+    {
+      message: 'Cannot read properties of undefined (reading "id") at /srv/app.js:12',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] },
+    },
+    { message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+  ],
+  [
+    'replaces a subgraph error without a client-facing code, keeping the subgraph name',
+    {
+      message: 'connect ECONNREFUSED db.internal:5432',
+      extensions: { code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'orders' },
+    },
+    {
+      message: 'Subgraph "orders" returned an error.',
+      extensions: { code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'orders' },
+    },
+  ],
+  [
+    'gives an error without a code the internal code',
+    { message: 'boom' },
+    { message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+  ],
+  [
+    'keeps validation messages',
+    {
+      message: 'Cannot query field "x" on type "Query".',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    },
+    {
+      message: 'Cannot query field "x" on type "Query".',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    },
+  ],
+];
+
+for (const [name, input, expected] of cases) {
+  test(`production masking ${name}`, () => {
+    const masked = maskError({ ...input, path: ['a', 0] });
+    assert.deepEqual(masked, { ...expected, path: ['a', 0] });
+  });
+}
