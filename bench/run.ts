@@ -24,8 +24,12 @@ interface Round {
   requests: number;
 }
 
-/** Spawns a TypeScript entry point and resolves with the first stdout line that parses. */
-async function spawnTs(args: string[], env: Record<string, string> = {}) {
+/** Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s. */
+async function spawnTs(
+  args: string[],
+  env: Record<string, string> = {},
+  accept = (_line: string) => true,
+) {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', ...env },
@@ -33,7 +37,9 @@ async function spawnTs(args: string[], env: Record<string, string> = {}) {
   });
   const lines = createInterface({ input: child.stdout! });
   const first = new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
+    lines.on('line', (line) => {
+      if (accept(line)) resolve(line);
+    });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
   return { child, line: await first };
@@ -96,14 +102,14 @@ async function main() {
     const supergraphFile = join(dir, 'supergraph.graphql');
     await writeFile(supergraphFile, supergraphSdl);
 
+    const listening = (line: string) => line.includes('"msg":"gateway listening"');
     const ours = await spawnTs(
       ['src/cli/main.ts', 'start', '--supergraph', supergraphFile, '--port', '0'],
-      {
-        PORT: '',
-      },
+      { PORT: '' },
+      listening,
     );
     children.push(ours.child);
-    const bare = await spawnTs(['bench/bare-gateway.ts', supergraphFile]);
+    const bare = await spawnTs(['bench/bare-gateway.ts', supergraphFile], {}, listening);
     children.push(bare.child);
     const targets = {
       ours: (JSON.parse(ours.line) as { url: string }).url,

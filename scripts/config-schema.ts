@@ -17,7 +17,9 @@ if (process.argv[1] === import.meta.filename) {
   if (process.argv.includes('--check')) {
     const actual = await readFile(SCHEMA_FILE, 'utf8').catch(() => '');
     if (actual !== expected) {
-      console.error('supergraph.schema.json is out of date: run `npx tsx scripts/config-schema.ts`');
+      console.error(
+        'supergraph.schema.json is out of date: run `npx tsx scripts/config-schema.ts`',
+      );
       process.exit(1);
     }
   } else {

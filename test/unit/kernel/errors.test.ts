@@ -6,7 +6,7 @@ import { ErrorCode, HTTP_STATUS } from '../../../src/kernel/errors.ts';
 
 test('docs/errors.md lists every error code with its HTTP status, and no other', async () => {
   const doc = await readFile(join(import.meta.dirname, '../../../docs/errors.md'), 'utf8');
-  const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| [^|]+ \| (\d{3}) \|/gm)].map((m) => [
+  const rows = [...doc.matchAll(/^\| `([A-Z_]+)`\s*\|[^|]+\|\s*(\d{3})\s*\|/gm)].map((m) => [
     m[1],
     Number(m[2]),
   ]);

@@ -1,0 +1,133 @@
+// The demo orders service: a real gRPC server (@grpc/grpc-js) for protos/demo/orders/v1.
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ORDERS, type Order, type OrderStatus } from '../data.ts';
+import type { RunningBackend } from './users-rest.ts';
+
+export const PROTOS_DIR = join(import.meta.dirname, '../../protos');
+export const ORDERS_PROTO = 'demo/orders/v1/orders.proto';
+
+/**
+ * proto-loader options shared by the server and its clients: camelCase field names, 64-bit
+ * integers as strings (no precision loss), enums by name, defaults filled in.
+ */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: false,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTOS_DIR],
+};
+
+export function loadOrderService(): grpc.ServiceClientConstructor {
+  const definition = protoLoader.loadSync(ORDERS_PROTO, LOADER_OPTIONS);
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    demo: { orders: { v1: { OrderService: grpc.ServiceClientConstructor } } };
+  };
+  return pkg.demo.orders.v1.OrderService;
+}
+
+interface OrderMessage {
+  id: string;
+  userId: string;
+  status: string;
+  items: { productId: string; quantity: number }[];
+  createdAt: { seconds: string; nanos: number };
+}
+
+function toMessage(order: Order): OrderMessage {
+  const millis = Date.parse(order.createdAt);
+  return {
+    id: order.id,
+    userId: order.userId,
+    status: `ORDER_STATUS_${order.status}`,
+    items: order.items,
+    createdAt: { seconds: String(Math.floor(millis / 1000)), nanos: (millis % 1000) * 1e6 },
+  };
+}
+
+const fail = (code: grpc.status, details: string) =>
+  Object.assign(new Error(details), { code, details });
+
+export async function startOrdersGrpc(
+  options: { port?: number; host?: string; onCall?: (metadata: grpc.Metadata) => void } = {},
+): Promise<RunningBackend> {
+  const orders = new Map<string, Order>(ORDERS.map((o) => [o.id, { ...o, items: [...o.items] }]));
+  let nextId = orders.size + 1;
+  const service = loadOrderService().service;
+  const server = new grpc.Server();
+
+  type Unary<Req> = grpc.ServerUnaryCall<Req, unknown>;
+  const handlers = {
+    GetOrder(call: Unary<{ id: string }>, callback: grpc.sendUnaryData<unknown>) {
+      options.onCall?.(call.metadata);
+      const order = orders.get(call.request.id);
+      if (!order)
+        return callback(fail(grpc.status.NOT_FOUND, `order ${call.request.id} not found`));
+      callback(null, toMessage(order));
+    },
+    ListOrdersByUser(call: Unary<{ userId: string }>, callback: grpc.sendUnaryData<unknown>) {
+      options.onCall?.(call.metadata);
+      if (!call.request.userId)
+        return callback(fail(grpc.status.INVALID_ARGUMENT, 'user_id is required'));
+      const mine = [...orders.values()]
+        .filter((o) => o.userId === call.request.userId)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      callback(null, { orders: mine.map(toMessage) });
+    },
+    BatchGetOrders(call: Unary<{ ids: string[] }>, callback: grpc.sendUnaryData<unknown>) {
+      options.onCall?.(call.metadata);
+      callback(null, {
+        orders: call.request.ids.flatMap((id) => orders.get(id) ?? []).map(toMessage),
+      });
+    },
+    CreateOrder(
+      call: Unary<{ userId: string; items: { productId: string; quantity: number }[] }>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) {
+      options.onCall?.(call.metadata);
+      const { userId, items } = call.request;
+      if (!userId || items.length === 0) {
+        return callback(
+          fail(grpc.status.INVALID_ARGUMENT, 'user_id and at least one item are required'),
+        );
+      }
+      if (items.some((i) => !i.productId || i.quantity < 1)) {
+        return callback(
+          fail(
+            grpc.status.INVALID_ARGUMENT,
+            'every item needs a product_id and a quantity of 1 or more',
+          ),
+        );
+      }
+      const order: Order = {
+        id: `o${nextId++}`,
+        userId,
+        status: 'PENDING' satisfies OrderStatus,
+        items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
+        createdAt: new Date().toISOString(),
+      };
+      orders.set(order.id, order);
+      callback(null, toMessage(order));
+    },
+  };
+  server.addService(service, handlers as unknown as grpc.UntypedServiceImplementation);
+
+  const host = options.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${host}:${options.port ?? 0}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
+    ),
+  );
+  return {
+    url: `${host}:${port}`,
+    port,
+    close: async () => {
+      server.forceShutdown();
+    },
+  };
+}

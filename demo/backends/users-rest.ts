@@ -1,0 +1,114 @@
+// The demo users service: plain REST/JSON over node:http with seeded in-memory data.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { USERS, type User } from '../data.ts';
+
+export interface UsersRestOptions {
+  port?: number;
+  host?: string;
+  /** Called with every request as it arrives (tests assert forwarded headers with it). */
+  onRequest?: (req: IncomingMessage) => void;
+}
+
+export interface RunningBackend {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const BODY_LIMIT = 64 * 1024;
+
+export async function startUsersRest(options: UsersRestOptions = {}): Promise<RunningBackend> {
+  const users = new Map<string, User>(USERS.map((u) => [u.id, { ...u }]));
+  let nextId = users.size + 1;
+
+  const server = createServer((req, res) => {
+    options.onRequest?.(req);
+    handle(req, res).catch(() => send(res, 500, { error: 'internal error' }));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://users.local');
+    const single = /^\/users\/([^/]+)$/.exec(url.pathname);
+    if (single) {
+      if (req.method !== 'GET') return send(res, 405, { error: 'use GET' }, { allow: 'GET' });
+      const user = users.get(decodeURIComponent(single[1] as string));
+      return user ? send(res, 200, user) : send(res, 404, { error: `user ${single[1]} not found` });
+    }
+    if (url.pathname !== '/users') return send(res, 404, { error: `no route for ${url.pathname}` });
+    if (req.method === 'GET') {
+      const ids = url.searchParams.get('ids');
+      if (!ids) return send(res, 400, { error: 'query parameter ids is required, e.g. ?ids=1,2' });
+      const found = ids.split(',').flatMap((id) => users.get(id.trim()) ?? []);
+      return send(res, 200, found);
+    }
+    if (req.method === 'POST') {
+      if (!String(req.headers['content-type']).startsWith('application/json')) {
+        return send(res, 415, { error: 'send application/json' });
+      }
+      let body: { name?: unknown; email?: unknown };
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch {
+        return send(res, 400, { error: 'body is not valid JSON' });
+      }
+      if (
+        typeof body.name !== 'string' ||
+        !body.name ||
+        typeof body.email !== 'string' ||
+        !body.email.includes('@')
+      ) {
+        return send(res, 400, { error: 'name and a valid email are required' });
+      }
+      const user = { id: String(nextId++), name: body.name, email: body.email };
+      users.set(user.id, user);
+      return send(res, 201, user, { location: `/users/${user.id}` });
+    }
+    return send(res, 405, { error: 'use GET or POST' }, { allow: 'GET, POST' });
+  }
+
+  return listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > BODY_LIMIT) throw new Error('too large');
+  }
+  return body;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+export async function listen(
+  server: ReturnType<typeof createServer>,
+  port: number,
+  host: string,
+): Promise<RunningBackend> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actual}`,
+    port: actual,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,244 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../../src/config/errors.ts';
+import { loadConfig, parseConfig } from '../../../src/config/load.ts';
+
+const FILE = join(process.cwd(), 'supergraph.yaml');
+const VALID = `federation_version: =2.3.0
+subgraphs:
+  users:
+    routing_url: http://127.0.0.1:4001/graphql
+    schema:
+      file: ./users.graphql
+`;
+
+/** The message the user sees, for a config that must fail. */
+function failure(text: string, env: Record<string, string> = {}): string {
+  try {
+    parseConfig(text, FILE, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.message;
+  }
+  assert.fail('the config was accepted');
+}
+
+test('a rover-only file loads with every default applied', () => {
+  const { config } = parseConfig(VALID, FILE, {});
+  assert.equal(config.federation_version, '=2.3.0');
+  assert.deepEqual(config.subgraphs.users, {
+    routing_url: 'http://127.0.0.1:4001/graphql',
+    schema: { file: './users.graphql' },
+    timeout: 30_000,
+  });
+  assert.equal(config.server.port, 4000);
+  assert.equal(config.server.host, '127.0.0.1');
+  assert.equal(config.server.mode, 'production');
+  assert.equal(config.server.body_limit, 1_048_576);
+  assert.equal(config.server.shutdown_timeout, 10_000);
+  assert.equal(config.log.level, 'info');
+});
+
+test('the loaded config is frozen all the way down', () => {
+  const { config } = parseConfig(VALID, FILE, {});
+  assert.throws(() => {
+    (config.server as { port: number }).port = 1;
+  }, TypeError);
+  assert.throws(() => {
+    (config.subgraphs.users as { timeout: number }).timeout = 1;
+  }, TypeError);
+});
+
+test('interpolation gives an unquoted value its YAML type and keeps a quoted one a string', () => {
+  const text = `${VALID}server:\n  port: \${PORT:-4000}\n  host: "\${HOST:-0.0.0.0}"\n  introspection: \${INTRO}\n`;
+  const { config } = parseConfig(text, FILE, { PORT: '8080', INTRO: 'true' });
+  assert.equal(config.server.port, 8080);
+  assert.equal(config.server.host, '0.0.0.0');
+  assert.equal(config.server.introspection, true);
+});
+
+test('durations and sizes accept units', () => {
+  const text =
+    VALID.replace(
+      '      file: ./users.graphql\n',
+      '      file: ./users.graphql\n    timeout: 1.5s\n',
+    ) + 'server:\n  body_limit: 2mb\n  shutdown_timeout: 2m\n  keep_alive_timeout: 250\n';
+  const { config } = parseConfig(text, FILE, {});
+  assert.equal(config.subgraphs.users?.timeout, 1_500);
+  assert.equal(config.server.body_limit, 2_000_000);
+  assert.equal(config.server.shutdown_timeout, 120_000);
+  assert.equal(config.server.keep_alive_timeout, 250);
+});
+
+test('routing_url defaults to schema.subgraph_url', () => {
+  const { config } = parseConfig(
+    'subgraphs:\n  a:\n    schema:\n      subgraph_url: http://a.test/graphql\n',
+    FILE,
+    {},
+  );
+  assert.equal(config.subgraphs.a?.routing_url, 'http://a.test/graphql');
+});
+
+/** One row per kind of config error: the exact first line the user reads. */
+const errors: [string, string, Record<string, string>?][] = [
+  ['bad YAML syntax', 'subgraphs:\n  users: [\n'],
+  ['a duplicate key', `${VALID}subgraphs:\n  x: 1\n`],
+  ['an unknown top-level key', `${VALID}servr:\n  port: 1\n`],
+  ['an unknown nested key', `${VALID}server:\n  prot: 4000\n`],
+  ['a wrong type', `${VALID}server:\n  port: lots\n`],
+  ['a bad URL', VALID.replace('http://127.0.0.1:4001/graphql', 'not a url')],
+  ['a missing schema', 'subgraphs:\n  users:\n    routing_url: http://a.test/graphql\n'],
+  [
+    'two schema sources',
+    VALID.replace(
+      '      file: ./users.graphql\n',
+      '      file: ./users.graphql\n      sdl: "type Query { a: Int }"\n',
+    ),
+  ],
+  [
+    'a graphref',
+    VALID.replace(
+      '      file: ./users.graphql\n',
+      '      graphref: shop@current\n      subgraph: users\n',
+    ),
+  ],
+  ['Federation 1', VALID.replace('=2.3.0', '1')],
+  [
+    'a bad duration',
+    VALID.replace(
+      '      file: ./users.graphql\n',
+      '      file: ./users.graphql\n    timeout: soon\n',
+    ),
+  ],
+  ['an unset variable', VALID.replace('http://127.0.0.1:4001/graphql', '${USERS_URL}')],
+  ['no subgraphs', 'subgraphs: {}\n'],
+  ['a bad subgraph name', VALID.replace('  users:', '  9users:')],
+  ['an enum value', `${VALID}server:\n  mode: dev\n`],
+  ['not a mapping', '- a\n- b\n'],
+];
+const expected: Record<string, string> = {
+  'bad YAML syntax':
+    'supergraph.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  'a duplicate key': 'supergraph.yaml:7:1: Map keys must be unique',
+  'an unknown top-level key':
+    'supergraph.yaml:7:1: servr: unknown key "servr" (did you mean "server"?)',
+  'an unknown nested key':
+    'supergraph.yaml:8:3: server.prot: unknown key "prot" (did you mean "port"?)',
+  'a wrong type': 'supergraph.yaml:8:9: server.port: expected a number',
+  'a bad URL': 'supergraph.yaml:4:18: subgraphs.users.routing_url: expected an http or https URL',
+  'a missing schema': 'supergraph.yaml:2:3: subgraphs.users.schema: required',
+  'two schema sources':
+    'supergraph.yaml:6:7: subgraphs.users.schema: expected only one of file, subgraph_url or sdl, got file and sdl',
+  'a graphref':
+    'supergraph.yaml:6:17: subgraphs.users.schema.graphref: graphref needs Apollo GraphOS, which this gateway does not call; use file, subgraph_url or sdl',
+  'Federation 1':
+    'supergraph.yaml:1:21: federation_version: expected a Federation 2 version such as =2.9.0 or 2 (Federation 1 is not supported)',
+  'a bad duration':
+    'supergraph.yaml:7:14: subgraphs.users.timeout: expected a duration such as 250ms, 10s, 2m, or a number of milliseconds',
+  'an unset variable':
+    'supergraph.yaml:4:18: subgraphs.users.routing_url: environment variable USERS_URL is not set (write ${USERS_URL:-default} to give one)',
+  'no subgraphs': 'supergraph.yaml:1:12: subgraphs: expected at least one subgraph',
+  'a bad subgraph name':
+    'supergraph.yaml:3:3: subgraphs.9users: subgraph names start with a letter: letters, digits, _ and -',
+  'an enum value': 'supergraph.yaml:8:9: server.mode: expected one of development, production',
+  'not a mapping': 'supergraph.yaml: expected a mapping with at least a `subgraphs` key',
+};
+for (const [name, text, env] of errors) {
+  test(`${name} is reported with file, line, column and key path`, () => {
+    assert.equal(failure(text, env).split('\n')[0], expected[name]);
+  });
+}
+
+test('an error shows the line as written with a caret under the column', () => {
+  const message = failure(VALID.replace('http://127.0.0.1:4001/graphql', 'htp//x'));
+  assert.equal(
+    message,
+    [
+      'supergraph.yaml:4:18: subgraphs.users.routing_url: expected an http or https URL',
+      ' 4 |     routing_url: htp//x',
+      '   |                  ^',
+    ].join('\n'),
+  );
+});
+
+test('every problem is reported at once, in line order', () => {
+  const text = `subgraphs:\n  users:\n    routing_url: nope\n    schema:\n      file: ./u.graphql\nserver:\n  port: -1\n  mode: dev\n`;
+  const lines = failure(text)
+    .split('\n')
+    .filter((l) => l.startsWith('supergraph.yaml'));
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[0]),
+    ['supergraph.yaml:3:18:', 'supergraph.yaml:7:9:', 'supergraph.yaml:8:9:'],
+  );
+});
+
+test('a secret from the environment never appears in an error message', () => {
+  const secret = 's3cr3t-t0ken-value';
+  const message = failure(
+    VALID.replace('http://127.0.0.1:4001/graphql', 'http://user:${TOKEN}@ not-a-host'),
+    { TOKEN: secret },
+  );
+  assert.match(message, /subgraphs\.users\.routing_url: expected an http or https URL/);
+  assert.doesNotMatch(message, new RegExp(secret));
+  assert.match(message, /\$\{TOKEN\}/, 'the snippet shows the file as written');
+});
+
+test('loading reads schema files relative to the config and lists what to watch', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'supergraph.yaml'), VALID);
+  await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.deepEqual(loaded.schemas.get('users'), {
+    kind: 'file',
+    file: join(dir, 'users.graphql'),
+    sdl: 'type Query { a: Int }',
+  });
+  assert.deepEqual(loaded.watchFiles, [join(dir, 'supergraph.yaml'), join(dir, 'users.graphql')]);
+});
+
+test('a missing schema file is reported at its key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'supergraph.yaml'), VALID);
+  await assert.rejects(loadConfig(join(dir, 'supergraph.yaml'), {}), (error: Error) => {
+    assert.match(
+      error.message,
+      /supergraph\.yaml:6:13: subgraphs\.users\.schema\.file: cannot read schema file \.\/users\.graphql \(ENOENT\)/,
+    );
+    return true;
+  });
+});
+
+test('an empty schema file is reported at its key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'supergraph.yaml'), VALID);
+  await writeFile(join(dir, 'users.graphql'), '  \n');
+  await assert.rejects(
+    loadConfig(join(dir, 'supergraph.yaml'), {}),
+    /subgraphs\.users\.schema\.file: cannot read schema file \.\/users\.graphql \(empty file\)/,
+  );
+});
+
+test('a missing config file says so', async () => {
+  await assert.rejects(
+    loadConfig('/nonexistent/supergraph.yaml', {}),
+    /^Error|supergraph\.yaml: cannot read file \(ENOENT\)/,
+  );
+});
+
+test('inline SDL records the line it starts on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(
+    join(dir, 'supergraph.yaml'),
+    'subgraphs:\n  a:\n    routing_url: http://a.test\n    schema:\n      sdl: |\n        type Query { a: Int }\n',
+  );
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.deepEqual(loaded.schemas.get('a'), {
+    kind: 'sdl',
+    sdl: 'type Query { a: Int }\n',
+    file: join(dir, 'supergraph.yaml'),
+    line: 6,
+  });
+});
