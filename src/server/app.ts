@@ -5,9 +5,9 @@ import { Agent } from 'undici';
 import type { SupergraphSource } from '../composition/sources.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
-import { runStages, STAGES } from '../gateway/pipeline.ts';
+import { runStages, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { SupergraphManager } from '../gateway/supergraph-manager.ts';
-import { createRequestContext } from '../kernel/context.ts';
+import { createRequestContext, type RequestContext } from '../kernel/context.ts';
 import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
 import { serveHealthz, serveReadyz } from './health.ts';
@@ -18,6 +18,8 @@ export interface AppOptions {
   source: SupergraphSource;
   server: ServerConfig;
   logger: Logger;
+  /** The inbound stages; the placement test runs the real list with probes between stages. */
+  stages?: readonly StageEntry[];
 }
 
 export interface App {
@@ -39,7 +41,7 @@ export interface App {
  * 0 and main.ts binds it to the configured port (fastify's build/listen split).
  */
 export function buildApp(options: AppOptions): App {
-  const { source, server, logger } = options;
+  const { source, server, logger, stages = STAGES } = options;
   const manager = new SupergraphManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
   });
@@ -67,8 +69,8 @@ export function buildApp(options: AppOptions): App {
     const ctx = createRequestContext(method, path, req.headers, performance.now());
     const accept = req.headers.accept;
     try {
-      await runStages(STAGES, 'request', ctx);
-      for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
+      await runStages(stages, 'request', ctx);
+      applyResponseHeaders(res, ctx);
       if (path !== server.graphql_path) {
         throw new GatewayError(
           ErrorCode.NOT_FOUND,
@@ -109,8 +111,13 @@ export function buildApp(options: AppOptions): App {
       }
       // The rest of an oversize body is never read: closing is cheaper than draining it.
       if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
-      if (res.headersSent) res.destroy();
-      else sendGraphQLError(res, error, accept);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Stages that ran before the failure still mark the answer (the correlation id above all).
+      applyResponseHeaders(res, ctx);
+      sendGraphQLError(res, error, accept);
     }
   }
 
@@ -149,6 +156,10 @@ export function buildApp(options: AppOptions): App {
       await apollo.stop();
     },
   };
+}
+
+function applyResponseHeaders(res: ServerResponse, ctx: RequestContext): void {
+  for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
 }
 
 /** Browsers ask for text/html first; GraphQL clients never do. */

@@ -2,9 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { SupergraphSource } from '../composition/sources.ts';
-import type { ServerConfig } from '../config/schema.ts';
-import { buildApp, type App } from './app.ts';
+import { buildApp, type App, type AppOptions } from './app.ts';
 
 export interface RunningGateway {
   readonly app: App;
@@ -20,11 +18,7 @@ export interface RunningGateway {
  * 503 and responses carry `Connection: close`, the listener stops accepting, in-flight requests
  * get up to `shutdown_timeout` to finish, then remaining connections are cut and everything stops.
  */
-export async function startGateway(options: {
-  source: SupergraphSource;
-  server: ServerConfig;
-  logger: Logger;
-}): Promise<RunningGateway> {
+export async function startGateway(options: AppOptions): Promise<RunningGateway> {
   const { server: settings, logger } = options;
   const app = buildApp(options);
   await app.start();

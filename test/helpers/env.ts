@@ -11,6 +11,7 @@ import {
 } from '../../src/composition/sources.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ServerConfig } from '../../src/config/schema.ts';
+import type { StageEntry } from '../../src/gateway/pipeline.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { startGateway, type RunningGateway } from '../../src/server/main.ts';
 import {
@@ -85,6 +86,7 @@ export async function startTestGateway(options: {
   supergraphFile?: string;
   server?: Partial<ServerConfig>;
   env?: Record<string, string | undefined>;
+  stages?: readonly StageEntry[];
 }): Promise<TestGateway> {
   const env = options.env ?? {};
   const loaded = options.configFile ? await loadConfig(options.configFile, env) : undefined;
@@ -102,6 +104,7 @@ export async function startTestGateway(options: {
     source,
     server,
     logger: createLogger({ level: 'info' }, logs),
+    stages: options.stages,
   });
   return {
     url: `${running.origin}${server.graphql_path}`,

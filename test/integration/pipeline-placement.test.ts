@@ -1,0 +1,79 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
+import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
+import { accounts } from '../fixtures/graphs/shop.ts';
+import {
+  post,
+  startSubgraphs,
+  startTestGateway,
+  writeProject,
+  type TestGateway,
+} from '../helpers/env.ts';
+
+/**
+ * The placement test (after Apollo Router's): the real stage list, in its order, with a probe
+ * after it that records what it saw and can refuse the request the way a policy stage would.
+ */
+describe('the request pipeline', () => {
+  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
+  let project: Awaited<ReturnType<typeof writeProject>>;
+  let gateway: TestGateway;
+  const seen: { correlationId: string; upstream: Record<string, string> }[] = [];
+  let refuse = false;
+
+  const probe: StageEntry = {
+    name: 'probe',
+    event: 'request',
+    run(ctx) {
+      seen.push({ correlationId: ctx.correlationId, upstream: { ...ctx.upstreamHeaders } });
+      if (refuse) throw new GatewayError(ErrorCode.UNAUTHENTICATED, 'No credentials.');
+    },
+  };
+
+  before(async () => {
+    subgraphs = await startSubgraphs([accounts]);
+    project = await writeProject(subgraphs.servers);
+    gateway = await startTestGateway({
+      configFile: project.configFile,
+      stages: [...STAGES, probe],
+    });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await subgraphs.close();
+    await project.remove();
+  });
+
+  test('runs the inbound stages in their written order', () => {
+    assert.deepEqual(
+      STAGES.map((s) => `${s.event}:${s.name}`),
+      ['request:correlate'],
+    );
+  });
+
+  test('a later stage sees what earlier stages set', async () => {
+    seen.length = 0;
+    await post(gateway.url, { query: '{ me { id } }' }, { 'x-correlation-id': 'order-1' });
+    assert.deepEqual(seen, [
+      { correlationId: 'order-1', upstream: { 'x-correlation-id': 'order-1' } },
+    ]);
+  });
+
+  test('a stage that throws ends the request with its code and status before any subgraph is called', async () => {
+    refuse = true;
+    try {
+      const before = subgraphs.servers[0]!.received.length;
+      const res = await post(gateway.url, { query: '{ me { id } }' });
+      assert.equal(res.status, 401);
+      assert.deepEqual(res.json, {
+        errors: [{ message: 'No credentials.', extensions: { code: 'UNAUTHENTICATED' } }],
+      });
+      assert.match(String(res.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(subgraphs.servers[0]!.received.length, before);
+    } finally {
+      refuse = false;
+    }
+  });
+});
