@@ -152,3 +152,33 @@ async function read(response: Awaited<ReturnType<typeof request>>): Promise<Http
   }
   return { status: response.statusCode, headers: response.headers, text, json };
 }
+
+/** Subgraphs, a project folder naming them, and our gateway over it: the usual test setup. */
+export async function startGatewayOver(
+  defs: readonly Omit<SubgraphServerOptions, 'port'>[],
+  options: {
+    delayMs?: number;
+    server?: Partial<ServerConfig>;
+    stages?: readonly StageEntry[];
+  } = {},
+) {
+  const subgraphs = await startSubgraphs(defs, options.delayMs);
+  const project = await writeProject(subgraphs.servers);
+  const gateway = await startTestGateway({
+    configFile: project.configFile,
+    server: options.server,
+    stages: options.stages,
+  });
+  return {
+    subgraphs,
+    project,
+    gateway,
+    async close() {
+      await gateway.close();
+      await subgraphs.close();
+      await project.remove();
+    },
+  };
+}
+
+export type GatewayOver = Awaited<ReturnType<typeof startGatewayOver>>;

@@ -6,68 +6,53 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ReloadOutcome } from '../../src/gateway/supergraph-manager.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
-import {
-  get,
-  post,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { get, post, startGatewayOver, type GatewayOver } from '../helpers/env.ts';
 
 /**
  * Hot reload, in the order an operator lives it: a good change, a YAML typo, a schema change that
  * does not compose, then the fix. Each step is awaited on the reload event, not on a timer.
  */
 describe('hot reload of supergraph.yaml and schema files', () => {
-  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
-  let gateway: TestGateway;
+  let env: GatewayOver;
   let originalConfig: string;
 
   const reviewsQuery = { query: '{ latestReviews { id author { username } } }' };
   const nextReload = () =>
-    once(gateway.running.app.manager, 'reload').then(([o]) => o as ReloadOutcome);
-  const readyz = async () => (await get(`${gateway.origin}/readyz`)).json;
+    once(env.gateway.running.app.manager, 'reload').then(([o]) => o as ReloadOutcome);
+  const readyz = async () => (await get(`${env.gateway.origin}/readyz`)).json;
 
   before(async () => {
-    subgraphs = await startSubgraphs(SHOP, 0);
-    project = await writeProject(subgraphs.servers);
-    originalConfig = await readFile(project.configFile, 'utf8');
-    gateway = await startTestGateway({ configFile: project.configFile });
+    env = await startGatewayOver(SHOP, { delayMs: 0 });
+    originalConfig = await readFile(env.project.configFile, 'utf8');
   });
 
-  after(async () => {
-    await gateway.close();
-    await subgraphs.close();
-    await project.remove();
-  });
+  after(() => env.close());
 
   test('a good change to supergraph.yaml is served without a restart', async () => {
     const before = await readyz();
     const config = {
       federation_version: '=2.3.0',
       subgraphs: Object.fromEntries(
-        subgraphs.servers
+        env.subgraphs.servers
           .filter((s) => s.name !== 'reviews')
           .map((s) => [s.name, { routing_url: s.url, schema: { file: `./${s.name}.graphql` } }]),
       ),
     };
     const reloaded = nextReload();
-    await project.write('supergraph.yaml', stringify(config));
+    await env.project.write('supergraph.yaml', stringify(config));
     const outcome = await reloaded;
     assert.equal(outcome.ok, true);
     const after = await readyz();
     assert.notEqual(after.supergraph.hash, before.supergraph.hash);
     assert.deepEqual(after.supergraph.subgraphs, ['accounts', 'inventory', 'products']);
-    const res = await post(gateway.url, reviewsQuery);
+    const res = await post(env.gateway.url, reviewsQuery);
     assert.equal(res.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
   });
 
   test('bad YAML keeps the last good supergraph and reports its line and column', async () => {
     const before = await readyz();
     const reloaded = nextReload();
-    await project.write(
+    await env.project.write(
       'supergraph.yaml',
       'federation_version: =2.3.0\nsubgraphs:\n  accounts: [\n',
     );
@@ -77,21 +62,21 @@ describe('hot reload of supergraph.yaml and schema files', () => {
     assert.equal(after.status, 'ready');
     assert.equal(after.supergraph.hash, before.supergraph.hash);
     assert.match(after.lastReloadError.message, /supergraph\.yaml:\d+:\d+/);
-    const res = await post(gateway.url, { query: '{ me { name } }' });
+    const res = await post(env.gateway.url, { query: '{ me { name } }' });
     assert.deepEqual(res.json, { data: { me: { name: 'Ada Lovelace' } } });
-    const logged = gateway.logs.lines.find((l) => String(l.msg).startsWith('reload failed'));
+    const logged = env.gateway.logs.lines.find((l) => String(l.msg).startsWith('reload failed'));
     assert.match(String(logged?.msg), /supergraph\.yaml:\d+:\d+/);
   });
 
   test('a schema change that does not compose keeps the last good supergraph and names the subgraph', async () => {
     const reloaded = nextReload();
-    await project.write('supergraph.yaml', originalConfig);
+    await env.project.write('supergraph.yaml', originalConfig);
     assert.equal((await reloaded).ok, true);
     const before = await readyz();
 
-    const products = subgraphs.byName('products').sdl.replace('price: Int!', 'price: String!');
+    const products = env.subgraphs.byName('products').sdl.replace('price: Int!', 'price: String!');
     const broken = nextReload();
-    await project.write('products.graphql', products);
+    await env.project.write('products.graphql', products);
     const outcome = await broken;
     assert.equal(outcome.ok, false);
     const after = await readyz();
@@ -101,13 +86,13 @@ describe('hot reload of supergraph.yaml and schema files', () => {
       /^composition failed with \d+ errors?:\n {2}INVALID_GRAPHQL: \[products\] Interface field Product\.price/,
     );
     assert.match(after.lastReloadError.message, /products\.graphql:\d+:\d+ \(subgraph products\)/);
-    const res = await post(gateway.url, reviewsQuery);
+    const res = await post(env.gateway.url, reviewsQuery);
     assert.equal(res.json.data.latestReviews.length, 3);
   });
 
   test('fixing the schema clears the reload error', async () => {
     const fixed = nextReload();
-    await project.write('products.graphql', subgraphs.byName('products').sdl);
+    await env.project.write('products.graphql', env.subgraphs.byName('products').sdl);
     assert.equal((await fixed).ok, true);
     const after = await readyz();
     assert.equal(after.lastReloadError, null);
@@ -115,12 +100,11 @@ describe('hot reload of supergraph.yaml and schema files', () => {
   });
 
   test('a request in flight during a reload completes with the graph it started on', async () => {
-    const slow = await startSubgraphs(SHOP, 1_000);
-    const slowProject = await writeProject(slow.servers);
-    const slowGateway = await startTestGateway({ configFile: slowProject.configFile });
+    const slow = await startGatewayOver(SHOP, { delayMs: 1_000 });
+    const { gateway: slowGateway, project: slowProject } = slow;
     try {
       const inFlight = post(slowGateway.url, { query: '{ me { name } }' });
-      await once(slow.byName('accounts').events, 'request');
+      await once(slow.subgraphs.byName('accounts').events, 'request');
       const reloaded = once(slowGateway.running.app.manager, 'reload');
       const withoutReviews = (await readFile(slowProject.configFile, 'utf8')).replace(
         /\n {2}reviews:[\s\S]*$/,
@@ -133,17 +117,15 @@ describe('hot reload of supergraph.yaml and schema files', () => {
       assert.equal(res.status, 200);
       assert.deepEqual(res.json, { data: { me: { name: 'Ada Lovelace' } } });
     } finally {
-      await slowGateway.close();
       await slow.close();
-      await slowProject.remove();
     }
   });
 
   test('the watcher follows the schema files the config names', async () => {
-    const file = join(project.dir, 'accounts.graphql');
+    const file = join(env.project.dir, 'accounts.graphql');
     const sdl = await readFile(file, 'utf8');
     const reloaded = nextReload();
-    await project.write(
+    await env.project.write(
       'accounts.graphql',
       sdl.replace('type Query {', 'type Query {\n  "The signed-in user"'),
     );

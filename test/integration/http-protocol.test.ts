@@ -1,40 +1,25 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SHOP } from '../fixtures/graphs/shop.ts';
-import {
-  get,
-  post,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { get, post, startGatewayOver, type GatewayOver } from '../helpers/env.ts';
 
 /**
  * GraphQL over HTTP as a client meets it: every malformed request gets a 4xx with a GraphQL
  * error body, and the gateway keeps serving. https://graphql.github.io/graphql-over-http/draft/
  */
 describe('the GraphQL endpoint over HTTP', () => {
-  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
-  let gateway: TestGateway;
+  let env: GatewayOver;
   const ok = { query: '{ me { id name } }' };
 
   before(async () => {
-    subgraphs = await startSubgraphs(SHOP);
-    project = await writeProject(subgraphs.servers);
-    gateway = await startTestGateway({ configFile: project.configFile });
+    env = await startGatewayOver(SHOP);
   });
 
-  after(async () => {
-    await gateway.close();
-    await subgraphs.close();
-    await project.remove();
-  });
+  after(() => env.close());
 
-  /** After every refusal, a good query still works on the same gateway. */
+  /** After every refusal, a good query still works on the same env.gateway. */
   async function assertStillServes() {
-    const res = await post(gateway.url, ok);
+    const res = await post(env.gateway.url, ok);
     assert.equal(res.status, 200);
     assert.deepEqual(res.json, { data: { me: { id: 'u1', name: 'Ada Lovelace' } } });
   }
@@ -53,20 +38,20 @@ describe('the GraphQL endpoint over HTTP', () => {
   }
 
   test('a POST with a query answers 200 application/json by default', async () => {
-    const res = await post(gateway.url, ok);
+    const res = await post(env.gateway.url, ok);
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^application\/json/);
   });
 
   test('a client that accepts application/graphql-response+json gets it', async () => {
-    const res = await post(gateway.url, ok, { accept: 'application/graphql-response+json' });
+    const res = await post(env.gateway.url, ok, { accept: 'application/graphql-response+json' });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^application\/graphql-response\+json/);
   });
 
   test('a validation error answers 400 under application/graphql-response+json', async () => {
     const res = await post(
-      gateway.url,
+      env.gateway.url,
       { query: '{ me { nope } }' },
       { accept: 'application/graphql-response+json' },
     );
@@ -75,32 +60,32 @@ describe('the GraphQL endpoint over HTTP', () => {
   });
 
   test('a malformed JSON body answers 400 naming the problem', async () => {
-    const res = await post(gateway.url, '{"query": "{ me { id } }"');
+    const res = await post(env.gateway.url, '{"query": "{ me { id } }"');
     assertGraphQLError(res, 400, 'BAD_REQUEST', /not valid JSON/);
     await assertStillServes();
   });
 
   test('an empty body answers 400', async () => {
-    const res = await post(gateway.url, '');
+    const res = await post(env.gateway.url, '');
     assertGraphQLError(res, 400, 'BAD_REQUEST', /body is empty/);
     await assertStillServes();
   });
 
   test('a request without a query answers 400', async () => {
-    const res = await post(gateway.url, { variables: {} });
+    const res = await post(env.gateway.url, { variables: {} });
     assertGraphQLError(res, 400, 'BAD_REQUEST', /non-empty `query`/);
     await assertStillServes();
   });
 
   test('a query that does not parse answers 400 with its location', async () => {
-    const res = await post(gateway.url, { query: '{ me { id ' });
+    const res = await post(env.gateway.url, { query: '{ me { id ' });
     assertGraphQLError(res, 400, 'GRAPHQL_PARSE_FAILED', /Syntax Error/);
     assert.deepEqual(res.json.errors[0].locations, [{ line: 1, column: 11 }]);
     await assertStillServes();
   });
 
   test('a body that is not application/json answers 415', async () => {
-    const res = await post(gateway.url, 'query=%7B%20me%20%7B%20id%20%7D%20%7D', {
+    const res = await post(env.gateway.url, 'query=%7B%20me%20%7B%20id%20%7D%20%7D', {
       'content-type': 'application/x-www-form-urlencoded',
     });
     assertGraphQLError(
@@ -117,7 +102,7 @@ describe('the GraphQL endpoint over HTTP', () => {
       query: '{ me { id } }',
       variables: { pad: 'x'.repeat(1_048_576) },
     });
-    const res = await post(gateway.url, big);
+    const res = await post(env.gateway.url, big);
     assertGraphQLError(res, 413, 'PAYLOAD_TOO_LARGE', /larger than the limit of 1048576 bytes/);
     assert.equal(res.headers.connection, 'close');
     await assertStillServes();
@@ -132,7 +117,7 @@ describe('the GraphQL endpoint over HTTP', () => {
         for (let i = 0; i < 20; i++) yield Buffer.alloc(100_000, 0x20);
       })(),
     );
-    const response = await request(gateway.url, {
+    const response = await request(env.gateway.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: chunks,
@@ -144,7 +129,7 @@ describe('the GraphQL endpoint over HTTP', () => {
   });
 
   test('a query over GET works with a preflight header', async () => {
-    const res = await get(`${gateway.url}?query=${encodeURIComponent('{ me { username } }')}`, {
+    const res = await get(`${env.gateway.url}?query=${encodeURIComponent('{ me { username } }')}`, {
       'apollo-require-preflight': 'true',
     });
     assert.equal(res.status, 200);
@@ -152,14 +137,14 @@ describe('the GraphQL endpoint over HTTP', () => {
   });
 
   test('a GET without a preflight header is refused as a possible CSRF', async () => {
-    const res = await get(`${gateway.url}?query=${encodeURIComponent('{ me { id } }')}`);
+    const res = await get(`${env.gateway.url}?query=${encodeURIComponent('{ me { id } }')}`);
     assertGraphQLError(res, 400, 'BAD_REQUEST', /CSRF/);
     await assertStillServes();
   });
 
   test('a mutation over GET answers 405', async () => {
     const res = await get(
-      `${gateway.url}?query=${encodeURIComponent('mutation { previewRename(id: "u1", name: "A") { name } }')}`,
+      `${env.gateway.url}?query=${encodeURIComponent('mutation { previewRename(id: "u1", name: "A") { name } }')}`,
       {
         'apollo-require-preflight': 'true',
       },
@@ -170,7 +155,7 @@ describe('the GraphQL endpoint over HTTP', () => {
 
   test('another method answers 405 with an Allow header', async () => {
     const { request } = await import('undici');
-    const response = await request(gateway.url, { method: 'PUT', body: '{}' });
+    const response = await request(env.gateway.url, { method: 'PUT', body: '{}' });
     const json = (await response.body.json()) as any;
     assert.equal(response.statusCode, 405);
     assert.equal(response.headers.allow, 'GET, POST');
@@ -178,23 +163,23 @@ describe('the GraphQL endpoint over HTTP', () => {
   });
 
   test('an unknown path answers 404 with a GraphQL error', async () => {
-    const res = await post(`${gateway.origin}/nope`, ok);
+    const res = await post(`${env.gateway.origin}/nope`, ok);
     assertGraphQLError(res, 404, 'NOT_FOUND', /No route for \/nope/);
   });
 
   test('every response carries a correlation id, the client’s when well-formed', async () => {
-    const given = await post(gateway.url, ok, { 'x-correlation-id': 'checkout-42' });
+    const given = await post(env.gateway.url, ok, { 'x-correlation-id': 'checkout-42' });
     assert.equal(given.headers['x-correlation-id'], 'checkout-42');
-    const forged = await post(gateway.url, ok, { 'x-correlation-id': 'a b\tc' });
+    const forged = await post(env.gateway.url, ok, { 'x-correlation-id': 'a b\tc' });
     assert.match(String(forged.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
-    const refused = await post(gateway.url, '{');
+    const refused = await post(env.gateway.url, '{');
     assert.match(String(refused.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
   });
 
   test('subgraphs receive the correlation id and no client headers', async () => {
-    const accounts = subgraphs.byName('accounts');
+    const accounts = env.subgraphs.byName('accounts');
     const before = accounts.received.length;
-    await post(gateway.url, ok, {
+    await post(env.gateway.url, ok, {
       'x-correlation-id': 'trace-me',
       authorization: 'Bearer secret',
       'x-user-id': '7',
@@ -207,9 +192,9 @@ describe('the GraphQL endpoint over HTTP', () => {
   });
 
   test('/healthz answers 200 and /readyz reports the supergraph', async () => {
-    const health = await get(`${gateway.origin}/healthz`);
+    const health = await get(`${env.gateway.origin}/healthz`);
     assert.deepEqual([health.status, health.json], [200, { status: 'ok' }]);
-    const ready = await get(`${gateway.origin}/readyz`);
+    const ready = await get(`${env.gateway.origin}/readyz`);
     assert.equal(ready.status, 200);
     assert.equal(ready.json.status, 'ready');
     assert.match(ready.json.supergraph.hash, /^[0-9a-f]{64}$/);

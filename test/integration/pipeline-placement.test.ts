@@ -3,22 +3,14 @@ import assert from 'node:assert/strict';
 import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
 import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
 import { accounts } from '../fixtures/graphs/shop.ts';
-import {
-  post,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { post, startGatewayOver, type GatewayOver } from '../helpers/env.ts';
 
 /**
  * The placement test (after Apollo Router's): the real stage list, in its order, with a probe
  * after it that records what it saw and can refuse the request the way a policy stage would.
  */
 describe('the request pipeline', () => {
-  let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
-  let gateway: TestGateway;
+  let env: GatewayOver;
   const seen: { correlationId: string; upstream: Record<string, string> }[] = [];
   let refuse = false;
 
@@ -32,19 +24,10 @@ describe('the request pipeline', () => {
   };
 
   before(async () => {
-    subgraphs = await startSubgraphs([accounts]);
-    project = await writeProject(subgraphs.servers);
-    gateway = await startTestGateway({
-      configFile: project.configFile,
-      stages: [...STAGES, probe],
-    });
+    env = await startGatewayOver([accounts], { stages: [...STAGES, probe] });
   });
 
-  after(async () => {
-    await gateway.close();
-    await subgraphs.close();
-    await project.remove();
-  });
+  after(() => env.close());
 
   test('runs the inbound stages in their written order', () => {
     assert.deepEqual(
@@ -55,7 +38,7 @@ describe('the request pipeline', () => {
 
   test('a later stage sees what earlier stages set', async () => {
     seen.length = 0;
-    await post(gateway.url, { query: '{ me { id } }' }, { 'x-correlation-id': 'order-1' });
+    await post(env.gateway.url, { query: '{ me { id } }' }, { 'x-correlation-id': 'order-1' });
     assert.deepEqual(seen, [
       { correlationId: 'order-1', upstream: { 'x-correlation-id': 'order-1' } },
     ]);
@@ -64,14 +47,14 @@ describe('the request pipeline', () => {
   test('a stage that throws ends the request with its code and status before any subgraph is called', async () => {
     refuse = true;
     try {
-      const before = subgraphs.servers[0]!.received.length;
-      const res = await post(gateway.url, { query: '{ me { id } }' });
+      const before = env.subgraphs.servers[0]!.received.length;
+      const res = await post(env.gateway.url, { query: '{ me { id } }' });
       assert.equal(res.status, 401);
       assert.deepEqual(res.json, {
         errors: [{ message: 'No credentials.', extensions: { code: 'UNAUTHENTICATED' } }],
       });
       assert.match(String(res.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
-      assert.equal(subgraphs.servers[0]!.received.length, before);
+      assert.equal(env.subgraphs.servers[0]!.received.length, before);
     } finally {
       refuse = false;
     }

@@ -2,25 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { SHOP } from '../fixtures/graphs/shop.ts';
-import { get, post, startSubgraphs, startTestGateway, writeProject } from '../helpers/env.ts';
-
-async function slowShop(delayMs: number, server: Record<string, unknown> = {}) {
-  const subgraphs = await startSubgraphs(SHOP, delayMs);
-  const project = await writeProject(subgraphs.servers);
-  const gateway = await startTestGateway({ configFile: project.configFile, server });
-  return {
-    subgraphs,
-    gateway,
-    close: async () => {
-      await gateway.close();
-      await subgraphs.close();
-      await project.remove();
-    },
-  };
-}
+import { get, post, startGatewayOver } from '../helpers/env.ts';
 
 test('shutdown lets a slow request in flight finish, then stops accepting', async (t) => {
-  const env = await slowShop(400);
+  const env = await startGatewayOver(SHOP, { delayMs: 400 });
   t.after(() => env.close());
   const inFlight = post(env.gateway.url, { query: '{ me { name } }' });
   await once(env.subgraphs.byName('accounts').events, 'request');
@@ -35,7 +20,7 @@ test('shutdown lets a slow request in flight finish, then stops accepting', asyn
 });
 
 test('shutdown cuts requests still running when shutdown_timeout ends', async (t) => {
-  const env = await slowShop(5_000, { shutdown_timeout: 100 });
+  const env = await startGatewayOver(SHOP, { delayMs: 5_000, server: { shutdown_timeout: 100 } });
   t.after(() => env.close());
   const inFlight = post(env.gateway.url, { query: '{ me { name } }' }).then(
     () => 'answered',
