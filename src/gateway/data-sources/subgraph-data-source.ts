@@ -1,12 +1,8 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Dispatcher } from 'undici';
-import {
-  ErrorCode,
-  UpstreamError,
-  UpstreamTimeoutError,
-  UpstreamUnavailableError,
-} from '../../kernel/errors.ts';
+import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
+import { callUpstream } from '../../kernel/upstream-http.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
 
@@ -24,23 +20,6 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   401: ErrorCode.UNAUTHENTICATED,
   403: ErrorCode.FORBIDDEN,
 };
-
-/**
- * Socket-level failures that mean "could not reach the subgraph" rather than "it answered badly".
- * https://undici.nodejs.org/#/docs/api/Errors
- */
-const UNAVAILABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 const REQUEST_HEADERS = {
   'content-type': 'application/json',
@@ -90,28 +69,20 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       extensions: request.extensions,
     });
 
-    const timeoutMs = this.#timeoutMs();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    try {
-      const response = await this.#dispatcher.request({
-        origin: this.#origin,
-        path: this.#path,
-        method: 'POST',
-        headers,
-        body,
-        signal: controller.signal,
-      });
-      const text = await response.body.text();
-      if (incoming) {
-        restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
-      }
-      return this.#parse(response.statusCode, response.headers['content-type'], text);
-    } catch (error) {
-      throw this.#classify(error, controller.signal.aborted, timeoutMs);
-    } finally {
-      clearTimeout(timer);
+    const response = await callUpstream({
+      subgraph: this.name,
+      dispatcher: this.#dispatcher,
+      origin: this.#origin,
+      path: this.#path,
+      method: 'POST',
+      headers,
+      body,
+      timeoutMs: this.#timeoutMs(),
+    });
+    if (incoming) {
+      restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
     }
+    return this.#parse(response.status, response.headers['content-type'], response.text);
   }
 
   #parse(
@@ -153,16 +124,6 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       });
     }
     return parsed;
-  }
-
-  #classify(error: unknown, timedOut: boolean, timeoutMs: number): Error {
-    if (error instanceof UpstreamError) return error;
-    if (timedOut) return new UpstreamTimeoutError(this.name, timeoutMs, error);
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE.has(code)) {
-      return new UpstreamUnavailableError(this.name, error);
-    }
-    return new UpstreamError(this.name, 'failed', { cause: error });
   }
 }
 
