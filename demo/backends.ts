@@ -4,13 +4,11 @@ import { startOrdersGrpc } from './backends/orders-grpc.ts';
 import { startProductsSubgraph } from './backends/products-subgraph.ts';
 import { startUsersRest, type RunningBackend } from './backends/users-rest.ts';
 import { startOrdersSubgraph } from './bridges/orders-subgraph.ts';
-import { startUsersSubgraph } from './bridges/users-subgraph.ts';
 
 export interface DemoPorts {
   users?: number;
   orders?: number;
   products?: number;
-  usersSubgraph?: number;
   ordersSubgraph?: number;
 }
 
@@ -18,14 +16,16 @@ export interface DemoBackends {
   users: RunningBackend;
   orders: RunningBackend;
   products: RunningBackend;
-  usersSubgraph: RunningBackend;
   ordersSubgraph: RunningBackend;
-  /** What the gateway's supergraph.yaml reads: each subgraph's GraphQL URL. */
-  env: Record<'USERS_SUBGRAPH_URL' | 'ORDERS_SUBGRAPH_URL' | 'PRODUCTS_SUBGRAPH_URL', string>;
+  /** What the gateway's supergraph.yaml reads: the users REST base URL and the subgraph URLs. */
+  env: Record<'USERS_URL' | 'ORDERS_SUBGRAPH_URL' | 'PRODUCTS_SUBGRAPH_URL', string>;
   close(): Promise<void>;
 }
 
-/** The three demo backends and the two bridge subgraphs, backends first. Port 0 = ephemeral. */
+/**
+ * The three demo backends and the orders bridge subgraph, backends first. Port 0 = ephemeral.
+ * The users REST service needs no bridge: the gateway's REST adapter serves it.
+ */
 export async function startDemoBackends(
   ports: DemoPorts = {},
   hooks: {
@@ -45,9 +45,6 @@ export async function startDemoBackends(
     );
     const orders = await track(startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall }));
     const products = await track(startProductsSubgraph({ port: ports.products }));
-    const usersSubgraph = await track(
-      startUsersSubgraph({ usersUrl: users.url, port: ports.usersSubgraph }),
-    );
     const ordersSubgraph = await track(
       startOrdersSubgraph({ ordersAddress: orders.url, port: ports.ordersSubgraph }),
     );
@@ -55,10 +52,9 @@ export async function startDemoBackends(
       users,
       orders,
       products,
-      usersSubgraph,
       ordersSubgraph,
       env: {
-        USERS_SUBGRAPH_URL: usersSubgraph.url,
+        USERS_URL: users.url,
         ORDERS_SUBGRAPH_URL: ordersSubgraph.url,
         PRODUCTS_SUBGRAPH_URL: products.url,
       },

@@ -1,5 +1,5 @@
 import { composeServices } from '@apollo/composition';
-import { getLocation, GraphQLError, parse, Source, type ASTNode } from 'graphql';
+import { getLocation, GraphQLError, parse, Source, type ASTNode, type DocumentNode } from 'graphql';
 
 /** One subgraph's SDL and where it came from, for composition and its error locations. */
 export interface SubgraphSdl {
@@ -10,6 +10,8 @@ export interface SubgraphSdl {
   sourceName: string;
   /** 1-based line of the SDL's first line in `sourceName` (inline SDL sits inside the config). */
   firstLine?: number;
+  /** Already parsed (an adapter's SDL with its directives stripped); `sdl` is then not parsed again. */
+  document?: DocumentNode;
 }
 
 export interface CompositionProblem {
@@ -59,7 +61,11 @@ export function composeSupergraph(subgraphs: readonly SubgraphSdl[]): Composed {
     });
     subgraphBySource.set(subgraph.sourceName, subgraph.name);
     try {
-      services.push({ name: subgraph.name, url: subgraph.url, typeDefs: parse(source) });
+      services.push({
+        name: subgraph.name,
+        url: subgraph.url,
+        typeDefs: subgraph.document ?? parse(source),
+      });
     } catch (error) {
       problems.push(toProblem(error, subgraphBySource, 'GRAPHQL_PARSE_FAILED'));
     }

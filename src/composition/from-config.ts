@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import type { AdapterSubgraph } from '../adapters/adapter.ts';
 import type { LoadedConfig, ResolvedSchema } from '../config/load.ts';
 import {
   composeSupergraph,
@@ -17,16 +18,27 @@ export interface ComposedSupergraph {
 const SERVICE_SDL_QUERY = 'query SubgraphIntrospectQuery { _service { sdl } }';
 const INTROSPECTION_TIMEOUT_MS = 10_000;
 
+/**
+ * Where an adapter subgraph routes when no routing_url is set: a reserved name that never
+ * resolves (RFC 2606). This gateway runs adapters in-process; another router serving the
+ * composed supergraph needs the adapter run standalone and a real routing_url.
+ */
+export const adapterRoutingUrl = (name: string) => `http://${name}.adapter.invalid/graphql`;
+
 /** Reads every subgraph's SDL named by the config and composes them. */
-export async function composeFromConfig(loaded: LoadedConfig): Promise<ComposedSupergraph> {
+export async function composeFromConfig(
+  loaded: LoadedConfig,
+  adapters: ReadonlyMap<string, AdapterSubgraph> = new Map(),
+): Promise<ComposedSupergraph> {
   const entries = Object.entries(loaded.config.subgraphs);
   const sdls = await Promise.all(
     entries.map(async ([name, subgraph]): Promise<SubgraphSdl> => {
       const schema = loaded.schemas.get(name);
       if (!schema) throw new Error(`internal: no resolved schema for subgraph "${name}"`);
       // routing_url is filled from schema.subgraph_url at load when absent.
-      const url = subgraph.routing_url as string;
-      return { name, url, ...(await readSdl(name, schema)) };
+      const url = subgraph.routing_url ?? adapterRoutingUrl(name);
+      const document = adapters.get(name)?.document;
+      return { name, url, ...(await readSdl(name, schema)), ...(document ? { document } : {}) };
     }),
   );
   const { supergraphSdl, hints } = composeSupergraph(sdls);

@@ -1,3 +1,5 @@
+import type { Dispatcher } from 'undici';
+import { createAdapter, type AdapterSubgraph } from '../adapters/adapter.ts';
 import { readSupergraphFile, type Supergraph } from './supergraph.ts';
 import { composeFromConfig } from './from-config.ts';
 import type { CompositionProblem } from './compose.ts';
@@ -14,12 +16,39 @@ export interface SupergraphSnapshot {
   readonly watchFiles: readonly string[];
   /** The server and log sections, serialised: they apply at start only, so a reload compares them. */
   readonly startupSettings: string;
+  /** In-process subgraphs for REST/gRPC backends, by subgraph name. */
+  readonly adapters: ReadonlyMap<string, AdapterSubgraph>;
+}
+
+/** What loading needs from the running gateway: the shared keep-alive pools for adapter calls. */
+export interface LoadDeps {
+  dispatcher: Dispatcher;
 }
 
 /** Where snapshots come from: supergraph.yaml composed locally, or a supergraph file. */
 export interface SupergraphSource {
   readonly description: string;
-  load(): Promise<SupergraphSnapshot>;
+  load(deps: LoadDeps): Promise<SupergraphSnapshot>;
+}
+
+/** Every subgraph with a `source` becomes an in-process adapter; its SDL errors are config errors. */
+function buildAdapters(loaded: LoadedConfig, deps: LoadDeps): Map<string, AdapterSubgraph> {
+  const adapters = new Map<string, AdapterSubgraph>();
+  for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
+    const schema = loaded.schemas.get(name);
+    if (!subgraph.source || !schema || schema.kind === 'subgraph_url') continue;
+    adapters.set(
+      name,
+      createAdapter({
+        name,
+        source: subgraph.source,
+        sdl: schema.sdl,
+        file: schema.file,
+        dispatcher: deps.dispatcher,
+      }),
+    );
+  }
+  return adapters;
 }
 
 function startupSettings(loaded: LoadedConfig | undefined): string {
@@ -33,15 +62,17 @@ export function configSource(
 ): SupergraphSource {
   return {
     description: file,
-    async load() {
+    async load(deps) {
       const loaded = await loadConfig(file, env);
-      const { supergraph, hints } = await composeFromConfig(loaded);
+      const adapters = buildAdapters(loaded, deps);
+      const { supergraph, hints } = await composeFromConfig(loaded, adapters);
       return {
         supergraph,
         hints,
         subgraphs: loaded.config.subgraphs,
         watchFiles: loaded.watchFiles,
         startupSettings: startupSettings(loaded),
+        adapters,
       };
     },
   };
@@ -55,13 +86,14 @@ export function configSource(
 export function supergraphFileSource(file: string, loaded?: LoadedConfig): SupergraphSource {
   return {
     description: file,
-    async load() {
+    async load(deps) {
       return {
         supergraph: await readSupergraphFile(file),
         hints: [],
         subgraphs: loaded?.config.subgraphs ?? {},
         watchFiles: [file],
         startupSettings: startupSettings(loaded),
+        adapters: loaded ? buildAdapters(loaded, deps) : new Map(),
       };
     },
   };

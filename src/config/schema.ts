@@ -107,9 +107,42 @@ export const SubgraphSchemaSource = z
     }
   });
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
+ * field to an HTTP call with `@rest` (see README, "REST adapter").
+ */
+export const RestSource = z.strictObject({
+  kind: z.literal('rest'),
+  /** Base URL of the service; `@rest` paths are relative to it. */
+  base_url: HttpUrl,
+  /** Upper bound for one call to the service. @default 10s */
+  timeout: Duration.default(10_000),
+  /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */
+  headers: z
+    .record(z.string().regex(HEADER_NAME, 'expected an HTTP header name'), z.string())
+    .default({}),
+  /**
+   * Client request headers passed on to the service, by name. Nothing else from the client
+   * reaches it: identity travels in headers the gateway sets itself. @default []
+   */
+  forward_headers: z
+    .array(
+      z
+        .string()
+        .regex(HEADER_NAME, 'expected an HTTP header name')
+        .transform((h) => h.toLowerCase()),
+    )
+    .default([]),
+});
+
 export const SubgraphConfig = z
   .strictObject({
-    /** Where the gateway sends this subgraph's fetches. Defaults to `schema.subgraph_url`. */
+    /**
+     * Where the gateway sends this subgraph's fetches. Defaults to `schema.subgraph_url`; an
+     * adapter subgraph (`source`) runs in-process and needs one only for other routers.
+     */
     routing_url: HttpUrl.optional(),
     schema: SubgraphSchemaSource,
     /**
@@ -117,13 +150,26 @@ export const SubgraphConfig = z
      * the response. @default 30s
      */
     timeout: Duration.default(30_000),
+    /** A non-GraphQL backend served through an adapter in-process. */
+    source: z.discriminatedUnion('kind', [RestSource]).optional(),
   })
   .superRefine((subgraph, ctx) => {
-    if (subgraph.routing_url === undefined && subgraph.schema.subgraph_url === undefined) {
+    if (
+      subgraph.routing_url === undefined &&
+      subgraph.schema.subgraph_url === undefined &&
+      subgraph.source === undefined
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['routing_url'],
-        message: 'required (or give schema.subgraph_url to route to it)',
+        message: 'required (or give schema.subgraph_url to route to it, or a source)',
+      });
+    }
+    if (subgraph.source !== undefined && subgraph.schema.subgraph_url !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schema', 'subgraph_url'],
+        message: 'an adapter subgraph reads its SDL from schema.file or schema.sdl',
       });
     }
   });
@@ -202,5 +248,6 @@ export const GatewayConfigSchema = z.strictObject({
 
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
 export type SubgraphConfig = z.output<typeof SubgraphConfig>;
+export type RestSource = z.output<typeof RestSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -1,4 +1,4 @@
-import { ApolloGateway } from '@apollo/gateway';
+import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ServerConfig } from '../config/schema.ts';
 import type { RequestContext } from '../kernel/context.ts';
+import type { AdapterSubgraph } from '../adapters/adapter.ts';
+import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
@@ -38,13 +40,21 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
   const gateway = new ApolloGateway({
     supergraphSdl: manager.supergraphSdl,
     logger: logger.child({ component: 'apollo-gateway' }),
-    buildService: ({ name, url }) =>
-      new SubgraphDataSource({
+    buildService: ({ name, url }) => {
+      const remote = new SubgraphDataSource({
         name,
         url: url as string,
         dispatcher,
         timeoutMs: () => manager.current?.subgraphs[name]?.timeout ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
-      }),
+      });
+      // Decided per fetch, not here: a reload can turn a subgraph into an adapter or back
+      // without the gateway creating a new data source (it keeps one per unchanged URL).
+      const adapter = () => manager.current?.adapters.get(name);
+      const local = new LocalDataSource(() => (adapter() as AdapterSubgraph).schema);
+      return {
+        process: (request) => (adapter() ? local.process(request) : remote.process(request)),
+      } satisfies GraphQLDataSource<RequestContext>;
+    },
   });
   const apollo = new ApolloServer<RequestContext>({
     gateway,

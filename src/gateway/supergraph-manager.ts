@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { SupergraphSdlHook } from '@apollo/gateway';
-import type { SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
+import type { LoadDeps, SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
 import { ensureError } from '../kernel/errors.ts';
 
 export type ReloadOutcome =
@@ -28,6 +28,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
   readonly #source: SupergraphSource;
   readonly #logger: Logger;
   readonly #watchEnabled: boolean;
+  readonly #deps: LoadDeps;
   #current: SupergraphSnapshot | undefined;
   #lastError: ReloadError | undefined;
   #update: ((sdl: string) => void) | undefined;
@@ -37,11 +38,16 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
   #pending = false;
   #stopped = false;
 
-  constructor(source: SupergraphSource, logger: Logger, options: { watch: boolean }) {
+  constructor(
+    source: SupergraphSource,
+    logger: Logger,
+    options: { watch: boolean; deps: LoadDeps },
+  ) {
     super();
     this.#source = source;
     this.#logger = logger;
     this.#watchEnabled = options.watch;
+    this.#deps = options.deps;
   }
 
   get current(): SupergraphSnapshot | undefined {
@@ -54,7 +60,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
 
   /** The first load: unlike a reload, its failure is fatal (there is nothing to keep serving). */
   async load(): Promise<SupergraphSnapshot> {
-    const snapshot = await this.#source.load();
+    const snapshot = await this.#source.load(this.#deps);
     this.#logHints(snapshot);
     this.#current = snapshot;
     return snapshot;
@@ -94,12 +100,19 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
   async #reloadOnce(): Promise<void> {
     let outcome: ReloadOutcome;
     try {
-      const next = await this.#source.load();
+      const next = await this.#source.load(this.#deps);
       const previous = this.#current;
       const changed = previous?.supergraph.hash !== next.supergraph.hash;
-      // The gateway validates the supergraph and rebuilds its planner; if it throws, the old
-      // schema is still the one served.
-      if (changed) this.#update?.(next.supergraph.sdl);
+      // The new adapters go in first so the first plan on the new graph finds them. The gateway
+      // then validates the supergraph and rebuilds its planner; if it throws, everything that
+      // is served goes back to the previous snapshot.
+      this.#current = next;
+      try {
+        if (changed) this.#update?.(next.supergraph.sdl);
+      } catch (error) {
+        this.#current = previous;
+        throw error;
+      }
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
           'server or log settings changed in the config; they apply at the next restart',

@@ -42,11 +42,12 @@ export interface App {
  */
 export function buildApp(options: AppOptions): App {
   const { source, server, logger, stages = STAGES } = options;
+  // One keep-alive pool per backend origin, shared by data sources and adapters across reloads.
+  const dispatcher = new Agent({ connections: 128, pipelining: 1 });
   const manager = new SupergraphManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
+    deps: { dispatcher },
   });
-  // One keep-alive pool per subgraph origin, shared by all data sources across reloads.
-  const dispatcher = new Agent({ connections: 128, pipelining: 1 });
   const { apollo } = buildGraphQL({ manager, server, logger, dispatcher });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
   const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';

@@ -1,8 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { composeFromConfig } from '../../src/composition/from-config.ts';
-import { loadConfig } from '../../src/config/load.ts';
+import { Agent } from 'undici';
+import { adapterRoutingUrl } from '../../src/composition/from-config.ts';
+import { configSource } from '../../src/composition/sources.ts';
+import { serveSubgraph, type ServedSubgraph } from '../../src/server/serve-subgraph.ts';
 import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
 import { startBareGateway } from '../helpers/bare-gateway.ts';
@@ -15,24 +17,36 @@ describe('the demo graph', () => {
   let backends: DemoBackends;
   let ours: TestGateway;
   let bare: Awaited<ReturnType<typeof startBareGateway>>;
+  let usersStandalone: ServedSubgraph;
+  const dispatcher = new Agent();
   const correlationIds: string[] = [];
 
   before(async () => {
     backends = await startDemoBackends(
-      { users: 0, orders: 0, products: 0, usersSubgraph: 0, ordersSubgraph: 0 },
+      { users: 0, orders: 0, products: 0, ordersSubgraph: 0 },
       {
         onUsersRequest: (req) => correlationIds.push(`users:${req.headers['x-correlation-id']}`),
         onOrdersCall: (md) => correlationIds.push(`orders:${md.get('x-correlation-id')[0]}`),
       },
     );
     ours = await startTestGateway({ configFile: CONFIG, env: backends.env });
-    const { supergraph } = await composeFromConfig(await loadConfig(CONFIG, backends.env));
-    bare = await startBareGateway(supergraph.sdl);
+    // A bare gateway has no in-process adapters: it reaches the users REST adapter served
+    // standalone, as another router would (`gateway serve-subgraph users`).
+    const snapshot = await configSource(CONFIG, backends.env).load({ dispatcher });
+    usersStandalone = await serveSubgraph(snapshot.adapters.get('users')!, {
+      port: 0,
+      host: '127.0.0.1',
+    });
+    bare = await startBareGateway(
+      snapshot.supergraph.sdl.replace(adapterRoutingUrl('users'), usersStandalone.url),
+    );
   });
 
   after(async () => {
     await ours.close();
     await bare.close();
+    await usersStandalone.close();
+    await dispatcher.close();
     await backends.close();
   });
 

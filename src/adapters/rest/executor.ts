@@ -1,0 +1,227 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import {
+  getNullableType,
+  isListType,
+  parse,
+  Source,
+  type GraphQLOutputType,
+  type GraphQLResolveInfo,
+} from 'graphql';
+import type { Dispatcher } from 'undici';
+import type { RestSource } from '../../config/schema.ts';
+import type { RequestContext } from '../../kernel/context.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import { callUpstream } from '../../kernel/upstream-http.ts';
+import type { AdapterSubgraph } from '../adapter.ts';
+import { createEntityLoaders } from './batch.ts';
+import {
+  readRestMapping,
+  type BodyTemplate,
+  type RestCall,
+  type RestMapping,
+} from './directives.ts';
+import { errorForStatus } from './status-map.ts';
+import { renderPath, renderValue, type Template, type Values } from './template.ts';
+
+export interface RestAdapterOptions {
+  name: string;
+  source: RestSource;
+  sdl: string;
+  /** The SDL's file, for locations in errors. */
+  file: string;
+  dispatcher: Dispatcher;
+}
+
+/** A call's answer: the JSON at `select`, or null for 204 and empty bodies. */
+export type RestCaller = (
+  call: RestCall,
+  values: Values,
+  ctx: RequestContext | undefined,
+) => Promise<unknown>;
+
+/**
+ * The REST adapter: an executable federation subgraph whose resolvers are HTTP calls declared
+ * in the SDL. It runs in-process with the gateway; nothing about it is a network hop but the
+ * calls to the REST service itself.
+ */
+export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph {
+  const document = parse(new Source(options.sdl, options.file));
+  const mapping = readRestMapping(document, options.file);
+  const call = createCaller(options);
+  const loaders = createEntityLoaders(mapping, call);
+  const schema = buildSubgraphSchema({
+    typeDefs: mapping.document,
+    // @apollo/subgraph does not export its resolver map type from the package root.
+    resolvers: buildResolvers(options.name, mapping, call, loaders) as never,
+  });
+  return { document: mapping.document, schema };
+}
+
+function buildResolvers(
+  name: string,
+  mapping: RestMapping,
+  call: RestCaller,
+  loaders: ReturnType<typeof createEntityLoaders>,
+): Record<string, Record<string, unknown>> {
+  const resolvers: Record<string, Record<string, unknown>> = {};
+  const typeOf = (name: string) => (resolvers[name] ??= {});
+
+  for (const [where, rest] of mapping.fields) {
+    const [type = '', field = ''] = where.split('.');
+    const parentFields = parentPlaceholders(rest);
+    typeOf(type)[field] = async (
+      parent: Record<string, unknown> | undefined,
+      args: Record<string, unknown>,
+      ctx: RequestContext | undefined,
+      info: GraphQLResolveInfo,
+    ) => {
+      const parentValues: Record<string, unknown> = {};
+      for (const name of parentFields)
+        parentValues[name] = parent?.[mapping.renames.get(`${type}.${name}`) ?? name];
+      const value = await call(rest, { args, parent: parentValues }, ctx);
+      return checkShape(name, value, info.returnType, rest.label);
+    };
+  }
+  for (const [where, from] of mapping.renames) {
+    const [type = '', field = ''] = where.split('.');
+    if (!mapping.fields.has(where))
+      typeOf(type)[field] = (parent: Record<string, unknown>) => parent[from];
+  }
+  for (const type of mapping.entities.keys()) {
+    typeOf(type).__resolveReference = (
+      ref: Record<string, unknown>,
+      ctx: RequestContext | undefined,
+    ) => loaders.load(type, ref, ctx);
+  }
+  return resolvers;
+}
+
+function parentPlaceholders(call: RestCall): string[] {
+  const names = new Set<string>();
+  const visit = (t: Template) => {
+    for (const part of t.parts)
+      if (typeof part !== 'string' && part.scope === 'parent') names.add(part.path[0] as string);
+  };
+  visit(call.path);
+  for (const [, t] of [...call.query, ...call.headers]) visit(t);
+  const visitBody = (b: BodyTemplate | undefined) => {
+    if (!b) return;
+    if ('parts' in b && Array.isArray(b.parts)) visit(b as Template);
+    else for (const v of Object.values(b as Record<string, BodyTemplate>)) visitBody(v);
+  };
+  visitBody(call.body);
+  return [...names];
+}
+
+/**
+ * A list where the schema says list, an object or scalar where it says so: a backend that
+ * answers otherwise answered garbage, and the client hears it as UPSTREAM_ERROR, not as an
+ * internal error from deep inside execution.
+ */
+function checkShape(
+  subgraph: string,
+  value: unknown,
+  type: GraphQLOutputType,
+  label: string,
+): unknown {
+  if (value === null || value === undefined) return value;
+  const wantsList = isListType(getNullableType(type));
+  if (wantsList !== Array.isArray(value)) {
+    throw new UpstreamError(
+      subgraph,
+      `answered ${label} with ${Array.isArray(value) ? 'a list' : 'a single value'} where ${wantsList ? 'a list' : 'a single value'} was expected`,
+    );
+  }
+  return value;
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json/;
+
+function createCaller(options: RestAdapterOptions): RestCaller {
+  const { name, source, dispatcher } = options;
+  const base = new URL(source.base_url);
+  const basePath = base.pathname.replace(/\/$/, '');
+
+  return async (call, values, ctx) => {
+    const search = new URLSearchParams();
+    for (const [param, template] of call.query) {
+      const value = renderValue(template, values);
+      if (value === null || value === undefined) continue;
+      search.append(param, Array.isArray(value) ? value.join(',') : String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (ctx) {
+      for (const header of source.forward_headers) {
+        const value = ctx.headers[header];
+        if (typeof value === 'string') headers[header] = value;
+      }
+    }
+    Object.assign(headers, source.headers);
+    for (const [header, template] of call.headers) {
+      const value = renderValue(template, values);
+      if (value !== null && value !== undefined) headers[header.toLowerCase()] = String(value);
+    }
+    // Stage-set headers (correlation, identity, trace) last: nothing else may overwrite them.
+    if (ctx) Object.assign(headers, ctx.upstreamHeaders);
+    let body: string | undefined;
+    if (call.body) {
+      body = JSON.stringify(renderBody(call.body, values) ?? null);
+      headers['content-type'] = 'application/json';
+    }
+    const query = search.toString();
+    const response = await callUpstream({
+      subgraph: name,
+      dispatcher,
+      origin: base.origin,
+      path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
+      method: call.method,
+      headers,
+      body,
+      timeoutMs: source.timeout,
+    });
+    if (response.status < 200 || response.status > 299) {
+      throw errorForStatus(name, response.status, call.label, response.text);
+    }
+    if (response.status === 204 || response.text.trim() === '') return null;
+    const type = String(response.headers['content-type'] ?? '');
+    if (!JSON_TYPE.test(type)) {
+      throw new UpstreamError(
+        name,
+        `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
+        {
+          status: response.status,
+          cause: new Error(`Body: ${response.text.slice(0, 2048)}`),
+        },
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(response.text);
+    } catch (error) {
+      throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
+        status: response.status,
+        cause: error,
+      });
+    }
+    return select(json, call.select);
+  };
+}
+
+function renderBody(body: BodyTemplate, values: Values): unknown {
+  if ('parts' in body && Array.isArray(body.parts)) return renderValue(body as Template, values);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body as Record<string, BodyTemplate>)) {
+    const rendered = renderBody(value, values);
+    if (rendered !== undefined) out[key] = rendered;
+  }
+  return out;
+}
+
+function select(json: unknown, path: readonly string[]): unknown {
+  let value = json;
+  for (const segment of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}

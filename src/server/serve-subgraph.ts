@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { AdapterSubgraph } from '../adapters/adapter.ts';
+import { LocalDataSource } from '../gateway/data-sources/local-data-source.ts';
+import { createRequestContext } from '../kernel/context.ts';
+import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
+import { correlate } from '../observability/correlation.ts';
+import { readBody } from './read-body.ts';
+import { sendGraphQLError, sendJson } from './respond.ts';
+
+export interface ServedSubgraph {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * One adapter as a standalone federation subgraph over HTTP (`gateway serve-subgraph <name>`),
+ * for teams that scale it apart from the gateway or serve it to another router. It executes
+ * exactly as in-process: same schema, same calls, the correlation id passed on.
+ */
+export async function serveSubgraph(
+  adapter: AdapterSubgraph,
+  options: { port: number; host: string; path?: string; bodyLimit?: number },
+): Promise<ServedSubgraph> {
+  const path = options.path ?? '/graphql';
+  const local = new LocalDataSource(() => adapter.schema);
+  const server = createServer((req, res) => {
+    const ctx = createRequestContext(
+      req.method ?? 'POST',
+      req.url ?? '/',
+      req.headers,
+      performance.now(),
+    );
+    correlate(ctx);
+    void (async () => {
+      try {
+        if ((req.url ?? '').split('?')[0] !== path)
+          throw new GatewayError(ErrorCode.NOT_FOUND, `GraphQL is served at ${path}.`);
+        if (req.method !== 'POST')
+          throw new GatewayError(ErrorCode.METHOD_NOT_ALLOWED, 'Use POST.');
+        if (!String(req.headers['content-type']).startsWith('application/json')) {
+          throw new RequestError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            'POST requests must have content-type application/json.',
+          );
+        }
+        let body: { query?: unknown; variables?: Record<string, unknown>; operationName?: string };
+        try {
+          body = JSON.parse((await readBody(req, options.bodyLimit ?? 1_048_576)).toString('utf8'));
+        } catch (error) {
+          if (error instanceof GatewayError) throw error;
+          throw new RequestError(ErrorCode.BAD_REQUEST, 'The request body is not valid JSON.');
+        }
+        if (typeof body?.query !== 'string')
+          throw new RequestError(ErrorCode.BAD_REQUEST, 'The body needs a "query" string.');
+        const result = await local.execute(
+          { query: body.query, variables: body.variables, operationName: body.operationName },
+          ctx,
+        );
+        res.setHeader('x-correlation-id', ctx.correlationId);
+        sendJson(res, 200, result);
+      } catch (error) {
+        res.setHeader('x-correlation-id', ctx.correlationId);
+        const gatewayError =
+          error instanceof GatewayError
+            ? error
+            : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
+                cause: error,
+              });
+        sendGraphQLError(res, gatewayError, req.headers.accept);
+      }
+    })();
+  });
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${options.host}:${port}${path}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
