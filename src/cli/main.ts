@@ -7,7 +7,9 @@ import { configSource, supergraphFileSource } from '../composition/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ServerConfig } from '../config/schema.ts';
 import { createLogger } from '../observability/log.ts';
+import { Agent } from 'undici';
 import { exitOnSignals, startGateway } from '../server/main.ts';
+import { serveSubgraph } from '../server/serve-subgraph.ts';
 
 const USAGE = `Usage: gateway <command> [options]
 
@@ -20,6 +22,11 @@ Commands:
   compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
                --config <file>      (default: ./supergraph.yaml)
                --output <file>      (default: ./supergraph.graphql; "-" for stdout)
+  serve-subgraph <name>
+             Serve one adapter subgraph (a subgraph with a source) standalone over HTTP
+               --config <file>      (default: ./supergraph.yaml)
+               --port <n>           (default: PORT, else 4100)
+               --host <addr>        (default: 127.0.0.1)
   help       Show this text
 `;
 
@@ -33,6 +40,8 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'compose':
       return compose(rest);
+    case 'serve-subgraph':
+      return serveSubgraphCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -101,6 +110,42 @@ function asUsage<T>(parse: () => T): T {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+async function serveSubgraphCommand(args: string[]): Promise<void> {
+  const { values, positionals } = asUsage(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    }),
+  );
+  const [name, ...extra] = positionals;
+  if (!name || extra.length > 0) throw new UsageError('serve-subgraph takes one subgraph name');
+  const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
+  const logger = createLogger({ level: loaded.config.log.level });
+  const dispatcher = new Agent();
+  const { adapters } = await configSource(loaded.file, process.env).load({ dispatcher });
+  const adapter = adapters.get(name);
+  if (!adapter) {
+    const names = [...adapters.keys()];
+    throw new UsageError(
+      `"${name}" is not an adapter subgraph in ${values.config ?? 'supergraph.yaml'}${names.length ? ` (adapters: ${names.join(', ')})` : ' (it has none)'}`,
+    );
+  }
+  const { port = 4100, host = '127.0.0.1' } = portAndHost(
+    values.port ?? process.env.PORT,
+    values.host,
+  );
+  const served = await serveSubgraph(adapter, { port, host });
+  logger.info({ subgraph: name, url: served.url }, 'subgraph listening');
+  const stop = () =>
+    void served
+      .close()
+      .then(() => dispatcher.close())
+      .then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
 
 function portAndHost(port: string | undefined, host: string | undefined) {

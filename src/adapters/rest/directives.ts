@@ -153,12 +153,11 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
         (d) => d.name.value === 'key' && boolArg(d, 'resolvable') !== false,
       ),
     );
-    if (
-      resolvableKey &&
-      !entities.has(typeName) &&
-      typeName !== 'Query' &&
-      typeName !== 'Mutation'
-    ) {
+    // A @restEntity that failed validation has its own error already.
+    const declared = nodes.some((n) =>
+      (n.directives ?? []).some((d) => d.name.value === 'restEntity'),
+    );
+    if (resolvableKey && !declared && typeName !== 'Query' && typeName !== 'Mutation') {
       report(
         nodes[0] as ObjectNode,
         typeName,
@@ -227,17 +226,39 @@ function readCall(
       return undefined;
     }
   };
+  // { name: "{args.x}" } when the names are GraphQL names; [{ name: "x-mode", value: "..." }]
+  // for names GraphQL cannot spell (HTTP headers, `page[size]`).
   const pairs = (name: string): [string, Template][] => {
     const node = args.get(name);
     if (!node) return [];
-    if (node.kind !== Kind.OBJECT) {
-      report(node, where, `${name} expects an object such as { name: "{args.name}" }`);
-      return [];
+    if (node.kind === Kind.OBJECT) {
+      return node.fields.flatMap((f) => {
+        const t = template(f.value);
+        return t ? [[f.name.value, t] as [string, Template]] : [];
+      });
     }
-    return node.fields.flatMap((f) => {
-      const t = template(f.value);
-      return t ? [[f.name.value, t] as [string, Template]] : [];
-    });
+    if (node.kind === Kind.LIST) {
+      return node.values.flatMap((item) => {
+        const fields =
+          item.kind === Kind.OBJECT
+            ? new Map(item.fields.map((f) => [f.name.value, f.value]))
+            : undefined;
+        const key = fields?.get('name');
+        const value = fields?.get('value');
+        if (key?.kind !== Kind.STRING || !value || fields?.size !== 2) {
+          report(item, where, `${name} entries are { name: "...", value: "..." }`);
+          return [];
+        }
+        const t = template(value);
+        return t ? [[key.value, t] as [string, Template]] : [];
+      });
+    }
+    report(
+      node,
+      where,
+      `${name} expects { name: "{args.name}" } or [{ name: "...", value: "..." }]`,
+    );
+    return [];
   };
   const body = (node: ConstValueNode): BodyTemplate | undefined => {
     if (node.kind === Kind.OBJECT) {

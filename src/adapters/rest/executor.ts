@@ -1,6 +1,7 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
   getNullableType,
+  GraphQLError,
   isListType,
   parse,
   Source,
@@ -8,6 +9,7 @@ import {
   type GraphQLResolveInfo,
 } from 'graphql';
 import type { Dispatcher } from 'undici';
+import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
@@ -45,7 +47,7 @@ export type RestCaller = (
  * calls to the REST service itself.
  */
 export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph {
-  const document = parse(new Source(options.sdl, options.file));
+  const document = parseSdl(options.sdl, options.file);
   const mapping = readRestMapping(document, options.file);
   const call = createCaller(options);
   const loaders = createEntityLoaders(mapping, call);
@@ -55,6 +57,26 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
     resolvers: buildResolvers(options.name, mapping, call, loaders) as never,
   });
   return { document: mapping.document, schema };
+}
+
+/** A syntax error in an adapter's SDL is a config error at its line, like any other. */
+function parseSdl(sdl: string, file: string) {
+  try {
+    return parse(new Source(sdl, file));
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) throw error;
+    const at = error.locations?.[0];
+    throw new ConfigError([
+      {
+        file,
+        path: '',
+        message: error.message,
+        ...(at
+          ? { line: at.line, column: at.column, snippet: sdl.split(/\r?\n/)[at.line - 1] ?? '' }
+          : {}),
+      },
+    ]);
+  }
 }
 
 function buildResolvers(
