@@ -1,5 +1,10 @@
-// `npm run bench`: this gateway against a bare Apollo Gateway on the same subgraphs and query,
-// interleaved round by round in one run so both see the same machine. Not a test: CI skips it.
+// `npm run bench`: each case loads two targets that serve the same answer, interleaved round by
+// round in one run so both see the same machine, and prints the ratio. Not a test: CI skips it.
+//
+//   federation  this gateway vs a bare @apollo/gateway + @apollo/server, same subgraphs and query
+//   rest        a REST-backed query through the gateway (REST adapter) vs the REST endpoint itself
+//
+// BENCH_CASES=federation,rest  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)  BENCH_CONNECTIONS=32
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,58 +12,75 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { stringify } from 'yaml';
 import { composeSupergraph } from '../src/composition/compose.ts';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
+import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const CASES = (process.env.BENCH_CASES ?? 'federation,rest').split(',');
 const WARMUP_S = 3;
+
+interface Target {
+  name: string;
+  url: string;
+  method: 'GET' | 'POST';
+  body?: string;
+  /** The answer, compared as parsed JSON before and after the load. */
+  check: (text: string) => void;
+}
 
 interface Round {
   rps: number;
   p50: number;
   p99: number;
   errors: number;
-  requests: number;
 }
+
+const children: ChildProcess[] = [];
 
 /** Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s. */
 async function spawnTs(
   args: string[],
-  env: Record<string, string> = {},
   accept = (_line: string) => true,
+  env: Record<string, string> = {},
 ) {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', ...env },
+    env: { ...process.env, NODE_ENV: 'production', PORT: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.push(child);
   const lines = createInterface({ input: child.stdout! });
-  const first = new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
       if (accept(line)) resolve(line);
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
-  return { child, line: await first };
 }
 
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await once(child, 'exit');
+const listening = (line: string) => line.includes('"msg":"gateway listening"');
+const urlOf = (line: string) => (JSON.parse(line) as { url: string }).url;
+
+async function request(target: Target): Promise<string> {
+  const init: RequestInit = { method: target.method };
+  if (target.body)
+    Object.assign(init, { body: target.body, headers: { 'content-type': 'application/json' } });
+  return (await fetch(target.url, init)).text();
 }
 
-function load(url: string, body: string, duration: number): Promise<Round> {
+function load(target: Target, duration: number): Promise<Round> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
-        url,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
+        url: target.url,
+        method: target.method,
+        headers: target.body ? { 'content-type': 'application/json' } : {},
+        body: target.body,
         connections: CONNECTIONS,
         duration,
       },
@@ -69,99 +91,164 @@ function load(url: string, body: string, duration: number): Promise<Round> {
           p50: result.latency.p50,
           p99: result.latency.p99,
           errors: result.errors + result.timeouts + result.non2xx,
-          requests: result.requests.total,
         });
       },
     );
   });
 }
 
-/** Every answer must be right before its speed counts. */
-async function checkAnswer(url: string, body: string, expected: string) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-  });
-  const text = await res.text();
-  if (text !== expected)
-    throw new Error(`${url} answered differently:\n${text}\nexpected:\n${expected}`);
-}
-
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+/** Interleaved rounds of the two targets; prints every round, a table and the ratio a/b. */
+async function compare(title: string, a: Target, b: Target) {
+  for (const t of [a, b]) t.check(await request(t));
+  console.log(
+    `\n${title}\n${CONNECTIONS} connections, ${ROUNDS} rounds x ${DURATION_S}s each, interleaved`,
+  );
+  for (const t of [a, b]) await load(t, WARMUP_S);
+  const rounds = new Map<Target, Round[]>([
+    [a, []],
+    [b, []],
+  ]);
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const t of [b, a]) {
+      const round = await load(t, DURATION_S);
+      rounds.get(t)!.push(round);
+      console.log(
+        `  round ${i + 1} ${t.name.padEnd(24)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}`,
+      );
+    }
+  }
+  for (const t of [a, b]) t.check(await request(t));
+  const summary = (t: Target) => {
+    const r = rounds.get(t)!;
+    return {
+      rps: mean(r.map((x) => x.rps)),
+      p50: median(r.map((x) => x.p50)),
+      p99: median(r.map((x) => x.p99)),
+      errors: r.reduce((sum, x) => sum + x.errors, 0),
+    };
+  };
+  const sa = summary(a);
+  const sb = summary(b);
+  console.log('\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [t, s] of [
+    [a, sa],
+    [b, sb],
+  ] as const) {
+    console.log(`| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |`);
+  }
+  return { a: sa, b: sb };
+}
+
+function expectJson(expected: unknown): (text: string) => void {
+  const want = JSON.stringify(expected);
+  return (text) => {
+    if (JSON.stringify(JSON.parse(text)) !== want)
+      throw new Error(`unexpected answer:\n${text}\nexpected:\n${want}`);
+  };
+}
+
+async function federationCase(dir: string) {
+  const defs = JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
+    name: string;
+    url: string;
+    sdl: string;
+  }[];
+  const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
+  const supergraphFile = join(dir, 'supergraph.graphql');
+  await writeFile(supergraphFile, supergraphSdl);
+  const [ours, bare] = await Promise.all([
+    spawnTs(['src/cli/main.ts', 'start', '--supergraph', supergraphFile, '--port', '0'], listening),
+    spawnTs(['bench/bare-gateway.ts', supergraphFile], listening),
+  ]);
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({ name: 'bare', url: urlOf(bare), method: 'POST', body, check: () => {} }),
+  );
+  const { a, b } = await compare(
+    'federation fan-out: 4 subgraphs, lists, nested entities, @requires',
+    { name: 'this gateway', url: urlOf(ours), method: 'POST', body, check: expectJson(reference) },
+    {
+      name: 'bare @apollo/gateway',
+      url: urlOf(bare),
+      method: 'POST',
+      body,
+      check: expectJson(reference),
+    },
+  );
+  console.log(
+    `\nratio ours/bare: ${(a.rps / b.rps).toFixed(2)}x throughput; p99 ${a.p99} ms vs ${b.p99} ms`,
+  );
+}
+
+async function restCase(dir: string) {
+  const service = urlOf(await spawnTs(['bench/rest-service.ts']));
+  await writeFile(join(dir, 'library.graphql'), LIBRARY_SDL);
+  await writeFile(
+    join(dir, 'rest.yaml'),
+    stringify({
+      subgraphs: {
+        library: {
+          schema: { file: './library.graphql' },
+          source: { kind: 'rest', base_url: service },
+        },
+      },
+    }),
+  );
+  const gateway = urlOf(
+    await spawnTs(
+      ['src/cli/main.ts', 'start', '--config', join(dir, 'rest.yaml'), '--port', '0'],
+      listening,
+    ),
+  );
+  // The same 20 books either way: GraphQL asks for every property the endpoint returns.
+  const direct: Target = {
+    name: 'REST endpoint directly',
+    url: `${service}/books`,
+    method: 'GET',
+    check: () => {},
+  };
+  const books = JSON.parse(await request(direct)) as {
+    isbn: string;
+    title: string;
+    author_id: string;
+  }[];
+  direct.check = expectJson(books);
+  const expected = {
+    data: { books: books.map((b) => ({ isbn: b.isbn, title: b.title, authorId: b.author_id })) },
+  };
+  const { a, b } = await compare(
+    'REST adapter: GET /books (20 books) through the gateway vs directly',
+    {
+      name: 'through the gateway',
+      url: gateway,
+      method: 'POST',
+      body: JSON.stringify({ query: '{ books { isbn title authorId } }' }),
+      check: expectJson(expected),
+    },
+    direct,
+  );
+  console.log(
+    `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
+  );
+}
+
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
-  const children: ChildProcess[] = [];
   try {
-    const subgraphs = await spawnTs(['bench/subgraphs.ts']);
-    children.push(subgraphs.child);
-    const defs = JSON.parse(subgraphs.line) as { name: string; url: string; sdl: string }[];
-    const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
-    const supergraphFile = join(dir, 'supergraph.graphql');
-    await writeFile(supergraphFile, supergraphSdl);
-
-    const listening = (line: string) => line.includes('"msg":"gateway listening"');
-    const ours = await spawnTs(
-      ['src/cli/main.ts', 'start', '--supergraph', supergraphFile, '--port', '0'],
-      { PORT: '' },
-      listening,
-    );
-    children.push(ours.child);
-    const bare = await spawnTs(['bench/bare-gateway.ts', supergraphFile], {}, listening);
-    children.push(bare.child);
-    const targets = {
-      ours: (JSON.parse(ours.line) as { url: string }).url,
-      bare: (JSON.parse(bare.line) as { url: string }).url,
-    };
-
-    const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-    const reference = await (
-      await fetch(targets.bare, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      })
-    ).text();
-    await checkAnswer(targets.ours, body, reference);
-
-    console.log(
-      `federation fan-out: 4 subgraphs, lists, nested entities, @requires; ${CONNECTIONS} connections, ` +
-        `${ROUNDS} rounds x ${DURATION_S}s each, interleaved`,
-    );
-    for (const url of Object.values(targets)) await load(url, body, WARMUP_S);
-    const rounds: Record<keyof typeof targets, Round[]> = { ours: [], bare: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      for (const name of ['bare', 'ours'] as const) {
-        const round = await load(targets[name], body, DURATION_S);
-        rounds[name].push(round);
-        console.log(
-          `  round ${i + 1} ${name.padEnd(4)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}`,
-        );
-      }
-    }
-    await checkAnswer(targets.ours, body, reference);
-
-    const summary = (name: keyof typeof targets) => ({
-      rps: mean(rounds[name].map((r) => r.rps)),
-      p50: median(rounds[name].map((r) => r.p50)),
-      p99: median(rounds[name].map((r) => r.p99)),
-      errors: rounds[name].reduce((a, r) => a + r.errors, 0),
-    });
-    const o = summary('ours');
-    const b = summary('bare');
-    console.log('\n| gateway | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |');
-    console.log('| --- | ---: | ---: | ---: | ---: |');
-    console.log(`| this gateway | ${o.rps.toFixed(0)} | ${o.p50} | ${o.p99} | ${o.errors} |`);
-    console.log(
-      `| bare @apollo/gateway | ${b.rps.toFixed(0)} | ${b.p50} | ${b.p99} | ${b.errors} |`,
-    );
-    console.log(
-      `\nratio ours/bare: ${(o.rps / b.rps).toFixed(2)}x throughput; p99 ${o.p99} ms vs ${b.p99} ms`,
-    );
+    if (CASES.includes('federation')) await federationCase(dir);
+    if (CASES.includes('rest')) await restCase(dir);
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null) return;
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }),
+    );
     await rm(dir, { recursive: true, force: true });
   }
 }
