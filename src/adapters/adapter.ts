@@ -12,15 +12,19 @@ import { createRestAdapter } from './rest/executor.ts';
 export interface AdapterSubgraph {
   readonly document: DocumentNode;
   readonly schema: GraphQLSchema;
+  /** The SDL the adapter serves, as text: what `gateway rest print` shows. */
+  readonly sdl: string;
+  /** What the adapter could not map faithfully, by name (logged at every load). */
+  readonly warnings: readonly string[];
 }
 
-export interface AdapterInput {
+export type AdapterInput = {
   name: string;
   source: NonNullable<SubgraphConfig['source']>;
-  sdl: string;
+  /** The file of the SDL or of the OpenAPI document, for locations. */
   file: string;
   dispatcher: Dispatcher;
-}
+} & ({ sdl: string } | { openapi: string });
 
 /** The one entry point, keyed by `source.kind`. */
 export function createAdapter(input: AdapterInput): AdapterSubgraph {

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { composeFromConfig } from '../composition/from-config.ts';
-import { configSource, supergraphFileSource } from '../composition/sources.ts';
+import { buildAdapters, configSource, supergraphFileSource } from '../composition/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ServerConfig } from '../config/schema.ts';
 import { createLogger } from '../observability/log.ts';
@@ -22,6 +22,9 @@ Commands:
   compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
                --config <file>      (default: ./supergraph.yaml)
                --output <file>      (default: ./supergraph.graphql; "-" for stdout)
+  rest print <name>
+             Print the SDL a REST adapter serves (generated from OpenAPI, or as written)
+               --config <file>      (default: ./supergraph.yaml)
   serve-subgraph <name>
              Serve one adapter subgraph (a subgraph with a source) standalone over HTTP
                --config <file>      (default: ./supergraph.yaml)
@@ -42,6 +45,10 @@ async function main(argv: string[]): Promise<void> {
       return compose(rest);
     case 'serve-subgraph':
       return serveSubgraphCommand(rest);
+    case 'rest':
+      if (rest[0] !== 'print')
+        throw new UsageError('the rest command has one subcommand: rest print <name>');
+      return restPrint(rest.slice(1));
     case 'help':
     case '--help':
     case '-h':
@@ -112,6 +119,40 @@ function asUsage<T>(parse: () => T): T {
   }
 }
 
+/** Loads the config and builds the one adapter a command names. */
+async function loadAdapter(
+  name: string | undefined,
+  config: string | undefined,
+  dispatcher: Agent,
+) {
+  if (!name) throw new UsageError('name one subgraph');
+  const loaded = await loadConfig(resolve(config ?? 'supergraph.yaml'), process.env);
+  const adapters = buildAdapters(loaded, { dispatcher });
+  const adapter = adapters.get(name);
+  if (!adapter) {
+    const names = [...adapters.keys()];
+    throw new UsageError(
+      `"${name}" is not an adapter subgraph in ${config ?? 'supergraph.yaml'}${names.length ? ` (adapters: ${names.join(', ')})` : ' (it has none)'}`,
+    );
+  }
+  return { loaded, adapter };
+}
+
+async function restPrint(args: string[]): Promise<void> {
+  const { values, positionals } = asUsage(() =>
+    parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' } } }),
+  );
+  if (positionals.length > 1) throw new UsageError('rest print takes one subgraph name');
+  const dispatcher = new Agent();
+  try {
+    const { adapter } = await loadAdapter(positionals[0], values.config, dispatcher);
+    for (const warning of adapter.warnings) process.stderr.write(`unsupported: ${warning}\n`);
+    process.stdout.write(adapter.sdl);
+  } finally {
+    await dispatcher.close();
+  }
+}
+
 async function serveSubgraphCommand(args: string[]): Promise<void> {
   const { values, positionals } = asUsage(() =>
     parseArgs({
@@ -120,19 +161,11 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
       options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
     }),
   );
-  const [name, ...extra] = positionals;
-  if (!name || extra.length > 0) throw new UsageError('serve-subgraph takes one subgraph name');
-  const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
-  const logger = createLogger({ level: loaded.config.log.level });
+  if (positionals.length > 1) throw new UsageError('serve-subgraph takes one subgraph name');
   const dispatcher = new Agent();
-  const { adapters } = await configSource(loaded.file, process.env).load({ dispatcher });
-  const adapter = adapters.get(name);
-  if (!adapter) {
-    const names = [...adapters.keys()];
-    throw new UsageError(
-      `"${name}" is not an adapter subgraph in ${values.config ?? 'supergraph.yaml'}${names.length ? ` (adapters: ${names.join(', ')})` : ' (it has none)'}`,
-    );
-  }
+  const { loaded, adapter } = await loadAdapter(positionals[0], values.config, dispatcher);
+  const name = positionals[0] as string;
+  const logger = createLogger({ level: loaded.config.log.level });
   const { port = 4100, host = '127.0.0.1' } = portAndHost(
     values.port ?? process.env.PORT,
     values.host,

@@ -54,6 +54,9 @@ async function readSdl(
       return { sdl: schema.sdl, sourceName: schema.file };
     case 'sdl':
       return { sdl: schema.sdl, sourceName: schema.file, firstLine: schema.line };
+    case 'openapi':
+      // The REST adapter generated this subgraph's SDL and hands composition its document.
+      return { sdl: '', sourceName: `${schema.file} (generated SDL)` };
     case 'subgraph_url':
       return {
         sdl: await introspect(name, schema.url, schema.headers),

@@ -32,7 +32,7 @@ export interface SupergraphSource {
 }
 
 /** Every subgraph with a `source` becomes an in-process adapter; its SDL errors are config errors. */
-function buildAdapters(loaded: LoadedConfig, deps: LoadDeps): Map<string, AdapterSubgraph> {
+export function buildAdapters(loaded: LoadedConfig, deps: LoadDeps): Map<string, AdapterSubgraph> {
   const adapters = new Map<string, AdapterSubgraph>();
   for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
     const schema = loaded.schemas.get(name);
@@ -42,13 +42,24 @@ function buildAdapters(loaded: LoadedConfig, deps: LoadDeps): Map<string, Adapte
       createAdapter({
         name,
         source: subgraph.source,
-        sdl: schema.sdl,
+        ...(schema.kind === 'openapi' ? { openapi: schema.text } : { sdl: schema.sdl }),
         file: schema.file,
         dispatcher: deps.dispatcher,
       }),
     );
   }
   return adapters;
+}
+
+/** What adapters could not map faithfully, logged with composition hints at every load. */
+function adapterWarnings(adapters: ReadonlyMap<string, AdapterSubgraph>): CompositionProblem[] {
+  return [...adapters].flatMap(([name, adapter]) =>
+    adapter.warnings.map((message) => ({
+      code: 'ADAPTER_UNSUPPORTED',
+      message: `subgraph ${name}: ${message}`,
+      locations: [],
+    })),
+  );
 }
 
 function startupSettings(loaded: LoadedConfig | undefined): string {
@@ -68,7 +79,7 @@ export function configSource(
       const { supergraph, hints } = await composeFromConfig(loaded, adapters);
       return {
         supergraph,
-        hints,
+        hints: [...hints, ...adapterWarnings(adapters)],
         subgraphs: loaded.config.subgraphs,
         watchFiles: loaded.watchFiles,
         startupSettings: startupSettings(loaded),

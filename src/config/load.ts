@@ -19,6 +19,8 @@ import { GatewayConfigSchema, type GatewayConfig } from './schema.ts';
 export type ResolvedSchema =
   | { kind: 'file'; file: string; sdl: string }
   | { kind: 'sdl'; sdl: string; file: string; line: number }
+  /** A REST source's OpenAPI document, from which its adapter generates the SDL. */
+  | { kind: 'openapi'; file: string; text: string }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 
 export interface LoadedConfig {
@@ -86,7 +88,7 @@ export function parseConfig(text: string, file: string, env: Env): Parsed {
   }
   const config = result.data;
   for (const subgraph of Object.values(config.subgraphs)) {
-    subgraph.routing_url ??= subgraph.schema.subgraph_url;
+    subgraph.routing_url ??= subgraph.schema?.subgraph_url;
   }
   return { config: deepFreeze(config), issueAt };
 }
@@ -109,28 +111,41 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const { config, issueAt } = parseConfig(text, path, env);
   const base = dirname(path);
   const issues: ConfigIssue[] = [];
+  /** A file the config names, read relative to it; a problem is an issue at its key. */
+  const readNamed = async (relativePath: string, key: string[], what: string) => {
+    const absolute = resolve(base, relativePath);
+    try {
+      const text = await readFile(absolute, 'utf8');
+      if (text.trim() === '') throw Object.assign(new Error('empty'), { code: 'empty file' });
+      return { file: absolute, text };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      issues.push(issueAt(key, `cannot read ${what} ${relativePath} (${code})`));
+      return undefined;
+    }
+  };
   const entries = await Promise.all(
     Object.entries(config.subgraphs).map(
       async ([name, subgraph]): Promise<[string, ResolvedSchema] | undefined> => {
         const { schema } = subgraph;
-        if (schema.file !== undefined) {
-          const schemaFile = resolve(base, schema.file);
-          try {
-            const sdl = await readFile(schemaFile, 'utf8');
-            if (sdl.trim() === '') throw Object.assign(new Error('empty'), { code: 'empty file' });
-            return [name, { kind: 'file', file: schemaFile, sdl }];
-          } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-            issues.push(
-              issueAt(
-                ['subgraphs', name, 'schema', 'file'],
-                `cannot read schema file ${schema.file} (${code})`,
-              ),
-            );
-            return undefined;
-          }
+        const openapi = subgraph.source?.openapi;
+        if (openapi !== undefined) {
+          const read = await readNamed(
+            openapi,
+            ['subgraphs', name, 'source', 'openapi'],
+            'OpenAPI document',
+          );
+          return read && [name, { kind: 'openapi', file: read.file, text: read.text }];
         }
-        if (schema.sdl !== undefined) {
+        if (schema?.file !== undefined) {
+          const read = await readNamed(
+            schema.file,
+            ['subgraphs', name, 'schema', 'file'],
+            'schema file',
+          );
+          return read && [name, { kind: 'file', file: read.file, sdl: read.text }];
+        }
+        if (schema?.sdl !== undefined) {
           const at = issueAt(['subgraphs', name, 'schema', 'sdl'], '');
           // A block scalar (`sdl: |`) starts on the line after its indicator.
           const line =
@@ -141,8 +156,8 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
           name,
           {
             kind: 'subgraph_url',
-            url: schema.subgraph_url as string,
-            headers: schema.introspection_headers ?? {},
+            url: schema?.subgraph_url as string,
+            headers: schema?.introspection_headers ?? {},
           },
         ];
       },
@@ -152,7 +167,9 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const schemas = new Map(entries.filter((e): e is [string, ResolvedSchema] => e !== undefined));
   const watchFiles = [
     path,
-    ...[...schemas.values()].flatMap((s) => (s.kind === 'file' ? [s.file] : [])),
+    ...[...schemas.values()].flatMap((s) =>
+      s.kind === 'file' || s.kind === 'openapi' ? [s.file] : [],
+    ),
   ];
   return { file: path, config, schemas, watchFiles };
 }

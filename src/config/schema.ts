@@ -117,6 +117,11 @@ export const RestSource = z.strictObject({
   kind: z.literal('rest'),
   /** Base URL of the service; `@rest` paths are relative to it. */
   base_url: HttpUrl,
+  /**
+   * An OpenAPI 3.0/3.1 document (YAML or JSON, relative to supergraph.yaml) to generate the
+   * subgraph's SDL from, instead of `schema`. `gateway rest print <subgraph>` shows the result.
+   */
+  openapi: z.string().min(1).optional(),
   /** Upper bound for one call to the service. @default 10s */
   timeout: Duration.default(10_000),
   /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */
@@ -144,7 +149,8 @@ export const SubgraphConfig = z
      * adapter subgraph (`source`) runs in-process and needs one only for other routers.
      */
     routing_url: HttpUrl.optional(),
-    schema: SubgraphSchemaSource,
+    /** The subgraph's SDL (rover's key). Optional only for a REST source with `openapi`. */
+    schema: SubgraphSchemaSource.optional(),
     /**
      * Upper bound for one fetch to this subgraph, from sending the request to the last byte of
      * the response. @default 30s
@@ -154,9 +160,20 @@ export const SubgraphConfig = z
     source: z.discriminatedUnion('kind', [RestSource]).optional(),
   })
   .superRefine((subgraph, ctx) => {
+    const openapi = subgraph.source?.openapi !== undefined;
+    if (subgraph.schema === undefined && !openapi) {
+      ctx.addIssue({ code: 'custom', path: ['schema'], message: 'required' });
+    }
+    if (subgraph.schema !== undefined && openapi) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'openapi'],
+        message: 'give either schema or source.openapi: the SDL comes from one of them',
+      });
+    }
     if (
       subgraph.routing_url === undefined &&
-      subgraph.schema.subgraph_url === undefined &&
+      subgraph.schema?.subgraph_url === undefined &&
       subgraph.source === undefined
     ) {
       ctx.addIssue({
@@ -165,7 +182,7 @@ export const SubgraphConfig = z
         message: 'required (or give schema.subgraph_url to route to it, or a source)',
       });
     }
-    if (subgraph.source !== undefined && subgraph.schema.subgraph_url !== undefined) {
+    if (subgraph.source !== undefined && subgraph.schema?.subgraph_url !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['schema', 'subgraph_url'],

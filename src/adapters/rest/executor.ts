@@ -9,6 +9,7 @@ import {
   type GraphQLResolveInfo,
 } from 'graphql';
 import type { Dispatcher } from 'undici';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
 import type { RequestContext } from '../../kernel/context.ts';
@@ -22,17 +23,17 @@ import {
   type RestCall,
   type RestMapping,
 } from './directives.ts';
+import { openApiToSdl } from './openapi.ts';
 import { errorForStatus } from './status-map.ts';
 import { renderPath, renderValue, type Template, type Values } from './template.ts';
 
-export interface RestAdapterOptions {
+export type RestAdapterOptions = {
   name: string;
   source: RestSource;
-  sdl: string;
-  /** The SDL's file, for locations in errors. */
+  /** The SDL's file (or the OpenAPI document's), for locations in errors. */
   file: string;
   dispatcher: Dispatcher;
-}
+} & ({ sdl: string } | { openapi: string });
 
 /** A call's answer: the JSON at `select`, or null for 204 and empty bodies. */
 export type RestCaller = (
@@ -47,8 +48,12 @@ export type RestCaller = (
  * calls to the REST service itself.
  */
 export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph {
-  const document = parseSdl(options.sdl, options.file);
-  const mapping = readRestMapping(document, options.file);
+  const { sdl, file, warnings } =
+    'openapi' in options
+      ? generate(options.openapi, options.file)
+      : { sdl: options.sdl, file: options.file, warnings: [] };
+  const document = parseSdl(sdl, file);
+  const mapping = readRestMapping(document, file);
   const call = createCaller(options);
   const loaders = createEntityLoaders(mapping, call);
   const schema = buildSubgraphSchema({
@@ -56,7 +61,28 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
     // @apollo/subgraph does not export its resolver map type from the package root.
     resolvers: buildResolvers(options.name, mapping, call, loaders) as never,
   });
-  return { document: mapping.document, schema };
+  return { document: mapping.document, schema, sdl, warnings };
+}
+
+/** The SDL from an OpenAPI document (YAML or JSON); its locations name the generated text. */
+function generate(text: string, file: string) {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new ConfigError([{ file, path: '', message: `not valid YAML or JSON: ${reason}` }]);
+  }
+  try {
+    const { sdl, unsupported } = openApiToSdl(document);
+    return {
+      sdl,
+      file: `${file} (generated SDL)`,
+      warnings: unsupported.map((u) => `${file}: ${u}`),
+    };
+  } catch (error) {
+    throw new ConfigError([{ file, path: '', message: (error as Error).message }]);
+  }
 }
 
 /** A syntax error in an adapter's SDL is a config error at its line, like any other. */
