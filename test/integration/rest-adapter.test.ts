@@ -190,6 +190,23 @@ describe('a REST service as a subgraph', () => {
     });
   }
 
+  test('a change to the adapter SDL is served after a hot reload', async () => {
+    const { once } = await import('node:events');
+    const reloaded = once(gateway.running.app.manager, 'reload');
+    await project.write(
+      'library.graphql',
+      LIBRARY_SDL.replace(
+        'type Query {',
+        'type Query {\n  firstBook: Book @rest(get: "/books/b1")',
+      ),
+    );
+    assert.equal(((await reloaded)[0] as { ok: boolean }).ok, true);
+    const { res } = await run('{ firstBook { title author { name } } }');
+    assert.deepEqual(res.json, {
+      data: { firstBook: { title: 'Book 1', author: { name: 'Author 1' } } },
+    });
+  });
+
   test('a 404 on a nullable root field gives null and NOT_FOUND', async () => {
     const { res } = await run('{ author(id: "99") { name } }');
     assert.deepEqual(res.json.data, { author: null });
@@ -198,5 +215,19 @@ describe('a REST service as a subgraph', () => {
       res.json.errors[0].message,
       'Subgraph "library" answered HTTP 404 to GET /authors/{args.id}.',
     );
+  });
+
+  // Last: it stops the service.
+  test('a service that is down is UPSTREAM_UNAVAILABLE on the field, and the rest still answers', async () => {
+    const down = await startTestGateway({ configFile: project.configFile });
+    try {
+      await library.close();
+      const res = await post(down.url, { query: '{ author(id: "1") { name } }' });
+      assert.deepEqual(res.json.data, { author: null });
+      assert.equal(res.json.errors[0].extensions.code, 'UPSTREAM_UNAVAILABLE');
+      assert.equal(res.json.errors[0].extensions.subgraph, 'library');
+    } finally {
+      await down.close();
+    }
   });
 });
