@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { parse } from 'graphql';
+import { LocalDataSource } from '../../src/gateway/data-sources/local-data-source.ts';
 
 export interface SubgraphServer {
   readonly name: string;
@@ -26,9 +27,9 @@ export interface SubgraphServerOptions {
 }
 
 /**
- * A real federation subgraph over node:http: @apollo/subgraph's schema, graphql-js execution,
- * parsed documents cached by query text (a gateway sends the same few queries again and again),
- * so that tests and the bench measure the gateway rather than the subgraph.
+ * A real federation subgraph over node:http: @apollo/subgraph's schema executed by graphql-js,
+ * with parsed documents cached by query text (a gateway sends the same few queries again and
+ * again), so that tests and the bench measure the gateway rather than the subgraph.
  */
 export async function startSubgraphServer(options: SubgraphServerOptions): Promise<SubgraphServer> {
   const schema = buildSubgraphSchema({
@@ -36,7 +37,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     // @apollo/subgraph does not export its resolver map type from the package root.
     resolvers: options.resolvers as never,
   });
-  const documents = new Map<string, DocumentNode | readonly Error[]>();
+  // The gateway's own in-process executor: parsed and validated documents cached per query.
+  const executor = new LocalDataSource(() => schema);
   const received: SubgraphServer['received'] = [];
   const events = new EventEmitter<{ request: [] }>();
   const server = createServer(async (req, res) => {
@@ -55,7 +57,10 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     received.push({ headers: req.headers, query });
     events.emit('request');
     if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-    const result = await run(schema, documents, query, body.variables, body.operationName);
+    const result = await executor.execute(
+      { query, variables: body.variables, operationName: body.operationName },
+      undefined,
+    );
     const payload = JSON.stringify(result);
     res.writeHead(200, {
       'content-type': 'application/json',
@@ -77,26 +82,4 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-async function run(
-  schema: GraphQLSchema,
-  documents: Map<string, DocumentNode | readonly Error[]>,
-  query: string,
-  variableValues: Record<string, unknown> | undefined,
-  operationName: string | undefined,
-) {
-  let document = documents.get(query);
-  if (document === undefined) {
-    try {
-      const parsed = parse(query);
-      const errors = validate(schema, parsed);
-      document = errors.length > 0 ? errors : parsed;
-    } catch (error) {
-      document = [error as Error];
-    }
-    documents.set(query, document);
-  }
-  if (Array.isArray(document)) return { errors: document.map((e) => ({ message: e.message })) };
-  return execute({ schema, document: document as DocumentNode, variableValues, operationName });
 }

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { stringify } from 'yaml';
 import { CATALOG, LIBRARY_SDL, startLibrary } from '../fixtures/rest/library.ts';
 import {
@@ -191,7 +192,6 @@ describe('a REST service as a subgraph', () => {
   }
 
   test('a change to the adapter SDL is served after a hot reload', async () => {
-    const { once } = await import('node:events');
     const reloaded = once(gateway.running.app.manager, 'reload');
     await project.write(
       'library.graphql',
