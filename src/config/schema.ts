@@ -223,6 +223,12 @@ export const ServerConfig = z.strictObject({
   /** How long a shutdown waits for in-flight requests before closing them. @default 10s */
   shutdown_timeout: Duration.default(10_000),
   /**
+   * How long a shutdown keeps accepting new requests, with /readyz answering 503, before it
+   * stops listening: the time a load balancer (or Kubernetes endpoints) needs to notice and stop
+   * sending traffic, so no client meets a refused connection. @default 0s
+   */
+  shutdown_delay: Duration.default(0),
+  /**
    * How long an idle client connection is kept open. Behind a load balancer, set it above the
    * balancer's idle timeout so the balancer never reuses a connection the gateway just closed.
    * @default 5s

@@ -85,7 +85,9 @@ export function buildApp(options: AppOptions): App {
           `Method ${method} is not allowed; use GET or POST.`,
         );
       }
-      if (state !== 'ready') {
+      // A draining gateway still serves: requests arriving now come from clients and balancers
+      // that have not yet seen readiness turn.
+      if (state === 'starting') {
         throw new GatewayError(
           ErrorCode.SUPERGRAPH_NOT_READY,
           'The gateway has not loaded a supergraph yet.',

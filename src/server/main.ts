@@ -15,8 +15,9 @@ export interface RunningGateway {
 
 /**
  * Builds the app and listens. Shutdown follows the usual load-balancer dance: readiness turns
- * 503 and responses carry `Connection: close`, the listener stops accepting, in-flight requests
- * get up to `shutdown_timeout` to finish, then remaining connections are cut and everything stops.
+ * 503 and responses carry `Connection: close`; after `shutdown_delay` the listener stops
+ * accepting; in-flight requests get up to `shutdown_timeout` to finish; then remaining
+ * connections are cut and everything stops.
  */
 export async function startGateway(options: AppOptions): Promise<RunningGateway> {
   const { server: settings, logger } = options;
@@ -45,6 +46,9 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     shutdown() {
       stopping ??= (async () => {
         app.drain();
+        if (settings.shutdown_delay > 0) {
+          await new Promise((resolve) => setTimeout(resolve, settings.shutdown_delay));
+        }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         let timer: NodeJS.Timeout | undefined;

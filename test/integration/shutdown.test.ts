@@ -30,3 +30,17 @@ test('shutdown cuts requests still running when shutdown_timeout ends', async (t
   assert.equal(await env.gateway.running.shutdown(), false);
   assert.equal(await inFlight, 'UND_ERR_SOCKET');
 });
+
+test('during shutdown_delay new requests are still served while readiness says draining', async (t) => {
+  const env = await startGatewayOver(SHOP, { server: { shutdown_delay: 2_000 } });
+  t.after(() => env.close());
+  const stopped = env.gateway.running.shutdown();
+  const ready = await get(`${env.gateway.origin}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.equal(ready.json.status, 'draining');
+  const res = await post(env.gateway.url, { query: '{ me { name } }' });
+  assert.deepEqual(res.json, { data: { me: { name: 'Ada Lovelace' } } });
+  assert.equal(res.headers.connection, 'close');
+  assert.equal(await stopped, true);
+  await assert.rejects(get(`${env.gateway.origin}/healthz`), { code: 'ECONNREFUSED' });
+});
