@@ -2,7 +2,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { composeFromConfig } from '../composition/from-config.ts';
 import { buildAdapters, configSource, supergraphFileSource } from '../composition/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ServerConfig } from '../config/schema.ts';
@@ -92,8 +91,14 @@ async function compose(args: string[]): Promise<void> {
   const { values } = asUsage(() =>
     parseArgs({ args, options: { config: { type: 'string' }, output: { type: 'string' } } }),
   );
-  const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
-  const { supergraph, hints } = await composeFromConfig(loaded);
+  // The same load as `start`: adapters contribute their SDL (directives stripped).
+  const dispatcher = new Agent();
+  const { supergraph, hints } = await configSource(
+    resolve(values.config ?? 'supergraph.yaml'),
+    process.env,
+  )
+    .load({ dispatcher })
+    .finally(() => dispatcher.close());
   for (const hint of hints) {
     process.stderr.write(
       `hint ${hint.code}: ${hint.message}${hint.locations.map((l) => `\n    at ${l}`).join('')}\n`,

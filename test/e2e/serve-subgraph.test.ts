@@ -67,3 +67,30 @@ test('serve-subgraph serves a REST adapter standalone as a federation subgraph',
   child.kill('SIGTERM');
   assert.equal((await exited)[0], 0);
 });
+
+test('compose includes a REST adapter subgraph, without its directives, at its placeholder URL', async (t) => {
+  const project = await writeProject([
+    { name: 'library', url: 'http://unused.invalid', sdl: LIBRARY_SDL },
+  ]);
+  t.after(() => project.remove());
+  await project.write(
+    'supergraph.yaml',
+    stringify({
+      subgraphs: {
+        library: {
+          schema: { file: './library.graphql' },
+          source: { kind: 'rest', base_url: 'http://127.0.0.1:9' },
+        },
+      },
+    }),
+  );
+  const child = spawn(process.execPath, [BIN, 'compose', '--output', '-'], { cwd: project.dir });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  assert.equal((await once(child, 'exit'))[0], 0);
+  assert.match(
+    stdout,
+    /LIBRARY @join__graph\(name: "library", url: "http:\/\/library\.adapter\.invalid\/graphql"\)/,
+  );
+  assert.doesNotMatch(stdout, /@rest/);
+});
