@@ -38,15 +38,34 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       httpGraphQLRequest: request,
       context: async () => ctx,
     });
-    res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     if (response.body.kind === 'complete') {
+      res.statusCode = legacyStatus(
+        response.status ?? 200,
+        response.headers.get('content-type'),
+        response.body.string,
+      );
       res.end(response.body.string);
       return;
     }
+    res.statusCode = response.status ?? 200;
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+}
+
+/** Errors of a well-formed request that GraphQL itself refused: no execution happened. */
+const REQUEST_ERRORS = /"code":"(GRAPHQL_PARSE_FAILED|GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT)"/;
+
+/**
+ * Under `application/json`, GraphQL over HTTP asks for 200 when a well-formed request fails to
+ * parse, validate or coerce its variables (intermediaries may mangle 4xx JSON bodies); under
+ * `application/graphql-response+json` it is 400, as Apollo Server answers in both cases.
+ * https://graphql.github.io/graphql-over-http/draft/#sec-application-json
+ */
+function legacyStatus(status: number, contentType: string | undefined, body: string): number {
+  if (status !== 400 || !contentType?.startsWith('application/json')) return status;
+  return REQUEST_ERRORS.test(body) && !body.includes('"BAD_REQUEST"') ? 200 : status;
 }
 
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -77,11 +77,28 @@ describe('the GraphQL endpoint over HTTP', () => {
     await assertStillServes();
   });
 
-  test('a query that does not parse answers 400 with its location', async () => {
-    const res = await post(env.gateway.url, { query: '{ me { id ' });
+  test('a query that does not parse answers 400 with its location under graphql-response+json', async () => {
+    const res = await post(
+      env.gateway.url,
+      { query: '{ me { id ' },
+      { accept: 'application/graphql-response+json' },
+    );
     assertGraphQLError(res, 400, 'GRAPHQL_PARSE_FAILED', /Syntax Error/);
     assert.deepEqual(res.json.errors[0].locations, [{ line: 1, column: 11 }]);
     await assertStillServes();
+  });
+
+  test('parse and validation errors answer 200 under legacy application/json, as the spec asks', async () => {
+    const parse = await post(
+      env.gateway.url,
+      { query: '{ me { id ' },
+      { accept: 'application/json' },
+    );
+    assertGraphQLError(parse, 200, 'GRAPHQL_PARSE_FAILED', /Syntax Error/);
+    const validation = await post(env.gateway.url, { query: '{ me { nope } }' });
+    assertGraphQLError(validation, 200, 'GRAPHQL_VALIDATION_FAILED', /Cannot query field "nope"/);
+    const missing = await post(env.gateway.url, { variables: {} });
+    assert.equal(missing.status, 400, 'a request without a query is not well-formed: still 400');
   });
 
   test('a body that is not application/json answers 415', async () => {
