@@ -2,6 +2,9 @@ import type { DocumentNode, GraphQLSchema } from 'graphql';
 import type { Dispatcher } from 'undici';
 import type { SubgraphConfig } from '../config/schema.ts';
 import { UnreachableCaseError } from '../kernel/errors.ts';
+import type { ResolvedSchema } from '../config/load.ts';
+import type { GrpcChannels } from './grpc/channels.ts';
+import { createGrpcAdapter } from './grpc/executor.ts';
 import { createRestAdapter } from './rest/executor.ts';
 
 /**
@@ -18,21 +21,52 @@ export interface AdapterSubgraph {
   readonly warnings: readonly string[];
 }
 
-export type AdapterInput = {
+/** What adapters share with the running gateway: keep-alive pools and gRPC channels. */
+export interface AdapterDeps {
+  dispatcher: Dispatcher;
+  grpcChannels: GrpcChannels;
+}
+
+export interface AdapterInput {
   name: string;
   source: NonNullable<SubgraphConfig['source']>;
-  /** The file of the SDL or of the OpenAPI document, for locations. */
-  file: string;
-  dispatcher: Dispatcher;
-} & ({ sdl: string } | { openapi: string });
+  /** Where the adapter's schema comes from, as the config loader resolved it. */
+  schema: Exclude<ResolvedSchema, { kind: 'subgraph_url' }>;
+  deps: AdapterDeps;
+}
 
 /** The one entry point, keyed by `source.kind`. */
 export function createAdapter(input: AdapterInput): AdapterSubgraph {
-  const { source } = input;
+  const { name, source, schema, deps } = input;
   switch (source.kind) {
-    case 'rest':
-      return createRestAdapter({ ...input, source });
+    case 'rest': {
+      const origin =
+        schema.kind === 'openapi'
+          ? { openapi: schema.text }
+          : schema.kind === 'grpc'
+            ? undefined
+            : { sdl: schema.sdl };
+      if (!origin) throw new Error(`internal: REST subgraph ${name} resolved as protos`);
+      return createRestAdapter({
+        name,
+        source,
+        file: schema.file,
+        dispatcher: deps.dispatcher,
+        ...origin,
+      });
+    }
+    case 'grpc':
+      if (schema.kind !== 'grpc')
+        throw new Error(`internal: gRPC subgraph ${name} resolved without protos`);
+      return createGrpcAdapter({
+        name,
+        source,
+        files: schema.files,
+        includeDirs: schema.includeDirs,
+        configFile: schema.file,
+        channels: deps.grpcChannels,
+      });
     default:
-      throw new UnreachableCaseError(source.kind);
+      throw new UnreachableCaseError(source);
   }
 }

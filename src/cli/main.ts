@@ -2,11 +2,16 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildAdapters, configSource, supergraphFileSource } from '../composition/sources.ts';
+import {
+  buildAdapters,
+  configSource,
+  createLoadDeps,
+  supergraphFileSource,
+  type LoadDeps,
+} from '../composition/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ServerConfig } from '../config/schema.ts';
 import { createLogger } from '../observability/log.ts';
-import { Agent } from 'undici';
 import { exitOnSignals, startGateway } from '../server/main.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
@@ -23,6 +28,9 @@ Commands:
                --output <file>      (default: ./supergraph.graphql; "-" for stdout)
   rest print <name>
              Print the SDL a REST adapter serves (generated from OpenAPI, or as written)
+               --config <file>      (default: ./supergraph.yaml)
+  grpc print <name>
+             Print the SDL the gRPC adapter generates from a subgraph's protos
                --config <file>      (default: ./supergraph.yaml)
   serve-subgraph <name>
              Serve one adapter subgraph (a subgraph with a source) standalone over HTTP
@@ -45,9 +53,11 @@ async function main(argv: string[]): Promise<void> {
     case 'serve-subgraph':
       return serveSubgraphCommand(rest);
     case 'rest':
-      if (rest[0] !== 'print')
-        throw new UsageError('the rest command has one subcommand: rest print <name>');
-      return restPrint(rest.slice(1));
+    case 'grpc':
+      if (rest[0] !== 'print') {
+        throw new UsageError(`the ${command} command has one subcommand: ${command} print <name>`);
+      }
+      return printAdapter(command, rest.slice(1));
     case 'help':
     case '--help':
     case '-h':
@@ -92,13 +102,13 @@ async function compose(args: string[]): Promise<void> {
     parseArgs({ args, options: { config: { type: 'string' }, output: { type: 'string' } } }),
   );
   // The same load as `start`: adapters contribute their SDL (directives stripped).
-  const dispatcher = new Agent();
+  const deps = createLoadDeps();
   const { supergraph, hints } = await configSource(
     resolve(values.config ?? 'supergraph.yaml'),
     process.env,
   )
-    .load({ dispatcher })
-    .finally(() => dispatcher.close());
+    .load(deps)
+    .finally(() => deps.close());
   for (const hint of hints) {
     process.stderr.write(
       `hint ${hint.code}: ${hint.message}${hint.locations.map((l) => `\n    at ${l}`).join('')}\n`,
@@ -125,14 +135,10 @@ function asUsage<T>(parse: () => T): T {
 }
 
 /** Loads the config and builds the one adapter a command names. */
-async function loadAdapter(
-  name: string | undefined,
-  config: string | undefined,
-  dispatcher: Agent,
-) {
+async function loadAdapter(name: string | undefined, config: string | undefined, deps: LoadDeps) {
   if (!name) throw new UsageError('name one subgraph');
   const loaded = await loadConfig(resolve(config ?? 'supergraph.yaml'), process.env);
-  const adapters = buildAdapters(loaded, { dispatcher });
+  const adapters = buildAdapters(loaded, deps);
   const adapter = adapters.get(name);
   if (!adapter) {
     const names = [...adapters.keys()];
@@ -143,18 +149,21 @@ async function loadAdapter(
   return { loaded, adapter };
 }
 
-async function restPrint(args: string[]): Promise<void> {
+async function printAdapter(kind: 'rest' | 'grpc', args: string[]): Promise<void> {
   const { values, positionals } = asUsage(() =>
     parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' } } }),
   );
-  if (positionals.length > 1) throw new UsageError('rest print takes one subgraph name');
-  const dispatcher = new Agent();
+  if (positionals.length > 1) throw new UsageError(`${kind} print takes one subgraph name`);
+  const deps = createLoadDeps();
   try {
-    const { adapter } = await loadAdapter(positionals[0], values.config, dispatcher);
+    const { loaded, adapter } = await loadAdapter(positionals[0], values.config, deps);
+    const actual = loaded.config.subgraphs[positionals[0] as string]?.source?.kind;
+    if (actual !== kind)
+      throw new UsageError(`"${positionals[0]}" is a ${actual} subgraph: use ${actual} print`);
     for (const warning of adapter.warnings) process.stderr.write(`unsupported: ${warning}\n`);
     process.stdout.write(adapter.sdl);
   } finally {
-    await dispatcher.close();
+    await deps.close();
   }
 }
 
@@ -167,8 +176,8 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
     }),
   );
   if (positionals.length > 1) throw new UsageError('serve-subgraph takes one subgraph name');
-  const dispatcher = new Agent();
-  const { loaded, adapter } = await loadAdapter(positionals[0], values.config, dispatcher);
+  const deps = createLoadDeps();
+  const { loaded, adapter } = await loadAdapter(positionals[0], values.config, deps);
   const name = positionals[0] as string;
   const logger = createLogger({ level: loaded.config.log.level });
   const { port = 4100, host = '127.0.0.1' } = portAndHost(
@@ -180,7 +189,7 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
   const stop = () =>
     void served
       .close()
-      .then(() => dispatcher.close())
+      .then(() => deps.close())
       .then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -55,8 +55,9 @@ async function readSdl(
     case 'sdl':
       return { sdl: schema.sdl, sourceName: schema.file, firstLine: schema.line };
     case 'openapi':
-      // The REST adapter generated this subgraph's SDL and hands composition its document.
-      return { sdl: '', sourceName: `${schema.file} (generated SDL)` };
+    case 'grpc':
+      // The adapter generated this subgraph's SDL and hands composition its document.
+      return { sdl: '', sourceName: `${name} (generated SDL)` };
     case 'subgraph_url':
       return {
         sdl: await introspect(name, schema.url, schema.headers),

@@ -1,5 +1,6 @@
-import type { Dispatcher } from 'undici';
-import { createAdapter, type AdapterSubgraph } from '../adapters/adapter.ts';
+import { Agent } from 'undici';
+import { GrpcChannels } from '../adapters/grpc/channels.ts';
+import { createAdapter, type AdapterDeps, type AdapterSubgraph } from '../adapters/adapter.ts';
 import { readSupergraphFile, type Supergraph } from './supergraph.ts';
 import { composeFromConfig } from './from-config.ts';
 import type { CompositionProblem } from './compose.ts';
@@ -20,9 +21,21 @@ export interface SupergraphSnapshot {
   readonly adapters: ReadonlyMap<string, AdapterSubgraph>;
 }
 
-/** What loading needs from the running gateway: the shared keep-alive pools for adapter calls. */
-export interface LoadDeps {
-  dispatcher: Dispatcher;
+/** What loading needs from the running gateway: the pools and channels adapters call through. */
+export type LoadDeps = AdapterDeps;
+
+/** Fresh deps for a command that loads once (compose, print, serve-subgraph) and then closes them. */
+export function createLoadDeps(): LoadDeps & { close(): Promise<void> } {
+  const dispatcher = new Agent();
+  const grpcChannels = new GrpcChannels();
+  return {
+    dispatcher,
+    grpcChannels,
+    async close() {
+      grpcChannels.close();
+      await dispatcher.close();
+    },
+  };
 }
 
 /** Where snapshots come from: supergraph.yaml composed locally, or a supergraph file. */
@@ -37,16 +50,7 @@ export function buildAdapters(loaded: LoadedConfig, deps: LoadDeps): Map<string,
   for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
     const schema = loaded.schemas.get(name);
     if (!subgraph.source || !schema || schema.kind === 'subgraph_url') continue;
-    adapters.set(
-      name,
-      createAdapter({
-        name,
-        source: subgraph.source,
-        ...(schema.kind === 'openapi' ? { openapi: schema.text } : { sdl: schema.sdl }),
-        file: schema.file,
-        dispatcher: deps.dispatcher,
-      }),
-    );
+    adapters.set(name, createAdapter({ name, source: subgraph.source, schema, deps }));
   }
   return adapters;
 }

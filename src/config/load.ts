@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
@@ -21,6 +22,8 @@ export type ResolvedSchema =
   | { kind: 'sdl'; sdl: string; file: string; line: number }
   /** A REST source's OpenAPI document, from which its adapter generates the SDL. */
   | { kind: 'openapi'; file: string; text: string }
+  /** A gRPC source's protos (absolute), from which its adapter generates the SDL. */
+  | { kind: 'grpc'; files: string[]; includeDirs: string[]; file: string }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 
 export interface LoadedConfig {
@@ -127,8 +130,24 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const entries = await Promise.all(
     Object.entries(config.subgraphs).map(
       async ([name, subgraph]): Promise<[string, ResolvedSchema] | undefined> => {
-        const { schema } = subgraph;
-        const openapi = subgraph.source?.openapi;
+        const { schema, source } = subgraph;
+        if (source?.kind === 'grpc') {
+          const includeDirs = source.include_dirs.map((dir) => resolve(base, dir));
+          const files: string[] = [];
+          for (const [index, proto] of source.protos.entries()) {
+            const found = includeDirs.map((dir) => resolve(dir, proto)).find((f) => existsSync(f));
+            if (found) files.push(found);
+            else
+              issues.push(
+                issueAt(
+                  ['subgraphs', name, 'source', 'protos', index],
+                  `cannot find ${proto} in ${source.include_dirs.join(', ')}`,
+                ),
+              );
+          }
+          return [name, { kind: 'grpc', files, includeDirs, file: path }];
+        }
+        const openapi = source?.kind === 'rest' ? source.openapi : undefined;
         if (openapi !== undefined) {
           const read = await readNamed(
             openapi,
@@ -168,7 +187,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const watchFiles = [
     path,
     ...[...schemas.values()].flatMap((s) =>
-      s.kind === 'file' || s.kind === 'openapi' ? [s.file] : [],
+      s.kind === 'file' || s.kind === 'openapi' ? [s.file] : s.kind === 'grpc' ? s.files : [],
     ),
   ];
   return { file: path, config, schemas, watchFiles };

@@ -142,6 +142,29 @@ export const RestSource = z.strictObject({
     .default([]),
 });
 
+/**
+ * A gRPC service served as a subgraph by the gRPC adapter: its schema is generated from the
+ * protos (`gateway grpc print <subgraph>` shows it).
+ */
+export const GrpcSource = z.strictObject({
+  kind: z.literal('grpc'),
+  /** `host:port` of the service. */
+  address: z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port'),
+  /** Proto files with the service, relative to an include directory. */
+  protos: z.array(z.string().min(1)).min(1),
+  /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
+  include_dirs: z.array(z.string().min(1)).default(['./protos']),
+  /** Deadline of one call. @default 10s */
+  timeout: Duration.default(10_000),
+  /**
+   * `query` or `mutation` per method name, where the default (Get*, List*, Batch*, Search* and
+   * server-streaming methods are queries, the others mutations) does not fit. @default {}
+   */
+  methods: z.record(z.string(), z.enum(['query', 'mutation'])).default({}),
+  /** How many messages a server-streaming field collects at most. @default 100 */
+  max_stream_messages: z.number().int().positive().default(100),
+});
+
 export const SubgraphConfig = z
   .strictObject({
     /**
@@ -157,18 +180,23 @@ export const SubgraphConfig = z
      */
     timeout: Duration.default(30_000),
     /** A non-GraphQL backend served through an adapter in-process. */
-    source: z.discriminatedUnion('kind', [RestSource]).optional(),
+    source: z.discriminatedUnion('kind', [RestSource, GrpcSource]).optional(),
   })
   .superRefine((subgraph, ctx) => {
-    const openapi = subgraph.source?.openapi !== undefined;
-    if (subgraph.schema === undefined && !openapi) {
+    const generated =
+      subgraph.source?.kind === 'grpc' ||
+      (subgraph.source?.kind === 'rest' && subgraph.source.openapi !== undefined);
+    const openapi = subgraph.source?.kind === 'rest' && subgraph.source.openapi !== undefined;
+    if (subgraph.schema === undefined && !generated) {
       ctx.addIssue({ code: 'custom', path: ['schema'], message: 'required' });
     }
-    if (subgraph.schema !== undefined && openapi) {
+    if (subgraph.schema !== undefined && generated) {
       ctx.addIssue({
         code: 'custom',
-        path: ['source', 'openapi'],
-        message: 'give either schema or source.openapi: the SDL comes from one of them',
+        path: openapi ? ['source', 'openapi'] : ['schema'],
+        message: openapi
+          ? 'give either schema or source.openapi: the SDL comes from one of them'
+          : 'the schema of a gRPC subgraph is generated from its protos; remove schema',
       });
     }
     if (
@@ -272,5 +300,6 @@ export const GatewayConfigSchema = z.strictObject({
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
 export type SubgraphConfig = z.output<typeof SubgraphConfig>;
 export type RestSource = z.output<typeof RestSource>;
+export type GrpcSource = z.output<typeof GrpcSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

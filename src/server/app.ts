@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
+import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import type { SupergraphSource } from '../composition/sources.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
@@ -44,9 +45,10 @@ export function buildApp(options: AppOptions): App {
   const { source, server, logger, stages = STAGES } = options;
   // One keep-alive pool per backend origin, shared by data sources and adapters across reloads.
   const dispatcher = new Agent({ connections: 128, pipelining: 1 });
+  const grpcChannels = new GrpcChannels();
   const manager = new SupergraphManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
-    deps: { dispatcher },
+    deps: { dispatcher, grpcChannels },
   });
   const { apollo } = buildGraphQL({ manager, server, logger, dispatcher });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
@@ -156,6 +158,7 @@ export function buildApp(options: AppOptions): App {
       manager.stop();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
+      grpcChannels.close();
       await apollo.stop();
     },
   };

@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import { adapterRoutingUrl } from '../../src/composition/from-config.ts';
-import { configSource } from '../../src/composition/sources.ts';
+import { configSource, createLoadDeps } from '../../src/composition/sources.ts';
 import { serveSubgraph, type ServedSubgraph } from '../../src/server/serve-subgraph.ts';
 import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
@@ -18,7 +17,7 @@ describe('the demo graph', () => {
   let ours: TestGateway;
   let bare: Awaited<ReturnType<typeof startBareGateway>>;
   let usersStandalone: ServedSubgraph;
-  const dispatcher = new Agent();
+  const deps = createLoadDeps();
   const correlationIds: string[] = [];
 
   before(async () => {
@@ -32,7 +31,7 @@ describe('the demo graph', () => {
     ours = await startTestGateway({ configFile: CONFIG, env: backends.env });
     // A bare gateway has no in-process adapters: it reaches the users REST adapter served
     // standalone, as another router would (`gateway serve-subgraph users`).
-    const snapshot = await configSource(CONFIG, backends.env).load({ dispatcher });
+    const snapshot = await configSource(CONFIG, backends.env).load(deps);
     usersStandalone = await serveSubgraph(snapshot.adapters.get('users')!, {
       port: 0,
       host: '127.0.0.1',
@@ -46,7 +45,7 @@ describe('the demo graph', () => {
     await ours.close();
     await bare.close();
     await usersStandalone.close();
-    await dispatcher.close();
+    await deps.close();
     await backends.close();
   });
 

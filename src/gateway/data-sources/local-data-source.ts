@@ -61,7 +61,15 @@ export class LocalDataSource implements GraphQLDataSource<RequestContext> {
     if (document === undefined) {
       try {
         const parsed = parse(query);
-        const errors = validate(schema, parsed);
+        // Coded so production masking keeps the message: a value a scalar refused (a malformed
+        // Int64, say) is the client's to fix, and the gateway's own validation cannot see it.
+        const errors = validate(schema, parsed).map(
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+        );
         document = errors.length > 0 ? errors : parsed;
       } catch (error) {
         document = [error instanceof GraphQLError ? error : new GraphQLError(String(error))];

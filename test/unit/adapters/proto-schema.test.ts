@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGrpcAdapter } from '../../../src/adapters/grpc/executor.ts';
+import { GrpcChannels } from '../../../src/adapters/grpc/channels.ts';
+import { loadProtos, protosToSdl } from '../../../src/adapters/grpc/proto-schema.ts';
+import { MAPPING_PROTOS } from '../../fixtures/protos/mapping-server.ts';
+import { ConfigError } from '../../../src/config/errors.ts';
+
+const sdl = () => protosToSdl(loadProtos(['mapping/v1/mapping.proto'], [MAPPING_PROTOS])).sdl;
+
+/** The type mapping table, one row per kind of proto field: proto field -> GraphQL field. */
+const FIELDS: [string, string][] = [
+  ['double a_double', 'aDouble: Float!'],
+  ['float a_float', 'aFloat: Float!'],
+  ['int32 an_int32', 'anInt32: Int!'],
+  ['int64 an_int64', 'anInt64: Int64!'],
+  ['uint32 a_uint32', 'aUint32: Float!'],
+  ['uint64 a_uint64', 'aUint64: Int64!'],
+  ['sint32 a_sint32', 'aSint32: Int!'],
+  ['sint64 a_sint64', 'aSint64: Int64!'],
+  ['fixed32 a_fixed32', 'aFixed32: Float!'],
+  ['fixed64 a_fixed64', 'aFixed64: Int64!'],
+  ['sfixed32 an_sfixed32', 'anSfixed32: Int!'],
+  ['sfixed64 an_sfixed64', 'anSfixed64: Int64!'],
+  ['bool a_bool', 'aBool: Boolean!'],
+  ['string a_string', 'aString: String!'],
+  ['bytes some_bytes', 'someBytes: Base64!'],
+  ['Color color (enum)', 'color: Color!'],
+  ['Inner inner (message)', 'inner: Inner'],
+  ['repeated Inner inners', 'inners: [Inner!]!'],
+  ['repeated string tags', 'tags: [String!]!'],
+  ['map<string, int32> scores', 'scores: [EverythingScoresEntry!]!'],
+  ['oneof choice { string choice_text }', 'choiceText: String'],
+  ['oneof choice { int32 choice_number }', 'choiceNumber: Int'],
+  ['optional string maybe', 'maybe: String'],
+  ['google.protobuf.Timestamp at', 'at: DateTime'],
+  ['google.protobuf.Duration took', 'took: Duration'],
+  ['google.protobuf.Int64Value wrapped_int64', 'wrappedInt64: Int64'],
+  ['google.protobuf.StringValue wrapped_string', 'wrappedString: String'],
+  ['google.protobuf.Struct attributes', 'attributes: JSON'],
+  ['google.protobuf.Value anything', 'anything: JSON'],
+];
+for (const [proto, graphql] of FIELDS) {
+  test(`proto ${proto} maps to ${graphql}`, () => {
+    const everything = /type Everything \{\n([^}]*)\}/.exec(sdl())?.[1] ?? '';
+    assert.ok(
+      everything
+        .split('\n')
+        .map((l) => l.trim())
+        .includes(graphql),
+      everything,
+    );
+  });
+}
+
+test('methods become Query or Mutation fields with optional arguments', () => {
+  const out = sdl();
+  assert.match(
+    out,
+    /type Query \{\n {2}getNothing: Boolean\n {2}listNumbers\(count: Int\): \[Number!\]\n\}/,
+  );
+  assert.match(
+    out,
+    /type Mutation \{\n {2}echo\(aDouble: Float, [^)]*scores: \[EverythingScoresEntryInput!\][^)]*\): Everything\n {2}fail\(code: Int\): Everything\n {2}slow\(millis: Int\): Everything\n\}/,
+  );
+  assert.match(out, /type EverythingScoresEntry \{\n {2}key: String!\n {2}value: Int!\n\}/);
+  assert.match(out, /enum Color \{\n {2}COLOR_UNSPECIFIED\n {2}COLOR_RED\n {2}COLOR_GREEN\n\}/);
+  assert.match(out, /scalar Int64\n/);
+});
+
+async function adapterFor(protoText: string, extra: Record<string, unknown> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'protos-'));
+  await mkdir(join(dir, 'x'));
+  await writeFile(join(dir, 'x', 'svc.proto'), protoText);
+  const channels = new GrpcChannels();
+  try {
+    return createGrpcAdapter({
+      name: 'svc',
+      source: {
+        kind: 'grpc',
+        address: '127.0.0.1:1',
+        protos: ['x/svc.proto'],
+        include_dirs: [dir],
+        timeout: 1000,
+        methods: {},
+        max_stream_messages: 10,
+        ...extra,
+      },
+      files: [join(dir, 'x', 'svc.proto')],
+      includeDirs: [dir],
+      configFile: '/srv/supergraph.yaml',
+      channels,
+    });
+  } finally {
+    channels.close();
+  }
+}
+
+test('a proto that does not parse is a config error naming the file and line', async () => {
+  await assert.rejects(
+    adapterFor('syntax = "proto3";\nmessage A {\n  string x = 1\n}\n'),
+    (error: ConfigError) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.message,
+        /subgraphs\.svc\.source\.protos: .*svc\.proto:4: illegal token '\}', ';' expected/,
+      );
+      return true;
+    },
+  );
+});
+
+test('a missing import is a config error naming the import and the file that wants it', async () => {
+  await assert.rejects(
+    adapterFor('syntax = "proto3";\nimport "nope/missing.proto";\n'),
+    /cannot find import "nope\/missing\.proto" \(from .*svc\.proto\)/,
+  );
+});
+
+test('a method named in config that does not exist is a config error naming it', async () => {
+  const proto =
+    'syntax = "proto3";\nservice S { rpc Get(M) returns (M); }\nmessage M { string x = 1; }\n';
+  await assert.rejects(
+    adapterFor(proto, { methods: { Gte: 'query' } }),
+    /subgraphs\.svc\.source\.methods\.Gte: no method Gte in x\/svc\.proto \(methods: Get\)/,
+  );
+});
