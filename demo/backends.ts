@@ -3,28 +3,25 @@ import type { Metadata } from '@grpc/grpc-js';
 import { startOrdersGrpc } from './backends/orders-grpc.ts';
 import { startProductsSubgraph } from './backends/products-subgraph.ts';
 import { startUsersRest, type RunningBackend } from './backends/users-rest.ts';
-import { startOrdersSubgraph } from './bridges/orders-subgraph.ts';
 
 export interface DemoPorts {
   users?: number;
   orders?: number;
   products?: number;
-  ordersSubgraph?: number;
 }
 
 export interface DemoBackends {
   users: RunningBackend;
   orders: RunningBackend;
   products: RunningBackend;
-  ordersSubgraph: RunningBackend;
-  /** What the gateway's supergraph.yaml reads: the users REST base URL and the subgraph URLs. */
-  env: Record<'USERS_URL' | 'ORDERS_SUBGRAPH_URL' | 'PRODUCTS_SUBGRAPH_URL', string>;
+  /** What the gateway's supergraph.yaml reads: where each backend is. */
+  env: Record<'USERS_URL' | 'ORDERS_ADDRESS' | 'PRODUCTS_SUBGRAPH_URL', string>;
   close(): Promise<void>;
 }
 
 /**
- * The three demo backends and the orders bridge subgraph, backends first. Port 0 = ephemeral.
- * The users REST service needs no bridge: the gateway's REST adapter serves it.
+ * The three demo backends. Port 0 = ephemeral. Users (REST) and orders (gRPC) join the graph
+ * through the gateway's adapters; products is a federation subgraph itself.
  */
 export async function startDemoBackends(
   ports: DemoPorts = {},
@@ -45,17 +42,13 @@ export async function startDemoBackends(
     );
     const orders = await track(startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall }));
     const products = await track(startProductsSubgraph({ port: ports.products }));
-    const ordersSubgraph = await track(
-      startOrdersSubgraph({ ordersAddress: orders.url, port: ports.ordersSubgraph }),
-    );
     return {
       users,
       orders,
       products,
-      ordersSubgraph,
       env: {
         USERS_URL: users.url,
-        ORDERS_SUBGRAPH_URL: ordersSubgraph.url,
+        ORDERS_ADDRESS: orders.url,
         PRODUCTS_SUBGRAPH_URL: products.url,
       },
       close: async () => {

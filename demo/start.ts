@@ -9,7 +9,6 @@ const PORTS: Record<keyof DemoPorts, [string, number]> = {
   users: ['USERS_PORT', 4201],
   orders: ['ORDERS_PORT', 4202],
   products: ['PRODUCTS_PORT', 4203],
-  ordersSubgraph: ['ORDERS_SUBGRAPH_PORT', 4212],
 };
 
 function portsFromEnv(): DemoPorts {
@@ -41,7 +40,7 @@ async function main() {
       const taken = Object.values(PORTS).find(([, p]) => p === port);
       console.error(
         `demo: a backend port is already in use${port ? ` (${port})` : ''}; free it or set ${
-          taken?.[0] ?? 'USERS_PORT, ORDERS_PORT, PRODUCTS_PORT or ORDERS_SUBGRAPH_PORT'
+          taken?.[0] ?? 'USERS_PORT, ORDERS_PORT or PRODUCTS_PORT'
         } to another port (0 picks a free one).`,
       );
       process.exit(1);
@@ -51,7 +50,6 @@ async function main() {
   console.log(`demo: users REST     ${backends.users.url}`);
   console.log(`demo: orders gRPC    ${backends.orders.url}`);
   console.log(`demo: products       ${backends.products.url}`);
-  console.log(`demo: orders bridge  ${backends.ordersSubgraph.url}`);
 
   const gateway = spawn(
     process.execPath,

@@ -52,7 +52,11 @@ const fail = (code: grpc.status, details: string) =>
   Object.assign(new Error(details), { code, details });
 
 export async function startOrdersGrpc(
-  options: { port?: number; host?: string; onCall?: (metadata: grpc.Metadata) => void } = {},
+  options: {
+    port?: number;
+    host?: string;
+    onCall?: (metadata: grpc.Metadata, method: string, request: unknown) => void;
+  } = {},
 ): Promise<RunningBackend> {
   const orders = new Map<string, Order>(ORDERS.map((o) => [o.id, { ...o, items: [...o.items] }]));
   let nextId = orders.size + 1;
@@ -62,14 +66,14 @@ export async function startOrdersGrpc(
   type Unary<Req> = grpc.ServerUnaryCall<Req, unknown>;
   const handlers = {
     GetOrder(call: Unary<{ id: string }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata);
+      options.onCall?.(call.metadata, 'GetOrder', call.request);
       const order = orders.get(call.request.id);
       if (!order)
         return callback(fail(grpc.status.NOT_FOUND, `order ${call.request.id} not found`));
       callback(null, toMessage(order));
     },
     ListOrdersByUser(call: Unary<{ userId: string }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata);
+      options.onCall?.(call.metadata, 'ListOrdersByUser', call.request);
       if (!call.request.userId)
         return callback(fail(grpc.status.INVALID_ARGUMENT, 'user_id is required'));
       const mine = [...orders.values()]
@@ -78,7 +82,7 @@ export async function startOrdersGrpc(
       callback(null, { orders: mine.map(toMessage) });
     },
     BatchGetOrders(call: Unary<{ ids: string[] }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata);
+      options.onCall?.(call.metadata, 'BatchGetOrders', call.request);
       callback(null, {
         orders: call.request.ids.flatMap((id) => orders.get(id) ?? []).map(toMessage),
       });
@@ -87,7 +91,7 @@ export async function startOrdersGrpc(
       call: Unary<{ userId: string; items: { productId: string; quantity: number }[] }>,
       callback: grpc.sendUnaryData<unknown>,
     ) {
-      options.onCall?.(call.metadata);
+      options.onCall?.(call.metadata, 'CreateOrder', call.request);
       const { userId, items } = call.request;
       if (!userId || items.length === 0) {
         return callback(

@@ -64,6 +64,7 @@ export function createAdapter(input: AdapterInput): AdapterSubgraph {
         files: schema.files,
         includeDirs: schema.includeDirs,
         configFile: schema.file,
+        ...(schema.overlay ? { overlay: schema.overlay } : {}),
         channels: deps.grpcChannels,
       });
     default:

@@ -23,7 +23,14 @@ export type ResolvedSchema =
   /** A REST source's OpenAPI document, from which its adapter generates the SDL. */
   | { kind: 'openapi'; file: string; text: string }
   /** A gRPC source's protos (absolute), from which its adapter generates the SDL. */
-  | { kind: 'grpc'; files: string[]; includeDirs: string[]; file: string }
+  | {
+      kind: 'grpc';
+      files: string[];
+      includeDirs: string[];
+      file: string;
+      /** The overlay SDL (`schema.file`) adding federation to the generated types. */
+      overlay?: { file: string; sdl: string };
+    }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 
 export interface LoadedConfig {
@@ -145,7 +152,19 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
                 ),
               );
           }
-          return [name, { kind: 'grpc', files, includeDirs, file: path }];
+          const overlay = schema?.file
+            ? await readNamed(schema.file, ['subgraphs', name, 'schema', 'file'], 'overlay SDL')
+            : undefined;
+          return [
+            name,
+            {
+              kind: 'grpc',
+              files,
+              includeDirs,
+              file: path,
+              ...(overlay ? { overlay: { file: overlay.file, sdl: overlay.text } } : {}),
+            },
+          ];
         }
         const openapi = source?.kind === 'rest' ? source.openapi : undefined;
         if (openapi !== undefined) {
@@ -187,7 +206,11 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const watchFiles = [
     path,
     ...[...schemas.values()].flatMap((s) =>
-      s.kind === 'file' || s.kind === 'openapi' ? [s.file] : s.kind === 'grpc' ? s.files : [],
+      s.kind === 'file' || s.kind === 'openapi'
+        ? [s.file]
+        : s.kind === 'grpc'
+          ? [...s.files, ...(s.overlay ? [s.overlay.file] : [])]
+          : [],
     ),
   ];
   return { file: path, config, schemas, watchFiles };

@@ -190,13 +190,22 @@ export const SubgraphConfig = z
     if (subgraph.schema === undefined && !generated) {
       ctx.addIssue({ code: 'custom', path: ['schema'], message: 'required' });
     }
-    if (subgraph.schema !== undefined && generated) {
+    if (subgraph.schema !== undefined && openapi) {
       ctx.addIssue({
         code: 'custom',
-        path: openapi ? ['source', 'openapi'] : ['schema'],
-        message: openapi
-          ? 'give either schema or source.openapi: the SDL comes from one of them'
-          : 'the schema of a gRPC subgraph is generated from its protos; remove schema',
+        path: ['source', 'openapi'],
+        message: 'give either schema or source.openapi: the SDL comes from one of them',
+      });
+    }
+    if (
+      subgraph.source?.kind === 'grpc' &&
+      subgraph.schema?.file === undefined &&
+      subgraph.schema !== undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schema'],
+        message: 'a gRPC subgraph takes an overlay SDL from schema.file, or no schema',
       });
     }
     if (

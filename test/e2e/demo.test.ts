@@ -19,7 +19,6 @@ test('npm start serves the demo query across REST, gRPC and GraphQL backends, an
       USERS_PORT: '0',
       ORDERS_PORT: '0',
       PRODUCTS_PORT: '0',
-      ORDERS_SUBGRAPH_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

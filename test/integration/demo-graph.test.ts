@@ -16,13 +16,13 @@ describe('the demo graph', () => {
   let backends: DemoBackends;
   let ours: TestGateway;
   let bare: Awaited<ReturnType<typeof startBareGateway>>;
-  let usersStandalone: ServedSubgraph;
+  const standalone: ServedSubgraph[] = [];
   const deps = createLoadDeps();
   const correlationIds: string[] = [];
 
   before(async () => {
     backends = await startDemoBackends(
-      { users: 0, orders: 0, products: 0, ordersSubgraph: 0 },
+      { users: 0, orders: 0, products: 0 },
       {
         onUsersRequest: (req) => correlationIds.push(`users:${req.headers['x-correlation-id']}`),
         onOrdersCall: (md) => correlationIds.push(`orders:${md.get('x-correlation-id')[0]}`),
@@ -32,19 +32,19 @@ describe('the demo graph', () => {
     // A bare gateway has no in-process adapters: it reaches the users REST adapter served
     // standalone, as another router would (`gateway serve-subgraph users`).
     const snapshot = await configSource(CONFIG, backends.env).load(deps);
-    usersStandalone = await serveSubgraph(snapshot.adapters.get('users')!, {
-      port: 0,
-      host: '127.0.0.1',
-    });
-    bare = await startBareGateway(
-      snapshot.supergraph.sdl.replace(adapterRoutingUrl('users'), usersStandalone.url),
-    );
+    let sdl = snapshot.supergraph.sdl;
+    for (const [name, adapter] of snapshot.adapters) {
+      const served = await serveSubgraph(adapter, { port: 0, host: '127.0.0.1' });
+      standalone.push(served);
+      sdl = sdl.replace(adapterRoutingUrl(name), served.url);
+    }
+    bare = await startBareGateway(sdl);
   });
 
   after(async () => {
     await ours.close();
     await bare.close();
-    await usersStandalone.close();
+    await Promise.all(standalone.map((s) => s.close()));
     await deps.close();
     await backends.close();
   });
@@ -58,9 +58,9 @@ describe('the demo graph', () => {
   const queries: Record<string, string> = {
     'the demo query': DEMO_QUERY,
     'an order with its user and products':
-      '{ order(id: "o3") { id status createdAt user { id name email } items { quantity product { id name priceCents } } } }',
+      '{ getOrder(id: "o3") { id status createdAt user { id name email } items { quantity product { id name priceCents } } } }',
     'a list of users with orders': '{ users(ids: ["2", "4", "9"]) { name orders { id status } } }',
-    'an unknown order': '{ order(id: "nope") { id } }',
+    'an unknown order': '{ getOrder(id: "nope") { id } }',
     'a product list': '{ products { id name priceCents } }',
   };
   for (const [name, query] of Object.entries(queries)) {

@@ -61,7 +61,7 @@ describe('a gRPC service as a subgraph', () => {
       aBool: true,
       aString: 'héllo',
       someBytes: Buffer.from('bytes!').toString('base64'),
-      color: 'COLOR_GREEN',
+      color: 'GREEN',
       inner: { label: 'in', counts: ['1', '9007199254740993'] },
       inners: [{ label: 'a' }, { label: 'b' }],
       tags: ['x', 'y'],
@@ -131,7 +131,7 @@ describe('a gRPC service as a subgraph', () => {
     assert.deepEqual(res.json.data.echo, {
       anInt64: '0',
       aString: '',
-      color: 'COLOR_UNSPECIFIED',
+      color: 'UNSPECIFIED',
       maybe: null,
       choiceText: null,
       inner: null,

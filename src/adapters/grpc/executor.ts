@@ -1,19 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse, Source } from 'graphql';
+import DataLoader from 'dataloader';
+import { parse, print, Source, type DocumentNode, type GraphQLError } from 'graphql';
 import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
 import type { RequestContext } from '../../kernel/context.ts';
+import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
+import { renderValue, type Template, type Values } from '../template.ts';
 import type { GrpcChannels } from './channels.ts';
-import {
-  isEmptyMessage,
-  loadProtos,
-  ProtoLoadError,
-  protosToSdl,
-  type MethodMapping,
-} from './proto-schema.ts';
+import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
+import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
 import { GRPC_SCALARS } from './scalars.ts';
 import { errorForGrpcStatus } from './status-map.ts';
 import { graphQLToMessage, messageToGraphQL } from './values.ts';
@@ -26,13 +24,18 @@ export interface GrpcAdapterOptions {
   includeDirs: readonly string[];
   /** The config file, for locating errors in `source`. */
   configFile: string;
+  /** The overlay SDL (`schema.file`) that adds federation to the generated types. */
+  overlay?: { sdl: string; file: string };
   channels: GrpcChannels;
 }
 
+type Obj = Record<string, unknown>;
+
 /**
- * The gRPC adapter: a federation subgraph generated from protos whose fields call the service's
- * methods through a shared channel, with the per-subgraph deadline and the stage-set metadata
- * (correlation id, identity, trace) on every call.
+ * The gRPC adapter: a federation subgraph generated from protos, optionally extended by an
+ * overlay SDL with entities and references. Its fields call the service's methods through a
+ * shared channel, with the per-subgraph deadline and the stage-set metadata (correlation id,
+ * identity, trace) on every call.
  */
 export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph {
   const { name, source } = options;
@@ -57,91 +60,202 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     );
   }
   const generated = protosToSdl(loaded, source.methods);
-  const document = parse(new Source(generated.sdl, `${name} (generated from protos)`));
+  const invoke = createInvoker(options);
+  let document: DocumentNode = parse(new Source(generated.sdl, `${name} (generated from protos)`));
   const resolvers: Record<string, Record<string, unknown>> = {};
+  const on = (type: string) => (resolvers[type] ??= {});
+
   for (const mapping of generated.methods) {
-    const type = mapping.operation === 'query' ? 'Query' : 'Mutation';
-    (resolvers[type] ??= {})[mapping.field] = (
+    on(mapping.operation === 'query' ? 'Query' : 'Mutation')[mapping.field] = (
       _: unknown,
-      args: Record<string, unknown>,
-      ctx: RequestContext | undefined,
-    ) => call(options, mapping, args, ctx);
+      args: Obj,
+      ctx?: RequestContext,
+    ) => invoke(mapping.service, mapping.method, args, ctx, mapping.streaming);
   }
+
+  if (options.overlay) {
+    const { overlay, issues } = readOverlay(
+      parseOverlay(options.overlay),
+      document,
+      loaded.services,
+      options.overlay.file,
+    );
+    if (issues.length > 0) throw new ConfigError(issues);
+    document = overlay.document;
+    for (const [where, call] of overlay.fields) {
+      const [type = '', field = ''] = where.split('.');
+      on(type)[field] = (parent: Obj, args: Obj, ctx?: RequestContext) =>
+        callWith(invoke, call, { parent, args }, ctx);
+    }
+    for (const [where, key] of overlay.references) {
+      const [type = '', field = ''] = where.split('.');
+      on(type)[field] = (parent: Obj) => render(key, { parent });
+    }
+    const loaders = new WeakMap<object, Map<string, DataLoader<Obj, unknown, string>>>();
+    for (const [type, entity] of overlay.entities) {
+      on(type).__resolveReference = (ref: Obj, ctx?: RequestContext) =>
+        loaderFor(loaders, type, entity, invoke, ctx).load(ref);
+    }
+  }
+  for (const [enumName, values] of generated.enumValues) resolvers[enumName] = values;
+  const sdl = print(document);
   for (const [scalar, implementation] of Object.entries(GRPC_SCALARS)) {
-    if (generated.sdl.includes(`scalar ${scalar}\n`))
-      (resolvers as Record<string, unknown>)[scalar] = implementation;
+    if (sdl.includes(`scalar ${scalar}\n`)) (resolvers as Obj)[scalar] = implementation;
   }
   return {
     document,
     // @apollo/subgraph does not export its resolver map type from the package root.
     schema: buildSubgraphSchema({ typeDefs: document, resolvers: resolvers as never }),
-    sdl: generated.sdl,
+    sdl: options.overlay ? sdl : generated.sdl,
     warnings: generated.unsupported,
   };
 }
 
-function call(
-  options: GrpcAdapterOptions,
-  mapping: MethodMapping,
-  args: Record<string, unknown>,
-  ctx: RequestContext | undefined,
-): Promise<unknown> {
-  const { name, source, channels } = options;
-  const requestType = mapping.method.resolvedRequestType as protobuf.Type;
-  const responseType = mapping.method.resolvedResponseType as protobuf.Type;
-  const path = `/${mapping.service.fullName.slice(1)}/${mapping.method.name}`;
-  const label = `${mapping.service.name}.${mapping.method.name}`;
-  const request = requestType.fromObject(graphQLToMessage(requestType, args));
-  const metadata = new grpc.Metadata();
-  if (ctx) for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
-  const client = channels.get(source.address);
-  const serialize = (message: protobuf.Message) =>
-    Buffer.from(requestType.encode(message).finish());
-  const deserialize = (bytes: Buffer) => responseType.decode(bytes);
-  const toGraphQL = (message: unknown) =>
-    isEmptyMessage(responseType)
-      ? true
-      : messageToGraphQL(responseType, message as Record<string, unknown>);
-  const callOptions = { deadline: Date.now() + source.timeout };
-  const fail = (error: grpc.ServiceError) =>
-    errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
+function parseOverlay(overlay: { sdl: string; file: string }): DocumentNode {
+  try {
+    return parse(new Source(overlay.sdl, overlay.file));
+  } catch (error) {
+    const at = (error as GraphQLError).locations?.[0];
+    throw new ConfigError([
+      { file: overlay.file, path: '', message: (error as Error).message, ...(at ?? {}) },
+    ]);
+  }
+}
 
-  if (!mapping.streaming) {
+type Invoke = (
+  service: protobuf.Service,
+  method: protobuf.Method,
+  values: Obj,
+  ctx: RequestContext | undefined,
+  streaming: boolean,
+) => Promise<unknown>;
+
+function render(templates: readonly (readonly [string, Template])[], values: Values): Obj {
+  return Object.fromEntries(
+    templates.map(([name, template]) => [name, renderValue(template, values)]),
+  );
+}
+
+function select(value: unknown, path: readonly string[]): unknown {
+  let current = value;
+  for (const segment of path)
+    current = current && typeof current === 'object' ? (current as Obj)[segment] : undefined;
+  return current;
+}
+
+async function callWith(
+  invoke: Invoke,
+  call: GrpcCall,
+  values: Values,
+  ctx: RequestContext | undefined,
+) {
+  return select(
+    await invoke(call.service, call.method, render(call.request, values), ctx, false),
+    call.select,
+  );
+}
+
+/**
+ * One DataLoader per request and entity type: the keys of every fetch in the request are
+ * deduplicated and sent as one batch call, or one call per distinct key.
+ */
+function loaderFor(
+  loaders: WeakMap<object, Map<string, DataLoader<Obj, unknown, string>>>,
+  type: string,
+  entity: GrpcEntity,
+  invoke: Invoke,
+  ctx: RequestContext | undefined,
+): DataLoader<Obj, unknown, string> {
+  const keyOf = (value: Obj) => JSON.stringify(entity.keyFields.map((k) => String(value[k])));
+  const create = () =>
+    new DataLoader<Obj, unknown, string>(
+      async (refs) => {
+        if (entity.mode === 'batch') {
+          const keys = Object.fromEntries(entity.keyFields.map((k) => [k, refs.map((r) => r[k])]));
+          const found = await callWith(invoke, entity, { keys }, ctx);
+          const index = new Map(
+            (Array.isArray(found) ? (found as Obj[]) : []).map((item) => [keyOf(item), item]),
+          );
+          return refs.map((ref) => index.get(keyOf(ref)) ?? null);
+        }
+        return Promise.all(
+          refs.map((ref) =>
+            callWith(invoke, entity, { key: ref }, ctx).catch((error: unknown) => {
+              // An unknown key is a missing entity, not a failure.
+              if (error instanceof GatewayError && error.code === ErrorCode.NOT_FOUND) return null;
+              return error as Error;
+            }),
+          ),
+        );
+      },
+      { cacheKeyFn: keyOf },
+    );
+  if (!ctx) return create();
+  let perType = loaders.get(ctx);
+  if (!perType) loaders.set(ctx, (perType = new Map()));
+  let loader = perType.get(type);
+  if (!loader) perType.set(type, (loader = create()));
+  return loader;
+}
+
+function createInvoker(options: GrpcAdapterOptions): Invoke {
+  const { name, source, channels } = options;
+  return (service, method, values, ctx, streaming) => {
+    const requestType = method.resolvedRequestType as protobuf.Type;
+    const responseType = method.resolvedResponseType as protobuf.Type;
+    const path = `/${service.fullName.slice(1)}/${method.name}`;
+    const label = `${service.name}.${method.name}`;
+    const request = requestType.fromObject(graphQLToMessage(requestType, values));
+    const metadata = new grpc.Metadata();
+    if (ctx)
+      for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
+    const client = channels.get(source.address);
+    const serialize = (message: protobuf.Message) =>
+      Buffer.from(requestType.encode(message).finish());
+    const deserialize = (bytes: Buffer) => responseType.decode(bytes);
+    const toGraphQL = (message: unknown) =>
+      isEmptyMessage(responseType) ? true : messageToGraphQL(responseType, message as Obj);
+    const callOptions = { deadline: Date.now() + source.timeout };
+    const fail = (error: grpc.ServiceError) =>
+      errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
+
+    if (!streaming) {
+      return new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          path,
+          serialize,
+          deserialize,
+          request,
+          metadata,
+          callOptions,
+          (error, response) => (error ? reject(fail(error)) : resolve(toGraphQL(response))),
+        );
+      });
+    }
+    // Server streaming: collect up to max_stream_messages, then cancel the rest.
     return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(
+      const items: unknown[] = [];
+      let cancelled = false;
+      const stream = client.makeServerStreamRequest(
         path,
         serialize,
         deserialize,
         request,
         metadata,
         callOptions,
-        (error, response) => (error ? reject(fail(error)) : resolve(toGraphQL(response))),
       );
+      stream.on('data', (message) => {
+        items.push(toGraphQL(message));
+        if (items.length >= source.max_stream_messages && !cancelled) {
+          cancelled = true;
+          stream.cancel();
+          resolve(items);
+        }
+      });
+      stream.on('error', (error: grpc.ServiceError) => {
+        if (!(cancelled && error.code === grpc.status.CANCELLED)) reject(fail(error));
+      });
+      stream.on('end', () => resolve(items));
     });
-  }
-  // Server streaming: collect up to max_stream_messages, then cancel the rest.
-  return new Promise((resolve, reject) => {
-    const items: unknown[] = [];
-    let cancelled = false;
-    const stream = client.makeServerStreamRequest(
-      path,
-      serialize,
-      deserialize,
-      request,
-      metadata,
-      callOptions,
-    );
-    stream.on('data', (message) => {
-      items.push(toGraphQL(message));
-      if (items.length >= source.max_stream_messages && !cancelled) {
-        cancelled = true;
-        stream.cancel();
-        resolve(items);
-      }
-    });
-    stream.on('error', (error: grpc.ServiceError) => {
-      if (!(cancelled && error.code === grpc.status.CANCELLED)) reject(fail(error));
-    });
-    stream.on('end', () => resolve(items));
-  });
+  };
 }

@@ -74,6 +74,8 @@ export interface GeneratedSchema {
   sdl: string;
   methods: MethodMapping[];
   unsupported: string[];
+  /** Enums whose values lost their prefix: GraphQL value -> proto value name. */
+  enumValues: Map<string, Record<string, string>>;
 }
 
 const READ_PREFIXES = /^(Get|List|Batch|Search)/;
@@ -135,6 +137,7 @@ export function protosToSdl(
   const outputs = new Map<string, string>();
   const inputs = new Map<string, string>();
   const enums = new Map<string, string>();
+  const enumValues = new Map<string, Record<string, string>>();
   const usedScalars = new Set<string>();
   const typeNames = new Map<string, string>();
 
@@ -197,13 +200,22 @@ export function protosToSdl(
 
   const enumType = (type: protobuf.Enum): string => {
     const name = nameOf(type);
-    if (!enums.has(name))
-      enums.set(
-        name,
-        `enum ${name} {\n${Object.keys(type.values)
-          .map((v) => `  ${v}`)
-          .join('\n')}\n}`,
+    if (!enums.has(name)) {
+      // ORDER_STATUS_PENDING -> PENDING when every value carries the enum's name as a prefix
+      // (the protobuf style guide's convention); the resolvers map the names back.
+      const prefix = `${type.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+      const values = Object.keys(type.values);
+      const strip = values.every(
+        (v) => v.startsWith(prefix) && /^[A-Za-z_]/.test(v.slice(prefix.length)),
       );
+      const graphqlValues = values.map((v) => (strip ? v.slice(prefix.length) : v));
+      if (strip)
+        enumValues.set(
+          name,
+          Object.fromEntries(graphqlValues.map((g, i) => [g, values[i] as string])),
+        );
+      enums.set(name, `enum ${name} {\n${graphqlValues.map((v) => `  ${v}`).join('\n')}\n}`);
+    }
     return name;
   };
 
@@ -271,7 +283,7 @@ export function protosToSdl(
     ...(fields.mutation.length ? [`type Mutation {\n${fields.mutation.join('\n')}\n}`] : []),
     ...[...outputs.values(), ...inputs.values(), ...enums.values()].filter(Boolean),
   ];
-  return { sdl: `${blocks.join('\n\n')}\n`, methods, unsupported };
+  return { sdl: `${blocks.join('\n\n')}\n`, methods, unsupported, enumValues };
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   TemplateError,
   type Scope,
   type Template,
-} from './template.ts';
+} from '../template.ts';
 
 /**
  * The REST adapter's SDL directives (README, "REST adapter"):

@@ -25,7 +25,7 @@ import {
 } from './directives.ts';
 import { openApiToSdl } from './openapi.ts';
 import { errorForStatus } from './status-map.ts';
-import { renderPath, renderValue, type Template, type Values } from './template.ts';
+import { renderPath, renderValue, type Template, type Values } from '../template.ts';
 
 export type RestAdapterOptions = {
   name: string;

@@ -67,11 +67,15 @@ test('methods become Query or Mutation fields with optional arguments', () => {
     /type Mutation \{\n {2}echo\(aDouble: Float, [^)]*scores: \[EverythingScoresEntryInput!\][^)]*\): Everything\n {2}fail\(code: Int\): Everything\n {2}slow\(millis: Int\): Everything\n\}/,
   );
   assert.match(out, /type EverythingScoresEntry \{\n {2}key: String!\n {2}value: Int!\n\}/);
-  assert.match(out, /enum Color \{\n {2}COLOR_UNSPECIFIED\n {2}COLOR_RED\n {2}COLOR_GREEN\n\}/);
+  assert.match(out, /enum Color \{\n {2}UNSPECIFIED\n {2}RED\n {2}GREEN\n\}/);
   assert.match(out, /scalar Int64\n/);
 });
 
-async function adapterFor(protoText: string, extra: Record<string, unknown> = {}) {
+async function adapterFor(
+  protoText: string,
+  extra: Record<string, unknown> = {},
+  overlay?: string,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'protos-'));
   await mkdir(join(dir, 'x'));
   await writeFile(join(dir, 'x', 'svc.proto'), protoText);
@@ -92,6 +96,7 @@ async function adapterFor(protoText: string, extra: Record<string, unknown> = {}
       files: [join(dir, 'x', 'svc.proto')],
       includeDirs: [dir],
       configFile: '/srv/supergraph.yaml',
+      ...(overlay ? { overlay: { sdl: overlay, file: '/srv/schemas/svc.graphql' } } : {}),
       channels,
     });
   } finally {
@@ -128,3 +133,33 @@ test('a method named in config that does not exist is a config error naming it',
     /subgraphs\.svc\.source\.methods\.Gte: no method Gte in x\/svc\.proto \(methods: Get\)/,
   );
 });
+
+const SERVICE =
+  'syntax = "proto3";\nservice S { rpc BatchGet(Ids) returns (Items); }\nmessage Ids { repeated string ids = 1; }\nmessage Items { repeated Item items = 1; }\nmessage Item { string id = 1; string owner_id = 2; }\n';
+const overlayCases: [string, string, RegExp][] = [
+  [
+    'an unknown method',
+    'extend type Item @key(fields: "id") @grpcEntity(method: "Batch", request: { ids: "{keys.id}" })',
+    /svc\.graphql:1:\d+: Item: no method Batch in the protos \(methods: BatchGet\)/,
+  ],
+  [
+    'an unknown request field',
+    'extend type Item @key(fields: "id") @grpcEntity(method: "BatchGet", request: { idz: "{keys.id}" })',
+    /BatchGet requests have no field "idz" \(fields: ids\)/,
+  ],
+  [
+    'a non-key placeholder',
+    'extend type Item @key(fields: "id") @grpcEntity(method: "BatchGet", request: { ids: "{keys.ownerId}" })',
+    /\{keys\.ownerId\}: "ownerId" is not a key field of Item/,
+  ],
+  [
+    'an unknown parent field',
+    'extend type Item { owner: Owner @grpcReference(key: { id: "{parent.ownr}" }) }\ntype Owner @key(fields: "id", resolvable: false) { id: ID! }',
+    /\{parent\.ownr\}: type Item has no field "ownr"/,
+  ],
+];
+for (const [name, overlay, message] of overlayCases) {
+  test(`an overlay with ${name} is a config error with the overlay's file and line`, async () => {
+    await assert.rejects(adapterFor(SERVICE, {}, overlay), message);
+  });
+}

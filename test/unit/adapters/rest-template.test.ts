@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTemplate, renderPath, renderValue } from '../../../src/adapters/rest/template.ts';
+import { parseTemplate, renderPath, renderValue } from '../../../src/adapters/template.ts';
 
 const values = {
   args: { id: 'a/b c', ids: ['1', '2'], n: 5, input: { name: 'x' }, none: null },

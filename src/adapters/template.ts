@@ -1,5 +1,5 @@
 /**
- * Templates in `@rest` directives: literal text with `{scope.path}` placeholders, where scope is
+ * Templates in adapter directives (`@rest`, `@grpc`): literal text with `{scope.path}` placeholders, where scope is
  * `args` (the field's arguments), `parent` (the object the field belongs to), `key` (one entity
  * key, per-key entity calls) or `keys` (all keys of a batch).
  */

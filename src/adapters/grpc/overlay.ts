@@ -1,0 +1,237 @@
+import {
+  getLocation,
+  Kind,
+  visit,
+  type ConstDirectiveNode,
+  type ConstValueNode,
+  type DocumentNode,
+  type FieldDefinitionNode,
+} from 'graphql';
+import type protobuf from 'protobufjs';
+import type { ConfigIssue } from '../../config/errors.ts';
+import {
+  parseTemplate,
+  placeholders,
+  TemplateError,
+  type Scope,
+  type Template,
+} from '../template.ts';
+
+/**
+ * The overlay SDL of a gRPC subgraph (`schema.file` beside `source.kind: grpc`): it extends the
+ * types generated from the protos with federation, in three directives (README, "gRPC adapter"):
+ *
+ *   type  @grpcEntity(method: "BatchGetOrders", request: { ids: "{keys.id}" }, select: "orders")
+ *   field @grpc(method: "ListOrdersByUser", request: { userId: "{parent.id}" }, select: "orders")
+ *   field @grpcReference(key: { id: "{parent.productId}" })     an entity of another subgraph
+ */
+export const GRPC_DIRECTIVES: ReadonlySet<string> = new Set([
+  'grpc',
+  'grpcEntity',
+  'grpcReference',
+]);
+
+export interface GrpcCall {
+  readonly method: protobuf.Method;
+  readonly service: protobuf.Service;
+  /** Request message fields from templates. */
+  readonly request: readonly (readonly [string, Template])[];
+  readonly select: readonly string[];
+}
+
+export interface GrpcEntity extends GrpcCall {
+  readonly mode: 'batch' | 'key';
+  readonly keyFields: readonly string[];
+}
+
+export interface Overlay {
+  readonly document: DocumentNode;
+  readonly fields: ReadonlyMap<string, GrpcCall>;
+  readonly entities: ReadonlyMap<string, GrpcEntity>;
+  /** `Type.field` -> the key of the referenced entity, from the parent's fields. */
+  readonly references: ReadonlyMap<string, readonly (readonly [string, Template])[]>;
+}
+
+export function readOverlay(
+  overlay: DocumentNode,
+  generated: DocumentNode,
+  services: readonly protobuf.Service[],
+  file: string,
+): { overlay: Overlay; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const report = (
+    node: { loc?: { source: { body: string }; start: number } },
+    path: string,
+    message: string,
+  ) => {
+    const source = node.loc?.source;
+    const at =
+      source && node.loc ? getLocation(source as never, node.loc.start) : { line: 1, column: 1 };
+    issues.push({
+      file,
+      line: at.line,
+      column: at.column,
+      path,
+      message,
+      snippet: source?.body.split(/\r?\n/)[at.line - 1] ?? '',
+    });
+  };
+  // The overlay's own `extend schema @link(...)` (it may import more, e.g. @shareable) replaces
+  // the generated one: a subgraph links the federation spec once.
+  const overlayLinks = overlay.definitions.some(
+    (d) => d.kind === Kind.SCHEMA_EXTENSION || d.kind === Kind.SCHEMA_DEFINITION,
+  );
+  const base = overlayLinks
+    ? generated.definitions.filter((d) => d.kind !== Kind.SCHEMA_EXTENSION)
+    : generated.definitions;
+  const merged: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [...base, ...overlay.definitions],
+  };
+  const fieldsByType = new Map<string, FieldDefinitionNode[]>();
+  for (const def of merged.definitions) {
+    if (def.kind === Kind.OBJECT_TYPE_DEFINITION || def.kind === Kind.OBJECT_TYPE_EXTENSION) {
+      fieldsByType.set(def.name.value, [
+        ...(fieldsByType.get(def.name.value) ?? []),
+        ...(def.fields ?? []),
+      ]);
+    }
+  }
+  const methods = new Map(
+    services.flatMap((service) =>
+      service.methodsArray.map((m) => [m.name, { method: m, service }] as const),
+    ),
+  );
+
+  const templates = (
+    node: ConstValueNode | undefined,
+    where: string,
+    check: (scope: Scope, name: string, n: ConstValueNode) => void,
+  ) => {
+    if (!node) return [];
+    if (node.kind !== Kind.OBJECT) {
+      report(node, where, 'expected an object such as { id: "{parent.id}" }');
+      return [];
+    }
+    return node.fields.flatMap((f) => {
+      if (f.value.kind !== Kind.STRING) {
+        report(f.value, where, 'expected a string template');
+        return [];
+      }
+      try {
+        const template = parseTemplate(f.value.value);
+        for (const p of placeholders(template)) check(p.scope, p.path[0] as string, f.value);
+        return [[f.name.value, template] as const];
+      } catch (error) {
+        if (!(error instanceof TemplateError)) throw error;
+        report(f.value, where, error.message);
+        return [];
+      }
+    });
+  };
+
+  const readCall = (
+    directive: ConstDirectiveNode,
+    where: string,
+    check: (scope: Scope, name: string, n: ConstValueNode) => void,
+  ): GrpcCall | undefined => {
+    const args = new Map((directive.arguments ?? []).map((a) => [a.name.value, a.value]));
+    for (const name of args.keys()) {
+      if (!['method', 'request', 'select'].includes(name))
+        report(directive, where, `@${directive.name.value} has no argument "${name}"`);
+    }
+    const methodNode = args.get('method');
+    const found = methodNode?.kind === Kind.STRING ? methods.get(methodNode.value) : undefined;
+    if (!found) {
+      report(
+        methodNode ?? directive,
+        where,
+        `no method ${methodNode?.kind === Kind.STRING ? methodNode.value : '(missing)'} in the protos (methods: ${[...methods.keys()].join(', ')})`,
+      );
+      return undefined;
+    }
+    const select = args.get('select');
+    const requestFields = new Set(
+      (found.method.resolvedRequestType as protobuf.Type).fieldsArray.map((f) => f.name),
+    );
+    const request = templates(args.get('request'), where, check);
+    for (const [name] of request) {
+      if (!requestFields.has(name))
+        report(
+          directive,
+          where,
+          `${found.method.name} requests have no field "${name}" (fields: ${[...requestFields].join(', ')})`,
+        );
+    }
+    return {
+      ...found,
+      request,
+      select: select?.kind === Kind.STRING ? select.value.split('.').filter(Boolean) : [],
+    };
+  };
+
+  const fields = new Map<string, GrpcCall>();
+  const entities = new Map<string, GrpcEntity>();
+  const references = new Map<string, readonly (readonly [string, Template])[]>();
+  for (const def of overlay.definitions) {
+    if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION)
+      continue;
+    const type = def.name.value;
+    const typeFields = (fieldsByType.get(type) ?? []).map((f) => f.name.value);
+    const parentCheck = (where: string) => (scope: Scope, name: string, n: ConstValueNode) => {
+      if (scope === 'args') return;
+      if (scope !== 'parent') report(n, where, `{${scope}.${name}} only applies in @grpcEntity`);
+      else if (!typeFields.includes(name))
+        report(n, where, `{parent.${name}}: type ${type} has no field "${name}"`);
+    };
+    for (const directive of def.directives ?? []) {
+      if (directive.name.value !== 'grpcEntity') continue;
+      const key = def.directives?.find((d) => d.name.value === 'key');
+      const keyArg = key?.arguments?.find((a) => a.name.value === 'fields')?.value;
+      const keyFields =
+        keyArg?.kind === Kind.STRING ? keyArg.value.split(/\s+/).filter(Boolean) : [];
+      if (keyFields.length === 0)
+        report(directive, type, '@grpcEntity needs a @key on the same type');
+      const scopes = new Set<Scope>();
+      const call = readCall(directive, type, (scope, name, n) => {
+        scopes.add(scope);
+        if (scope !== 'key' && scope !== 'keys')
+          report(
+            n,
+            type,
+            `{${scope}.${name}}: @grpcEntity templates use {key.field} or {keys.field}`,
+          );
+        else if (!keyFields.includes(name))
+          report(n, type, `{${scope}.${name}}: "${name}" is not a key field of ${type}`);
+      });
+      if (call && scopes.has('key') === scopes.has('keys')) {
+        report(
+          directive,
+          type,
+          '@grpcEntity uses either {key.*} (one call per key) or {keys.*} (one call per batch)',
+        );
+      } else if (call) {
+        entities.set(type, { ...call, mode: scopes.has('keys') ? 'batch' : 'key', keyFields });
+      }
+    }
+    for (const field of def.fields ?? []) {
+      const where = `${type}.${field.name.value}`;
+      for (const directive of field.directives ?? []) {
+        if (directive.name.value === 'grpc') {
+          const call = readCall(directive, where, parentCheck(where));
+          if (call) fields.set(where, call);
+        } else if (directive.name.value === 'grpcReference') {
+          const keyNode = directive.arguments?.find((a) => a.name.value === 'key')?.value;
+          if (!keyNode)
+            report(directive, where, '@grpcReference needs key: { field: "{parent.field}" }');
+          else references.set(where, templates(keyNode, where, parentCheck(where)));
+        }
+      }
+    }
+  }
+  const document = visit(merged, {
+    Directive: (node) => (GRPC_DIRECTIVES.has(node.name.value) ? null : undefined),
+    DirectiveDefinition: (node) => (GRPC_DIRECTIVES.has(node.name.value) ? null : undefined),
+  });
+  return { overlay: { document, fields, entities, references }, issues };
+}
