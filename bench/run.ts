@@ -3,15 +3,18 @@
 //
 //   federation  this gateway vs a bare @apollo/gateway + @apollo/server, same subgraphs and query
 //   rest        a REST-backed query through the gateway (REST adapter) vs the REST endpoint itself
+//   grpc        a gRPC-backed query through the gateway (gRPC adapter) vs a grpc-js client
 //
-// BENCH_CASES=federation,rest  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)  BENCH_CONNECTIONS=32
+// BENCH_CASES=federation,rest,grpc  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)  BENCH_CONNECTIONS=32
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
+import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { stringify } from 'yaml';
 import { composeSupergraph } from '../src/composition/compose.ts';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
@@ -21,7 +24,7 @@ const ROOT = join(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const CASES = (process.env.BENCH_CASES ?? 'federation,rest').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'federation,rest,grpc').split(',');
 const WARMUP_S = 3;
 
 interface Target {
@@ -31,6 +34,9 @@ interface Target {
   body?: string;
   /** The answer, compared as parsed JSON before and after the load. */
   check: (text: string) => void;
+  /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
+  call?: () => Promise<string>;
+  loadWith?: (duration: number) => Promise<Round>;
 }
 
 interface Round {
@@ -67,6 +73,7 @@ const listening = (line: string) => line.includes('"msg":"gateway listening"');
 const urlOf = (line: string) => (JSON.parse(line) as { url: string }).url;
 
 async function request(target: Target): Promise<string> {
+  if (target.call) return target.call();
   const init: RequestInit = { method: target.method };
   if (target.body)
     Object.assign(init, { body: target.body, headers: { 'content-type': 'application/json' } });
@@ -74,6 +81,7 @@ async function request(target: Target): Promise<string> {
 }
 
 function load(target: Target, duration: number): Promise<Round> {
+  if (target.loadWith) return target.loadWith(duration);
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -236,11 +244,116 @@ async function restCase(dir: string) {
   );
 }
 
+/** CONNECTIONS concurrent callers for `duration` seconds, each waiting for its answer. */
+async function loadCalls(call: () => Promise<unknown>, duration: number): Promise<Round> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + duration * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const started = performance.now();
+      try {
+        await call();
+        latencies.push(performance.now() - started);
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  latencies.sort((x, y) => x - y);
+  const at = (q: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0);
+  return { rps: latencies.length / duration, p50: at(0.5), p99: at(0.99), errors };
+}
+
+async function grpcCase(dir: string) {
+  const { address } = JSON.parse(await spawnTs(['bench/grpc-service.ts'])) as { address: string };
+  await writeFile(
+    join(dir, 'grpc.yaml'),
+    stringify({
+      subgraphs: {
+        orders: {
+          source: {
+            kind: 'grpc',
+            address,
+            protos: ['demo/orders/v1/orders.proto'],
+            include_dirs: [join(ROOT, 'protos')],
+          },
+        },
+      },
+    }),
+  );
+  const gateway = urlOf(
+    await spawnTs(
+      ['src/cli/main.ts', 'start', '--config', join(dir, 'grpc.yaml'), '--port', '0'],
+      listening,
+    ),
+  );
+  const client = new (loadOrderService())(
+    address,
+    grpc.credentials.createInsecure(),
+  ) as unknown as {
+    getOrder(
+      req: { id: string },
+      cb: (e: Error | null, r: { id: string; status: string; items: unknown[] }) => void,
+    ): void;
+    close(): void;
+  };
+  const getOrder = () =>
+    new Promise<{ id: string; status: string; items: unknown[] }>((resolve, reject) =>
+      client.getOrder({ id: 'o1' }, (error, order) => (error ? reject(error) : resolve(order))),
+    );
+  try {
+    const direct: Target = {
+      name: 'grpc-js client directly',
+      url: address,
+      method: 'POST',
+      check: (text) => {
+        if (!text.includes('ORDER_STATUS_DELIVERED'))
+          throw new Error(`unexpected gRPC answer ${text}`);
+      },
+      call: async () => JSON.stringify(await getOrder()),
+      loadWith: (duration) => loadCalls(getOrder, duration),
+    };
+    const { a, b } = await compare(
+      'gRPC adapter: GetOrder through the gateway vs the same call with a grpc-js client',
+      {
+        name: 'through the gateway',
+        url: gateway,
+        method: 'POST',
+        body: JSON.stringify({
+          query: '{ getOrder(id: "o1") { id status items { productId quantity } } }',
+        }),
+        check: expectJson({
+          data: {
+            getOrder: {
+              id: 'o1',
+              status: 'DELIVERED',
+              items: [
+                { productId: 'p1', quantity: 1 },
+                { productId: 'p2', quantity: 2 },
+              ],
+            },
+          },
+        }),
+      },
+      direct,
+    );
+    console.log(
+      `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
+    );
+  } finally {
+    client.close();
+  }
+}
+
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
   try {
     if (CASES.includes('federation')) await federationCase(dir);
     if (CASES.includes('rest')) await restCase(dir);
+    if (CASES.includes('grpc')) await grpcCase(dir);
   } finally {
     await Promise.all(
       children.map(async (child) => {
