@@ -118,6 +118,15 @@ export async function startOrdersGrpc(
     },
   };
   server.addService(service, handlers as unknown as grpc.UntypedServiceImplementation);
+  // grpc.health.v1, which the gateway's /readyz asks: this server is up whenever it answers.
+  const health = grpc.loadPackageDefinition(
+    protoLoader.loadSync('grpc/health/v1/health.proto', LOADER_OPTIONS),
+  ) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+  server.addService(health.grpc.health.v1.Health.service, {
+    Check: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+      callback(null, { status: 'SERVING' }),
+    Watch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.write({ status: 'SERVING' }),
+  });
 
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>

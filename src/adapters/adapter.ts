@@ -19,6 +19,8 @@ export interface AdapterSubgraph {
   readonly sdl: string;
   /** What the adapter could not map faithfully, by name (logged at every load). */
   readonly warnings: readonly string[];
+  /** The backend's own health, where its protocol has one (grpc.health.v1); for /readyz. */
+  readonly health?: () => Promise<string>;
 }
 
 /** What adapters share with the running gateway: keep-alive pools and gRPC channels. */

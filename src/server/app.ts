@@ -11,7 +11,7 @@ import { SupergraphManager } from '../gateway/supergraph-manager.ts';
 import { createRequestContext, type RequestContext } from '../kernel/context.ts';
 import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
-import { serveHealthz, serveReadyz } from './health.ts';
+import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { renderLandingPage } from './landing-page.ts';
 import { sendGraphQLError } from './respond.ts';
 
@@ -56,6 +56,7 @@ export function buildApp(options: AppOptions): App {
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
 
   let state: 'starting' | 'ready' | 'draining' = 'starting';
+  const backendHealth = new BackendHealthCache();
   const inFlight = new Set<ServerResponse>();
   let idleWaiters: (() => void)[] = [];
 
@@ -67,7 +68,7 @@ export function buildApp(options: AppOptions): App {
     const method = req.method ?? 'GET';
 
     if (path === '/healthz') return serveHealthz(res);
-    if (path === '/readyz') return serveReadyz(res, manager, state);
+    if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
 
     const ctx = createRequestContext(method, path, req.headers, performance.now());
     const accept = req.headers.accept;

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { SupergraphManager } from '../gateway/supergraph-manager.ts';
 import { sendJson } from './respond.ts';
 
@@ -12,13 +13,17 @@ export function serveHealthz(res: ServerResponse): void {
  * which supergraph is served and why the last reload, if it failed, did not apply; a failed
  * reload keeps the instance ready because it still serves the last good graph.
  */
-export function serveReadyz(
+export async function serveReadyz(
   res: ServerResponse,
   manager: SupergraphManager,
   state: 'starting' | 'ready' | 'draining',
-): void {
+  backends: BackendHealthCache,
+): Promise<void> {
   const current = manager.current;
   const ready = state === 'ready' && current !== undefined;
+  // A backend that is down fails its own fields only: it is reported, and the gateway stays
+  // ready, because it still serves everything else.
+  const health = current ? await backends.read(current.adapters) : {};
   sendJson(res, ready ? 200 : 503, {
     status: ready ? 'ready' : state,
     supergraph: current
@@ -28,5 +33,30 @@ export function serveReadyz(
         }
       : null,
     lastReloadError: manager.lastError ?? null,
+    backends: health,
   });
+}
+
+/**
+ * Backend health for /readyz, asked at most once a second whatever the polling rate, so load
+ * balancers polling many instances never multiply into a storm of health checks.
+ */
+export class BackendHealthCache {
+  #at = 0;
+  #value: Promise<Record<string, string>> = Promise.resolve({});
+
+  read(
+    adapters: ReadonlyMap<string, { health?: () => Promise<string> }>,
+  ): Promise<Record<string, string>> {
+    const now = performance.now();
+    if (now - this.#at >= 1_000) {
+      this.#at = now;
+      this.#value = Promise.all(
+        [...adapters].flatMap(([name, adapter]) =>
+          adapter.health ? [adapter.health().then((h) => [name, h] as const)] : [],
+        ),
+      ).then(Object.fromEntries);
+    }
+    return this.#value;
+  }
 }

@@ -7,7 +7,7 @@ import { serveSubgraph, type ServedSubgraph } from '../../src/server/serve-subgr
 import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
 import { startBareGateway } from '../helpers/bare-gateway.ts';
-import { post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts';
 
 const CONFIG = join(import.meta.dirname, '../../supergraph.yaml');
 
@@ -79,6 +79,12 @@ describe('the demo graph', () => {
     await post(ours.url, { query: DEMO_QUERY }, { 'x-correlation-id': 'demo-7' });
     assert.ok(correlationIds.includes('users:demo-7'), correlationIds.join());
     assert.ok(correlationIds.includes('orders:demo-7'), correlationIds.join());
+  });
+
+  test('/readyz reports the orders gRPC backend serving through grpc.health.v1', async () => {
+    const ready = await get(`${ours.origin}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.json.backends, { orders: 'SERVING' });
   });
 
   test('a mutation creates a user through the REST backend', async () => {

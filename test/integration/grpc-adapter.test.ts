@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { MAPPING_PROTOS, startMappingServer } from '../fixtures/protos/mapping-server.ts';
-import { post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
+import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
+import { checkHealth } from '../../src/adapters/grpc/health.ts';
+import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 
 const EVERYTHING = `aDouble aFloat anInt32 anInt64 aUint32 aUint64 aSint32 aSint64 aFixed32 aFixed64 anSfixed32 anSfixed64
   aBool aString someBytes color inner { label counts } inners { label } tags scores { key value }
@@ -146,6 +148,21 @@ describe('a gRPC service as a subgraph', () => {
     assert.equal(res.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
     assert.match(res.json.errors[0].message, /Int64 expects an integer as a string/);
     assert.equal(service.metadata.length, before);
+  });
+
+  test('/readyz reports a backend without grpc.health.v1 as such, and stays ready', async () => {
+    const ready = await get(`${gateway.origin}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.json.backends, { mapping: 'NO_HEALTH_SERVICE' });
+  });
+
+  test('a health check against an address nothing listens on says UNREACHABLE', async () => {
+    const channels = new GrpcChannels();
+    try {
+      assert.equal(await checkHealth(channels.get('127.0.0.1:1'), '', 1_000), 'UNREACHABLE');
+    } finally {
+      channels.close();
+    }
   });
 
   test('Empty in and out: a query without arguments answering true', async () => {

@@ -10,6 +10,7 @@ import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
 import type { GrpcChannels } from './channels.ts';
+import { checkHealth } from './health.ts';
 import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
 import { GRPC_SCALARS } from './scalars.ts';
@@ -30,6 +31,9 @@ export interface GrpcAdapterOptions {
 }
 
 type Obj = Record<string, unknown>;
+
+/** /readyz must answer quickly even when a backend hangs. */
+const HEALTH_TIMEOUT_MS = 1_000;
 
 /**
  * The gRPC adapter: a federation subgraph generated from protos, optionally extended by an
@@ -108,6 +112,8 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     schema: buildSubgraphSchema({ typeDefs: document, resolvers: resolvers as never }),
     sdl: options.overlay ? sdl : generated.sdl,
     warnings: generated.unsupported,
+    // The empty service name asks about the server as a whole, which every health server knows.
+    health: () => checkHealth(options.channels.get(source.address), '', HEALTH_TIMEOUT_MS),
   };
 }
 
