@@ -67,6 +67,7 @@ export function createAdapter(input: AdapterInput): AdapterSubgraph {
         includeDirs: schema.includeDirs,
         configFile: schema.file,
         ...(schema.overlay ? { overlay: schema.overlay } : {}),
+        ...(schema.tls ? { tls: schema.tls } : {}),
         channels: deps.grpcChannels,
       });
     default:

@@ -30,6 +30,8 @@ export type ResolvedSchema =
       file: string;
       /** The overlay SDL (`schema.file`) adding federation to the generated types. */
       overlay?: { file: string; sdl: string };
+      /** TLS to the backend, PEM files as absolute paths. */
+      tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
     }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 
@@ -152,6 +154,22 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
                 ),
               );
           }
+          const tls = source.tls === true ? {} : source.tls;
+          let channelTls:
+            { ca?: string; cert?: string; key?: string; serverName?: string } | undefined;
+          if (tls) {
+            channelTls = tls.server_name ? { serverName: tls.server_name } : {};
+            for (const part of ['ca', 'cert', 'key'] as const) {
+              const file = tls[part];
+              if (file === undefined) continue;
+              const absolute = resolve(base, file);
+              if (existsSync(absolute)) channelTls[part] = absolute;
+              else
+                issues.push(
+                  issueAt(['subgraphs', name, 'source', 'tls', part], `cannot find ${file}`),
+                );
+            }
+          }
           const overlay = schema?.file
             ? await readNamed(schema.file, ['subgraphs', name, 'schema', 'file'], 'overlay SDL')
             : undefined;
@@ -163,6 +181,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
               includeDirs,
               file: path,
               ...(overlay ? { overlay: { file: overlay.file, sdl: overlay.text } } : {}),
+              ...(channelTls ? { tls: channelTls } : {}),
             },
           ];
         }

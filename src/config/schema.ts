@@ -163,6 +163,27 @@ export const GrpcSource = z.strictObject({
   methods: z.record(z.string(), z.enum(['query', 'mutation'])).default({}),
   /** How many messages a server-streaming field collects at most. @default 100 */
   max_stream_messages: z.number().int().positive().default(100),
+  /**
+   * TLS to the backend: `true` trusts the system's roots; an object names PEM files (relative to
+   * supergraph.yaml) for a private CA and, for mutual TLS, a client certificate and key.
+   * @default plaintext
+   */
+  tls: z
+    .union([
+      z.literal(true),
+      z
+        .strictObject({
+          ca: z.string().min(1).optional(),
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+          /** The name to verify the server's certificate against, when it differs from the address. */
+          server_name: z.string().min(1).optional(),
+        })
+        .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+          message: 'cert and key go together (mutual TLS)',
+        }),
+    ])
+    .optional(),
 });
 
 export const SubgraphConfig = z
@@ -255,6 +276,12 @@ export const ServerConfig = z.strictObject({
    * `apollo-require-preflight` header. @default true
    */
   csrf_prevention: z.boolean().default(true),
+  /**
+   * The budget of one request: every backend call gets at most what is left of it (gRPC
+   * deadlines, REST and subgraph timeouts), so a slow backend never holds a request longer.
+   * @default 30s
+   */
+  request_timeout: Duration.default(30_000),
   /** Largest accepted request body. @default 1mib */
   body_limit: ByteSize.default(1_048_576),
   /** How long a shutdown waits for in-flight requests before closing them. @default 10s */

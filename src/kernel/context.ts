@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 /**
  * What the gateway knows about one request, built when it arrives and handed to every stage,
@@ -14,6 +15,12 @@ export interface RequestContext {
   readonly headers: IncomingHttpHeaders;
   /** `performance.now()` when the request arrived. */
   readonly startedAt: number;
+  /**
+   * `performance.now()` by which the whole request must be answered (`server.request_timeout`):
+   * every backend call gets at most what is left of it, so retries and fan-out never outlive the
+   * client.
+   */
+  readonly deadline: number;
   /** Headers stages add to the response, error responses included. */
   readonly responseHeaders: Map<string, string>;
   /**
@@ -28,6 +35,7 @@ export function createRequestContext(
   path: string,
   headers: IncomingHttpHeaders,
   startedAt: number,
+  timeoutMs = Number.POSITIVE_INFINITY,
 ): RequestContext {
   return {
     correlationId: '',
@@ -35,7 +43,14 @@ export function createRequestContext(
     path,
     headers,
     startedAt,
+    deadline: startedAt + timeoutMs,
     responseHeaders: new Map(),
     upstreamHeaders: {},
   };
+}
+
+/** The time a backend call may take: its own timeout, or what is left of the request's budget. */
+export function callBudget(ctx: RequestContext | undefined, timeoutMs: number): number {
+  if (!ctx) return timeoutMs;
+  return Math.max(0, Math.min(timeoutMs, Math.floor(ctx.deadline - performance.now())));
 }

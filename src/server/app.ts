@@ -70,7 +70,13 @@ export function buildApp(options: AppOptions): App {
     if (path === '/healthz') return serveHealthz(res);
     if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
 
-    const ctx = createRequestContext(method, path, req.headers, performance.now());
+    const ctx = createRequestContext(
+      method,
+      path,
+      req.headers,
+      performance.now(),
+      server.request_timeout,
+    );
     const accept = req.headers.accept;
     try {
       await runStages(stages, 'request', ctx);

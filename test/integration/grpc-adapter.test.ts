@@ -204,6 +204,36 @@ describe('a gRPC service as a subgraph', () => {
     assert.equal(res.json.errors[0].extensions.grpcStatus, 'DEADLINE_EXCEEDED');
   });
 
+  test('a call gets no more than what is left of the request budget', async () => {
+    const tight = await startTestGateway({
+      configFile: project.configFile,
+      server: { request_timeout: 400 },
+    });
+    try {
+      const res = await post(tight.url, { query: '{ slow(millis: 3000) { aString } }' });
+      assert.equal(res.json.errors[0].extensions.code, 'UPSTREAM_TIMEOUT');
+      // The source allows 300 ms here and the request 400 ms: the backend saw the smaller.
+      const budget = service.budgets.at(-1)!;
+      assert.ok(budget > 0 && budget <= 300, `deadline ${budget} ms`);
+    } finally {
+      await tight.close();
+    }
+    const roomy = await startTestGateway({
+      configFile: project.configFile,
+      server: { request_timeout: 200 },
+    });
+    try {
+      await post(roomy.url, { query: '{ slow(millis: 3000) { aString } }' });
+      const budget = service.budgets.at(-1)!;
+      assert.ok(
+        budget > 0 && budget <= 200,
+        `the request budget (200 ms) bounds the call: ${budget} ms`,
+      );
+    } finally {
+      await roomy.close();
+    }
+  });
+
   test('a server stream is a list of at most max_stream_messages', async () => {
     const short = await post(gateway.url, { query: '{ listNumbers(count: 2) { value } }' });
     assert.deepEqual(short.json.data.listNumbers, [{ value: 1 }, { value: 2 }]);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import DataLoader from 'dataloader';
@@ -5,11 +6,11 @@ import { parse, print, Source, type DocumentNode, type GraphQLError } from 'grap
 import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
-import type { RequestContext } from '../../kernel/context.ts';
+import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
-import type { GrpcChannels } from './channels.ts';
+import type { ChannelTls, GrpcChannels } from './channels.ts';
 import { checkHealth } from './health.ts';
 import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
@@ -27,6 +28,8 @@ export interface GrpcAdapterOptions {
   configFile: string;
   /** The overlay SDL (`schema.file`) that adds federation to the generated types. */
   overlay?: { sdl: string; file: string };
+  /** TLS to the backend: PEM files (absolute); plaintext when absent. */
+  tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   channels: GrpcChannels;
 }
 
@@ -64,7 +67,9 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     );
   }
   const generated = protosToSdl(loaded, source.methods);
-  const invoke = createInvoker(options);
+  const tls = readTls(options);
+  const channel = () => options.channels.get(source.address, tls);
+  const invoke = createInvoker(options, channel);
   let document: DocumentNode = parse(new Source(generated.sdl, `${name} (generated from protos)`));
   const resolvers: Record<string, Record<string, unknown>> = {};
   const on = (type: string) => (resolvers[type] ??= {});
@@ -113,7 +118,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     sdl: options.overlay ? sdl : generated.sdl,
     warnings: generated.unsupported,
     // The empty service name asks about the server as a whole, which every health server knows.
-    health: () => checkHealth(options.channels.get(source.address), '', HEALTH_TIMEOUT_MS),
+    health: () => checkHealth(channel(), '', HEALTH_TIMEOUT_MS),
   };
 }
 
@@ -204,8 +209,29 @@ function loaderFor(
   return loader;
 }
 
-function createInvoker(options: GrpcAdapterOptions): Invoke {
-  const { name, source, channels } = options;
+/** The PEM files, read once per load so a rotated certificate applies at the next reload. */
+function readTls(options: GrpcAdapterOptions): ChannelTls | undefined {
+  if (!options.tls) return undefined;
+  const { serverName, ...files } = options.tls;
+  const tls: ChannelTls = serverName ? { serverName } : {};
+  for (const [part, file] of Object.entries(files) as [keyof typeof files, string][]) {
+    try {
+      tls[part] = readFileSync(file);
+    } catch (error) {
+      throw new ConfigError([
+        {
+          file: options.configFile,
+          path: `subgraphs.${options.name}.source.tls.${part}`,
+          message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+        },
+      ]);
+    }
+  }
+  return tls;
+}
+
+function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client): Invoke {
+  const { name, source } = options;
   return (service, method, values, ctx, streaming) => {
     const requestType = method.resolvedRequestType as protobuf.Type;
     const responseType = method.resolvedResponseType as protobuf.Type;
@@ -215,13 +241,13 @@ function createInvoker(options: GrpcAdapterOptions): Invoke {
     const metadata = new grpc.Metadata();
     if (ctx)
       for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
-    const client = channels.get(source.address);
+    const client = channel();
     const serialize = (message: protobuf.Message) =>
       Buffer.from(requestType.encode(message).finish());
     const deserialize = (bytes: Buffer) => responseType.decode(bytes);
     const toGraphQL = (message: unknown) =>
       isEmptyMessage(responseType) ? true : messageToGraphQL(responseType, message as Obj);
-    const callOptions = { deadline: Date.now() + source.timeout };
+    const callOptions = { deadline: Date.now() + callBudget(ctx, source.timeout) };
     const fail = (error: grpc.ServiceError) =>
       errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
 

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
-import type { RequestContext } from '../../kernel/context.ts';
+import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
@@ -225,7 +225,7 @@ function createCaller(options: RestAdapterOptions): RestCaller {
       method: call.method,
       headers,
       body,
-      timeoutMs: source.timeout,
+      timeoutMs: callBudget(ctx, source.timeout),
     });
     if (response.status < 200 || response.status > 299) {
       throw errorForStatus(name, response.status, call.label, response.text);

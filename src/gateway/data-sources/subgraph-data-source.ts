@@ -3,7 +3,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Dispatcher } from 'undici';
 import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
-import type { RequestContext } from '../../kernel/context.ts';
+import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
 
 export interface SubgraphDataSourceOptions {
@@ -77,7 +77,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       method: 'POST',
       headers,
       body,
-      timeoutMs: this.#timeoutMs(),
+      timeoutMs: callBudget(incoming?.context, this.#timeoutMs()),
     });
     if (incoming) {
       restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
