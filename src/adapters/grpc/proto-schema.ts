@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 
 /**
@@ -10,6 +10,8 @@ import protobuf from 'protobufjs';
  * as `JSON`. Maps become lists of `{ key, value }` entries; oneof members become nullable fields
  * of which at most one is set; proto3 `optional` fields are nullable, other scalars non-null.
  */
+
+const BUILTIN_PROTOS = join(import.meta.dirname, 'builtin');
 
 export interface LoadedProtos {
   root: protobuf.Root;
@@ -30,7 +32,10 @@ export function loadProtos(files: readonly string[], includeDirs: readonly strin
       const candidate = resolve(dir, target);
       if (existsSync(candidate)) return (parsing = candidate);
     }
-    // Well-known types are built into protobufjs under their import path.
+    // google/api/{http,annotations}.proto ship with the gateway, for protos that annotate HTTP
+    // bindings; google/protobuf/* are built into protobufjs under their import path.
+    const builtin = resolve(BUILTIN_PROTOS, target);
+    if (target.startsWith('google/api/') && existsSync(builtin)) return (parsing = builtin);
     if (target.startsWith('google/protobuf/')) return target;
     throw new ProtoLoadError(
       `cannot find import "${target}" (from ${origin || 'the config'}) in ${includeDirs.join(', ')}`,

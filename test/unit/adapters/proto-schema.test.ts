@@ -163,3 +163,14 @@ for (const [name, overlay, message] of overlayCases) {
     await assert.rejects(adapterFor(SERVICE, {}, overlay), message);
   });
 }
+
+test('protos importing google/api/annotations.proto load without a network fetch', () => {
+  const loaded = loadProtos(['annotated/v1/annotated.proto'], [MAPPING_PROTOS]);
+  const method = loaded.services[0]!.methodsArray[0]!;
+  assert.equal(method.name, 'GetBook');
+  assert.deepEqual(
+    method.parsedOptions?.[0]?.['(google.api.http)']?.get,
+    '/v1/{name=shelves/*/books/*}',
+  );
+  assert.match(protosToSdl(loaded).sdl, /getBook\(name: String\): Book/);
+});
