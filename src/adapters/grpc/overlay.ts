@@ -1,5 +1,4 @@
 import {
-  getLocation,
   Kind,
   visit,
   type ConstDirectiveNode,
@@ -9,6 +8,7 @@ import {
 } from 'graphql';
 import type protobuf from 'protobufjs';
 import type { ConfigIssue } from '../../config/errors.ts';
+import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
   placeholders,
@@ -59,22 +59,8 @@ export function readOverlay(
   file: string,
 ): { overlay: Overlay; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  const report = (
-    node: { loc?: { source: { body: string }; start: number } },
-    path: string,
-    message: string,
-  ) => {
-    const source = node.loc?.source;
-    const at =
-      source && node.loc ? getLocation(source as never, node.loc.start) : { line: 1, column: 1 };
-    issues.push({
-      file,
-      line: at.line,
-      column: at.column,
-      path,
-      message,
-      snippet: source?.body.split(/\r?\n/)[at.line - 1] ?? '',
-    });
+  const report = (node: Located, path: string, message: string) => {
+    issues.push(issueAt(node, file, path, message));
   };
   // The overlay's own `extend schema @link(...)` (it may import more, e.g. @shareable) replaces
   // the generated one: a subgraph links the federation spec once.

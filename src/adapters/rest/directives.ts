@@ -1,5 +1,4 @@
 import {
-  getLocation,
   Kind,
   visit,
   type ConstDirectiveNode,
@@ -12,6 +11,7 @@ import {
   type TypeNode,
 } from 'graphql';
 import { ConfigError, type ConfigIssue } from '../../config/errors.ts';
+import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
   placeholders,
@@ -86,23 +86,8 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
   }
   const fieldsOf = (type: string) => (objects.get(type) ?? []).flatMap((n) => n.fields ?? []);
 
-  const report = (
-    node: { loc?: { source: { body: string; name: string }; start: number } },
-    path: string,
-    message: string,
-  ) => {
-    const source = node.loc?.source;
-    const at =
-      source && node.loc ? getLocation(source as never, node.loc.start) : { line: 1, column: 1 };
-    const snippet = source?.body.split(/\r?\n/)[at.line - 1];
-    issues.push({
-      file,
-      line: at.line,
-      column: at.column,
-      path,
-      message,
-      ...(snippet === undefined ? {} : { snippet }),
-    });
+  const report = (node: Located, path: string, message: string) => {
+    issues.push(issueAt(node, file, path, message));
   };
 
   const fields = new Map<string, RestCall>();
@@ -170,11 +155,7 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
   return { fields, entities, renames, document: strip(document) };
 }
 
-type Report = (
-  node: { loc?: { source: { body: string; name: string }; start: number } },
-  path: string,
-  message: string,
-) => void;
+type Report = (node: Located, path: string, message: string) => void;
 
 const CALL_ARGS = new Set([
   'get',
