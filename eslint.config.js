@@ -18,6 +18,7 @@ const boundaries = [
       '../adapters/*',
       '../bff/*',
       '../translate/*',
+      '../routes/*',
     ],
   },
   {
@@ -33,6 +34,7 @@ const boundaries = [
       '../adapters/*',
       '../bff/*',
       '../translate/*',
+      '../routes/*',
     ],
   },
   {
@@ -50,6 +52,31 @@ const boundaries = [
     files: ['src/adapters/**'],
     message: 'adapters do not import server/ (they can run standalone).',
     patterns: ['../../server/*', '../../cli/*'],
+  },
+  {
+    files: ['src/translate/**'],
+    // It may import adapters/grpc/: proto loading, channels and health are the gRPC adapter's.
+    message: 'translate/ converts between REST and gRPC; server/ serves it, not the reverse.',
+    patterns: [
+      '../server/*',
+      '../gateway/*',
+      '../cli/*',
+      '../policies/*',
+      '../bff/*',
+      '../composition/*',
+    ],
+  },
+  {
+    files: ['src/routes/**'],
+    message: 'routes/ decides where a REST request goes; server/ proxies it.',
+    patterns: [
+      '../server/*',
+      '../gateway/*',
+      '../cli/*',
+      '../adapters/*',
+      '../translate/*',
+      '../composition/*',
+    ],
   },
   {
     files: ['src/policies/**'],

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { BUILTIN_PROTOS } from '../../src/adapters/grpc/proto-schema.ts';
 import { ORDERS, type Order, type OrderStatus } from '../data.ts';
 import type { RunningBackend } from './users-rest.ts';
 
@@ -18,7 +19,8 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTOS_DIR],
+  // The protos import google/api/annotations.proto, which ships with the gateway.
+  includeDirs: [PROTOS_DIR, BUILTIN_PROTOS],
 };
 
 export function loadOrderService(): grpc.ServiceClientConstructor {

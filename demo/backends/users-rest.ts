@@ -38,9 +38,11 @@ export async function startUsersRest(options: UsersRestOptions = {}): Promise<Ru
     }
     if (url.pathname !== '/users') return send(res, 404, { error: `no route for ${url.pathname}` });
     if (req.method === 'GET') {
-      const ids = url.searchParams.get('ids');
-      if (!ids) return send(res, 400, { error: 'query parameter ids is required, e.g. ?ids=1,2' });
-      const found = ids.split(',').flatMap((id) => users.get(id.trim()) ?? []);
+      // `?ids=1,2` and `?ids=1&ids=2` both work: the second is how gRPC transcoding repeats.
+      const ids = url.searchParams.getAll('ids').flatMap((list) => list.split(','));
+      if (ids.length === 0)
+        return send(res, 400, { error: 'query parameter ids is required, e.g. ?ids=1,2' });
+      const found = ids.flatMap((id) => users.get(id.trim()) ?? []);
       return send(res, 200, found);
     }
     if (req.method === 'POST') {

@@ -5,7 +5,10 @@ import { readSupergraphFile, type Supergraph } from './supergraph.ts';
 import { composeFromConfig } from './from-config.ts';
 import type { CompositionProblem } from './compose.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
-import type { SubgraphConfig } from '../config/schema.ts';
+import { GrpcServerConfig, type SubgraphConfig } from '../config/schema.ts';
+import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
+import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
+import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
 
 /** One loaded state of the graph: what is served and the settings that came with it. */
 export interface SupergraphSnapshot {
@@ -15,10 +18,21 @@ export interface SupergraphSnapshot {
   readonly subgraphs: Readonly<Record<string, SubgraphConfig>>;
   /** Files whose change triggers a reload (absolute paths). */
   readonly watchFiles: readonly string[];
-  /** The server and log sections, serialised: they apply at start only, so a reload compares them. */
+  /**
+   * The server, log and grpc_server sections (services included: the gRPC port's methods are
+   * fixed when it opens), serialised: they apply at start only, so a reload compares them.
+   */
   readonly startupSettings: string;
   /** In-process subgraphs for REST/gRPC backends, by subgraph name. */
   readonly adapters: ReadonlyMap<string, AdapterSubgraph>;
+  /** gRPC services served as HTTP/JSON (`transcode`). */
+  readonly transcoder: Transcoder;
+  /** Plain REST routes (`routes`). */
+  readonly routes: RouteTable;
+  /** REST backends served on the gRPC port (`grpc_server.services`), when there are any. */
+  readonly grpcFront?: GrpcFront;
+  /** The gRPC port's settings: they apply at start, like `server`. */
+  readonly grpcServer: GrpcServerConfig;
 }
 
 /** What loading needs from the running gateway: the pools and channels adapters call through. */
@@ -66,8 +80,32 @@ function adapterWarnings(adapters: ReadonlyMap<string, AdapterSubgraph>): Compos
   );
 }
 
+/** The REST and gRPC-translation surfaces a config declares (none without a config). */
+function buildSurfaces(loaded: LoadedConfig | undefined, deps: LoadDeps) {
+  return {
+    transcoder: createTranscoder({
+      entries: loaded?.transcode ?? new Map(),
+      channels: deps.grpcChannels,
+      configFile: loaded?.file ?? '',
+    }),
+    routes: createRouteTable(loaded?.config.routes ?? []),
+    ...(loaded && loaded.grpcServices.size > 0
+      ? { grpcFront: createGrpcFront(loaded.grpcServices, loaded.file) }
+      : {}),
+    grpcServer: loaded?.config.grpc_server ?? GrpcServerConfig.parse({}),
+  };
+}
+
+function frontWarnings(front: GrpcFront | undefined): CompositionProblem[] {
+  return (front?.warnings ?? []).map((message) => ({
+    code: 'GRPC_SERVER_UNSUPPORTED',
+    message: `grpc_server: ${message}`,
+    locations: [],
+  }));
+}
+
 function startupSettings(loaded: LoadedConfig | undefined): string {
-  return JSON.stringify([loaded?.config.server, loaded?.config.log]);
+  return JSON.stringify([loaded?.config.server, loaded?.config.log, loaded?.config.grpc_server]);
 }
 
 /** supergraph.yaml (and the schema files it names), validated and composed at every load. */
@@ -81,13 +119,15 @@ export function configSource(
       const loaded = await loadConfig(file, env);
       const adapters = buildAdapters(loaded, deps);
       const { supergraph, hints } = await composeFromConfig(loaded, adapters);
+      const surfaces = buildSurfaces(loaded, deps);
       return {
         supergraph,
-        hints: [...hints, ...adapterWarnings(adapters)],
+        hints: [...hints, ...adapterWarnings(adapters), ...frontWarnings(surfaces.grpcFront)],
         subgraphs: loaded.config.subgraphs,
         watchFiles: loaded.watchFiles,
         startupSettings: startupSettings(loaded),
         adapters,
+        ...surfaces,
       };
     },
   };
@@ -109,6 +149,7 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
         watchFiles: [file],
         startupSettings: startupSettings(loaded),
         adapters: loaded ? buildAdapters(loaded, deps) : new Map(),
+        ...buildSurfaces(loaded, deps),
       };
     },
   };

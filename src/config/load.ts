@@ -15,7 +15,13 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
 import { interpolate, InterpolationError } from './interpolate.ts';
 import { locate, sourceLine } from './locate.ts';
-import { GatewayConfigSchema, type GatewayConfig } from './schema.ts';
+import {
+  GatewayConfigSchema,
+  type GatewayConfig,
+  type GrpcServiceConfig,
+  type GrpcSource,
+  type TranscodeConfig,
+} from './schema.ts';
 
 export type ResolvedSchema =
   | { kind: 'file'; file: string; sdl: string }
@@ -35,6 +41,32 @@ export type ResolvedSchema =
     }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 
+export interface ResolvedTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
+/** A `transcode` entry with its backend settled (its own, or its subgraph's source's). */
+export interface ResolvedTranscode {
+  readonly config: TranscodeConfig;
+  readonly address: string;
+  readonly timeout: number;
+  /** Absolute proto files and include directories. */
+  readonly files: readonly string[];
+  readonly includeDirs: readonly string[];
+  /** PEM files as absolute paths. */
+  readonly tls?: ResolvedTls;
+}
+
+/** A `grpc_server.services` entry with its protos found. */
+export interface ResolvedGrpcService {
+  readonly config: GrpcServiceConfig;
+  readonly files: readonly string[];
+  readonly includeDirs: readonly string[];
+}
+
 export interface LoadedConfig {
   /** Absolute path of supergraph.yaml. */
   readonly file: string;
@@ -42,8 +74,12 @@ export interface LoadedConfig {
   readonly config: GatewayConfig;
   /** By subgraph name, in file order. */
   readonly schemas: ReadonlyMap<string, ResolvedSchema>;
-  /** The config file and every `schema.file`, absolute: what hot reload watches. */
+  /** The config file and every `schema.file` and proto, absolute: what hot reload watches. */
   readonly watchFiles: readonly string[];
+  /** `transcode` entries by name. */
+  readonly transcode: ReadonlyMap<string, ResolvedTranscode>;
+  /** `grpc_server.services` by name. */
+  readonly grpcServices: ReadonlyMap<string, ResolvedGrpcService>;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -136,40 +172,81 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
       return undefined;
     }
   };
+  /** Proto files found in the include directories (absolute); a missing one is an issue. */
+  const resolveProtos = (protos: readonly string[], dirs: readonly string[], at: string[]) => {
+    const includeDirs = dirs.map((dir) => resolve(base, dir));
+    const files: string[] = [];
+    for (const [index, proto] of protos.entries()) {
+      const found = includeDirs.map((dir) => resolve(dir, proto)).find((f) => existsSync(f));
+      if (found) files.push(found);
+      else
+        issues.push(
+          issueAt([...at, 'protos', index], `cannot find ${proto} in ${dirs.join(', ')}`),
+        );
+    }
+    return { files, includeDirs };
+  };
+  const resolveTls = (tls: GrpcSource['tls'], at: string[]): ResolvedTls | undefined => {
+    const given = tls === true ? {} : tls;
+    if (!given) return undefined;
+    const resolved: ResolvedTls = given.server_name ? { serverName: given.server_name } : {};
+    for (const part of ['ca', 'cert', 'key'] as const) {
+      const file = given[part];
+      if (file === undefined) continue;
+      const absolute = resolve(base, file);
+      if (existsSync(absolute)) resolved[part] = absolute;
+      else issues.push(issueAt([...at, part], `cannot find ${file}`));
+    }
+    return resolved;
+  };
+  const transcode = new Map<string, ResolvedTranscode>();
+  for (const [name, entry] of Object.entries(config.transcode)) {
+    const from = entry.subgraph === undefined ? undefined : config.subgraphs[entry.subgraph];
+    if (entry.subgraph !== undefined && from?.source?.kind !== 'grpc') {
+      issues.push(
+        issueAt(
+          ['transcode', name, 'subgraph'],
+          from
+            ? `subgraph ${entry.subgraph} has no gRPC source`
+            : `no subgraph ${entry.subgraph} (subgraphs: ${Object.keys(config.subgraphs).join(', ')})`,
+        ),
+      );
+      continue;
+    }
+    const source = from?.source?.kind === 'grpc' ? from.source : undefined;
+    const at = source ? ['subgraphs', entry.subgraph as string, 'source'] : ['transcode', name];
+    const { files, includeDirs } = resolveProtos(
+      source?.protos ?? entry.protos ?? [],
+      source?.include_dirs ?? entry.include_dirs ?? ['./protos'],
+      at,
+    );
+    const tls = resolveTls(source ? source.tls : entry.tls, [...at, 'tls']);
+    transcode.set(name, {
+      config: entry,
+      address: source?.address ?? (entry.address as string),
+      timeout: source?.timeout ?? entry.timeout ?? 10_000,
+      files,
+      includeDirs,
+      ...(tls ? { tls } : {}),
+    });
+  }
+  const grpcServices = new Map<string, ResolvedGrpcService>();
+  for (const [name, entry] of Object.entries(config.grpc_server.services)) {
+    const protos = resolveProtos(entry.protos, entry.include_dirs, [
+      'grpc_server',
+      'services',
+      name,
+    ]);
+    grpcServices.set(name, { config: entry, ...protos });
+  }
   const entries = await Promise.all(
     Object.entries(config.subgraphs).map(
       async ([name, subgraph]): Promise<[string, ResolvedSchema] | undefined> => {
         const { schema, source } = subgraph;
         if (source?.kind === 'grpc') {
-          const includeDirs = source.include_dirs.map((dir) => resolve(base, dir));
-          const files: string[] = [];
-          for (const [index, proto] of source.protos.entries()) {
-            const found = includeDirs.map((dir) => resolve(dir, proto)).find((f) => existsSync(f));
-            if (found) files.push(found);
-            else
-              issues.push(
-                issueAt(
-                  ['subgraphs', name, 'source', 'protos', index],
-                  `cannot find ${proto} in ${source.include_dirs.join(', ')}`,
-                ),
-              );
-          }
-          const tls = source.tls === true ? {} : source.tls;
-          let channelTls:
-            { ca?: string; cert?: string; key?: string; serverName?: string } | undefined;
-          if (tls) {
-            channelTls = tls.server_name ? { serverName: tls.server_name } : {};
-            for (const part of ['ca', 'cert', 'key'] as const) {
-              const file = tls[part];
-              if (file === undefined) continue;
-              const absolute = resolve(base, file);
-              if (existsSync(absolute)) channelTls[part] = absolute;
-              else
-                issues.push(
-                  issueAt(['subgraphs', name, 'source', 'tls', part], `cannot find ${file}`),
-                );
-            }
-          }
+          const at = ['subgraphs', name, 'source'];
+          const { files, includeDirs } = resolveProtos(source.protos, source.include_dirs, at);
+          const channelTls = resolveTls(source.tls, [...at, 'tls']);
           const overlay = schema?.file
             ? await readNamed(schema.file, ['subgraphs', name, 'schema', 'file'], 'overlay SDL')
             : undefined;
@@ -222,7 +299,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   );
   if (issues.length > 0) throw new ConfigError(issues);
   const schemas = new Map(entries.filter((e): e is [string, ResolvedSchema] => e !== undefined));
-  const watchFiles = [
+  const watchFiles: string[] = [
     path,
     ...[...schemas.values()].flatMap((s) =>
       s.kind === 'file' || s.kind === 'openapi'
@@ -232,7 +309,9 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
           : [],
     ),
   ];
-  return { file: path, config, schemas, watchFiles };
+  for (const entry of [...transcode.values(), ...grpcServices.values()])
+    watchFiles.push(...entry.files);
+  return { file: path, config, schemas, watchFiles, transcode, grpcServices };
 }
 
 /**

@@ -109,6 +109,31 @@ export const SubgraphSchemaSource = z
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** TLS to a gRPC backend, as in a gRPC source. */
+const GrpcTls = z.union([
+  z.literal(true),
+  z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      /** The name to verify the server's certificate against, when it differs from the address. */
+      server_name: z.string().min(1).optional(),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+      message: 'cert and key go together (mutual TLS)',
+    }),
+]);
+
+const HeaderNames = z
+  .array(
+    z
+      .string()
+      .regex(HEADER_NAME, 'expected an HTTP header name')
+      .transform((h) => h.toLowerCase()),
+  )
+  .default([]);
+
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
  * field to an HTTP call with `@rest` (see README, "REST adapter").
@@ -168,22 +193,7 @@ export const GrpcSource = z.strictObject({
    * supergraph.yaml) for a private CA and, for mutual TLS, a client certificate and key.
    * @default plaintext
    */
-  tls: z
-    .union([
-      z.literal(true),
-      z
-        .strictObject({
-          ca: z.string().min(1).optional(),
-          cert: z.string().min(1).optional(),
-          key: z.string().min(1).optional(),
-          /** The name to verify the server's certificate against, when it differs from the address. */
-          server_name: z.string().min(1).optional(),
-        })
-        .refine((t) => (t.cert === undefined) === (t.key === undefined), {
-          message: 'cert and key go together (mutual TLS)',
-        }),
-    ])
-    .optional(),
+  tls: GrpcTls.optional(),
 });
 
 export const SubgraphConfig = z
@@ -307,6 +317,168 @@ export const LogConfig = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/**
+ * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
+ * README, "REST to gRPC"). The backend is either a gRPC subgraph's source (`subgraph`) or given
+ * here (`address`, `protos`).
+ */
+export const TranscodeConfig = z
+  .strictObject({
+    /** A subgraph with a gRPC source whose address, protos, include_dirs, timeout and tls to use. */
+    subgraph: z.string().min(1).optional(),
+    /** `host:port` of the service. */
+    address: z
+      .string()
+      .regex(/^[^\s/]+:\d+$/, 'expected host:port')
+      .optional(),
+    /** Proto files with the service, relative to an include directory. */
+    protos: z.array(z.string().min(1)).min(1).optional(),
+    /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
+    include_dirs: z.array(z.string().min(1)).optional(),
+    /** Deadline of one call. @default 10s */
+    timeout: Duration.optional(),
+    /** TLS to the backend, as in a gRPC source. @default plaintext */
+    tls: GrpcTls.optional(),
+    /** Fully-qualified services to serve (`demo.orders.v1.OrderService`). @default every service */
+    services: z.array(z.string().min(1)).optional(),
+    /**
+     * Serve methods without an annotation at `POST /<package.Service>/<Method>` with the request
+     * message as the JSON body. @default true
+     */
+    unannotated: z.boolean().default(true),
+    /** Client request headers passed on as gRPC metadata, by name. @default [] */
+    forward_headers: HeaderNames,
+    /** gRPC response metadata (headers and trailers) passed back as HTTP headers. @default [] */
+    response_headers: HeaderNames,
+    /** Write fields that hold their default value (0, "", false, []). @default false */
+    emit_defaults: z.boolean().default(false),
+    /** Write proto field names (`user_id`) instead of lowerCamelCase (`userId`). @default false */
+    use_proto_names: z.boolean().default(false),
+    /** Ignore query parameters that name no request field instead of answering 400. @default false */
+    ignore_unknown_query_parameters: z.boolean().default(false),
+  })
+  .superRefine((entry, ctx) => {
+    const own = (['address', 'protos', 'include_dirs', 'timeout', 'tls'] as const).filter(
+      (k) => entry[k] !== undefined,
+    );
+    if (entry.subgraph !== undefined) {
+      for (const key of own)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `comes from subgraph ${entry.subgraph}; remove it or remove subgraph`,
+        });
+      return;
+    }
+    for (const key of ['address', 'protos'] as const)
+      if (entry[key] === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required (or give subgraph)' });
+  });
+
+/** A REST backend served to gRPC clients on the gRPC port, described by an annotated proto. */
+export const GrpcServiceConfig = z.strictObject({
+  /** Proto files with the service and its `google.api.http` annotations. */
+  protos: z.array(z.string().min(1)).min(1),
+  /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
+  include_dirs: z.array(z.string().min(1)).default(['./protos']),
+  /** Fully-qualified services to serve. @default every service in the protos */
+  services: z.array(z.string().min(1)).optional(),
+  /** Base URL of the REST backend; the annotated paths are relative to it. */
+  base_url: HttpUrl,
+  /** Upper bound for one call to the backend (and at most the caller's deadline). @default 10s */
+  timeout: Duration.default(10_000),
+  /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */
+  headers: z
+    .record(z.string().regex(HEADER_NAME, 'expected an HTTP header name'), z.string())
+    .default({}),
+  /** Request metadata passed on as HTTP headers, by name. @default [] */
+  forward_metadata: HeaderNames,
+});
+
+/** The gRPC port: REST backends served as gRPC services, with reflection and health. */
+export const GrpcServerConfig = z.strictObject({
+  /** Interface to listen on. @default 127.0.0.1 */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port to listen on; 0 picks a free one. @default 50051 */
+  port: z.number().int().min(0).max(65_535).default(50_051),
+  /** Serve grpc.reflection (v1 and v1alpha) so grpcurl and IDEs discover the services. @default true */
+  reflection: z.boolean().default(true),
+  /** The services, by a name of your choice. The port opens only when there is one. @default {} */
+  services: z.record(z.string(), GrpcServiceConfig).default({}),
+});
+
+/** Header names (lower-cased) to exact values a request must carry. */
+const HeaderValues = z
+  .record(
+    z
+      .string()
+      .regex(HEADER_NAME, 'expected an HTTP header name')
+      .transform((h) => h.toLowerCase()),
+    z.string(),
+  )
+  .default({});
+
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** One backend of a route. */
+export const RouteBackend = z.strictObject({
+  /** Base URL; the (rewritten) request path is appended to its path. */
+  url: HttpUrl,
+  /** Share of the traffic not claimed by a header match. @default 1 */
+  weight: z.number().int().min(0).default(1),
+  /**
+   * Requests carrying all these headers with these values go to this backend whatever the
+   * weights (a header canary: `x-canary: "true"`). @default {}
+   */
+  when_headers: HeaderValues,
+});
+
+/** A plain REST route: requests matching it are proxied to one of its backends. */
+export const RouteConfig = z
+  .strictObject({
+    /** A name for logs. @default the path prefix */
+    name: z.string().min(1).optional(),
+    /** Matches this path and everything below it (`/api/users` matches `/api/users/1`). */
+    path_prefix: z.string().regex(/^\/[^?#\s]*$/, 'expected a path starting with /'),
+    /** Methods the route accepts; others answer 405. @default every method */
+    methods: z.array(z.enum(ROUTE_METHODS)).optional(),
+    /** Headers the request must carry with these exact values to match. @default {} */
+    headers: HeaderValues,
+    /** Replace the matched prefix with this one (`/api/users` -> `/users`); `/` strips it. */
+    rewrite_prefix: z
+      .string()
+      .regex(/^\/[^?#\s]*$/, 'expected a path starting with /')
+      .optional(),
+    /** One backend, or several to split between (weights, header canaries). */
+    backends: z.array(RouteBackend).min(1),
+    /**
+     * A request header holding a client id (`x-client-id`): the weighted choice is a hash of it,
+     * so one client always lands on the same backend. @default random per request
+     */
+    split_by: z
+      .string()
+      .regex(HEADER_NAME, 'expected an HTTP header name')
+      .transform((h) => h.toLowerCase())
+      .optional(),
+    /** Upper bound for the backend's answer (headers and body). @default 30s */
+    timeout: Duration.default(30_000),
+    /**
+     * Client request headers passed on to the backend besides content negotiation ones; identity
+     * headers a client sends are never trusted as such. @default []
+     */
+    forward_headers: HeaderNames,
+  })
+  .superRefine((route, ctx) => {
+    if (route.backends.every((b) => b.weight === 0 && Object.keys(b.when_headers).length === 0))
+      ctx.addIssue({ code: 'custom', path: ['backends'], message: 'every weight is 0' });
+    if (route.path_prefix.length > 1 && route.path_prefix.endsWith('/'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['path_prefix'],
+        message: 'leave out the trailing / (the prefix matches whole segments)',
+      });
+  });
+
 export const FEDERATION_VERSION = /^=?2(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
 
 export const GatewayConfigSchema = z.strictObject({
@@ -331,6 +503,12 @@ export const GatewayConfigSchema = z.strictObject({
     .refine((s) => Object.keys(s).length > 0, { message: 'expected at least one subgraph' }),
   server: ServerConfig.default(ServerConfig.parse({})),
   log: LogConfig.default(LogConfig.parse({})),
+  /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
+  transcode: z.record(z.string(), TranscodeConfig).default({}),
+  /** The gRPC port for REST backends. @default no port */
+  grpc_server: GrpcServerConfig.default(GrpcServerConfig.parse({})),
+  /** Plain REST routes, proxied to REST backends; the longest matching prefix wins. @default [] */
+  routes: z.array(RouteConfig).default([]),
 });
 
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
@@ -339,3 +517,7 @@ export type RestSource = z.output<typeof RestSource>;
 export type GrpcSource = z.output<typeof GrpcSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type TranscodeConfig = z.output<typeof TranscodeConfig>;
+export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
+export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
+export type RouteConfig = z.output<typeof RouteConfig>;

@@ -33,10 +33,31 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
-  [ErrorCode.UPSTREAM_UNAVAILABLE]: 502,
+  [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
   [ErrorCode.UPSTREAM_ERROR]: 502,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+};
+
+/**
+ * The google.rpc.Code each code answers with on the gRPC port and in the `code` of REST error
+ * bodies (https://github.com/googleapis/googleapis/blob/master/google/rpc/code.proto).
+ */
+export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.BAD_REQUEST]: 3, // INVALID_ARGUMENT
+  [ErrorCode.METHOD_NOT_ALLOWED]: 12, // UNIMPLEMENTED
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as gRPC answers an oversize message
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 3, // INVALID_ARGUMENT
+  [ErrorCode.NOT_FOUND]: 5, // NOT_FOUND
+  [ErrorCode.BAD_USER_INPUT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.UNAUTHENTICATED]: 16, // UNAUTHENTICATED
+  [ErrorCode.FORBIDDEN]: 7, // PERMISSION_DENIED
+  [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
+  [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
+  [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
+  [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
+  [ErrorCode.UPSTREAM_ERROR]: 2, // UNKNOWN: the backend's answer said nothing usable
+  [ErrorCode.INTERNAL_SERVER_ERROR]: 13, // INTERNAL
 };
 
 export interface GatewayErrorOptions {

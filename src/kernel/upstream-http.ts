@@ -1,5 +1,10 @@
 import type { Dispatcher } from 'undici';
-import { UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
+import {
+  ErrorCode,
+  UpstreamError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from './errors.ts';
 
 /**
  * Socket-level failures that mean "could not reach the backend" rather than "it answered badly".
@@ -60,14 +65,24 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamRe
       text: await response.body.text(),
     };
   } catch (error) {
-    if (controller.signal.aborted)
-      throw new UpstreamTimeoutError(request.subgraph, request.timeoutMs, error);
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE.has(code)) {
-      throw new UpstreamUnavailableError(request.subgraph, error);
+    switch (failureCode(error, controller.signal.aborted)) {
+      case ErrorCode.UPSTREAM_TIMEOUT:
+        throw new UpstreamTimeoutError(request.subgraph, request.timeoutMs, error);
+      case ErrorCode.UPSTREAM_UNAVAILABLE:
+        throw new UpstreamUnavailableError(request.subgraph, error);
+      default:
+        throw new UpstreamError(request.subgraph, 'failed', { cause: error });
     }
-    throw new UpstreamError(request.subgraph, 'failed', { cause: error });
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a failed HTTP exchange means: timed out (we aborted), unreachable, or anything else. */
+export function failureCode(error: unknown, aborted: boolean): ErrorCode {
+  if (aborted) return ErrorCode.UPSTREAM_TIMEOUT;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && UNAVAILABLE.has(code)
+    ? ErrorCode.UPSTREAM_UNAVAILABLE
+    : ErrorCode.UPSTREAM_ERROR;
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
-import type { SupergraphSource } from '../composition/sources.ts';
+import type { SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { runStages, STAGES, type StageEntry } from '../gateway/pipeline.ts';
@@ -13,7 +13,10 @@ import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { renderLandingPage } from './landing-page.ts';
+import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
+import { serveProxied } from './proxy-route.ts';
 import { sendGraphQLError } from './respond.ts';
+import { sendStatusError, serveTranscoded } from './transcode-route.ts';
 
 export interface AppOptions {
   source: SupergraphSource;
@@ -35,6 +38,11 @@ export interface App {
   idle(): Promise<void>;
   /** Stops Apollo Server, the gateway, the file watchers and the upstream connection pools. */
   stop(): Promise<void>;
+  /**
+   * The gRPC port's server (unbound) when the loaded config serves REST backends over gRPC;
+   * built once, after `start()`.
+   */
+  grpcPort(): GrpcPort | undefined;
 }
 
 /**
@@ -56,6 +64,7 @@ export function buildApp(options: AppOptions): App {
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
 
   let state: 'starting' | 'ready' | 'draining' = 'starting';
+  let grpcPort: GrpcPort | undefined;
   const backendHealth = new BackendHealthCache();
   const inFlight = new Set<ServerResponse>();
   let idleWaiters: (() => void)[] = [];
@@ -78,28 +87,28 @@ export function buildApp(options: AppOptions): App {
       server.request_timeout,
     );
     const accept = req.headers.accept;
+    const isGraphQL = path === server.graphql_path;
     try {
       await runStages(stages, 'request', ctx);
       applyResponseHeaders(res, ctx);
-      if (path !== server.graphql_path) {
+      // A draining gateway still serves: requests arriving now come from clients and balancers
+      // that have not yet seen readiness turn.
+      const snapshot = manager.current;
+      if (state === 'starting' || !snapshot) {
         throw new GatewayError(
-          ErrorCode.NOT_FOUND,
-          `No route for ${path}; GraphQL is served at ${server.graphql_path}.`,
+          ErrorCode.SUPERGRAPH_NOT_READY,
+          'The gateway has not loaded a supergraph yet.',
         );
+      }
+      if (!isGraphQL) {
+        await serveRest(req, res, ctx, snapshot, method, path, search);
+        return;
       }
       if (method !== 'GET' && method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
         throw new GatewayError(
           ErrorCode.METHOD_NOT_ALLOWED,
           `Method ${method} is not allowed; use GET or POST.`,
-        );
-      }
-      // A draining gateway still serves: requests arriving now come from clients and balancers
-      // that have not yet seen readiness turn.
-      if (state === 'starting') {
-        throw new GatewayError(
-          ErrorCode.SUPERGRAPH_NOT_READY,
-          'The gateway has not loaded a supergraph yet.',
         );
       }
       if (landingHtml && method === 'GET' && !search && prefersHtml(accept)) {
@@ -115,9 +124,9 @@ export function buildApp(options: AppOptions): App {
           : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
               cause: caught,
             });
-      if (error.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+      if (error.code === ErrorCode.INTERNAL_SERVER_ERROR || error.status >= 502) {
         logger.error(
-          { err: ensureError(caught), correlationId: ctx.correlationId },
+          { err: ensureError(error.originalError ?? caught), correlationId: ctx.correlationId },
           'request failed',
         );
       }
@@ -129,8 +138,50 @@ export function buildApp(options: AppOptions): App {
       }
       // Stages that ran before the failure still mark the answer (the correlation id above all).
       applyResponseHeaders(res, ctx);
-      sendGraphQLError(res, error, accept);
+      if (isGraphQL) sendGraphQLError(res, error, accept);
+      else sendStatusError(res, error, ctx.correlationId);
     }
+  }
+
+  /**
+   * Every path but the GraphQL endpoint: gRPC methods by their HTTP bindings first (exact
+   * templates), then plain REST routes by prefix. Errors answer as google.rpc.Status JSON.
+   */
+  async function serveRest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    snapshot: SupergraphSnapshot,
+    method: string,
+    path: string,
+    search: string,
+  ): Promise<void> {
+    const transcoded = snapshot.transcoder.match(method, path);
+    if (transcoded?.kind === 'route') {
+      return serveTranscoded(req, res, ctx, transcoded.route, transcoded.pathValues, search, {
+        bodyLimit: server.body_limit,
+        mask: server.mode === 'production',
+      });
+    }
+    const routed = snapshot.routes.match(method, path, req.headers);
+    if (routed?.kind === 'route') {
+      return serveProxied(req, res, ctx, routed.route, routed.backend, routed.path, search, {
+        dispatcher,
+        bodyLimit: server.body_limit,
+      });
+    }
+    const allowed = [...(transcoded?.allowed ?? []), ...(routed?.allowed ?? [])];
+    if (allowed.length > 0) {
+      res.setHeader('allow', allowed.join(', '));
+      throw new GatewayError(
+        ErrorCode.METHOD_NOT_ALLOWED,
+        `Method ${method} is not allowed on ${path}; use ${allowed.join(' or ')}.`,
+      );
+    }
+    throw new GatewayError(
+      ErrorCode.NOT_FOUND,
+      `No route for ${method} ${path}; GraphQL is served at ${server.graphql_path}.`,
+    );
   }
 
   return {
@@ -152,8 +203,23 @@ export function buildApp(options: AppOptions): App {
       await apollo.start();
       state = 'ready';
     },
+    grpcPort() {
+      const snapshot = manager.current;
+      if (!snapshot?.grpcFront) return undefined;
+      grpcPort ??= createGrpcPort({
+        front: snapshot.grpcFront,
+        current: () => manager.current?.grpcFront,
+        reflection: snapshot.grpcServer.reflection,
+        stages,
+        dispatcher,
+        requestTimeout: server.request_timeout,
+        logger: logger.child({ component: 'grpc' }),
+      });
+      return grpcPort;
+    },
     drain() {
       state = 'draining';
+      grpcPort?.drain();
       // Requests already running answer with Connection: close, so clients reconnect elsewhere.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
     },

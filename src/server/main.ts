@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { buildApp, type App, type AppOptions } from './app.ts';
 
@@ -9,6 +10,8 @@ export interface RunningGateway {
   readonly server: Server;
   /** http://host:port of the listening server. */
   readonly origin: string;
+  /** host:port of the gRPC port, when the config serves REST backends over gRPC. */
+  readonly grpcAddress?: string;
   /** Drains and stops; resolves true when every in-flight request finished in time. */
   shutdown(): Promise<boolean>;
 }
@@ -36,6 +39,30 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
   const { port } = server.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   const origin = `http://${host}:${port}`;
+  let grpcAddress: string | undefined;
+  const grpcPort = app.grpcPort();
+  if (grpcPort) {
+    const { host: grpcHost, port: grpcWanted } = app.manager.current!.grpcServer;
+    try {
+      const bound = await new Promise<number>((resolve, reject) =>
+        grpcPort.server.bindAsync(
+          `${grpcHost}:${grpcWanted}`,
+          grpc.ServerCredentials.createInsecure(),
+          (error, port) => (error ? reject(error) : resolve(port)),
+        ),
+      );
+      grpcAddress = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${bound}`;
+    } catch (error) {
+      server.close();
+      await app.stop();
+      throw new Error(
+        `cannot listen for gRPC on ${grpcHost}:${grpcWanted}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    logger.info({ address: grpcAddress }, 'gRPC port listening');
+  }
+  // Last: "listening" means every port is open.
   logger.info({ url: `${origin}${settings.graphql_path}` }, 'gateway listening');
 
   let stopping: Promise<boolean> | undefined;
@@ -43,6 +70,7 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     app,
     server,
     origin,
+    ...(grpcAddress ? { grpcAddress } : {}),
     shutdown() {
       stopping ??= (async () => {
         app.drain();
@@ -62,6 +90,7 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
         if (!drained) logger.warn('shutdown timeout reached; closing the remaining connections');
         server.closeAllConnections();
         await closed;
+        if (grpcPort) await closeGrpc(grpcPort.server, settings.shutdown_timeout);
         await app.stop();
         return drained;
       })();
@@ -93,4 +122,19 @@ export function exitOnSignals(running: RunningGateway, logger: Logger): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/** Lets gRPC calls in flight finish within the bound, then cuts the rest. */
+async function closeGrpc(server: grpc.Server, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -5,11 +5,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
-import { post } from '../helpers/env.ts';
+import { get, post } from '../helpers/env.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-test('npm start serves the demo query across REST, gRPC and GraphQL backends, and Ctrl-C stops it all', async () => {
+test('npm start serves the demo query, the orders REST API, the users gRPC API, and Ctrl-C stops it all', async () => {
   // What `npm start` runs, on ephemeral ports so the test never collides with a running demo.
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'demo/start.ts')], {
     cwd: ROOT,
@@ -19,23 +19,57 @@ test('npm start serves the demo query across REST, gRPC and GraphQL backends, an
       USERS_PORT: '0',
       ORDERS_PORT: '0',
       PRODUCTS_PORT: '0',
+      GRPC_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
   let url: string | undefined;
+  let grpcAddress: string | undefined;
   for await (const line of createInterface({ input: child.stdout })) {
+    if (line.includes('"msg":"gRPC port listening"'))
+      grpcAddress = (JSON.parse(line) as { address: string }).address;
     if (line.includes('"msg":"gateway listening"')) {
       url = (JSON.parse(line) as { url: string }).url;
       break;
     }
   }
   assert.ok(url, 'the gateway never said it was listening');
+  assert.ok(grpcAddress, 'the gateway never opened its gRPC port');
   child.stdout.resume();
 
   const res = await post(url, { query: DEMO_QUERY });
   assert.equal(res.status, 200);
   assert.deepEqual(res.json, DEMO_ANSWER);
+
+  // The orders gRPC service as REST, by its google.api.http annotations.
+  const origin = new URL(url).origin;
+  const order = await get(`${origin}/v1/orders/o1`);
+  assert.equal(order.status, 200);
+  assert.equal(order.json.userId, '1');
+  assert.equal(order.json.status, 'ORDER_STATUS_DELIVERED');
+  // The users REST service through a plain route.
+  const user = await get(`${origin}/api/users/2`);
+  assert.deepEqual(user.json, { id: '2', name: 'Alan Turing', email: 'alan@example.com' });
+  // The users REST service over gRPC, with the client script the README shows.
+  const client = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'demo/users-client.ts'), 'get', '3'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, GRPC_ADDRESS: grpcAddress },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  let printed = '';
+  client.stdout.on('data', (chunk: Buffer) => (printed += chunk));
+  const [clientCode] = await once(client, 'exit');
+  assert.equal(clientCode, 0);
+  assert.deepEqual(JSON.parse(printed), {
+    id: '3',
+    name: 'Grace Hopper',
+    email: 'grace@example.com',
+  });
 
   child.kill('SIGINT');
   const [code] = await exited;

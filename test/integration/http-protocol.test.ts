@@ -179,9 +179,13 @@ describe('the GraphQL endpoint over HTTP', () => {
     assert.equal(json.errors[0].extensions.code, 'METHOD_NOT_ALLOWED');
   });
 
-  test('an unknown path answers 404 with a GraphQL error', async () => {
+  test('an unknown path answers 404 with a google.rpc.Status body (it is not a GraphQL request)', async () => {
     const res = await post(`${env.gateway.origin}/nope`, ok);
-    assertGraphQLError(res, 404, 'NOT_FOUND', /No route for \/nope/);
+    assert.equal(res.status, 404);
+    assert.equal(res.json.code, 5);
+    assert.match(res.json.message, /No route for POST \/nope/);
+    assert.equal(res.json.details[0].reason, 'NOT_FOUND');
+    assert.equal(res.json.details[0].metadata.correlationId, res.headers['x-correlation-id']);
   });
 
   test('every response carries a correlation id, the client’s when well-formed', async () => {

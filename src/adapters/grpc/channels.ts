@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { ConfigError } from '../../config/errors.ts';
 
 /**
  * One gRPC client (one HTTP/2 channel) per backend address, kept across reloads: an adapter
@@ -39,4 +41,31 @@ export class GrpcChannels {
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
   }
+}
+
+/**
+ * The PEM files of a TLS setting, read at each load so a rotated certificate applies at the next
+ * reload; an unreadable one is a config error at `keyPath.<part>`.
+ */
+export function readChannelTls(
+  files: { ca?: string; cert?: string; key?: string; serverName?: string },
+  configFile: string,
+  keyPath: string,
+): ChannelTls {
+  const { serverName, ...pems } = files;
+  const tls: ChannelTls = serverName ? { serverName } : {};
+  for (const [part, file] of Object.entries(pems) as [keyof typeof pems, string][]) {
+    try {
+      tls[part] = readFileSync(file);
+    } catch (error) {
+      throw new ConfigError([
+        {
+          file: configFile,
+          path: `${keyPath}.${part}`,
+          message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+        },
+      ]);
+    }
+  }
+  return tls;
 }

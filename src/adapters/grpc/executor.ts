@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import DataLoader from 'dataloader';
@@ -10,7 +9,7 @@ import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
-import type { ChannelTls, GrpcChannels } from './channels.ts';
+import { readChannelTls, type GrpcChannels } from './channels.ts';
 import { checkHealth } from './health.ts';
 import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
@@ -67,7 +66,8 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     );
   }
   const generated = protosToSdl(loaded, source.methods);
-  const tls = readTls(options);
+  const tls =
+    options.tls && readChannelTls(options.tls, options.configFile, `subgraphs.${name}.source.tls`);
   const channel = () => options.channels.get(source.address, tls);
   const invoke = createInvoker(options, channel);
   let document: DocumentNode = parse(new Source(generated.sdl, `${name} (generated from protos)`));
@@ -207,27 +207,6 @@ function loaderFor(
   let loader = perType.get(type);
   if (!loader) perType.set(type, (loader = create()));
   return loader;
-}
-
-/** The PEM files, read once per load so a rotated certificate applies at the next reload. */
-function readTls(options: GrpcAdapterOptions): ChannelTls | undefined {
-  if (!options.tls) return undefined;
-  const { serverName, ...files } = options.tls;
-  const tls: ChannelTls = serverName ? { serverName } : {};
-  for (const [part, file] of Object.entries(files) as [keyof typeof files, string][]) {
-    try {
-      tls[part] = readFileSync(file);
-    } catch (error) {
-      throw new ConfigError([
-        {
-          file: options.configFile,
-          path: `subgraphs.${options.name}.source.tls.${part}`,
-          message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
-        },
-      ]);
-    }
-  }
-  return tls;
 }
 
 function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client): Invoke {

@@ -9,10 +9,14 @@ import protobuf from 'protobufjs';
 export type BackendHealth =
   'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN' | 'UNKNOWN' | 'NO_HEALTH_SERVICE' | 'UNREACHABLE';
 
-const HEALTH_PROTO = join(import.meta.dirname, '../../../protos/grpc/health/v1/health.proto');
+export const HEALTH_PROTO = join(
+  import.meta.dirname,
+  '../../../protos/grpc/health/v1/health.proto',
+);
 let types: { request: protobuf.Type; response: protobuf.Type; status: protobuf.Enum } | undefined;
 
-function healthTypes() {
+/** The grpc.health.v1 messages, loaded once: the client here and the gateway's gRPC port use them. */
+export function healthTypes() {
   if (!types) {
     const root = protobuf.loadSync(HEALTH_PROTO);
     const response = root.lookupType('grpc.health.v1.HealthCheckResponse');

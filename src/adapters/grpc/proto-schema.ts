@@ -11,7 +11,8 @@ import protobuf from 'protobufjs';
  * of which at most one is set; proto3 `optional` fields are nullable, other scalars non-null.
  */
 
-const BUILTIN_PROTOS = join(import.meta.dirname, 'builtin');
+/** google/api/{annotations,http}.proto, shipped for protos that annotate HTTP bindings. */
+export const BUILTIN_PROTOS = join(import.meta.dirname, 'builtin');
 
 export interface LoadedProtos {
   root: protobuf.Root;
@@ -21,7 +22,12 @@ export interface LoadedProtos {
 export class ProtoLoadError extends Error {}
 
 /** Loads proto files against include directories; google/protobuf/* come from protobufjs. */
-export function loadProtos(files: readonly string[], includeDirs: readonly string[]): LoadedProtos {
+export function loadProtos(
+  files: readonly string[],
+  includeDirs: readonly string[],
+  /** Keep proto field names (`user_id`) instead of camelCase: the transcoder needs both forms. */
+  keepCase = false,
+): LoadedProtos {
   const root = new protobuf.Root();
   // protobufjs parses each file right after resolving it: the last path resolved is the file a
   // syntax error is in (its messages name only the line).
@@ -42,7 +48,7 @@ export function loadProtos(files: readonly string[], includeDirs: readonly strin
     );
   };
   try {
-    root.loadSync([...files], { keepCase: false });
+    root.loadSync([...files], { keepCase });
     root.resolveAll();
   } catch (error) {
     if (error instanceof ProtoLoadError) throw error;
