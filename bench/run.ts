@@ -4,8 +4,11 @@
 //   federation  this gateway vs a bare @apollo/gateway + @apollo/server, same subgraphs and query
 //   rest        a REST-backed query through the gateway (REST adapter) vs the REST endpoint itself
 //   grpc        a gRPC-backed query through the gateway (gRPC adapter) vs a grpc-js client
+//   transcode   GET /v1/orders/1 through the gateway (REST to gRPC) vs GetOrder with grpc-js
+//   grpc-front  GetUser through the gateway's gRPC port (gRPC to REST) vs GET /users/1 directly
 //
-// BENCH_CASES=federation,rest,grpc  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)  BENCH_CONNECTIONS=32
+// BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
+// BENCH_CONNECTIONS=32
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +18,7 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
+import { loadUserService } from '../demo/users-grpc.ts';
 import { stringify } from 'yaml';
 import { composeSupergraph } from '../src/composition/compose.ts';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
@@ -24,7 +28,7 @@ const ROOT = join(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const CASES = (process.env.BENCH_CASES ?? 'federation,rest,grpc').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front').split(',');
 const WARMUP_S = 3;
 
 interface Target {
@@ -239,9 +243,7 @@ async function restCase(dir: string) {
     },
     direct,
   );
-  console.log(
-    `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
-  );
+  printAdded(a, b);
 }
 
 /** CONNECTIONS concurrent callers for `duration` seconds, each waiting for its answer. */
@@ -290,6 +292,46 @@ async function grpcCase(dir: string) {
       listening,
     ),
   );
+  const { client, direct } = directGetOrder(address);
+  try {
+    const { a, b } = await compare(
+      'gRPC adapter: GetOrder through the gateway vs the same call with a grpc-js client',
+      {
+        name: 'through the gateway',
+        url: gateway,
+        method: 'POST',
+        body: JSON.stringify({
+          query: '{ getOrder(id: "1") { id status items { productId quantity } } }',
+        }),
+        check: expectJson({
+          data: {
+            getOrder: {
+              id: '1',
+              status: 'DELIVERED',
+              items: [
+                { productId: 'p1', quantity: 1 },
+                { productId: 'p2', quantity: 2 },
+              ],
+            },
+          },
+        }),
+      },
+      direct,
+    );
+    printAdded(a, b);
+  } finally {
+    client.close();
+  }
+}
+
+function printAdded(a: Round, b: Round) {
+  console.log(
+    `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
+  );
+}
+
+/** GetOrder("1") on the orders service with a grpc-js client: the direct side of two cases. */
+function directGetOrder(address: string) {
   const client = new (loadOrderService())(
     address,
     grpc.credentials.createInsecure(),
@@ -302,47 +344,133 @@ async function grpcCase(dir: string) {
   };
   const getOrder = () =>
     new Promise<{ id: string; status: string; items: unknown[] }>((resolve, reject) =>
-      client.getOrder({ id: 'o1' }, (error, order) => (error ? reject(error) : resolve(order))),
+      client.getOrder({ id: '1' }, (error, order) => (error ? reject(error) : resolve(order))),
     );
-  try {
-    const direct: Target = {
-      name: 'grpc-js client directly',
-      url: address,
-      method: 'POST',
-      check: (text) => {
-        if (!text.includes('ORDER_STATUS_DELIVERED'))
-          throw new Error(`unexpected gRPC answer ${text}`);
+  const direct: Target = {
+    name: 'grpc-js client directly',
+    url: address,
+    method: 'POST',
+    check: (text) => {
+      if (!text.includes('ORDER_STATUS_DELIVERED'))
+        throw new Error(`unexpected gRPC answer ${text}`);
+    },
+    call: async () => JSON.stringify(await getOrder()),
+    loadWith: (duration) => loadCalls(getOrder, duration),
+  };
+  return { client, direct };
+}
+
+/** A config needs one subgraph; this one is never called. */
+const STUB_SUBGRAPH = {
+  stub: {
+    routing_url: 'http://127.0.0.1:9/graphql',
+    schema: { sdl: 'type Query { hello: String }' },
+  },
+};
+
+async function transcodeCase(dir: string) {
+  const { address } = JSON.parse(await spawnTs(['bench/grpc-service.ts'])) as { address: string };
+  await writeFile(
+    join(dir, 'transcode.yaml'),
+    stringify({
+      subgraphs: STUB_SUBGRAPH,
+      transcode: {
+        orders: {
+          address,
+          protos: ['demo/orders/v1/orders.proto'],
+          include_dirs: [join(ROOT, 'protos')],
+        },
       },
-      call: async () => JSON.stringify(await getOrder()),
-      loadWith: (duration) => loadCalls(getOrder, duration),
-    };
+    }),
+  );
+  const gateway = new URL(
+    urlOf(
+      await spawnTs(
+        ['src/cli/main.ts', 'start', '--config', join(dir, 'transcode.yaml'), '--port', '0'],
+        listening,
+      ),
+    ),
+  ).origin;
+  const { client, direct } = directGetOrder(address);
+  try {
     const { a, b } = await compare(
-      'gRPC adapter: GetOrder through the gateway vs the same call with a grpc-js client',
+      'REST to gRPC: GET /v1/orders/1 through the gateway vs GetOrder with a grpc-js client',
       {
         name: 'through the gateway',
-        url: gateway,
-        method: 'POST',
-        body: JSON.stringify({
-          query: '{ getOrder(id: "o1") { id status items { productId quantity } } }',
-        }),
-        check: expectJson({
-          data: {
-            getOrder: {
-              id: 'o1',
-              status: 'DELIVERED',
-              items: [
-                { productId: 'p1', quantity: 1 },
-                { productId: 'p2', quantity: 2 },
-              ],
-            },
-          },
-        }),
+        url: `${gateway}/v1/orders/1`,
+        method: 'GET',
+        check: (text) => {
+          const order = JSON.parse(text) as { id: string; status: string };
+          if (order.id !== '1' || order.status !== 'ORDER_STATUS_DELIVERED')
+            throw new Error(`unexpected answer ${text}`);
+        },
       },
       direct,
     );
-    console.log(
-      `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
+    printAdded(a, b);
+  } finally {
+    client.close();
+  }
+}
+
+async function grpcFrontCase(dir: string) {
+  const users = (JSON.parse(await spawnTs(['bench/users-service.ts'])) as { url: string }).url;
+  await writeFile(
+    join(dir, 'grpc-front.yaml'),
+    stringify({
+      subgraphs: STUB_SUBGRAPH,
+      grpc_server: {
+        port: 0,
+        services: {
+          users: {
+            protos: ['demo/users/v1/users.proto'],
+            include_dirs: [join(ROOT, 'protos')],
+            base_url: users,
+          },
+        },
+      },
+    }),
+  );
+  const grpcAddress = (
+    JSON.parse(
+      await spawnTs(
+        ['src/cli/main.ts', 'start', '--config', join(dir, 'grpc-front.yaml'), '--port', '0'],
+        (line) => line.includes('"msg":"gRPC port listening"'),
+      ),
+    ) as { address: string }
+  ).address;
+  const client = new (loadUserService())(
+    grpcAddress,
+    grpc.credentials.createInsecure(),
+  ) as unknown as {
+    getUser(req: { id: string }, cb: (e: Error | null, r: { name: string }) => void): void;
+    close(): void;
+  };
+  const getUser = () =>
+    new Promise<{ name: string }>((resolve, reject) =>
+      client.getUser({ id: '1' }, (error, user) => (error ? reject(error) : resolve(user))),
     );
+  try {
+    const { a, b } = await compare(
+      'gRPC to REST: GetUser through the gateway vs GET /users/1 directly',
+      {
+        name: 'grpc-js via the gateway',
+        url: grpcAddress,
+        method: 'POST',
+        check: (text) => {
+          if (!text.includes('Ada Lovelace')) throw new Error(`unexpected gRPC answer ${text}`);
+        },
+        call: async () => JSON.stringify(await getUser()),
+        loadWith: (duration) => loadCalls(getUser, duration),
+      },
+      {
+        name: 'REST endpoint directly',
+        url: `${users}/users/1`,
+        method: 'GET',
+        check: expectJson({ id: '1', name: 'Ada Lovelace', email: 'ada@example.com' }),
+      },
+    );
+    printAdded(a, b);
   } finally {
     client.close();
   }
@@ -354,6 +482,8 @@ async function main() {
     if (CASES.includes('federation')) await federationCase(dir);
     if (CASES.includes('rest')) await restCase(dir);
     if (CASES.includes('grpc')) await grpcCase(dir);
+    if (CASES.includes('transcode')) await transcodeCase(dir);
+    if (CASES.includes('grpc-front')) await grpcFrontCase(dir);
   } finally {
     await Promise.all(
       children.map(async (child) => {

@@ -42,7 +42,7 @@ export const PRODUCTS: readonly Product[] = [
 
 export const ORDERS: readonly Order[] = [
   {
-    id: 'o1',
+    id: '1',
     userId: '1',
     status: 'DELIVERED',
     createdAt: '2026-09-02T10:15:00Z',
@@ -52,14 +52,14 @@ export const ORDERS: readonly Order[] = [
     ],
   },
   {
-    id: 'o2',
+    id: '2',
     userId: '1',
     status: 'SHIPPED',
     createdAt: '2026-10-20T16:40:00Z',
     items: [{ productId: 'p3', quantity: 1 }],
   },
   {
-    id: 'o3',
+    id: '3',
     userId: '2',
     status: 'PAID',
     createdAt: '2026-10-28T08:05:00Z',
@@ -69,28 +69,28 @@ export const ORDERS: readonly Order[] = [
     ],
   },
   {
-    id: 'o4',
+    id: '4',
     userId: '3',
     status: 'PENDING',
     createdAt: '2026-11-01T12:00:00Z',
     items: [{ productId: 'p6', quantity: 1 }],
   },
   {
-    id: 'o5',
+    id: '5',
     userId: '1',
     status: 'PENDING',
     createdAt: '2026-11-18T09:30:00Z',
     items: [{ productId: 'p5', quantity: 2 }],
   },
   {
-    id: 'o6',
+    id: '6',
     userId: '4',
     status: 'CANCELLED',
     createdAt: '2026-08-14T14:22:00Z',
     items: [{ productId: 'p2', quantity: 1 }],
   },
   {
-    id: 'o7',
+    id: '7',
     userId: '5',
     status: 'DELIVERED',
     createdAt: '2026-07-30T18:45:00Z',
@@ -100,7 +100,7 @@ export const ORDERS: readonly Order[] = [
     ],
   },
   {
-    id: 'o8',
+    id: '8',
     userId: '2',
     status: 'SHIPPED',
     createdAt: '2026-11-10T11:11:00Z',

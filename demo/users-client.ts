@@ -4,22 +4,11 @@
 //   npm run users-client -- batch 1 2 9
 //   npm run users-client -- create "Ada Byron" ada@example.com
 // GRPC_ADDRESS overrides the address (default 127.0.0.1:50051).
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { BUILTIN_PROTOS } from '../src/adapters/grpc/proto-schema.ts';
+import { loadUserService } from './users-grpc.ts';
 
 const address = process.env.GRPC_ADDRESS ?? '127.0.0.1:50051';
-const definition = protoLoader.loadSync('demo/users/v1/users.proto', {
-  includeDirs: [join(import.meta.dirname, '../protos'), BUILTIN_PROTOS],
-  keepCase: false,
-  longs: String,
-  enums: String,
-});
-const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-  demo: { users: { v1: { UserService: grpc.ServiceClientConstructor } } };
-};
-const client = new pkg.demo.users.v1.UserService(address, grpc.credentials.createInsecure());
+const client = new (loadUserService())(address, grpc.credentials.createInsecure());
 
 const [command = '', ...args] = process.argv.slice(2);
 const calls: Record<string, [string, object]> = {

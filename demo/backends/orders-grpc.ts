@@ -109,7 +109,7 @@ export async function startOrdersGrpc(
         );
       }
       const order: Order = {
-        id: `o${nextId++}`,
+        id: String(nextId++),
         userId,
         status: 'PENDING' satisfies OrderStatus,
         items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })),

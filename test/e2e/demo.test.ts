@@ -44,7 +44,7 @@ test('npm start serves the demo query, the orders REST API, the users gRPC API, 
 
   // The orders gRPC service as REST, by its google.api.http annotations.
   const origin = new URL(url).origin;
-  const order = await get(`${origin}/v1/orders/o1`);
+  const order = await get(`${origin}/v1/orders/1`);
   assert.equal(order.status, 200);
   assert.equal(order.json.userId, '1');
   assert.equal(order.json.status, 'ORDER_STATUS_DELIVERED');

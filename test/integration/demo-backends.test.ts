@@ -98,7 +98,7 @@ describe('the demo orders gRPC service', () => {
     );
 
   test('GetOrder answers the order with its items and timestamp', async () => {
-    const order = await call('GetOrder', { id: 'o1' });
+    const order = await call('GetOrder', { id: '1' });
     assert.equal(order.status, 'ORDER_STATUS_DELIVERED');
     assert.deepEqual(order.items, [
       { productId: 'p1', quantity: 1 },
@@ -118,15 +118,15 @@ describe('the demo orders gRPC service', () => {
     const { orders: list } = await call('ListOrdersByUser', { userId: '1' });
     assert.deepEqual(
       list.map((o: { id: string }) => o.id),
-      ['o5', 'o2', 'o1'],
+      ['5', '2', '1'],
     );
   });
 
   test('BatchGetOrders leaves unknown ids out', async () => {
-    const { orders: list } = await call('BatchGetOrders', { ids: ['o3', 'zz', 'o1'] });
+    const { orders: list } = await call('BatchGetOrders', { ids: ['3', 'zz', '1'] });
     assert.deepEqual(
       list.map((o: { id: string }) => o.id),
-      ['o3', 'o1'],
+      ['3', '1'],
     );
   });
 

@@ -58,7 +58,7 @@ describe('the demo graph', () => {
   const queries: Record<string, string> = {
     'the demo query': DEMO_QUERY,
     'an order with its user and products':
-      '{ getOrder(id: "o3") { id status createdAt user { id name email } items { quantity product { id name priceCents } } } }',
+      '{ getOrder(id: "3") { id status createdAt user { id name email } items { quantity product { id name priceCents } } } }',
     'a list of users with orders': '{ users(ids: ["2", "4", "9"]) { name orders { id status } } }',
     'an unknown order': '{ getOrder(id: "nope") { id } }',
     'a product list': '{ products { id name priceCents } }',

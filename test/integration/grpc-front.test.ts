@@ -6,8 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { stringify } from 'yaml';
 import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
+import { loadUserService } from '../../demo/users-grpc.ts';
 import { checkHealth } from '../../src/adapters/grpc/health.ts';
-import { BUILTIN_PROTOS } from '../../src/adapters/grpc/proto-schema.ts';
 import { startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 
 const PROTOS = join(import.meta.dirname, '../../protos');
@@ -44,14 +44,7 @@ type Unary = (
 ) => grpc.ClientUnaryCall;
 
 function usersClient(address: string) {
-  const definition = protoLoader.loadSync('demo/users/v1/users.proto', {
-    includeDirs: [PROTOS, BUILTIN_PROTOS],
-    keepCase: false,
-    longs: String,
-    enums: String,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as any;
-  const client = new pkg.demo.users.v1.UserService(address, grpc.credentials.createInsecure());
+  const client = new (loadUserService())(address, grpc.credentials.createInsecure()) as any;
   const call = (method: string, request: object, metadata = new grpc.Metadata()) =>
     new Promise<{ reply?: any; error?: grpc.ServiceError; headers?: grpc.Metadata }>((resolve) => {
       let headers: grpc.Metadata | undefined;

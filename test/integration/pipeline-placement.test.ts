@@ -3,7 +3,21 @@ import assert from 'node:assert/strict';
 import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
 import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
 import { accounts } from '../fixtures/graphs/shop.ts';
-import { post, startGatewayOver, type GatewayOver } from '../helpers/env.ts';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { stringify } from 'yaml';
+import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
+import { startLibraryServer } from '../fixtures/protos/library-server.ts';
+import { MAPPING_PROTOS } from '../fixtures/protos/mapping-server.ts';
+import {
+  get,
+  post,
+  startGatewayOver,
+  startTestGateway,
+  writeProject,
+  type GatewayOver,
+  type TestGateway,
+} from '../helpers/env.ts';
 
 /**
  * The placement test (after Apollo Router's): the real stage list, in its order, with a probe
@@ -60,3 +74,127 @@ describe('the request pipeline', () => {
     }
   });
 });
+
+/** The same stages, in front of the REST route, the transcoded gRPC service and the gRPC port. */
+describe('the request pipeline on REST and gRPC surfaces', () => {
+  let users: RunningBackend;
+  let library: Awaited<ReturnType<typeof startLibraryServer>>;
+  let project: Awaited<ReturnType<typeof writeProject>>;
+  let gateway: TestGateway;
+  const usersCalls: string[] = [];
+  const seen: string[] = [];
+  let refuse = false;
+
+  const probe: StageEntry = {
+    name: 'probe',
+    event: 'request',
+    run(ctx) {
+      seen.push(`${ctx.method} ${ctx.path} ${ctx.correlationId}`);
+      if (refuse) throw new GatewayError(ErrorCode.UNAUTHENTICATED, 'No credentials.');
+    },
+  };
+
+  before(async () => {
+    users = await startUsersRest({ onRequest: (req) => usersCalls.push(String(req.url)) });
+    library = await startLibraryServer();
+    project = await writeProject([]);
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          stub: {
+            routing_url: 'http://127.0.0.1:9/graphql',
+            schema: { sdl: 'type Query { hello: String }' },
+          },
+        },
+        routes: [
+          { path_prefix: '/api/users', rewrite_prefix: '/users', backends: [{ url: users.url }] },
+        ],
+        transcode: {
+          library: {
+            address: library.address,
+            protos: ['transcode/v1/library.proto'],
+            include_dirs: [MAPPING_PROTOS],
+          },
+        },
+        grpc_server: {
+          port: 0,
+          reflection: false,
+          services: {
+            users: {
+              protos: ['demo/users/v1/users.proto'],
+              include_dirs: [join(import.meta.dirname, '../../protos')],
+              base_url: users.url,
+            },
+          },
+        },
+      }),
+    );
+    gateway = await startTestGateway({
+      configFile: project.configFile,
+      stages: [...STAGES, probe],
+    });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await users.close();
+    await library.close();
+    await project.remove();
+  });
+
+  test('every surface runs the stages with the correlation id set before them', async () => {
+    seen.length = 0;
+    await get(`${gateway.origin}/api/users/1`, { 'x-correlation-id': 'route-1' });
+    await get(`${gateway.origin}/v1/shelves/1/books/2`, { 'x-correlation-id': 'transcode-1' });
+    const metadata = new grpc.Metadata();
+    metadata.set('x-correlation-id', 'grpc-1');
+    await getUserOverGrpc(gateway.running.grpcAddress as string, metadata);
+    assert.deepEqual(seen, [
+      'GET /api/users/1 route-1',
+      'GET /v1/shelves/1/books/2 transcode-1',
+      'POST /demo.users.v1.UserService/GetUser grpc-1',
+    ]);
+  });
+
+  test('a refusing stage stops each surface before its backend, with its code in that surface’s form', async () => {
+    refuse = true;
+    try {
+      const before = usersCalls.length;
+      const routed = await get(`${gateway.origin}/api/users/1`);
+      assert.equal(routed.status, 401);
+      assert.equal(routed.json.code, 16);
+      assert.equal(routed.json.details[0].reason, 'UNAUTHENTICATED');
+      const transcoded = await get(`${gateway.origin}/v1/shelves/1/books/2`);
+      assert.equal(transcoded.status, 401);
+      assert.equal(transcoded.json.message, 'No credentials.');
+      const error: any = await getUserOverGrpc(gateway.running.grpcAddress as string).catch(
+        (e: unknown) => e,
+      );
+      assert.equal(error.code, grpc.status.UNAUTHENTICATED);
+      assert.equal(error.details, 'No credentials.');
+      assert.equal(usersCalls.length, before);
+    } finally {
+      refuse = false;
+    }
+  });
+});
+
+function getUserOverGrpc(address: string, metadata = new grpc.Metadata()): Promise<unknown> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  // GetUserRequest { id = 1 } is the bytes 0x0a 0x01 '1'; the reply is not read.
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(
+      '/demo.users.v1.UserService/GetUser',
+      (value: Buffer) => value,
+      (bytes: Buffer) => bytes,
+      Buffer.from([0x0a, 0x01, 0x31]),
+      metadata,
+      (error, reply) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(reply);
+      },
+    ),
+  );
+}
