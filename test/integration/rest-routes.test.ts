@@ -207,3 +207,35 @@ describe('REST routes', () => {
     assert.equal(result.json.code, 4);
   });
 });
+
+describe('REST routes and hot reload', () => {
+  test('a changed route applies to the next request after the reload; a broken one keeps the last good routes', async (t) => {
+    const [first, second] = await Promise.all(['first', 'second'].map(startEchoBackend));
+    const project = await writeProject([]);
+    const config = (url: string, extra: object = {}) =>
+      stringify({
+        subgraphs: STUB_SUBGRAPH,
+        routes: [{ path_prefix: '/things', backends: [{ url, ...extra }] }],
+      });
+    await project.write('supergraph.yaml', config(first!.url));
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    t.after(async () => {
+      await gateway.close();
+      await Promise.all([first!.close(), second!.close()]);
+      await project.remove();
+    });
+    const reloaded = () =>
+      once(gateway.running.app.manager, 'reload').then(([outcome]) => outcome as { ok: boolean });
+    assert.equal((await get(`${gateway.origin}/things/1`)).json.backend, 'first');
+
+    let next = reloaded();
+    await project.write('supergraph.yaml', config(second!.url));
+    assert.equal((await next).ok, true);
+    assert.equal((await get(`${gateway.origin}/things/1`)).json.backend, 'second');
+
+    next = reloaded();
+    await project.write('supergraph.yaml', config(first!.url, { weight: -1 }));
+    assert.equal((await next).ok, false);
+    assert.equal((await get(`${gateway.origin}/things/1`)).json.backend, 'second');
+  });
+});
