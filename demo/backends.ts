@@ -28,6 +28,7 @@ export async function startDemoBackends(
   hooks: {
     onUsersRequest?: (req: IncomingMessage) => void;
     onOrdersCall?: (md: Metadata) => void;
+    onProductsRequest?: (req: IncomingMessage) => void;
   } = {},
 ): Promise<DemoBackends> {
   const started: RunningBackend[] = [];
@@ -41,7 +42,9 @@ export async function startDemoBackends(
       startUsersRest({ port: ports.users, onRequest: hooks.onUsersRequest }),
     );
     const orders = await track(startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall }));
-    const products = await track(startProductsSubgraph({ port: ports.products }));
+    const products = await track(
+      startProductsSubgraph({ port: ports.products, onRequest: hooks.onProductsRequest }),
+    );
     return {
       users,
       orders,

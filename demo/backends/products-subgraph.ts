@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import type { IncomingMessage } from 'node:http';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
@@ -17,7 +18,12 @@ export const PRODUCTS_SDL = readFileSync(
 const byId = (id: string) => PRODUCTS.find((p) => p.id === id) ?? null;
 
 export async function startProductsSubgraph(
-  options: { port?: number; host?: string } = {},
+  options: {
+    port?: number;
+    host?: string;
+    /** Called with every request (tests assert the headers the gateway sent). */
+    onRequest?: (req: IncomingMessage) => void;
+  } = {},
 ): Promise<RunningBackend> {
   const server = new ApolloServer({
     schema: buildSubgraphSchema({
@@ -37,6 +43,10 @@ export async function startProductsSubgraph(
   const host = options.host ?? '127.0.0.1';
   const { url } = await startStandaloneServer(server, {
     listen: { port: options.port ?? 0, host },
+    context: async ({ req }) => {
+      options.onRequest?.(req);
+      return {};
+    },
   });
   const port = Number(new URL(url).port);
   return { url: `http://${host}:${port}/graphql`, port, close: () => server.stop() };

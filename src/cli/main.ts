@@ -10,8 +10,8 @@ import {
   type LoadDeps,
 } from '../composition/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
-import { ServerConfig } from '../config/schema.ts';
-import { createLogger } from '../observability/log.ts';
+import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
+import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { exitOnSignals, startGateway } from '../server/main.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
@@ -89,11 +89,23 @@ async function start(args: string[]): Promise<void> {
     ...(loaded?.config.server ?? ServerConfig.parse({})),
     ...portAndHost(values.port ?? process.env.PORT, values.host),
   };
-  const logger = createLogger({ level: loaded?.config.log.level ?? 'info' });
+  const log = loaded?.config.log ?? LogConfig.parse({});
+  const logger = createLogger(
+    logOptionsFrom(log, server.mode, process.env, process.stdout.isTTY === true),
+  );
   const source = values.supergraph
     ? supergraphFileSource(resolve(values.supergraph), loaded)
     : configSource((loaded as LoadedConfig).file, process.env);
-  const running = await startGateway({ source, server, logger });
+  const running = await startGateway({
+    source,
+    server,
+    logger,
+    observability: {
+      log,
+      metrics: loaded?.config.metrics ?? MetricsConfig.parse({}),
+      tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
+    },
+  });
   exitOnSignals(running, logger);
 }
 

@@ -308,14 +308,78 @@ export const ServerConfig = z.strictObject({
    * @default 5s
    */
   keep_alive_timeout: Duration.default(5_000),
+  /**
+   * The header a client's correlation id arrives in and that carries it to backends and back.
+   * @default x-correlation-id
+   */
+  correlation_header: z
+    .string()
+    .regex(HEADER_NAME, 'expected an HTTP header name')
+    .transform((h) => h.toLowerCase())
+    .default('x-correlation-id'),
   /** Reload when supergraph.yaml or a schema file it names changes. @default true */
   hot_reload: z.boolean().default(true),
 });
 
 export const LogConfig = z.strictObject({
-  /** pino level. @default info */
+  /** pino level; the `LOG_LEVEL` environment variable overrides it. @default info */
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * `json` lines, or `pretty` human-readable lines. @default pretty in development on a terminal,
+   * json otherwise
+   */
+  format: z.enum(['json', 'pretty']).optional(),
+  /** One line per request (who, what, how long, which backends, what failed). @default true */
+  requests: z.boolean().default(true),
+  /**
+   * More fields to censor wherever they appear in a logged object, as pino paths
+   * (`*.ssn`, `user.email`); authorization, cookies, API keys and tokens always are. @default []
+   */
+  redact: z.array(z.string().min(1)).default([]),
 });
+
+/** Prometheus metrics at `/metrics`. */
+export const MetricsConfig = z.strictObject({
+  /** Serve `/metrics` and count. @default true */
+  enabled: z.boolean().default(true),
+  /** Path of the metrics endpoint. @default /metrics */
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path starting with /')
+    .default('/metrics'),
+  /**
+   * A separate port for `/metrics` (on `host`), so scrapes never share the public listener;
+   * without it, the metrics are on the gateway's port. @default the gateway's port
+   */
+  port: z.number().int().min(0).max(65_535).optional(),
+  /** Interface of the separate metrics port. @default 127.0.0.1 */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Distinct operation names kept as label values; later ones count as `(other)`. @default 200 */
+  max_operations: z.number().int().positive().default(200),
+  /** Distinct client names kept as label values; later ones count as `(other)`. @default 50 */
+  max_clients: z.number().int().positive().default(50),
+  /** Process and Node.js metrics (CPU, memory, event loop lag, GC). @default true */
+  process: z.boolean().default(true),
+});
+
+/** OpenTelemetry traces, exported over OTLP/HTTP. */
+export const TracingConfig = z
+  .strictObject({
+    /** Record and export spans. @default false */
+    enabled: z.boolean().default(false),
+    /** The OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`). */
+    endpoint: HttpUrl.optional(),
+    /** Headers sent with every export (an API key via `${ENV}`); never logged. @default {} */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** `service.name` of the spans. @default gateway */
+    service_name: z.string().min(1).default('gateway'),
+    /** Share of new traces recorded; a client's sampled flag is followed. @default 1 */
+    sample_ratio: z.number().min(0).max(1).default(1),
+  })
+  .refine((t) => !t.enabled || t.endpoint !== undefined, {
+    message: 'endpoint is required when tracing is enabled',
+    path: ['endpoint'],
+  });
 
 /**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
@@ -503,6 +567,8 @@ export const GatewayConfigSchema = z.strictObject({
     .refine((s) => Object.keys(s).length > 0, { message: 'expected at least one subgraph' }),
   server: ServerConfig.default(ServerConfig.parse({})),
   log: LogConfig.default(LogConfig.parse({})),
+  metrics: MetricsConfig.default(MetricsConfig.parse({})),
+  tracing: TracingConfig.default(TracingConfig.parse({})),
   /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
   transcode: z.record(z.string(), TranscodeConfig).default({}),
   /** The gRPC port for REST backends. @default no port */
@@ -518,6 +584,9 @@ export type GrpcSource = z.output<typeof GrpcSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type TranscodeConfig = z.output<typeof TranscodeConfig>;
+export type LogConfig = z.output<typeof LogConfig>;
+export type MetricsConfig = z.output<typeof MetricsConfig>;
+export type TracingConfig = z.output<typeof TracingConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

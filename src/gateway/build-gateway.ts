@@ -12,6 +12,8 @@ import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
+import { telemetryPlugin } from './plugins/telemetry.ts';
+import type { Telemetry } from '../observability/telemetry.ts';
 import type { SupergraphManager } from './supergraph-manager.ts';
 
 /** Used when a subgraph has no settings of its own (e.g. served from a supergraph file). */
@@ -27,6 +29,7 @@ export interface BuildGraphQLOptions {
   server: ServerConfig;
   logger: Logger;
   dispatcher: Dispatcher;
+  telemetry: Telemetry;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface BuildGraphQLOptions {
  * transport to subgraphs, the error masking and the plugins.
  */
 export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
-  const { manager, server, logger, dispatcher } = options;
+  const { manager, server, logger, dispatcher, telemetry } = options;
   const development = server.mode === 'development';
   const gateway = new ApolloGateway({
     supergraphSdl: manager.supergraphSdl,
@@ -64,6 +67,9 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: development,
+    // Validation's "Did you mean ...?" names fields a client may not know of (hidden ones,
+    // a contract's filtered ones); production leaves the suggestions out.
+    hideSchemaDetailsFromClientErrors: !development,
     // Apollo Server pretty-prints responses by default: a third more bytes to build, write and
     // send for every response, and clients parse them all the same.
     stringifyResult: (value) => JSON.stringify(value),
@@ -74,6 +80,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       errorLogPlugin(logger.child({ component: 'graphql' })),
+      telemetryPlugin(telemetry, { mask: !development }),
     ],
   });
   return { apollo, gateway };

@@ -17,6 +17,11 @@ const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([
   ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
 ]);
 
+/** Whether a code's messages are written for clients (and so survive production masking). */
+export function isClientSafe(code: string): boolean {
+  return CLIENT_SAFE_CODES.has(code);
+}
+
 /** Extensions that carry upstream detail: Apollo Gateway's `response` holds URL, status and body. */
 const INTERNAL_EXTENSIONS = ['response', 'exception', 'stacktrace'];
 

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { CallObserver } from './observe.ts';
 
 /**
  * What the gateway knows about one request, built when it arrives and handed to every stage,
@@ -9,6 +10,8 @@ import { performance } from 'node:perf_hooks';
 export interface RequestContext {
   /** Correlation id: the client's when well-formed, else generated (see observability/correlation.ts). */
   correlationId: string;
+  /** The header the correlation id travels in (`server.correlation_header`). */
+  readonly correlationHeader: string;
   readonly method: string;
   /** The URL path, without the query string. */
   readonly path: string;
@@ -28,6 +31,27 @@ export interface RequestContext {
    * headers are never forwarded as such: a backend sees only what a stage chose to put here.
    */
   readonly upstreamHeaders: Record<string, string>;
+  /** Backend calls report to it (logs, metrics, traces); absent where nothing observes. */
+  observer?: CallObserver;
+  /** What the request did, for its log line and metrics; stages and the GraphQL layer fill it. */
+  readonly facts: RequestFacts;
+}
+
+/** Filled as the request runs; read once when it ends. */
+export interface RequestFacts {
+  /** Which surface served it. */
+  surface: 'graphql' | 'rest' | 'grpc' | 'other';
+  /** The client's name (a BFF profile or `apollographql-client-name`), bounded by the metrics. */
+  client?: string;
+  operationName?: string;
+  /** sha256 of the GraphQL document. */
+  documentHash?: string;
+  /** Estimated cost, once cost estimation runs. */
+  cost?: number;
+  /** Backend calls in the order they ended. */
+  readonly calls: { backend: string; kind: string; ms: number; outcome: string }[];
+  /** Error codes the client saw. */
+  readonly errorCodes: Set<string>;
 }
 
 export function createRequestContext(
@@ -36,9 +60,11 @@ export function createRequestContext(
   headers: IncomingHttpHeaders,
   startedAt: number,
   timeoutMs = Number.POSITIVE_INFINITY,
+  correlationHeader = 'x-correlation-id',
 ): RequestContext {
   return {
     correlationId: '',
+    correlationHeader,
     method,
     path,
     headers,
@@ -46,6 +72,7 @@ export function createRequestContext(
     deadline: startedAt + timeoutMs,
     responseHeaders: new Map(),
     upstreamHeaders: {},
+    facts: { surface: 'other', calls: [], errorCodes: new Set() },
   };
 }
 

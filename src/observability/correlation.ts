@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../kernel/context.ts';
 
-export const CORRELATION_HEADER = 'x-correlation-id';
-
 /**
  * A client-supplied id is kept only when it is short and plain: it lands in log lines and in
  * backend headers, so anything that could forge a log field or smuggle a header is replaced.
@@ -11,8 +9,9 @@ const WELL_FORMED = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Stage: gives the request its correlation id, returns it to the client and sends it upstream. */
 export function correlate(ctx: RequestContext): void {
-  const given = ctx.headers[CORRELATION_HEADER];
+  const header = ctx.correlationHeader;
+  const given = ctx.headers[header];
   ctx.correlationId = typeof given === 'string' && WELL_FORMED.test(given) ? given : randomUUID();
-  ctx.responseHeaders.set(CORRELATION_HEADER, ctx.correlationId);
-  ctx.upstreamHeaders[CORRELATION_HEADER] = ctx.correlationId;
+  ctx.responseHeaders.set(header, ctx.correlationId);
+  ctx.upstreamHeaders[header] = ctx.correlationId;
 }

@@ -4,7 +4,16 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import type { SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
-import type { ServerConfig } from '../config/schema.ts';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  MetricsConfig,
+  type LogConfig,
+  type ServerConfig,
+  type TracingConfig,
+} from '../config/schema.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import { Telemetry } from '../observability/telemetry.ts';
+import { createTracing } from '../observability/trace.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { runStages, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { SupergraphManager } from '../gateway/supergraph-manager.ts';
@@ -24,12 +33,21 @@ export interface AppOptions {
   logger: Logger;
   /** The inbound stages; the placement test runs the real list with probes between stages. */
   stages?: readonly StageEntry[];
+  /** Logs, metrics and traces; defaults: request lines on, metrics on, tracing off. */
+  observability?: {
+    log?: Pick<LogConfig, 'requests'>;
+    metrics?: MetricsConfig;
+    tracing?: TracingConfig;
+    /** Replaces the OTLP exporter (tests: in memory; the bench: a no-op). */
+    spanExporter?: SpanExporter;
+  };
 }
 
 export interface App {
   /** The node:http request listener. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   readonly manager: SupergraphManager;
+  readonly telemetry: Telemetry;
   /** Loads the supergraph and starts Apollo Server; throws when the first load fails. */
   start(): Promise<void>;
   /** From now on /readyz says draining and responses close their connection. */
@@ -58,7 +76,26 @@ export function buildApp(options: AppOptions): App {
     watch: server.hot_reload,
     deps: { dispatcher, grpcChannels },
   });
-  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher });
+  const observability = options.observability ?? {};
+  const metricsConfig = observability.metrics ?? MetricsConfig.parse({});
+  const telemetry = new Telemetry({
+    logger: logger.child({ component: 'access' }),
+    logRequests: observability.log?.requests ?? true,
+    metrics: metricsConfig,
+    ...(observability.tracing?.enabled
+      ? {
+          tracing: createTracing({
+            config: observability.tracing,
+            ...(observability.spanExporter ? { exporter: observability.spanExporter } : {}),
+          }),
+        }
+      : {}),
+  });
+  manager.on('reload', (outcome: { ok: boolean }) => telemetry.recordReload(outcome.ok));
+  // Metrics on the gateway's own port unless they have one of their own (main.ts opens it).
+  const metricsPath =
+    telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
+  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher, telemetry });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
   const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
@@ -78,6 +115,7 @@ export function buildApp(options: AppOptions): App {
 
     if (path === '/healthz') return serveHealthz(res);
     if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
+    if (path === metricsPath && telemetry.metrics) return serveMetrics(res, telemetry.metrics);
 
     const ctx = createRequestContext(
       method,
@@ -85,9 +123,37 @@ export function buildApp(options: AppOptions): App {
       req.headers,
       performance.now(),
       server.request_timeout,
+      server.correlation_header,
     );
     const accept = req.headers.accept;
     const isGraphQL = path === server.graphql_path;
+    ctx.facts.surface = isGraphQL ? 'graphql' : 'rest';
+    telemetry.beginRequest(ctx, `${method} ${isGraphQL ? path : 'rest'}`, {
+      'http.request.method': method,
+      'url.path': path,
+    });
+    res.once('close', () => {
+      const status = res.headersSent ? res.statusCode : 499;
+      const [firstCode] = ctx.facts.errorCodes;
+      telemetry.endRequest(
+        ctx,
+        status,
+        firstCode ?? (status >= 500 ? ErrorCode.UPSTREAM_ERROR : 'ok'),
+      );
+    });
+    await telemetry.run(ctx, () => respond(req, res, ctx, method, path, search, accept, isGraphQL));
+  }
+
+  async function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    method: string,
+    path: string,
+    search: string,
+    accept: string | undefined,
+    isGraphQL: boolean,
+  ): Promise<void> {
     try {
       await runStages(stages, 'request', ctx);
       applyResponseHeaders(res, ctx);
@@ -130,6 +196,7 @@ export function buildApp(options: AppOptions): App {
           'request failed',
         );
       }
+      ctx.facts.errorCodes.add(error.code);
       // The rest of an oversize body is never read: closing is cheaper than draining it.
       if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
       if (res.headersSent) {
@@ -198,6 +265,7 @@ export function buildApp(options: AppOptions): App {
       void route(req, res);
     },
     manager,
+    telemetry,
     async start() {
       await manager.load();
       await apollo.start();
@@ -208,6 +276,8 @@ export function buildApp(options: AppOptions): App {
       if (!snapshot?.grpcFront) return undefined;
       grpcPort ??= createGrpcPort({
         front: snapshot.grpcFront,
+        telemetry,
+        correlationHeader: server.correlation_header,
         current: () => manager.current?.grpcFront,
         reflection: snapshot.grpcServer.reflection,
         stages,
@@ -233,8 +303,16 @@ export function buildApp(options: AppOptions): App {
       await dispatcher.destroy();
       grpcChannels.close();
       await apollo.stop();
+      await telemetry.close();
     },
   };
+}
+
+/** Prometheus text format, scraped by Prometheus or any OpenMetrics-compatible agent. */
+export async function serveMetrics(res: ServerResponse, metrics: GatewayMetrics): Promise<void> {
+  const body = await metrics.registry.metrics();
+  res.setHeader('content-type', metrics.registry.contentType);
+  res.end(body);
 }
 
 function applyResponseHeaders(res: ServerResponse, ctx: RequestContext): void {

@@ -9,8 +9,11 @@ import type { Dispatcher } from 'undici';
 import { HEALTH_PROTO, healthTypes } from '../adapters/grpc/health.ts';
 import { BUILTIN_PROTOS } from '../adapters/grpc/proto-schema.ts';
 import { runStages, type StageEntry } from '../gateway/pipeline.ts';
-import { callBudget, createRequestContext } from '../kernel/context.ts';
-import { ensureError, GatewayError, GRPC_CODE } from '../kernel/errors.ts';
+import { callBudget, createRequestContext, type RequestContext } from '../kernel/context.ts';
+import { ensureError, ErrorCode, GatewayError, GRPC_CODE } from '../kernel/errors.ts';
+import type { Telemetry } from '../observability/telemetry.ts';
+import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
+import { observed } from '../kernel/observe.ts';
 import { callUpstream } from '../kernel/upstream-http.ts';
 import {
   FrontError,
@@ -32,6 +35,8 @@ export interface GrpcPortOptions {
   dispatcher: Dispatcher;
   requestTimeout: number;
   logger: Logger;
+  telemetry: Telemetry;
+  correlationHeader: string;
 }
 
 export interface GrpcPort {
@@ -150,11 +155,35 @@ async function serve(
     headers,
     performance.now(),
     options.requestTimeout,
+    options.correlationHeader,
   );
+  ctx.facts.surface = 'grpc';
+  ctx.facts.operationName = method.path.slice(1);
+  const [service = '', rpc = ''] = method.path.slice(1).split('/');
+  options.telemetry.beginRequest(ctx, method.path.slice(1), {
+    'rpc.system': 'grpc',
+    'rpc.service': service,
+    'rpc.method': rpc,
+  });
   const answer = (md: grpc.Metadata) => {
     for (const [name, value] of ctx.responseHeaders) md.set(name, value);
     return md;
   };
+  await options.telemetry.run(ctx, () =>
+    answerCall(options, method, call, callback, ctx, headers, answer),
+  );
+}
+
+/** The call itself, inside the request's trace context. */
+async function answerCall(
+  options: GrpcPortOptions,
+  method: FrontMethod,
+  call: grpc.ServerUnaryCall<protobuf.Message, Obj>,
+  callback: grpc.sendUnaryData<Obj>,
+  ctx: RequestContext,
+  headers: IncomingHttpHeaders,
+  answer: (md: grpc.Metadata) => grpc.Metadata,
+): Promise<void> {
   try {
     await runStages(options.stages, 'request', ctx);
     if (!method.binding)
@@ -171,25 +200,37 @@ async function serve(
     }
     Object.assign(sent, ctx.upstreamHeaders);
     if (request.body !== undefined) sent['content-type'] = 'application/json';
-    const response = await callUpstream({
-      subgraph: method.entry,
-      dispatcher: options.dispatcher,
-      origin: backend.origin,
-      path: request.path,
-      method: request.method as Dispatcher.HttpMethod,
-      headers: sent,
-      ...(request.body === undefined ? {} : { body: request.body }),
-      timeoutMs: Math.max(
-        0,
-        Math.min(
-          callBudget(ctx, backend.timeout),
-          Number.isFinite(callerLeft) ? callerLeft : Infinity,
+    const binding = method.binding;
+    const backendCall = {
+      backend: method.entry,
+      kind: 'rest' as const,
+      operation: `${binding.httpMethod} ${binding.template.source}`,
+      protocol: 'http' as const,
+      address: new URL(backend.origin).host,
+      method: binding.httpMethod,
+    };
+    const reply = await observed(ctx, backendCall, async (traceHeaders) => {
+      const response = await callUpstream({
+        subgraph: method.entry,
+        dispatcher: options.dispatcher,
+        origin: backend.origin,
+        path: request.path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: { ...sent, ...traceHeaders },
+        ...(request.body === undefined ? {} : { body: request.body }),
+        timeoutMs: Math.max(
+          0,
+          Math.min(
+            callBudget(ctx, backend.timeout),
+            Number.isFinite(callerLeft) ? callerLeft : Infinity,
+          ),
         ),
-      ),
+      });
+      return replyOf(method, response.status, response.text);
     });
-    const reply = replyOf(method, response.status, response.text);
     call.sendMetadata(answer(new grpc.Metadata()));
     callback(null, reply);
+    options.telemetry.endRequest(ctx, grpc.status.OK, 'ok');
   } catch (caught) {
     let code: grpc.status;
     let details: string;
@@ -219,5 +260,11 @@ async function serve(
         'gRPC call failed',
       );
     callback({ code, details, metadata: answer(new grpc.Metadata()) });
+    const outcome =
+      caught instanceof GatewayError
+        ? caught.code
+        : (GRPC_STATUS_CODES[code] ?? ErrorCode.UPSTREAM_ERROR);
+    ctx.facts.errorCodes.add(outcome);
+    options.telemetry.endRequest(ctx, code, outcome);
   }
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { buildApp, type App, type AppOptions } from './app.ts';
+import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
 
 export interface RunningGateway {
   readonly app: App;
@@ -62,6 +62,25 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     }
     logger.info({ address: grpcAddress }, 'gRPC port listening');
   }
+  const metricsConfig = options.observability?.metrics;
+  let metricsServer: Server | undefined;
+  if (metricsConfig?.port !== undefined && app.telemetry.metrics) {
+    const metrics = app.telemetry.metrics;
+    metricsServer = createServer((req, res) => {
+      if ((req.url ?? '/').split('?')[0] === metricsConfig.path) void serveMetrics(res, metrics);
+      else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    metricsServer.listen(metricsConfig.port, metricsConfig.host);
+    await once(metricsServer, 'listening');
+    const { port: metricsPort } = metricsServer.address() as AddressInfo;
+    logger.info(
+      { url: `http://${metricsConfig.host}:${metricsPort}${metricsConfig.path}` },
+      'metrics listening',
+    );
+  }
   // Last: "listening" means every port is open.
   logger.info({ url: `${origin}${settings.graphql_path}` }, 'gateway listening');
 
@@ -91,6 +110,7 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
         server.closeAllConnections();
         await closed;
         if (grpcPort) await closeGrpc(grpcPort.server, settings.shutdown_timeout);
+        metricsServer?.close();
         await app.stop();
         return drained;
       })();

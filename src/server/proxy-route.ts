@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { callBudget, type RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError } from '../kernel/errors.ts';
+import { observeCall } from '../kernel/observe.ts';
 import { failureCode } from '../kernel/upstream-http.ts';
 import type { Route, RouteBackend } from '../routes/route-table.ts';
 import { readBody } from './read-body.ts';
@@ -72,6 +73,15 @@ export async function serveProxied(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const label = `Route "${route.name}" backend ${backend.index}`;
+  const record = observeCall(ctx, {
+    backend: route.name,
+    kind: 'route',
+    operation: `${method} ${route.config.path_prefix}`,
+    protocol: 'http',
+    address: new URL(backend.origin).host,
+    method,
+  });
+  Object.assign(headers, record.headers);
   try {
     let answer: Dispatcher.ResponseData;
     try {
@@ -85,6 +95,7 @@ export async function serveProxied(
       });
     } catch (error) {
       const code = failureCode(error, controller.signal.aborted);
+      record.end(code);
       throw new GatewayError(
         code,
         code === ErrorCode.UPSTREAM_TIMEOUT
@@ -95,6 +106,8 @@ export async function serveProxied(
         { cause: error },
       );
     }
+    // A backend's 5xx is its failure; any other status is an answer the client asked for.
+    record.end(answer.statusCode >= 500 ? ErrorCode.UPSTREAM_ERROR : 'ok', answer.statusCode);
     res.statusCode = answer.statusCode;
     for (const [name, value] of Object.entries(answer.headers)) {
       if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { callBudget, type RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
+import { observeCall } from '../kernel/observe.ts';
 import { callServerStream, callUnary } from '../translate/grpc-call.ts';
 import { JsonMappingError } from '../translate/proto-json.ts';
 import { statusOfGatewayError, statusOfGrpcError } from '../translate/status-map.ts';
@@ -56,18 +57,35 @@ export async function serveTranscoded(
     if (typeof value === 'string') metadata.set(name, value);
   }
   for (const [name, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(name, value);
+  const record = observeCall(ctx, {
+    backend: route.entry,
+    kind: 'grpc',
+    operation: route.rpc,
+    protocol: 'grpc',
+    address: route.address,
+  });
+  for (const [name, value] of Object.entries(record.headers)) metadata.set(name, value);
   const call = { metadata, timeoutMs: callBudget(ctx, route.timeout) };
   const json = (message: Record<string, unknown>) =>
     responseJson(route.responseType, message, binding.responseBody, {
       emitDefaults: config.emit_defaults,
       useProtoNames: config.use_proto_names,
     });
-  const failure = (error: grpc.ServiceError) =>
-    statusOfGrpcError(error.code, error.details ?? error.message, ctx.correlationId, options.mask);
+  const failure = (error: grpc.ServiceError) => {
+    const answer = statusOfGrpcError(
+      error.code,
+      error.details ?? error.message,
+      ctx.correlationId,
+      options.mask,
+    );
+    record.end(String(answer.body.details[0]?.reason ?? 'UPSTREAM_ERROR'), error.code);
+    return answer;
+  };
 
   if (!route.streaming) {
     try {
       const result = await callUnary(route, request, call);
+      record.end('ok', grpc.status.OK);
       for (const [name, value] of metadataHeaders(result.metadata, config.response_headers))
         res.setHeader(name, value);
       sendJson(res, 200, json(result.message));
@@ -107,6 +125,7 @@ export async function serveTranscoded(
       },
       closed.signal,
     );
+    record.end('ok', grpc.status.OK);
     start();
     res.end();
   } catch (error) {

@@ -1,6 +1,8 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
+import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
+import { ErrorCode } from '../kernel/errors.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedGrpcService } from '../config/load.ts';
 import { expandTemplate, readHttpBindings, TemplateError, type HttpBinding } from './http-rule.ts';
@@ -208,6 +210,11 @@ export class FrontError extends Error {
     message: string,
   ) {
     super(message);
+  }
+
+  /** The gateway code the status stands for: the outcome in logs and metrics. */
+  get outcome(): string {
+    return GRPC_STATUS_CODES[this.code] ?? ErrorCode.UPSTREAM_ERROR;
   }
 }
 

@@ -31,6 +31,8 @@ export interface TranscodeRoute {
   readonly responseType: protobuf.Type;
   readonly streaming: boolean;
   readonly timeout: number;
+  /** `host:port` of the backend, for spans. */
+  readonly address: string;
   readonly client: () => grpc.Client;
 }
 
@@ -112,6 +114,7 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
             responseType,
             streaming: Boolean(method.responseStream),
             timeout: resolved.timeout,
+            address: resolved.address,
             client,
           });
         }

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { ServerConfig } from '../../src/config/schema.ts';
 import type { StageEntry } from '../../src/gateway/pipeline.ts';
 import { createLogger } from '../../src/observability/log.ts';
+import type { AppOptions } from '../../src/server/app.ts';
 import { startGateway, type RunningGateway } from '../../src/server/main.ts';
 import {
   startSubgraphServer,
@@ -87,6 +88,7 @@ export async function startTestGateway(options: {
   server?: Partial<ServerConfig>;
   env?: Record<string, string | undefined>;
   stages?: readonly StageEntry[];
+  observability?: AppOptions['observability'];
 }): Promise<TestGateway> {
   const env = options.env ?? {};
   const loaded = options.configFile ? await loadConfig(options.configFile, env) : undefined;
@@ -105,6 +107,9 @@ export async function startTestGateway(options: {
     server,
     logger: createLogger({ level: 'info' }, logs),
     stages: options.stages,
+    observability: options.observability ?? {
+      ...(loaded ? { log: loaded.config.log, metrics: loaded.config.metrics } : {}),
+    },
   });
   return {
     url: `${running.origin}${server.graphql_path}`,

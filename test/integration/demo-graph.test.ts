@@ -28,7 +28,7 @@ describe('the demo graph', () => {
         onOrdersCall: (md) => correlationIds.push(`orders:${md.get('x-correlation-id')[0]}`),
       },
     );
-    ours = await startTestGateway({ configFile: CONFIG, env: backends.env });
+    ours = await startTestGateway({ configFile: CONFIG, env: { ...backends.env, GRPC_PORT: '0' } });
     // A bare gateway has no in-process adapters: it reaches the users REST adapter served
     // standalone, as another router would (`gateway serve-subgraph users`).
     const snapshot = await configSource(CONFIG, backends.env).load(deps);

@@ -6,6 +6,7 @@ import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
 import { callBudget, type RequestContext } from '../../kernel/context.ts';
+import { observeCall } from '../../kernel/observe.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
@@ -217,9 +218,17 @@ function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client):
     const path = `/${service.fullName.slice(1)}/${method.name}`;
     const label = `${service.name}.${method.name}`;
     const request = requestType.fromObject(graphQLToMessage(requestType, values));
+    const record = observeCall(ctx, {
+      backend: name,
+      kind: 'grpc',
+      operation: path.slice(1),
+      protocol: 'grpc',
+      address: source.address,
+    });
     const metadata = new grpc.Metadata();
     if (ctx)
       for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
+    for (const [key, value] of Object.entries(record.headers)) metadata.set(key, value);
     const client = channel();
     const serialize = (message: protobuf.Message) =>
       Buffer.from(requestType.encode(message).finish());
@@ -227,8 +236,15 @@ function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client):
     const toGraphQL = (message: unknown) =>
       isEmptyMessage(responseType) ? true : messageToGraphQL(responseType, message as Obj);
     const callOptions = { deadline: Date.now() + callBudget(ctx, source.timeout) };
-    const fail = (error: grpc.ServiceError) =>
-      errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
+    const fail = (error: grpc.ServiceError) => {
+      const failure = errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
+      record.end(failure.code, error.code);
+      return failure;
+    };
+    const done = <T>(value: T) => {
+      record.end('ok', grpc.status.OK);
+      return value;
+    };
 
     if (!streaming) {
       return new Promise((resolve, reject) => {
@@ -239,7 +255,7 @@ function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client):
           request,
           metadata,
           callOptions,
-          (error, response) => (error ? reject(fail(error)) : resolve(toGraphQL(response))),
+          (error, response) => (error ? reject(fail(error)) : resolve(done(toGraphQL(response)))),
         );
       });
     }
@@ -260,13 +276,15 @@ function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client):
         if (items.length >= source.max_stream_messages && !cancelled) {
           cancelled = true;
           stream.cancel();
-          resolve(items);
+          resolve(done(items));
         }
       });
       stream.on('error', (error: grpc.ServiceError) => {
         if (!(cancelled && error.code === grpc.status.CANCELLED)) reject(fail(error));
       });
-      stream.on('end', () => resolve(items));
+      stream.on('end', () => {
+        if (!cancelled) resolve(done(items));
+      });
     });
   };
 }

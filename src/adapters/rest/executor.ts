@@ -14,6 +14,7 @@ import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
 import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
+import { observed } from '../../kernel/observe.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { createEntityLoaders } from './batch.ts';
@@ -217,41 +218,52 @@ function createCaller(options: RestAdapterOptions): RestCaller {
       headers['content-type'] = 'application/json';
     }
     const query = search.toString();
-    const response = await callUpstream({
-      subgraph: name,
-      dispatcher,
-      origin: base.origin,
-      path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
+    const call_ = {
+      backend: name,
+      kind: 'rest' as const,
+      operation: call.label,
+      protocol: 'http' as const,
+      address: base.host,
       method: call.method,
-      headers,
-      body,
-      timeoutMs: callBudget(ctx, source.timeout),
-    });
-    if (response.status < 200 || response.status > 299) {
-      throw errorForStatus(name, response.status, call.label, response.text);
-    }
-    if (response.status === 204 || response.text.trim() === '') return null;
-    const type = String(response.headers['content-type'] ?? '');
-    if (!JSON_TYPE.test(type)) {
-      throw new UpstreamError(
-        name,
-        `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
-        {
-          status: response.status,
-          cause: new Error(`Body: ${response.text.slice(0, 2048)}`),
-        },
-      );
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(response.text);
-    } catch (error) {
-      throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
-        status: response.status,
-        cause: error,
+    };
+    return observed(ctx, call_, async (traceHeaders) => {
+      Object.assign(headers, traceHeaders);
+      const response = await callUpstream({
+        subgraph: name,
+        dispatcher,
+        origin: base.origin,
+        path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
+        method: call.method,
+        headers,
+        body,
+        timeoutMs: callBudget(ctx, source.timeout),
       });
-    }
-    return select(json, call.select);
+      if (response.status < 200 || response.status > 299) {
+        throw errorForStatus(name, response.status, call.label, response.text);
+      }
+      if (response.status === 204 || response.text.trim() === '') return null;
+      const type = String(response.headers['content-type'] ?? '');
+      if (!JSON_TYPE.test(type)) {
+        throw new UpstreamError(
+          name,
+          `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
+          {
+            status: response.status,
+            cause: new Error(`Body: ${response.text.slice(0, 2048)}`),
+          },
+        );
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(response.text);
+      } catch (error) {
+        throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
+          status: response.status,
+          cause: error,
+        });
+      }
+      return select(json, call.select);
+    });
   };
 }
 

@@ -2,6 +2,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Dispatcher } from 'undici';
 import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
+import { observed } from '../../kernel/observe.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
 import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
@@ -37,6 +38,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
   readonly name: string;
   readonly url: string;
   readonly #origin: string;
+  readonly #host: string;
   readonly #path: string;
   readonly #dispatcher: Dispatcher;
   readonly #timeoutMs: () => number;
@@ -46,6 +48,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
     this.name = options.name;
     this.url = options.url;
     this.#origin = url.origin;
+    this.#host = url.host;
     this.#path = `${url.pathname}${url.search}`;
     this.#dispatcher = options.dispatcher;
     this.#timeoutMs = options.timeoutMs;
@@ -69,20 +72,30 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       extensions: request.extensions,
     });
 
-    const response = await callUpstream({
-      subgraph: this.name,
-      dispatcher: this.#dispatcher,
-      origin: this.#origin,
-      path: this.#path,
+    const call = {
+      backend: this.name,
+      kind: 'subgraph' as const,
+      operation: request.operationName ?? 'fetch',
+      protocol: 'http' as const,
+      address: this.#host,
       method: 'POST',
-      headers,
-      body,
-      timeoutMs: callBudget(incoming?.context, this.#timeoutMs()),
+    };
+    return observed(incoming?.context, call, async (traceHeaders) => {
+      const response = await callUpstream({
+        subgraph: this.name,
+        dispatcher: this.#dispatcher,
+        origin: this.#origin,
+        path: this.#path,
+        method: 'POST',
+        headers: { ...headers, ...traceHeaders },
+        body,
+        timeoutMs: callBudget(incoming?.context, this.#timeoutMs()),
+      });
+      if (incoming) {
+        restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
+      }
+      return this.#parse(response.status, response.headers['content-type'], response.text);
     });
-    if (incoming) {
-      restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
-    }
-    return this.#parse(response.status, response.headers['content-type'], response.text);
   }
 
   #parse(

@@ -1,0 +1,61 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { context as otelContext, type Span } from '@opentelemetry/api';
+import type { RequestContext } from '../../kernel/context.ts';
+import { isClientSafe } from '../mask-errors.ts';
+import { endSpan } from '../../observability/trace.ts';
+import type { Telemetry } from '../../observability/telemetry.ts';
+
+/**
+ * What the GraphQL layer knows of a request, for its log line, metrics and trace: the operation
+ * name and document hash, the error codes, and spans for parsing and validation (Apollo Gateway
+ * adds its own for planning, execution and each fetch).
+ */
+export function telemetryPlugin(
+  telemetry: Telemetry,
+  options: { mask: boolean },
+): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart({ contextValue: ctx }) {
+      ctx.facts.surface = 'graphql';
+      const span = (name: string): ((error?: unknown) => void) => {
+        const tracing = telemetry.tracing;
+        if (!tracing) return () => {};
+        const parent = telemetry.spanContext(ctx) ?? otelContext.active();
+        const started: Span = tracing.startInternal(name, parent);
+        return (error) => endSpan(started, error ? 'GRAPHQL_FAILED' : 'ok');
+      };
+      return {
+        async didResolveSource({ queryHash }) {
+          ctx.facts.documentHash = queryHash;
+        },
+        async parsingDidStart() {
+          const end = span('graphql.parse');
+          return async (error) => end(error);
+        },
+        async validationDidStart() {
+          const end = span('graphql.validate');
+          return async (errors) => end(errors && errors.length > 0 ? errors : undefined);
+        },
+        async didResolveOperation({ operationName }) {
+          if (operationName) ctx.facts.operationName = operationName;
+        },
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            const code = error.extensions?.code;
+            ctx.facts.errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
+          }
+        },
+        // A masked error keeps what a client can act on (code, path) and gets the id to quote
+        // when reporting it: the log has the full error under that id.
+        async willSendResponse({ response }) {
+          if (!options.mask || response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            const extensions = error.extensions as Record<string, unknown> | undefined;
+            if (extensions && !isClientSafe(String(extensions.code)))
+              extensions.correlationId = ctx.correlationId;
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * The gateway's Prometheus metrics, one registry per app (tests run several apps in a process).
+ * Names and units follow the Prometheus conventions (https://prometheus.io/docs/practices/naming/):
+ * `_total` counters, `_seconds` histograms, base units.
+ *
+ * Label values come from bounded sets only: surfaces, error codes and backend names are fixed by
+ * the code and the config; operation and client names come from clients, so `LabelBudget` lets
+ * the first ones in and folds the rest into one value.
+ */
+
+/** Request latencies from 5 ms to 30 s (the default request timeout). */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Backend calls are usually faster than whole requests. */
+const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+const COST_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
+
+export const OTHER = '(other)';
+
+/** Up to `limit` distinct values; any value after that is `(other)`. */
+export class LabelBudget {
+  readonly #seen = new Set<string>();
+  constructor(readonly limit: number) {}
+
+  label(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.limit) return OTHER;
+    this.#seen.add(value);
+    return value;
+  }
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'surface' | 'client' | 'operation' | 'outcome'>;
+  readonly requestDuration: Histogram<'surface' | 'client' | 'operation' | 'outcome'>;
+  readonly backendCalls: Counter<'backend' | 'kind' | 'outcome'>;
+  readonly backendDuration: Histogram<'backend' | 'kind' | 'outcome'>;
+  readonly rateLimited: Counter<'surface' | 'client'>;
+  readonly cost: Histogram<'client'>;
+  readonly reloads: Counter<'outcome'>;
+}
+
+export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered, by surface (graphql, rest, grpc), client, operation and outcome (ok or the error code).',
+      labelNames: ['surface', 'client', 'operation', 'outcome'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'gateway_request_duration_seconds',
+      help: 'Time from a request arriving to its answer being written.',
+      labelNames: ['surface', 'client', 'operation', 'outcome'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    }),
+    backendCalls: new Counter({
+      name: 'gateway_backend_calls_total',
+      help: 'Calls to backends, by backend (subgraph, service or route), kind (subgraph, rest, grpc, route) and outcome.',
+      labelNames: ['backend', 'kind', 'outcome'],
+      registers,
+    }),
+    backendDuration: new Histogram({
+      name: 'gateway_backend_call_duration_seconds',
+      help: 'Duration of one backend call, from sending to the last byte of the answer.',
+      labelNames: ['backend', 'kind', 'outcome'],
+      buckets: CALL_BUCKETS,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'gateway_rate_limited_total',
+      help: 'Requests refused with RATE_LIMITED, by surface and client.',
+      labelNames: ['surface', 'client'],
+      registers,
+    }),
+    cost: new Histogram({
+      name: 'gateway_operation_cost',
+      help: 'Estimated cost of GraphQL operations, by client.',
+      labelNames: ['client'],
+      buckets: COST_BUCKETS,
+      registers,
+    }),
+    reloads: new Counter({
+      name: 'gateway_supergraph_reloads_total',
+      help: 'Config and supergraph reloads, by outcome (success, failure).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+}

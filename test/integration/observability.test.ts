@@ -1,0 +1,265 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Metadata } from '@grpc/grpc-js';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
+import { MetricsConfig, TracingConfig } from '../../src/config/schema.ts';
+import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
+import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
+import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
+import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+
+const CONFIG = join(import.meta.dirname, '../../supergraph.yaml');
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CLIENT_SPAN = '00f067aa0ba902b7';
+
+interface Seen {
+  backend: string;
+  correlationId: string | undefined;
+  traceparent: string | undefined;
+}
+
+/**
+ * The demo graph (a REST, a gRPC and a GraphQL backend) with logs, metrics and traces on: what
+ * an operator sees of a request, asserted where it lands (the log, /metrics, the exported spans
+ * and the headers each backend received).
+ */
+describe('observability over the demo graph', () => {
+  let backends: DemoBackends;
+  let gateway: TestGateway;
+  const exporter = new InMemorySpanExporter();
+  const seen: Seen[] = [];
+  let refuse = false;
+  const header = (value: string | string[] | undefined) =>
+    Array.isArray(value) ? value[0] : value;
+
+  // Stands in for the rate-limit stage of a later issue: refuses the way it will.
+  const limiter: StageEntry = {
+    name: 'rate-limit-probe',
+    event: 'request',
+    run() {
+      if (refuse) throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests.');
+    },
+  };
+
+  before(async () => {
+    backends = await startDemoBackends(
+      { users: 0, orders: 0, products: 0 },
+      {
+        onUsersRequest: (req) =>
+          seen.push({
+            backend: 'users',
+            correlationId: header(req.headers['x-correlation-id']),
+            traceparent: header(req.headers.traceparent),
+          }),
+        onOrdersCall: (md: Metadata) =>
+          seen.push({
+            backend: 'orders',
+            correlationId: md.get('x-correlation-id')[0] as string | undefined,
+            traceparent: md.get('traceparent')[0] as string | undefined,
+          }),
+        onProductsRequest: (req) =>
+          seen.push({
+            backend: 'products',
+            correlationId: header(req.headers['x-correlation-id']),
+            traceparent: header(req.headers.traceparent),
+          }),
+      },
+    );
+    gateway = await startTestGateway({
+      configFile: CONFIG,
+      env: { ...backends.env, GRPC_PORT: '0' },
+      stages: [...STAGES, limiter],
+      observability: {
+        metrics: MetricsConfig.parse({ process: false }),
+        tracing: TracingConfig.parse({ enabled: true, endpoint: 'http://127.0.0.1:9/v1/traces' }),
+        spanExporter: exporter,
+      },
+    });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await backends.close();
+  });
+
+  const requestLines = () => gateway.logs.lines.filter((line) => line.msg === 'request');
+
+  test('one log line per request: correlation and trace ids, operation, hash, status, duration, every backend call', async () => {
+    const res = await post(
+      gateway.url,
+      { query: `query Dashboard ${DEMO_QUERY}`, operationName: 'Dashboard' },
+      {
+        'x-correlation-id': 'obs-log-1',
+        'apollographql-client-name': 'web',
+        authorization: 'Bearer secret-token-123',
+        traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01`,
+      },
+    );
+    assert.deepEqual(res.json, DEMO_ANSWER);
+    const line = requestLines().find((l) => l.correlationId === 'obs-log-1') as any;
+    assert.ok(line, 'no request line');
+    assert.equal(line.traceId, TRACE_ID);
+    assert.equal(line.client, 'web');
+    assert.equal(line.operationName, 'Dashboard');
+    assert.match(line.documentHash, /^[0-9a-f]{64}$/);
+    assert.equal(line.status, 200);
+    assert.ok(line.durationMs > 0);
+    const backendsCalled = new Set(
+      line.calls.map((c: any) => `${c.kind}:${c.backend}:${c.outcome}`),
+    );
+    assert.deepEqual([...backendsCalled].sort(), [
+      'grpc:orders:ok',
+      'rest:users:ok',
+      'subgraph:products:ok',
+    ]);
+    for (const call of line.calls) assert.ok(call.ms >= 0);
+  });
+
+  test('the correlation id and the trace id reach every backend', () => {
+    const ours = seen.filter((s) => s.correlationId === 'obs-log-1');
+    assert.deepEqual([...new Set(ours.map((s) => s.backend))].sort(), [
+      'orders',
+      'products',
+      'users',
+    ]);
+    for (const call of ours) {
+      const [, traceId, spanId] = (call.traceparent ?? '').split('-');
+      assert.equal(traceId, TRACE_ID, `${call.backend} got ${call.traceparent}`);
+      assert.notEqual(spanId, CLIENT_SPAN, 'each backend call has its own span');
+    }
+  });
+
+  test('the spans of the request form one tree under the client’s span', () => {
+    const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === TRACE_ID);
+    const ids = new Set(spans.map((s) => s.spanContext().spanId));
+    const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+    const roots = spans.filter((s) => !ids.has(parentOf(s) ?? ''));
+    assert.equal(roots.length, 1, roots.map((s) => s.name).join(', '));
+    assert.equal(parentOf(roots[0]!), CLIENT_SPAN);
+    assert.equal(roots[0]!.name, 'POST /graphql');
+    const names = spans.map((s) => s.name);
+    for (const name of [
+      'graphql.parse',
+      'graphql.validate',
+      'gateway.plan',
+      'demo.orders.v1.OrderService/ListOrdersByUser',
+    ])
+      assert.ok(names.includes(name), `no ${name} span in ${names.join(', ')}`);
+    const grpcSpan = spans.find((s) => s.name.startsWith('demo.orders.v1'))!;
+    assert.equal(grpcSpan.attributes['rpc.system'], 'grpc');
+    assert.equal(grpcSpan.attributes['rpc.grpc.status_code'], 0);
+    const restSpan = spans.find((s) => s.attributes['gateway.backend'] === 'users')!;
+    assert.equal(restSpan.attributes['http.request.method'], 'GET');
+    assert.equal(restSpan.attributes['http.response.status_code'], undefined);
+  });
+
+  test('Authorization never appears in any log line', () => {
+    assert.doesNotMatch(gateway.logs.text(), /secret-token-123/);
+  });
+
+  test('a generated correlation id is returned and logged; an invalid one is replaced', async () => {
+    const generated = await post(gateway.url, { query: '{ products { id } }' });
+    const id = String(generated.headers['x-correlation-id']);
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.ok(requestLines().some((l) => l.correlationId === id));
+    const forged = await post(
+      gateway.url,
+      { query: '{ products { id } }' },
+      {
+        'x-correlation-id': 'not valid; has spaces',
+      },
+    );
+    assert.match(String(forged.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  async function metric(name: string, labels: Record<string, string>): Promise<number> {
+    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      if (wanted.every((pair) => line.includes(pair))) total += Number(line.split(' ').pop());
+    }
+    return total;
+  }
+
+  test('/metrics counts a success: request counter, latency histogram and backend calls move', async () => {
+    const labels = { surface: 'graphql', client: 'web', operation: 'Dashboard', outcome: 'ok' };
+    const before = await metric('gateway_requests_total', labels);
+    const histogramBefore = await metric('gateway_request_duration_seconds_count', labels);
+    const usersBefore = await metric('gateway_backend_calls_total', {
+      backend: 'users',
+      kind: 'rest',
+      outcome: 'ok',
+    });
+    await post(
+      gateway.url,
+      { query: `query Dashboard ${DEMO_QUERY}` },
+      { 'apollographql-client-name': 'web' },
+    );
+    assert.equal(await metric('gateway_requests_total', labels), before + 1);
+    assert.equal(
+      await metric('gateway_request_duration_seconds_count', labels),
+      histogramBefore + 1,
+    );
+    assert.equal(
+      await metric('gateway_backend_calls_total', {
+        backend: 'users',
+        kind: 'rest',
+        outcome: 'ok',
+      }),
+      usersBefore + 1,
+    );
+  });
+
+  test('/metrics counts a backend failure under the backend, its kind and the error code', async () => {
+    const labels = { backend: 'orders', kind: 'grpc', outcome: 'NOT_FOUND' };
+    const before = await metric('gateway_backend_calls_total', labels);
+    const res = await post(gateway.url, { query: '{ getOrder(id: "nope") { id } }' });
+    assert.equal(res.json.errors[0].extensions.code, 'NOT_FOUND');
+    assert.equal(await metric('gateway_backend_calls_total', labels), before + 1);
+    assert.equal(await metric('gateway_backend_call_duration_seconds_count', labels), before + 1);
+    const failed = await metric('gateway_requests_total', {
+      surface: 'graphql',
+      outcome: 'NOT_FOUND',
+    });
+    assert.ok(failed >= 1);
+  });
+
+  test('/metrics counts a rate-limit refusal', async () => {
+    const before = await metric('gateway_rate_limited_total', { surface: 'graphql' });
+    refuse = true;
+    try {
+      const res = await post(gateway.url, { query: '{ products { id } }' });
+      assert.equal(res.status, 429);
+    } finally {
+      refuse = false;
+    }
+    assert.equal(await metric('gateway_rate_limited_total', { surface: 'graphql' }), before + 1);
+    assert.ok((await metric('gateway_requests_total', { outcome: 'RATE_LIMITED' })) >= 1);
+  });
+
+  test('REST and gRPC surfaces are counted and logged too', async () => {
+    const order = await get(`${gateway.origin}/v1/orders/1`, { 'x-correlation-id': 'obs-rest-1' });
+    assert.equal(order.status, 200);
+    const line = requestLines().find((l) => l.correlationId === 'obs-rest-1') as any;
+    assert.equal(line.surface, 'rest');
+    assert.deepEqual(
+      line.calls.map((c: any) => [c.backend, c.kind, c.outcome]),
+      [['orders', 'grpc', 'ok']],
+    );
+    assert.ok((await metric('gateway_requests_total', { surface: 'rest', outcome: 'ok' })) >= 1);
+  });
+
+  test('operation names beyond the label budget share one value', async () => {
+    // The default budget is 200 names; a client inventing names must not grow the series forever.
+    for (let i = 0; i < 205; i++) {
+      await post(gateway.url, { query: `query Op${i} { products { id } }` });
+    }
+    const text = (await get(`${gateway.origin}/metrics`)).text;
+    assert.match(text, /gateway_requests_total\{[^}]*operation="\(other\)"/);
+    assert.doesNotMatch(text, /operation="Op204"/);
+  });
+});
