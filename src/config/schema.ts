@@ -367,6 +367,11 @@ export const TracingConfig = z
   .strictObject({
     /** Record and export spans. @default false */
     enabled: z.boolean().default(false),
+    /**
+     * `otlp` exports over OTLP/HTTP to `endpoint`; `none` records spans without sending them
+     * (trace ids in logs and propagation only). @default otlp
+     */
+    exporter: z.enum(['otlp', 'none']).default('otlp'),
     /** The OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`). */
     endpoint: HttpUrl.optional(),
     /** Headers sent with every export (an API key via `${ENV}`); never logged. @default {} */
@@ -376,8 +381,8 @@ export const TracingConfig = z
     /** Share of new traces recorded; a client's sampled flag is followed. @default 1 */
     sample_ratio: z.number().min(0).max(1).default(1),
   })
-  .refine((t) => !t.enabled || t.endpoint !== undefined, {
-    message: 'endpoint is required when tracing is enabled',
+  .refine((t) => !t.enabled || t.exporter === 'none' || t.endpoint !== undefined, {
+    message: 'endpoint is required to export over OTLP',
     path: ['endpoint'],
   });
 

@@ -43,6 +43,8 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
   const gateway = new ApolloGateway({
     supergraphSdl: manager.supergraphSdl,
     logger: logger.child({ component: 'apollo-gateway' }),
+    experimental_didResolveQueryPlan: ({ requestContext }) =>
+      telemetry.endPlanning(requestContext.context as RequestContext),
     buildService: ({ name, url }) => {
       const remote = new SubgraphDataSource({
         name,

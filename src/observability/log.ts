@@ -51,7 +51,10 @@ export function createLogger(options: LogOptions, destination?: DestinationStrea
       },
     });
   }
-  return pino(settings, destination);
+  // Asynchronous writes: lines written while one is in flight go out together, so a busy
+  // gateway makes far fewer write calls than it logs lines (the bench measured a sixth of the
+  // throughput for one synchronous write per request line). Exits flush first (main.ts).
+  return pino(settings, destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 /** `LOG_LEVEL` wins over the config; `pretty` by default only for a developer at a terminal. */

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { context as otelContext, trace, type Context, type Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
-import type { RequestContext } from '../kernel/context.ts';
+import type { RequestContext, RequestFacts } from '../kernel/context.ts';
 import { ErrorCode } from '../kernel/errors.ts';
 import type { BackendCall, CallObserver, CallRecord } from '../kernel/observe.ts';
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
@@ -26,6 +26,9 @@ interface RequestState {
   span?: Span;
   context?: Context;
   traceId?: string;
+  /** GraphQL execution and planning spans, open between the plugin's hooks. */
+  execution?: { span: Span; context: Context };
+  planning?: Span;
 }
 
 /** A client's self-declared name (Apollo's convention): a label, never an identity. */
@@ -39,7 +42,9 @@ export class Telemetry implements CallObserver {
   readonly #logRequests: boolean;
   readonly #operations: LabelBudget;
   readonly #clients: LabelBudget;
-  readonly #state = new WeakMap<RequestContext, RequestState>();
+  // Keyed by the request's facts, not the context: Apollo Server hands resolvers and data
+  // sources a shallow copy of the context, which shares `facts` with the original.
+  readonly #state = new WeakMap<RequestFacts, RequestState>();
 
   constructor(options: TelemetryOptions) {
     this.#logger = options.logger;
@@ -74,18 +79,40 @@ export class Telemetry implements CallObserver {
         if (typeof tracestate === 'string') ctx.upstreamHeaders.tracestate = tracestate;
       }
     }
-    this.#state.set(ctx, state);
+    this.#state.set(ctx.facts, state);
   }
 
-  /** Runs `fn` with the request's span active, so spans made inside (Apollo's) nest under it. */
-  run<T>(ctx: RequestContext, fn: () => T): T {
-    const state = this.#state.get(ctx);
-    return state?.context ? otelContext.with(state.context, fn) : fn();
+  /** A span under the request's (parse, validate); returns how to end it. */
+  phase(ctx: RequestContext, name: string): (outcome: string) => void {
+    const parent = this.#state.get(ctx.facts)?.context;
+    if (!this.tracing || !parent) return () => {};
+    const { span } = this.tracing.startInternal(name, parent);
+    return (outcome) => endSpan(span, outcome);
   }
 
-  /** The request's span context, for spans that hooks outside the async context start. */
-  spanContext(ctx: RequestContext): Context | undefined {
-    return this.#state.get(ctx)?.context;
+  /** GraphQL execution begins with planning; backend calls nest under execution from here. */
+  beginExecution(ctx: RequestContext): void {
+    const state = this.#state.get(ctx.facts);
+    if (!this.tracing || !state?.context) return;
+    state.execution = this.tracing.startInternal('graphql.execute', state.context);
+    state.planning = this.tracing.startInternal('graphql.plan', state.execution.context).span;
+  }
+
+  /** The query plan is ready (Apollo Gateway's callback). */
+  endPlanning(ctx: RequestContext): void {
+    const state = this.#state.get(ctx.facts);
+    if (state?.planning) endSpan(state.planning, 'ok');
+    if (state) delete state.planning;
+  }
+
+  endExecution(ctx: RequestContext, outcome: string): void {
+    const state = this.#state.get(ctx.facts);
+    if (state?.planning) endSpan(state.planning, outcome);
+    if (state?.execution) endSpan(state.execution.span, outcome);
+    if (state) {
+      delete state.planning;
+      delete state.execution;
+    }
   }
 
   start(ctx: RequestContext, call: BackendCall): CallRecord {
@@ -93,9 +120,8 @@ export class Telemetry implements CallObserver {
     let span: Span | undefined;
     let headers: Record<string, string> = {};
     if (this.tracing) {
-      // Inside Apollo Gateway the active context is its fetch span; elsewhere the request's.
-      const active = otelContext.active();
-      const parent = trace.getSpan(active) ? active : this.#state.get(ctx)?.context;
+      const state = this.#state.get(ctx.facts);
+      const parent = state?.execution?.context ?? state?.context;
       if (parent) ({ span, headers } = this.tracing.startCall(parent, call));
     }
     return {
@@ -129,7 +155,7 @@ export class Telemetry implements CallObserver {
   endRequest(ctx: RequestContext, status: number, outcome: string): void {
     const { facts } = ctx;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
-    const state = this.#state.get(ctx);
+    const state = this.#state.get(ctx.facts);
     const client = facts.client ?? '(unknown)';
     const operation =
       facts.operationName ?? (facts.surface === 'graphql' ? '(anonymous)' : ctx.path);

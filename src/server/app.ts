@@ -141,7 +141,7 @@ export function buildApp(options: AppOptions): App {
         firstCode ?? (status >= 500 ? ErrorCode.UPSTREAM_ERROR : 'ok'),
       );
     });
-    await telemetry.run(ctx, () => respond(req, res, ctx, method, path, search, accept, isGraphQL));
+    await respond(req, res, ctx, method, path, search, accept, isGraphQL);
   }
 
   async function respond(

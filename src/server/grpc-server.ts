@@ -169,12 +169,10 @@ async function serve(
     for (const [name, value] of ctx.responseHeaders) md.set(name, value);
     return md;
   };
-  await options.telemetry.run(ctx, () =>
-    answerCall(options, method, call, callback, ctx, headers, answer),
-  );
+  await answerCall(options, method, call, callback, ctx, headers, answer);
 }
 
-/** The call itself, inside the request's trace context. */
+/** The call itself, once the request is observed. */
 async function answerCall(
   options: GrpcPortOptions,
   method: FrontMethod,

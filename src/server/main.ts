@@ -125,18 +125,21 @@ export function exitOnSignals(running: RunningGateway, logger: Logger): void {
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) {
       logger.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(1);
+      logger.flush(() => process.exit(1));
+      return;
     }
     received = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
+    // Log lines are written asynchronously: flush them before the process ends.
+    const exit = (code: number) => logger.flush(() => process.exit(code));
     running.shutdown().then(
       (drained) => {
         logger.info({ drained }, 'stopped');
-        process.exit(0);
+        exit(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

@@ -165,6 +165,7 @@ export async function startGatewayOver(
     delayMs?: number;
     server?: Partial<ServerConfig>;
     stages?: readonly StageEntry[];
+    observability?: AppOptions['observability'];
   } = {},
 ) {
   const subgraphs = await startSubgraphs(defs, options.delayMs);
@@ -173,6 +174,7 @@ export async function startGatewayOver(
     configFile: project.configFile,
     server: options.server,
     stages: options.stages,
+    ...(options.observability ? { observability: options.observability } : {}),
   });
   return {
     subgraphs,

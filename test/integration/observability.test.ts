@@ -8,7 +8,11 @@ import { MetricsConfig, TracingConfig } from '../../src/config/schema.ts';
 import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
 import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
-import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { accounts } from '../fixtures/graphs/shop.ts';
+import { get, post, startGatewayOver, startTestGateway, type TestGateway } from '../helpers/env.ts';
 
 const CONFIG = join(import.meta.dirname, '../../supergraph.yaml');
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -143,7 +147,8 @@ describe('observability over the demo graph', () => {
     for (const name of [
       'graphql.parse',
       'graphql.validate',
-      'gateway.plan',
+      'graphql.plan',
+      'graphql.execute',
       'demo.orders.v1.OrderService/ListOrdersByUser',
     ])
       assert.ok(names.includes(name), `no ${name} span in ${names.join(', ')}`);
@@ -261,5 +266,83 @@ describe('observability over the demo graph', () => {
     const text = (await get(`${gateway.origin}/metrics`)).text;
     assert.match(text, /gateway_requests_total\{[^}]*operation="\(other\)"/);
     assert.doesNotMatch(text, /operation="Op204"/);
+  });
+});
+
+describe('traces exported over OTLP/HTTP, and masking', () => {
+  test('spans reach an OTLP/HTTP receiver with the client’s trace id', async (t) => {
+    const bodies: { path: string; type: string; body: string }[] = [];
+    const receiver = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      bodies.push({ path: String(req.url), type: String(req.headers['content-type']), body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
+    const env = await startGatewayOver([accounts], {
+      observability: { tracing: TracingConfig.parse({ enabled: true, endpoint }) },
+    });
+    t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    await post(
+      env.gateway.url,
+      { query: '{ me { id } }' },
+      {
+        traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01`,
+      },
+    );
+    // Closing the gateway flushes the batch of spans.
+    await env.close();
+    const exported = bodies.filter((b) => b.path === '/v1/traces');
+    assert.ok(exported.length > 0, 'nothing exported');
+    assert.match(exported[0]!.type, /^application\/json/);
+    const json = JSON.stringify(exported.map((b) => JSON.parse(b.body)));
+    assert.ok(
+      json.includes(TRACE_ID.toUpperCase()) || json.includes(TRACE_ID),
+      'trace id not in the export',
+    );
+    assert.ok(json.includes('"POST /graphql"'), 'no request span in the export');
+  });
+
+  test('production validation errors do not suggest field names; development does', async (t) => {
+    const prod = await startGatewayOver([accounts], { server: { mode: 'production' } });
+    const dev = await startGatewayOver([accounts], { server: { mode: 'development' } });
+    t.after(async () => {
+      await prod.close();
+      await dev.close();
+    });
+    const ask = (url: string) => post(url, { query: '{ me { nam } }' });
+    const [masked, full] = await Promise.all([ask(prod.gateway.url), ask(dev.gateway.url)]);
+    assert.equal(masked.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+    assert.doesNotMatch(masked.json.errors[0].message, /Did you mean/);
+    assert.match(full.json.errors[0].message, /Did you mean "name"\?/);
+  });
+
+  test('a masked error keeps its code and path and carries the correlation id; the log keeps the detail', async (t) => {
+    const failing = {
+      ...accounts,
+      resolvers: {
+        ...accounts.resolvers,
+        Query: {
+          ...accounts.resolvers.Query,
+          me: () => {
+            throw new Error('db-7.internal refused: pool exhausted');
+          },
+        },
+      },
+    };
+    const env = await startGatewayOver([failing], { server: { mode: 'production' } });
+    t.after(() => env.close());
+    const res = await post(
+      env.gateway.url,
+      { query: '{ me { id } }' },
+      { 'x-correlation-id': 'mask-1' },
+    );
+    const [error] = res.json.errors;
+    assert.doesNotMatch(JSON.stringify(res.json), /db-7|pool exhausted/);
+    assert.deepEqual(error.path, ['me']);
+    assert.equal(error.extensions.correlationId, 'mask-1');
+    assert.match(env.gateway.logs.text(), /db-7\.internal refused/);
   });
 });

@@ -1,14 +1,12 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { context as otelContext, type Span } from '@opentelemetry/api';
 import type { RequestContext } from '../../kernel/context.ts';
 import { isClientSafe } from '../mask-errors.ts';
-import { endSpan } from '../../observability/trace.ts';
 import type { Telemetry } from '../../observability/telemetry.ts';
 
 /**
  * What the GraphQL layer knows of a request, for its log line, metrics and trace: the operation
- * name and document hash, the error codes, and spans for parsing and validation (Apollo Gateway
- * adds its own for planning, execution and each fetch).
+ * name and document hash, the error codes, and spans for parsing, validation, planning and
+ * execution (the end of planning comes from the gateway's query-plan callback).
  */
 export function telemetryPlugin(
   telemetry: Telemetry,
@@ -18,11 +16,8 @@ export function telemetryPlugin(
     async requestDidStart({ contextValue: ctx }) {
       ctx.facts.surface = 'graphql';
       const span = (name: string): ((error?: unknown) => void) => {
-        const tracing = telemetry.tracing;
-        if (!tracing) return () => {};
-        const parent = telemetry.spanContext(ctx) ?? otelContext.active();
-        const started: Span = tracing.startInternal(name, parent);
-        return (error) => endSpan(started, error ? 'GRAPHQL_FAILED' : 'ok');
+        const end = telemetry.phase(ctx, name);
+        return (error) => end(error ? 'GRAPHQL_FAILED' : 'ok');
       };
       return {
         async didResolveSource({ queryHash }) {
@@ -38,6 +33,14 @@ export function telemetryPlugin(
         },
         async didResolveOperation({ operationName }) {
           if (operationName) ctx.facts.operationName = operationName;
+        },
+        async executionDidStart() {
+          telemetry.beginExecution(ctx);
+          return {
+            async executionDidEnd(error) {
+              telemetry.endExecution(ctx, error ? 'GRAPHQL_FAILED' : 'ok');
+            },
+          };
         },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
