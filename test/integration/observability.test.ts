@@ -346,3 +346,20 @@ describe('traces exported over OTLP/HTTP, and masking', () => {
     assert.match(env.gateway.logs.text(), /db-7\.internal refused/);
   });
 });
+
+describe('metrics on a port of their own', () => {
+  test('/metrics answers on metrics.port and not on the gateway’s port', async (t) => {
+    const env = await startGatewayOver([accounts], {
+      observability: { metrics: MetricsConfig.parse({ port: 0, process: false }) },
+    });
+    t.after(() => env.close());
+    await post(env.gateway.url, { query: '{ me { id } }' });
+    const line = env.gateway.logs.lines.find((l) => l.msg === 'metrics listening') as any;
+    assert.ok(line, 'the metrics port was not opened');
+    const separate = await get(line.url);
+    assert.equal(separate.status, 200);
+    assert.match(separate.text, /gateway_requests_total\{surface="graphql"/);
+    const onGateway = await get(`${env.gateway.origin}/metrics`);
+    assert.equal(onGateway.status, 404);
+  });
+});
