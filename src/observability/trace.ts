@@ -31,6 +31,11 @@ import type { BackendCall } from '../kernel/observe.ts';
  */
 
 const propagator = new W3CTraceContextPropagator();
+const setter = {
+  set(carrier: Record<string, string>, key: string, value: string) {
+    carrier[key] = value;
+  },
+};
 const getter = {
   keys: (carrier: IncomingHttpHeaders) => Object.keys(carrier),
   get: (carrier: IncomingHttpHeaders, key: string) => carrier[key],
@@ -115,9 +120,7 @@ export function createTracing(options: TracingOptions): Tracing {
       }
       const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
       const headers: Record<string, string> = {};
-      propagator.inject(trace.setSpan(parent, span), headers, {
-        set: (carrier, key, value) => (carrier[key] = value),
-      });
+      propagator.inject(trace.setSpan(parent, span), headers, setter);
       return { span, headers };
     },
     startInternal(name, parent) {
