@@ -10,13 +10,13 @@
 //               exporter none) on vs all off, same gateway
 //
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
-// BENCH_CONNECTIONS=32
+// BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
@@ -34,6 +34,8 @@ const CASES = (
   process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability'
 ).split(',');
 const WARMUP_S = 3;
+/** The observability case's tracing.sample_ratio. */
+const TRACE_SAMPLE = Number(process.env.BENCH_TRACE_SAMPLE ?? 1);
 
 interface Target {
   name: string;
@@ -56,30 +58,34 @@ interface Round {
 
 const children: ChildProcess[] = [];
 
-/** Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s. */
+/**
+ * Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s.
+ * Stdout goes to a file, not a pipe: a gateway's request log lines would otherwise be read by
+ * this process, which also generates the load, and slow the target that logs.
+ */
 async function spawnTs(
   args: string[],
   accept = (_line: string) => true,
   env: Record<string, string> = {},
 ) {
+  const outFile = join(await mkdtemp(join(tmpdir(), 'gateway-bench-out-')), 'stdout');
+  const out = openSync(outFile, 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', PORT: '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  closeSync(out);
   children.push(child);
-  const lines = createInterface({ input: child.stdout! });
-  return new Promise<string>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (!accept(line)) return;
-      resolve(line);
-      // Later output (request log lines) is drained unread: parsing it would cost the bench
-      // process CPU that the targets share.
-      lines.close();
-      child.stdout!.resume();
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  for (;;) {
+    const text = await readFile(outFile, 'utf8');
+    const line = text.split('\n').find((l) => l && accept(l));
+    if (line) return line;
+    if (exited !== undefined) throw new Error(`${args.join(' ')} exited with ${exited}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const listening = (line: string) => line.includes('"msg":"gateway listening"');
@@ -133,7 +139,9 @@ async function compare(title: string, a: Target, b: Target) {
     [b, []],
   ]);
   for (let i = 0; i < ROUNDS; i++) {
-    for (const t of [b, a]) {
+    // Alternate which target goes first: a machine that slows under sustained load would
+    // otherwise always penalise the second.
+    for (const t of i % 2 === 0 ? [b, a] : [a, b]) {
       const round = await load(t, DURATION_S);
       rounds.get(t)!.push(round);
       console.log(
@@ -219,7 +227,7 @@ async function observabilityCase(dir: string) {
       subgraphs,
       log: { requests: on },
       metrics: { enabled: on },
-      tracing: { enabled: on, exporter: 'none' },
+      tracing: { enabled: on, exporter: 'none', sample_ratio: TRACE_SAMPLE },
     });
   await writeFile(join(dir, 'obs-on.yaml'), config(true));
   await writeFile(join(dir, 'obs-off.yaml'), config(false));
@@ -231,7 +239,7 @@ async function observabilityCase(dir: string) {
     await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
   );
   const { a, b } = await compare(
-    'observability: request logs + metrics + tracing (exporter none) on vs off, federation query',
+    `observability: request logs + metrics + tracing (exporter none, sample ratio ${TRACE_SAMPLE}) on vs off, federation query`,
     { name: 'all on', url: urlOf(on), method: 'POST', body, check: expectJson(reference) },
     { name: 'all off', url: urlOf(off), method: 'POST', body, check: expectJson(reference) },
   );
