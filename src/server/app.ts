@@ -24,8 +24,8 @@ import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { renderLandingPage } from './landing-page.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { serveProxied } from './proxy-route.ts';
-import { sendGraphQLError } from './respond.ts';
-import { sendStatusError, serveTranscoded } from './transcode-route.ts';
+import { sendGraphQLError, sendStatusError } from './respond.ts';
+import { serveTranscoded } from './transcode-route.ts';
 
 export interface AppOptions {
   source: SupergraphSource;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { GatewayError } from '../kernel/errors.ts';
+import { statusOfGatewayError } from '../translate/status-map.ts';
 
 export const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
 export const APPLICATION_JSON = 'application/json; charset=utf-8';
@@ -54,4 +55,14 @@ export function sendGraphQLError(
     { errors: [{ message: error.message, extensions }] },
     graphQLMediaType(accept),
   );
+}
+
+/** A REST-surface error answer: the status table's HTTP status and a google.rpc.Status body. */
+export function sendStatusError(
+  res: ServerResponse,
+  error: GatewayError,
+  correlationId: string,
+): void {
+  const answer = statusOfGatewayError(error, correlationId);
+  sendJson(res, answer.httpStatus, answer.body, APPLICATION_JSON);
 }

@@ -5,12 +5,12 @@ import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { observeCall } from '../kernel/observe.ts';
 import { callServerStream, callUnary } from '../translate/grpc-call.ts';
 import { JsonMappingError } from '../translate/proto-json.ts';
-import { statusOfGatewayError, statusOfGrpcError } from '../translate/status-map.ts';
+import { statusOfGrpcError } from '../translate/status-map.ts';
 import { buildRequestMessage } from '../translate/transcode-request.ts';
 import { metadataHeaders, responseJson } from '../translate/transcode-response.ts';
 import type { TranscodeRoute } from '../translate/transcoder.ts';
 import { readBody } from './read-body.ts';
-import { APPLICATION_JSON, sendJson } from './respond.ts';
+import { sendJson } from './respond.ts';
 
 export interface TranscodeOptions {
   bodyLimit: number;
@@ -162,14 +162,4 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       `The body is not valid JSON: ${(error as Error).message}.`,
     );
   }
-}
-
-/** A REST-surface error answer: the status table's HTTP status and a google.rpc.Status body. */
-export function sendStatusError(
-  res: ServerResponse,
-  error: GatewayError,
-  correlationId: string,
-): void {
-  const answer = statusOfGatewayError(error, correlationId);
-  sendJson(res, answer.httpStatus, answer.body, APPLICATION_JSON);
 }
