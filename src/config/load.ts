@@ -37,7 +37,7 @@ export type ResolvedSchema =
       /** The overlay SDL (`schema.file`) adding federation to the generated types. */
       overlay?: { file: string; sdl: string };
       /** TLS to the backend, PEM files as absolute paths. */
-      tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
+      tls?: ResolvedTls;
     }
   | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
 

@@ -157,14 +157,7 @@ export const RestSource = z.strictObject({
    * Client request headers passed on to the service, by name. Nothing else from the client
    * reaches it: identity travels in headers the gateway sets itself. @default []
    */
-  forward_headers: z
-    .array(
-      z
-        .string()
-        .regex(HEADER_NAME, 'expected an HTTP header name')
-        .transform((h) => h.toLowerCase()),
-    )
-    .default([]),
+  forward_headers: HeaderNames,
 });
 
 /**

@@ -16,16 +16,20 @@ const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 const COST_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
 
-export const OTHER = '(other)';
+const OTHER = '(other)';
 
 /** Up to `limit` distinct values; any value after that is `(other)`. */
 export class LabelBudget {
   readonly #seen = new Set<string>();
-  constructor(readonly limit: number) {}
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
 
   label(value: string): string {
     if (this.#seen.has(value)) return value;
-    if (this.#seen.size >= this.limit) return OTHER;
+    if (this.#seen.size >= this.#limit) return OTHER;
     this.#seen.add(value);
     return value;
   }

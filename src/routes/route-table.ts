@@ -10,6 +10,8 @@ import type { RouteConfig } from '../config/schema.ts';
 
 export interface RouteBackend {
   readonly origin: string;
+  /** `host:port`, for spans. */
+  readonly host: string;
   /** The backend URL's own path, prepended to the rewritten request path. */
   readonly basePath: string;
   readonly weight: number;
@@ -46,6 +48,7 @@ export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
       const url = new URL(backend.url);
       return {
         origin: url.origin,
+        host: url.host,
         basePath: url.pathname.replace(/\/+$/, ''),
         weight: backend.weight,
         whenHeaders: Object.entries(backend.when_headers),

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, RequestError } from '../kernel/errors.ts';
-import { readBody } from './read-body.ts';
+import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
 
 export interface GraphQLRouteOptions {
   apollo: ApolloServer<RequestContext>;
@@ -69,7 +69,7 @@ function legacyStatus(status: number, contentType: string | undefined, body: str
 }
 
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = mediaTypeOf(req);
   if (type !== 'application/json') {
     throw new RequestError(
       ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -83,12 +83,5 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
       'The request body is empty; send a JSON object with a "query".',
     );
   }
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new RequestError(
-      ErrorCode.BAD_REQUEST,
-      `The request body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+  return parseJson(body);
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type protobuf from 'protobufjs';
 import type { Dispatcher } from 'undici';
 import { HEALTH_PROTO, healthTypes } from '../adapters/grpc/health.ts';
+import { messageCodec } from '../adapters/grpc/codec.ts';
 import { BUILTIN_PROTOS } from '../adapters/grpc/proto-schema.ts';
 import { runStages, type StageEntry } from '../gateway/pipeline.ts';
 import { callBudget, createRequestContext, type RequestContext } from '../kernel/context.ts';
@@ -54,22 +55,17 @@ export function createGrpcPort(options: GrpcPortOptions): GrpcPort {
   const { front } = options;
   const server = new grpc.Server();
   for (const service of front.services) {
-    const definition: Record<string, grpc.MethodDefinition<protobuf.Message, Obj>> = {};
+    const definition: Record<string, grpc.MethodDefinition<Obj, Obj>> = {};
     const handlers: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) {
-      definition[method.name] = {
-        path: method.path,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (value: protobuf.Message) =>
-          Buffer.from(method.requestType.encode(value).finish()),
-        requestDeserialize: (bytes: Buffer) => method.requestType.decode(bytes),
-        responseSerialize: (value: Obj) =>
-          Buffer.from(method.responseType.encode(method.responseType.fromObject(value)).finish()),
-        responseDeserialize: (bytes: Buffer) => method.responseType.decode(bytes) as unknown as Obj,
-      };
+      definition[method.name] = methodDefinition(
+        method.path,
+        method.requestType,
+        method.responseType,
+        false,
+      );
       handlers[method.name] = (
-        call: grpc.ServerUnaryCall<protobuf.Message, Obj>,
+        call: grpc.ServerUnaryCall<Obj, Obj>,
         callback: grpc.sendUnaryData<Obj>,
       ) => {
         void serve(options, options.current()?.methods.get(method.path) ?? method, call, callback);
@@ -82,19 +78,10 @@ export function createGrpcPort(options: GrpcPortOptions): GrpcPort {
   const known = new Set(['', ...front.services.map((s) => s.name)]);
   const watchers = new Set<grpc.ServerWritableStream<Obj, Obj>>();
   const { request: checkRequest, response: checkResponse } = healthTypes();
+  const healthMethod = (name: string, responseStream: boolean) =>
+    methodDefinition(`/grpc.health.v1.Health/${name}`, checkRequest, checkResponse, responseStream);
   const status = (service: string) =>
     known.has(service) ? (serving ? 'SERVING' : 'NOT_SERVING') : 'SERVICE_UNKNOWN';
-  const healthMethod = (name: string, responseStream: boolean) => ({
-    path: `/grpc.health.v1.Health/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (value: Obj) =>
-      Buffer.from(checkRequest.encode(checkRequest.fromObject(value)).finish()),
-    requestDeserialize: (bytes: Buffer) => checkRequest.toObject(checkRequest.decode(bytes)),
-    responseSerialize: (value: Obj) =>
-      Buffer.from(checkResponse.encode(checkResponse.fromObject(value)).finish()),
-    responseDeserialize: (bytes: Buffer) => checkResponse.toObject(checkResponse.decode(bytes)),
-  });
   // https://github.com/grpc/grpc/blob/master/doc/health-checking.md
   server.addService(
     { Check: healthMethod('Check', false), Watch: healthMethod('Watch', true) },
@@ -134,6 +121,26 @@ export function createGrpcPort(options: GrpcPortOptions): GrpcPort {
   };
 }
 
+/** A unary or server-streaming method of the port, (de)serialised through protobufjs. */
+function methodDefinition(
+  path: string,
+  requestType: protobuf.Type,
+  responseType: protobuf.Type,
+  responseStream: boolean,
+): grpc.MethodDefinition<Obj, Obj> {
+  const request = messageCodec(requestType);
+  const response = messageCodec(responseType);
+  return {
+    path,
+    requestStream: false,
+    responseStream,
+    requestSerialize: request.encode,
+    requestDeserialize: request.decode,
+    responseSerialize: response.encode,
+    responseDeserialize: response.decode,
+  };
+}
+
 /** Metadata as lower-case headers, text values only, so stages read gRPC and HTTP alike. */
 function headersOf(metadata: grpc.Metadata): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
@@ -145,7 +152,7 @@ function headersOf(metadata: grpc.Metadata): IncomingHttpHeaders {
 async function serve(
   options: GrpcPortOptions,
   method: FrontMethod,
-  call: grpc.ServerUnaryCall<protobuf.Message, Obj>,
+  call: grpc.ServerUnaryCall<Obj, Obj>,
   callback: grpc.sendUnaryData<Obj>,
 ): Promise<void> {
   const headers = headersOf(call.metadata);
@@ -176,7 +183,7 @@ async function serve(
 async function answerCall(
   options: GrpcPortOptions,
   method: FrontMethod,
-  call: grpc.ServerUnaryCall<protobuf.Message, Obj>,
+  call: grpc.ServerUnaryCall<Obj, Obj>,
   callback: grpc.sendUnaryData<Obj>,
   ctx: RequestContext,
   headers: IncomingHttpHeaders,
@@ -187,7 +194,7 @@ async function answerCall(
     if (!method.binding)
       throw new FrontError(grpc.status.UNIMPLEMENTED, `${method.name} has no HTTP binding.`);
     const { backend } = method;
-    const request = restRequestOf(method, method.binding, call.request as unknown as Obj);
+    const request = restRequestOf(method, method.binding, call.request);
     const deadline = call.getDeadline();
     const callerLeft =
       deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
@@ -204,7 +211,7 @@ async function answerCall(
       kind: 'rest' as const,
       operation: `${binding.httpMethod} ${binding.template.source}`,
       protocol: 'http' as const,
-      address: new URL(backend.origin).host,
+      address: backend.host,
       method: binding.httpMethod,
     };
     const reply = await observed(ctx, backendCall, async (traceHeaders) => {

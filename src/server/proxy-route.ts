@@ -78,7 +78,7 @@ export async function serveProxied(
     kind: 'route',
     operation: `${method} ${route.config.path_prefix}`,
     protocol: 'http',
-    address: new URL(backend.origin).host,
+    address: backend.host,
     method,
   });
   Object.assign(headers, record.headers);

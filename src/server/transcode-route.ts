@@ -9,7 +9,7 @@ import { statusOfGrpcError } from '../translate/status-map.ts';
 import { buildRequestMessage } from '../translate/transcode-request.ts';
 import { metadataHeaders, responseJson } from '../translate/transcode-response.ts';
 import type { TranscodeRoute } from '../translate/transcoder.ts';
-import { readBody } from './read-body.ts';
+import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
 import { sendJson } from './respond.ts';
 
 export interface TranscodeOptions {
@@ -147,19 +147,12 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const raw = await readBody(req, limit);
   if (raw.length === 0) return undefined;
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json' && !type?.endsWith('+json')) {
+  const type = mediaTypeOf(req);
+  if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new RequestError(
       ErrorCode.UNSUPPORTED_MEDIA_TYPE,
       `The body must be application/json${type ? `, not ${type}` : ''}.`,
     );
   }
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new RequestError(
-      ErrorCode.BAD_REQUEST,
-      `The body is not valid JSON: ${(error as Error).message}.`,
-    );
-  }
+  return parseJson(raw);
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
+import { messageCodec } from '../adapters/grpc/codec.ts';
 import type { TranscodeRoute } from './transcoder.ts';
 
 type Obj = Record<string, unknown>;
@@ -17,11 +17,10 @@ export interface UnaryResult {
 }
 
 function codec(route: TranscodeRoute, request: Obj) {
-  const message = route.requestType.fromObject(request);
   return {
-    message,
-    serialize: (value: protobuf.Message) => Buffer.from(route.requestType.encode(value).finish()),
-    deserialize: (bytes: Buffer) => route.responseType.decode(bytes) as unknown as Obj,
+    message: route.requestType.fromObject(request),
+    serialize: messageCodec(route.requestType).encode,
+    deserialize: messageCodec(route.responseType).decode,
   };
 }
 

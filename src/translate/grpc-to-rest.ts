@@ -21,6 +21,8 @@ type Obj = Record<string, unknown>;
 
 export interface FrontBackend {
   readonly origin: string;
+  /** `host:port`, for spans. */
+  readonly host: string;
   /** The base URL's own path, prepended to every annotated path. */
   readonly basePath: string;
   readonly timeout: number;
@@ -81,6 +83,7 @@ export function createGrpcFront(
     const url = new URL(resolved.config.base_url);
     const backend: FrontBackend = {
       origin: url.origin,
+      host: url.host,
       basePath: url.pathname.replace(/\/+$/, ''),
       timeout: resolved.config.timeout,
       headers: resolved.config.headers,
@@ -147,10 +150,12 @@ export function restRequestOf(
   message: Obj,
 ): RestRequest {
   const type = method.requestType;
-  const byProtoName = toProtoJson(type, message, {
-    useProtoNames: true,
-    emitDefaults: true,
-  }) as Obj;
+  // Path values by proto name, defaults included (an empty id still fills its segment); only
+  // templates with variables need this second rendering.
+  const byProtoName =
+    binding.template.variables.length > 0
+      ? (toProtoJson(type, message, { useProtoNames: true, emitDefaults: true }) as Obj)
+      : {};
   const json = toProtoJson(type, message) as Obj;
   const valueAt = (root: Obj, keys: readonly string[]) =>
     keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), root);

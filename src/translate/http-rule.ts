@@ -184,7 +184,7 @@ function literalOf(segment: Segment | undefined): string {
   return encodeURIComponent(segment.value);
 }
 
-export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 /** One HTTP binding of a method: the rule itself or one of its `additional_bindings`. */
 export interface HttpBinding {

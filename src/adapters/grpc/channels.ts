@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../../config/errors.ts';
+import type { ResolvedTls } from '../../config/load.ts';
 
 /**
  * One gRPC client (one HTTP/2 channel) per backend address, kept across reloads: an adapter
@@ -48,7 +49,7 @@ export class GrpcChannels {
  * reload; an unreadable one is a config error at `keyPath.<part>`.
  */
 export function readChannelTls(
-  files: { ca?: string; cert?: string; key?: string; serverName?: string },
+  files: ResolvedTls,
   configFile: string,
   keyPath: string,
 ): ChannelTls {

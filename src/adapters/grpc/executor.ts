@@ -5,12 +5,14 @@ import { parse, print, Source, type DocumentNode, type GraphQLError } from 'grap
 import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
+import type { ResolvedTls } from '../../config/load.ts';
 import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { observeCall } from '../../kernel/observe.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
 import { readChannelTls, type GrpcChannels } from './channels.ts';
+import { messageCodec } from './codec.ts';
 import { checkHealth } from './health.ts';
 import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
@@ -29,7 +31,7 @@ export interface GrpcAdapterOptions {
   /** The overlay SDL (`schema.file`) that adds federation to the generated types. */
   overlay?: { sdl: string; file: string };
   /** TLS to the backend: PEM files (absolute); plaintext when absent. */
-  tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
+  tls?: ResolvedTls;
   channels: GrpcChannels;
 }
 
@@ -230,9 +232,8 @@ function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client):
       for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
     for (const [key, value] of Object.entries(record.headers)) metadata.set(key, value);
     const client = channel();
-    const serialize = (message: protobuf.Message) =>
-      Buffer.from(requestType.encode(message).finish());
-    const deserialize = (bytes: Buffer) => responseType.decode(bytes);
+    const { encode: serialize } = messageCodec(requestType);
+    const { decode: deserialize } = messageCodec(responseType);
     const toGraphQL = (message: unknown) =>
       isEmptyMessage(responseType) ? true : messageToGraphQL(responseType, message as Obj);
     const callOptions = { deadline: Date.now() + callBudget(ctx, source.timeout) };
