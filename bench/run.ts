@@ -13,7 +13,7 @@
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,19 +44,30 @@ interface Target {
   body?: string;
   /** The answer, compared as parsed JSON before and after the load. */
   check: (text: string) => void;
+  /** The process serving it, when the bench started it: its CPU time per request is printed. */
+  pid?: number | undefined;
   /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
   call?: () => Promise<string>;
   loadWith?: (duration: number) => Promise<Round>;
 }
 
+/** The rounds of one target: mean throughput, median latencies and CPU, all errors. */
+type Summary = Omit<Round, 'count'>;
+
 interface Round {
   rps: number;
+  /** Requests answered in the round. */
+  count: number;
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time the target's process spent per request, in µs (Linux only). */
+  cpuUs?: number | undefined;
 }
 
 const children: ChildProcess[] = [];
+/** The process behind each started child's first line. */
+const pidOf = new Map<string, number>();
 
 /**
  * Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s.
@@ -82,7 +93,10 @@ async function spawnTs(
   for (;;) {
     const text = await readFile(outFile, 'utf8');
     const line = text.split('\n').find((l) => l && accept(l));
-    if (line) return line;
+    if (line) {
+      if (child.pid !== undefined) pidOf.set(line, child.pid);
+      return line;
+    }
     if (exited !== undefined) throw new Error(`${args.join(' ')} exited with ${exited}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -115,6 +129,7 @@ function load(target: Target, duration: number): Promise<Round> {
         if (error) return reject(error);
         resolve({
           rps: result.requests.average,
+          count: result.requests.total,
           p50: result.latency.p50,
           p99: result.latency.p99,
           errors: result.errors + result.timeouts + result.non2xx,
@@ -122,6 +137,21 @@ function load(target: Target, duration: number): Promise<Round> {
       },
     );
   });
+}
+
+/**
+ * User plus system CPU time of a process, in ms, from /proc (clock ticks of 10 ms, the Linux
+ * default). CPU per request moves far less than throughput on a shared machine: it does not
+ * depend on what else got the cores during the round.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -142,10 +172,15 @@ async function compare(title: string, a: Target, b: Target) {
     // Alternate which target goes first: a machine that slows under sustained load would
     // otherwise always penalise the second.
     for (const t of i % 2 === 0 ? [b, a] : [a, b]) {
+      const cpuBefore = cpuMs(t.pid);
       const round = await load(t, DURATION_S);
+      const cpuAfter = cpuMs(t.pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined && round.count > 0)
+        round.cpuUs = ((cpuAfter - cpuBefore) * 1000) / round.count;
       rounds.get(t)!.push(round);
+      const cpu = round.cpuUs === undefined ? '' : `  cpu ${round.cpuUs.toFixed(0)} µs/req`;
       console.log(
-        `  round ${i + 1} ${t.name.padEnd(24)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}`,
+        `  round ${i + 1} ${t.name.padEnd(24)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}${cpu}`,
       );
     }
   }
@@ -157,17 +192,24 @@ async function compare(title: string, a: Target, b: Target) {
       p50: median(r.map((x) => x.p50)),
       p99: median(r.map((x) => x.p99)),
       errors: r.reduce((sum, x) => sum + x.errors, 0),
+      cpuUs: r.every((x) => x.cpuUs !== undefined)
+        ? median(r.map((x) => x.cpuUs as number))
+        : undefined,
     };
   };
   const sa = summary(a);
   const sb = summary(b);
-  console.log('\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  const withCpu = sa.cpuUs !== undefined || sb.cpuUs !== undefined;
+  console.log(
+    `\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |${withCpu ? ' CPU µs/req (median) |' : ''}`,
+  );
+  console.log(`| --- | ---: | ---: | ---: | ---: |${withCpu ? ' ---: |' : ''}`);
   for (const [t, s] of [
     [a, sa],
     [b, sb],
   ] as const) {
-    console.log(`| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |`);
+    const cpu = withCpu ? ` ${s.cpuUs === undefined ? '' : s.cpuUs.toFixed(0)} |` : '';
+    console.log(`| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |${cpu}`);
   }
   return { a: sa, b: sb };
 }
@@ -199,10 +241,18 @@ async function federationCase(dir: string) {
   );
   const { a, b } = await compare(
     'federation fan-out: 4 subgraphs, lists, nested entities, @requires',
-    { name: 'this gateway', url: urlOf(ours), method: 'POST', body, check: expectJson(reference) },
+    {
+      name: 'this gateway',
+      url: urlOf(ours),
+      pid: pidOf.get(ours),
+      method: 'POST',
+      body,
+      check: expectJson(reference),
+    },
     {
       name: 'bare @apollo/gateway',
       url: urlOf(bare),
+      pid: pidOf.get(bare),
       method: 'POST',
       body,
       check: expectJson(reference),
@@ -240,11 +290,29 @@ async function observabilityCase(dir: string) {
   );
   const { a, b } = await compare(
     `observability: request logs + metrics + tracing (exporter none, sample ratio ${TRACE_SAMPLE}) on vs off, federation query`,
-    { name: 'all on', url: urlOf(on), method: 'POST', body, check: expectJson(reference) },
-    { name: 'all off', url: urlOf(off), method: 'POST', body, check: expectJson(reference) },
+    {
+      name: 'all on',
+      url: urlOf(on),
+      pid: pidOf.get(on),
+      method: 'POST',
+      body,
+      check: expectJson(reference),
+    },
+    {
+      name: 'all off',
+      url: urlOf(off),
+      pid: pidOf.get(off),
+      method: 'POST',
+      body,
+      check: expectJson(reference),
+    },
   );
+  const cpu =
+    a.cpuUs !== undefined && b.cpuUs !== undefined
+      ? `; CPU per request +${((a.cpuUs / b.cpuUs - 1) * 100).toFixed(1)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+      : '';
   console.log(
-    `\ncost of observability: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput; p99 ${a.p99} ms vs ${b.p99} ms`,
+    `\ncost of observability: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`,
   );
 }
 
@@ -318,7 +386,13 @@ async function loadCalls(call: () => Promise<unknown>, duration: number): Promis
   latencies.sort((x, y) => x - y);
   const at = (q: number) =>
     Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0);
-  return { rps: latencies.length / duration, p50: at(0.5), p99: at(0.99), errors };
+  return {
+    rps: latencies.length / duration,
+    count: latencies.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+  };
 }
 
 async function grpcCase(dir: string) {
@@ -376,7 +450,7 @@ async function grpcCase(dir: string) {
   }
 }
 
-function printAdded(a: Round, b: Round) {
+function printAdded(a: Summary, b: Summary) {
   console.log(
     `\nratio gateway/direct: ${(a.rps / b.rps).toFixed(2)}x throughput; added latency p50 +${a.p50 - b.p50} ms, p99 +${a.p99 - b.p99} ms`,
   );

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { LatencyFamily } from './latency-series.ts';
 
 /**
  * The gateway's Prometheus metrics, one registry per app (tests run several apps in a process).
@@ -36,66 +37,90 @@ export class LabelBudget {
 }
 
 export interface GatewayMetrics {
-  readonly registry: Registry;
-  readonly requests: Counter<'surface' | 'client' | 'operation' | 'outcome'>;
-  readonly requestDuration: Histogram<'surface' | 'client' | 'operation' | 'outcome'>;
-  readonly backendCalls: Counter<'backend' | 'kind' | 'outcome'>;
-  readonly backendDuration: Histogram<'backend' | 'kind' | 'outcome'>;
-  readonly rateLimited: Counter<'surface' | 'client'>;
-  readonly cost: Histogram<'client'>;
-  readonly reloads: Counter<'outcome'>;
+  /** Every metric in the Prometheus text format, and its content type. */
+  scrape(): Promise<{ body: string; contentType: string }>;
+  /** A request answered: `outcome` is `ok` or the error code the client saw first. */
+  recordRequest(
+    surface: string,
+    client: string,
+    operation: string,
+    outcome: string,
+    seconds: number,
+  ): void;
+  recordCall(backend: string, kind: string, outcome: string, seconds: number): void;
+  recordRateLimited(surface: string, client: string): void;
+  recordCost(client: string, cost: number): void;
+  recordReload(ok: boolean): void;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
-    registry,
-    requests: new Counter({
+  // The two families every request and backend call feeds (see latency-series.ts for why they
+  // are not prom-client metrics).
+  const requests = new LatencyFamily({
+    counter: {
       name: 'gateway_requests_total',
       help: 'Requests answered, by surface (graphql, rest, grpc), client, operation and outcome (ok or the error code).',
-      labelNames: ['surface', 'client', 'operation', 'outcome'],
-      registers,
-    }),
-    requestDuration: new Histogram({
+    },
+    histogram: {
       name: 'gateway_request_duration_seconds',
       help: 'Time from a request arriving to its answer being written.',
-      labelNames: ['surface', 'client', 'operation', 'outcome'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    }),
-    backendCalls: new Counter({
+    },
+    labelNames: ['surface', 'client', 'operation', 'outcome'],
+    buckets: REQUEST_BUCKETS,
+  });
+  const calls = new LatencyFamily({
+    counter: {
       name: 'gateway_backend_calls_total',
       help: 'Calls to backends, by backend (subgraph, service or route), kind (subgraph, rest, grpc, route) and outcome.',
-      labelNames: ['backend', 'kind', 'outcome'],
-      registers,
-    }),
-    backendDuration: new Histogram({
+    },
+    histogram: {
       name: 'gateway_backend_call_duration_seconds',
       help: 'Duration of one backend call, from sending to the last byte of the answer.',
-      labelNames: ['backend', 'kind', 'outcome'],
-      buckets: CALL_BUCKETS,
-      registers,
-    }),
-    rateLimited: new Counter({
-      name: 'gateway_rate_limited_total',
-      help: 'Requests refused with RATE_LIMITED, by surface and client.',
-      labelNames: ['surface', 'client'],
-      registers,
-    }),
-    cost: new Histogram({
-      name: 'gateway_operation_cost',
-      help: 'Estimated cost of GraphQL operations, by client.',
-      labelNames: ['client'],
-      buckets: COST_BUCKETS,
-      registers,
-    }),
-    reloads: new Counter({
-      name: 'gateway_supergraph_reloads_total',
-      help: 'Config and supergraph reloads, by outcome (success, failure).',
-      labelNames: ['outcome'],
-      registers,
-    }),
+    },
+    labelNames: ['backend', 'kind', 'outcome'],
+    buckets: CALL_BUCKETS,
+  });
+  const rateLimited = new Counter({
+    name: 'gateway_rate_limited_total',
+    help: 'Requests refused with RATE_LIMITED, by surface and client.',
+    labelNames: ['surface', 'client'],
+    registers,
+  });
+  const cost = new Histogram({
+    name: 'gateway_operation_cost',
+    help: 'Estimated cost of GraphQL operations, by client.',
+    labelNames: ['client'],
+    buckets: COST_BUCKETS,
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'gateway_supergraph_reloads_total',
+    help: 'Config and supergraph reloads, by outcome (success, failure).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  return {
+    async scrape() {
+      const body = `${requests.render()}${calls.render()}${await registry.metrics()}`;
+      return { body, contentType: registry.contentType };
+    },
+    recordRequest(surface, client, operation, outcome, seconds) {
+      requests.observe([surface, client, operation, outcome], seconds);
+    },
+    recordCall(backend, kind, outcome, seconds) {
+      calls.observe([backend, kind, outcome], seconds);
+    },
+    recordRateLimited(surface, client) {
+      rateLimited.inc({ surface, client });
+    },
+    recordCost(client, value) {
+      cost.observe({ client }, value);
+    },
+    recordReload(ok) {
+      reloads.inc({ outcome: ok ? 'success' : 'failure' });
+    },
   };
 }

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
 import type { RequestContext, RequestFacts } from '../kernel/context.ts';
 import { ErrorCode } from '../kernel/errors.ts';
 import type { BackendCall, CallObserver, CallRecord } from '../kernel/observe.ts';
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
-import { endSpan, traceIdOf, type Tracing } from './trace.ts';
+import { traceIdOf } from './trace-context.ts';
+import type { Tracing, TraceSpan } from './trace.ts';
 
 /**
  * Everything an operator sees of a request, in one place: the log line, the metrics and the
@@ -23,17 +23,64 @@ export interface TelemetryOptions {
 }
 
 interface RequestState {
-  span?: Span;
-  context?: Context;
+  span?: TraceSpan;
   traceId?: string;
   /** GraphQL execution and planning spans, open between the plugin's hooks. */
-  execution?: { span: Span; context: Context };
-  planning?: Span;
+  execution?: TraceSpan;
+  planning?: TraceSpan;
 }
+
+/** A span of a phase of the request (parse, validate), or nothing to end when not traced. */
+export interface Phase {
+  end(outcome: string): void;
+}
+const UNTRACED: Phase = { end() {} };
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A client's self-declared name (Apollo's convention): a label, never an identity. */
 const CLIENT_HEADER = 'apollographql-client-name';
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+const tenths = (ms: number) => Math.round(ms * 10) / 10;
+
+/** One backend call in flight: a class, not a closure per call, on this path taken ~10 times a request. */
+class ObservedCall implements CallRecord {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly #telemetry: Telemetry;
+  readonly #ctx: RequestContext;
+  readonly #call: BackendCall;
+  readonly #span: TraceSpan | undefined;
+  readonly #startedAt = performance.now();
+
+  constructor(
+    telemetry: Telemetry,
+    ctx: RequestContext,
+    call: BackendCall,
+    span: TraceSpan | undefined,
+    headers: Readonly<Record<string, string>>,
+  ) {
+    this.#telemetry = telemetry;
+    this.#ctx = ctx;
+    this.#call = call;
+    this.#span = span;
+    this.headers = headers;
+  }
+
+  end(outcome: string, status?: number): void {
+    const call = this.#call;
+    const ms = performance.now() - this.#startedAt;
+    this.#ctx.facts.calls.push({ backend: call.backend, kind: call.kind, ms: tenths(ms), outcome });
+    this.#telemetry.metrics?.recordCall(call.backend, call.kind, outcome, ms / 1000);
+    if (this.#span) {
+      if (status !== undefined)
+        this.#span.setAttribute(
+          call.protocol === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
+          status,
+        );
+      this.#span.end(outcome);
+    }
+  }
+}
 
 export class Telemetry implements CallObserver {
   readonly metrics?: GatewayMetrics;
@@ -67,10 +114,8 @@ export class Telemetry implements CallObserver {
     if (typeof client === 'string' && CLIENT_NAME.test(client)) ctx.facts.client = client;
     const state: RequestState = {};
     if (this.tracing) {
-      const started = this.tracing.startRequest(ctx.headers, spanName, attributes);
-      state.span = started.span;
-      state.context = started.context;
-      if (started.span.isRecording()) state.traceId = started.span.spanContext().traceId;
+      state.span = this.tracing.startRequest(ctx.headers, spanName, attributes);
+      state.traceId = state.span.traceId;
     } else {
       state.traceId = traceIdOf(ctx.headers.traceparent);
       if (state.traceId) {
@@ -82,70 +127,42 @@ export class Telemetry implements CallObserver {
     this.#state.set(ctx.facts, state);
   }
 
-  /** A span under the request's (parse, validate); returns how to end it. */
-  phase(ctx: RequestContext, name: string): (outcome: string) => void {
-    const parent = this.#state.get(ctx.facts)?.context;
-    if (!this.tracing || !parent) return () => {};
-    const { span } = this.tracing.startInternal(name, parent);
-    return (outcome) => endSpan(span, outcome);
+  /** A span under the request's (parse, validate), to end with its outcome. */
+  phase(ctx: RequestContext, name: string): Phase {
+    const parent = this.#state.get(ctx.facts)?.span;
+    return parent && this.tracing ? this.tracing.startInternal(name, parent) : UNTRACED;
   }
 
   /** GraphQL execution begins with planning; backend calls nest under execution from here. */
   beginExecution(ctx: RequestContext): void {
     const state = this.#state.get(ctx.facts);
-    if (!this.tracing || !state?.context) return;
-    state.execution = this.tracing.startInternal('graphql.execute', state.context);
-    state.planning = this.tracing.startInternal('graphql.plan', state.execution.context).span;
+    if (!this.tracing || !state?.span) return;
+    state.execution = this.tracing.startInternal('graphql.execute', state.span);
+    state.planning = this.tracing.startInternal('graphql.plan', state.execution);
   }
 
   /** The query plan is ready (Apollo Gateway's callback). */
   endPlanning(ctx: RequestContext): void {
-    const state = this.#state.get(ctx.facts);
-    if (state?.planning) endSpan(state.planning, 'ok');
-    if (state) delete state.planning;
+    this.#state.get(ctx.facts)?.planning?.end('ok');
   }
 
   endExecution(ctx: RequestContext, outcome: string): void {
     const state = this.#state.get(ctx.facts);
-    if (state?.planning) endSpan(state.planning, outcome);
-    if (state?.execution) endSpan(state.execution.span, outcome);
-    if (state) {
-      delete state.planning;
-      delete state.execution;
-    }
+    // Planning that never finished failed with execution (spans ignore a second end).
+    state?.planning?.end(outcome);
+    state?.execution?.end(outcome);
   }
 
   start(ctx: RequestContext, call: BackendCall): CallRecord {
-    const startedAt = performance.now();
-    let span: Span | undefined;
-    let headers: Record<string, string> = {};
     if (this.tracing) {
       const state = this.#state.get(ctx.facts);
-      const parent = state?.execution?.context ?? state?.context;
-      if (parent) ({ span, headers } = this.tracing.startCall(parent, call));
+      const parent = state?.execution ?? state?.span;
+      if (parent) {
+        const { span, headers } = this.tracing.startCall(parent, call);
+        return new ObservedCall(this, ctx, call, span, headers);
+      }
     }
-    return {
-      headers,
-      end: (outcome, status) => {
-        const seconds = (performance.now() - startedAt) / 1000;
-        ctx.facts.calls.push({
-          backend: call.backend,
-          kind: call.kind,
-          ms: Math.round(seconds * 10_000) / 10,
-          outcome,
-        });
-        if (this.metrics) {
-          const labels = { backend: call.backend, kind: call.kind, outcome };
-          this.metrics.backendCalls.inc(labels);
-          this.metrics.backendDuration.observe(labels, seconds);
-        }
-        if (span) {
-          const statusAttribute =
-            call.protocol === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code';
-          endSpan(span, outcome, status === undefined ? {} : { [statusAttribute]: status });
-        }
-      },
-    };
+    return new ObservedCall(this, ctx, call, undefined, NO_HEADERS);
   }
 
   /**
@@ -154,31 +171,32 @@ export class Telemetry implements CallObserver {
    */
   endRequest(ctx: RequestContext, status: number, outcome: string): void {
     const { facts } = ctx;
-    const seconds = (performance.now() - ctx.startedAt) / 1000;
-    const state = this.#state.get(ctx.facts);
+    const ms = performance.now() - ctx.startedAt;
+    const state = this.#state.get(facts);
     const client = facts.client ?? '(unknown)';
-    const operation =
-      facts.operationName ?? (facts.surface === 'graphql' ? '(anonymous)' : ctx.path);
     if (this.metrics) {
-      const labels = {
-        surface: facts.surface,
-        client: this.#clients.label(client),
-        operation: this.#operations.label(operation),
+      const operation =
+        facts.operationName ?? (facts.surface === 'graphql' ? '(anonymous)' : ctx.path);
+      const clientLabel = this.#clients.label(client);
+      this.metrics.recordRequest(
+        facts.surface,
+        clientLabel,
+        this.#operations.label(operation),
         outcome,
-      };
-      this.metrics.requests.inc(labels);
-      this.metrics.requestDuration.observe(labels, seconds);
+        ms / 1000,
+      );
       if (outcome === ErrorCode.RATE_LIMITED)
-        this.metrics.rateLimited.inc({ surface: facts.surface, client: labels.client });
-      if (facts.cost !== undefined)
-        this.metrics.cost.observe({ client: labels.client }, facts.cost);
+        this.metrics.recordRateLimited(facts.surface, clientLabel);
+      if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
     }
-    if (state?.span) {
-      if (facts.operationName)
-        state.span.setAttribute('graphql.operation.name', facts.operationName);
-      endSpan(state.span, outcome, {
-        [facts.surface === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code']: status,
-      });
+    const span = state?.span;
+    if (span) {
+      if (facts.operationName) span.setAttribute('graphql.operation.name', facts.operationName);
+      span.setAttribute(
+        facts.surface === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
+        status,
+      );
+      span.end(outcome);
     }
     if (this.#logRequests) {
       this.#logger.info(
@@ -192,7 +210,7 @@ export class Telemetry implements CallObserver {
           ...(facts.operationName ? { operationName: facts.operationName } : {}),
           ...(facts.documentHash ? { documentHash: facts.documentHash } : {}),
           status,
-          durationMs: Math.round(seconds * 10_000) / 10,
+          durationMs: tenths(ms),
           ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
           calls: facts.calls,
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
@@ -204,7 +222,7 @@ export class Telemetry implements CallObserver {
 
   /** Composition reloads, for `gateway_supergraph_reloads_total`. */
   recordReload(ok: boolean): void {
-    this.metrics?.reloads.inc({ outcome: ok ? 'success' : 'failure' });
+    this.metrics?.recordReload(ok);
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,8 @@ export function buildApp(options: AppOptions): App {
           tracing: createTracing({
             config: observability.tracing,
             ...(observability.spanExporter ? { exporter: observability.spanExporter } : {}),
+            onExportError: (error) =>
+              logger.warn({ err: error.message }, 'span export failed; that batch is lost'),
           }),
         }
       : {}),
@@ -313,8 +315,8 @@ export function buildApp(options: AppOptions): App {
 
 /** Prometheus text format, scraped by Prometheus or any OpenMetrics-compatible agent. */
 export async function serveMetrics(res: ServerResponse, metrics: GatewayMetrics): Promise<void> {
-  const body = await metrics.registry.metrics();
-  res.setHeader('content-type', metrics.registry.contentType);
+  const { body, contentType } = await metrics.scrape();
+  res.setHeader('content-type', contentType);
   res.end(body);
 }
 

@@ -8,6 +8,8 @@ import type { Telemetry } from '../../observability/telemetry.ts';
  * name and document hash, the error codes, and spans for parsing, validation, planning and
  * execution (the end of planning comes from the gateway's query-plan callback).
  */
+const outcomeOf = (failed: boolean) => (failed ? 'GRAPHQL_FAILED' : 'ok');
+
 export function telemetryPlugin(
   telemetry: Telemetry,
   options: { mask: boolean },
@@ -15,21 +17,17 @@ export function telemetryPlugin(
   return {
     async requestDidStart({ contextValue: ctx }) {
       ctx.facts.surface = 'graphql';
-      const span = (name: string): ((error?: unknown) => void) => {
-        const end = telemetry.phase(ctx, name);
-        return (error) => end(error ? 'GRAPHQL_FAILED' : 'ok');
-      };
       return {
         async didResolveSource({ queryHash }) {
           ctx.facts.documentHash = queryHash;
         },
         async parsingDidStart() {
-          const end = span('graphql.parse');
-          return async (error) => end(error);
+          const phase = telemetry.phase(ctx, 'graphql.parse');
+          return async (error) => phase.end(outcomeOf(error !== undefined));
         },
         async validationDidStart() {
-          const end = span('graphql.validate');
-          return async (errors) => end(errors && errors.length > 0 ? errors : undefined);
+          const phase = telemetry.phase(ctx, 'graphql.validate');
+          return async (errors) => phase.end(outcomeOf(errors !== undefined && errors.length > 0));
         },
         async didResolveOperation({ operationName }) {
           if (operationName) ctx.facts.operationName = operationName;
@@ -38,7 +36,7 @@ export function telemetryPlugin(
           telemetry.beginExecution(ctx);
           return {
             async executionDidEnd(error) {
-              telemetry.endExecution(ctx, error ? 'GRAPHQL_FAILED' : 'ok');
+              telemetry.endExecution(ctx, outcomeOf(error !== undefined));
             },
           };
         },

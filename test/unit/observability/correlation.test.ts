@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequestContext } from '../../../src/kernel/context.ts';
 import { correlate } from '../../../src/observability/correlation.ts';
-import { traceIdOf } from '../../../src/observability/trace.ts';
+import { traceIdOf } from '../../../src/observability/trace-context.ts';
 
 test('the correlation id travels in the configured header, in and out', () => {
   const ctx = createRequestContext(
