@@ -105,6 +105,7 @@ async function start(args: string[]): Promise<void> {
       metrics: loaded?.config.metrics ?? MetricsConfig.parse({}),
       tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
     },
+    ...(loaded ? { circuitBreaker: loaded.config.circuit_breaker } : {}),
   });
   exitOnSignals(running, logger);
 }

@@ -5,7 +5,7 @@ import { readSupergraphFile, type Supergraph } from './supergraph.ts';
 import { composeFromConfig } from './from-config.ts';
 import type { CompositionProblem } from './compose.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
-import { GrpcServerConfig, type SubgraphConfig } from '../config/schema.ts';
+import { GrpcServerConfig, LimitsConfig, type SubgraphConfig } from '../config/schema.ts';
 import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
 import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
 import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
@@ -33,6 +33,8 @@ export interface SupergraphSnapshot {
   readonly grpcFront?: GrpcFront;
   /** The gRPC port's settings: they apply at start, like `server`. */
   readonly grpcServer: GrpcServerConfig;
+  /** How operations are weighed; reloads apply. */
+  readonly limits: LimitsConfig;
 }
 
 /** What loading needs from the running gateway: the pools and channels adapters call through. */
@@ -93,6 +95,7 @@ function buildSurfaces(loaded: LoadedConfig | undefined, deps: LoadDeps) {
       ? { grpcFront: createGrpcFront(loaded.grpcServices, loaded.file) }
       : {}),
     grpcServer: loaded?.config.grpc_server ?? GrpcServerConfig.parse({}),
+    limits: loaded?.config.limits ?? LimitsConfig.parse({}),
   };
 }
 

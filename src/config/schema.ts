@@ -379,6 +379,33 @@ export const TracingConfig = z
     path: ['endpoint'],
   });
 
+/** Query cost: how operations are weighed (README, "Query cost"). */
+export const LimitsConfig = z.strictObject({
+  cost: z
+    .strictObject({
+      /**
+       * Items assumed in a list field that neither a slicing argument nor `@listSize` sizes.
+       * @default 10
+       */
+      list_size: z.number().int().nonnegative().default(10),
+    })
+    .default({ list_size: 10 }),
+});
+
+/**
+ * Circuit breakers, one per backend endpoint: after `failure_threshold` failed calls in a row
+ * (unreachable, timed out, 5xx or an unusable answer; a 4xx is an answer) calls to it fail at
+ * once with UPSTREAM_CIRCUIT_OPEN for `open_for`, then one trial call decides. Read at start.
+ */
+export const CircuitBreakerConfig = z.strictObject({
+  /** Pause calls to failing backends. @default false */
+  enabled: z.boolean().default(false),
+  /** Failed calls in a row that open the circuit. @default 5 */
+  failure_threshold: z.number().int().positive().default(5),
+  /** How long an open circuit refuses calls before one trial call. @default 10s */
+  open_for: Duration.default(10_000),
+});
+
 /**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
  * README, "REST to gRPC"). The backend is either a gRPC subgraph's source (`subgraph`) or given
@@ -567,6 +594,8 @@ export const GatewayConfigSchema = z.strictObject({
   log: LogConfig.default(LogConfig.parse({})),
   metrics: MetricsConfig.default(MetricsConfig.parse({})),
   tracing: TracingConfig.default(TracingConfig.parse({})),
+  circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
+  limits: LimitsConfig.default(LimitsConfig.parse({})),
   /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
   transcode: z.record(z.string(), TranscodeConfig).default({}),
   /** The gRPC port for REST backends. @default no port */
@@ -585,6 +614,8 @@ export type TranscodeConfig = z.output<typeof TranscodeConfig>;
 export type LogConfig = z.output<typeof LogConfig>;
 export type MetricsConfig = z.output<typeof MetricsConfig>;
 export type TracingConfig = z.output<typeof TracingConfig>;
+export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
+export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

@@ -12,7 +12,9 @@ import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
+import { stagesPlugin } from './plugins/stages.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
+import type { StageEntry } from './pipeline.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import type { SupergraphManager } from './supergraph-manager.ts';
 
@@ -30,6 +32,8 @@ export interface BuildGraphQLOptions {
   logger: Logger;
   dispatcher: Dispatcher;
   telemetry: Telemetry;
+  /** The pipeline; its `operation` stages run once the operation is resolved. */
+  stages: readonly StageEntry[];
 }
 
 /**
@@ -38,13 +42,19 @@ export interface BuildGraphQLOptions {
  * transport to subgraphs, the error masking and the plugins.
  */
 export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
-  const { manager, server, logger, dispatcher, telemetry } = options;
+  const { manager, server, logger, dispatcher, telemetry, stages } = options;
   const development = server.mode === 'development';
+  // The gateway's plan cache hands out the plan object it stored, so a plan seen before came
+  // from the cache and a new object was just planned (the store itself is private).
+  const plansSeen = new WeakSet<object>();
   const gateway = new ApolloGateway({
     supergraphSdl: manager.supergraphSdl,
     logger: logger.child({ component: 'apollo-gateway' }),
-    experimental_didResolveQueryPlan: ({ requestContext }) =>
-      telemetry.endPlanning(requestContext.context as RequestContext),
+    experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
+      const cached = plansSeen.has(queryPlan);
+      if (!cached) plansSeen.add(queryPlan);
+      telemetry.endPlanning(requestContext.context as RequestContext, cached);
+    },
     buildService: ({ name, url }) => {
       const remote = new SubgraphDataSource({
         name,
@@ -81,6 +91,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      stagesPlugin(stages, () => manager.current),
       errorLogPlugin(logger.child({ component: 'graphql' })),
       telemetryPlugin(telemetry, { mask: !development }),
     ],

@@ -1,6 +1,7 @@
+import type { DocumentNode, GraphQLSchema } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { CallObserver } from './observe.ts';
+import type { CallGuard, CallObserver } from './observe.ts';
 
 /**
  * What the gateway knows about one request, built when it arrives and handed to every stage,
@@ -33,8 +34,25 @@ export interface RequestContext {
   readonly upstreamHeaders: Record<string, string>;
   /** Backend calls report to it (logs, metrics, traces); absent where nothing observes. */
   observer?: CallObserver;
+  /** Admits backend calls and learns from their outcomes (circuit breakers), when configured. */
+  guard?: CallGuard;
   /** What the request did, for its log line and metrics; stages and the GraphQL layer fill it. */
   readonly facts: RequestFacts;
+  /** The GraphQL operation, once resolved: what `operation` stages (cost, limits) read. */
+  operation?: OperationFacts;
+}
+
+/** A resolved GraphQL operation and the graph it runs over. */
+export interface OperationFacts {
+  readonly document: DocumentNode;
+  readonly name: string | undefined;
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** The schema the operation was validated against. */
+  readonly schema: GraphQLSchema;
+  /** The supergraph it runs over: per-field policy (`@cost`, `@listSize`) is declared there. */
+  readonly supergraphSdl: string;
+  /** Items assumed in a list nothing sizes (`limits.cost.list_size`). */
+  readonly listSize: number;
 }
 
 /** Filled as the request runs; read once when it ends. */

@@ -18,6 +18,7 @@ export enum ErrorCode {
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
   UPSTREAM_ERROR = 'UPSTREAM_ERROR',
+  UPSTREAM_CIRCUIT_OPEN = 'UPSTREAM_CIRCUIT_OPEN',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -36,6 +37,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
   [ErrorCode.UPSTREAM_ERROR]: 502,
+  [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 503,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 
@@ -57,6 +59,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
   [ErrorCode.UPSTREAM_ERROR]: 2, // UNKNOWN: the backend's answer said nothing usable
+  [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 14, // UNAVAILABLE: retry later
   [ErrorCode.INTERNAL_SERVER_ERROR]: 13, // INTERNAL
 };
 

@@ -32,11 +32,52 @@ export interface CallObserver {
   start(ctx: RequestContext, call: BackendCall): CallRecord;
 }
 
+/**
+ * Decides whether a call may be made and learns from how it ended (policies/traffic/breaker.ts
+ * implements it). Like the observer, it sits on the request context.
+ */
+export interface CallGuard {
+  /** Throws a GatewayError when the call must not be made. */
+  admit(call: BackendCall): void;
+  settle(call: BackendCall, outcome: string): void;
+}
+
 const UNOBSERVED: CallRecord = { headers: {}, end() {} };
 
-/** Starts observing a call when the request has an observer (health checks and loads do not). */
+/**
+ * Starts a backend call: the request's guard admits it (or throws, and the refusal is recorded
+ * as the call's outcome), its observer watches it. Health checks and loads have neither.
+ */
 export function observeCall(ctx: RequestContext | undefined, call: BackendCall): CallRecord {
-  return ctx?.observer ? ctx.observer.start(ctx, call) : UNOBSERVED;
+  const record = ctx?.observer ? ctx.observer.start(ctx, call) : UNOBSERVED;
+  const guard = ctx?.guard;
+  if (!guard) return record;
+  try {
+    guard.admit(call);
+  } catch (error) {
+    record.end(outcomeOf(error));
+    throw error;
+  }
+  return new GuardedCall(record, guard, call);
+}
+
+class GuardedCall implements CallRecord {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly #record: CallRecord;
+  readonly #guard: CallGuard;
+  readonly #call: BackendCall;
+
+  constructor(record: CallRecord, guard: CallGuard, call: BackendCall) {
+    this.headers = record.headers;
+    this.#record = record;
+    this.#guard = guard;
+    this.#call = call;
+  }
+
+  end(outcome: string, status?: number): void {
+    this.#guard.settle(this.#call, outcome);
+    this.#record.end(outcome, status);
+  }
 }
 
 /** The outcome label of a failed call: its code when the gateway typed it. */

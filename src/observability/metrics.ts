@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LatencyFamily } from './latency-series.ts';
 
 /**
@@ -18,6 +18,7 @@ const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 const COST_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
 
 const OTHER = '(other)';
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
 
 /** Up to `limit` distinct values; any value after that is `(other)`. */
 export class LabelBudget {
@@ -36,6 +37,12 @@ export class LabelBudget {
   }
 }
 
+/**
+ * The caches a request can hit: parsed and validated documents (Apollo Server), query plans
+ * (Apollo Gateway) and automatic persisted queries. The response cache will join them.
+ */
+export type CacheName = 'document' | 'query_plan' | 'apq';
+
 export interface GatewayMetrics {
   /** Every metric in the Prometheus text format, and its content type. */
   scrape(): Promise<{ body: string; contentType: string }>;
@@ -51,6 +58,9 @@ export interface GatewayMetrics {
   recordRateLimited(surface: string, client: string): void;
   recordCost(client: string, cost: number): void;
   recordReload(ok: boolean): void;
+  recordCacheLookup(cache: CacheName, hit: boolean): void;
+  /** A circuit breaker changed state. */
+  recordBreaker(backend: string, endpoint: string, state: 'closed' | 'open' | 'half_open'): void;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -102,6 +112,24 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['outcome'],
     registers,
   });
+  const cacheLookups = new Counter({
+    name: 'gateway_cache_lookups_total',
+    help: 'Lookups in the gateway’s caches (document: parsed and validated operations, query_plan, apq: automatic persisted queries), by result (hit, miss).',
+    labelNames: ['cache', 'result'],
+    registers,
+  });
+  const breakerState = new Gauge({
+    name: 'gateway_circuit_breaker_state',
+    help: 'Circuit breakers by backend and endpoint: 1 for the state each is in (closed, open, half_open), 0 for the others. Endpoints appear once they first fail.',
+    labelNames: ['backend', 'endpoint', 'state'],
+    registers,
+  });
+  const breakerTransitions = new Counter({
+    name: 'gateway_circuit_breaker_transitions_total',
+    help: 'Circuit breaker state changes, by backend, endpoint and the state entered.',
+    labelNames: ['backend', 'endpoint', 'state'],
+    registers,
+  });
   return {
     async scrape() {
       const body = `${requests.render()}${calls.render()}${await registry.metrics()}`;
@@ -121,6 +149,14 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordReload(ok) {
       reloads.inc({ outcome: ok ? 'success' : 'failure' });
+    },
+    recordCacheLookup(cache, hit) {
+      cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
+    },
+    recordBreaker(backend, endpoint, state) {
+      for (const each of BREAKER_STATES)
+        breakerState.set({ backend, endpoint, state: each }, each === state ? 1 : 0);
+      breakerTransitions.inc({ backend, endpoint, state });
     },
   };
 }

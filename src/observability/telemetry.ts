@@ -4,7 +4,7 @@ import type { MetricsConfig } from '../config/schema.ts';
 import type { RequestContext, RequestFacts } from '../kernel/context.ts';
 import { ErrorCode } from '../kernel/errors.ts';
 import type { BackendCall, CallObserver, CallRecord } from '../kernel/observe.ts';
-import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
+import { createMetrics, LabelBudget, type CacheName, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';
 import type { Tracing, TraceSpan } from './trace.ts';
 
@@ -141,9 +141,17 @@ export class Telemetry implements CallObserver {
     state.planning = this.tracing.startInternal('graphql.plan', state.execution);
   }
 
-  /** The query plan is ready (Apollo Gateway's callback). */
-  endPlanning(ctx: RequestContext): void {
-    this.#state.get(ctx.facts)?.planning?.end('ok');
+  /** The query plan is ready (Apollo Gateway's callback), from its cache or just planned. */
+  endPlanning(ctx: RequestContext, cached: boolean): void {
+    this.recordCache('query_plan', cached);
+    const planning = this.#state.get(ctx.facts)?.planning;
+    planning?.setAttribute('gateway.cache_hit', cached);
+    planning?.end('ok');
+  }
+
+  /** A lookup in one of the gateway's caches, for `gateway_cache_lookups_total`. */
+  recordCache(cache: CacheName, hit: boolean): void {
+    this.metrics?.recordCacheLookup(cache, hit);
   }
 
   endExecution(ctx: RequestContext, outcome: string): void {
@@ -223,6 +231,11 @@ export class Telemetry implements CallObserver {
   /** Composition reloads, for `gateway_supergraph_reloads_total`. */
   recordReload(ok: boolean): void {
     this.metrics?.recordReload(ok);
+  }
+
+  /** A circuit breaker changed state, for `gateway_circuit_breaker_state`. */
+  recordBreaker(backend: string, endpoint: string, state: 'closed' | 'open' | 'half_open'): void {
+    this.metrics?.recordBreaker(backend, endpoint, state);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import {
   type LogConfig,
   type ServerConfig,
   type TracingConfig,
+  type CircuitBreakerConfig,
 } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
@@ -17,7 +18,9 @@ import { createTracing } from '../observability/trace.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { runStages, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { SupergraphManager } from '../gateway/supergraph-manager.ts';
+import { systemClock, type Clock } from '../kernel/clock.ts';
 import { createRequestContext, type RequestContext } from '../kernel/context.ts';
+import { Breakers } from '../policies/traffic/breaker.ts';
 import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
@@ -41,6 +44,10 @@ export interface AppOptions {
     /** Replaces the OTLP exporter (tests: in memory; the bench: a no-op). */
     spanExporter?: SpanExporter;
   };
+  /** Circuit breakers per backend endpoint; off unless enabled. Read at start. */
+  circuitBreaker?: CircuitBreakerConfig;
+  /** Time for the breakers (tests move it by hand). @default the monotonic clock */
+  clock?: Clock;
 }
 
 export interface App {
@@ -97,10 +104,25 @@ export function buildApp(options: AppOptions): App {
       : {}),
   });
   manager.on('reload', (outcome: { ok: boolean }) => telemetry.recordReload(outcome.ok));
+  const breakers = options.circuitBreaker?.enabled
+    ? new Breakers(
+        {
+          failureThreshold: options.circuitBreaker.failure_threshold,
+          openForMs: options.circuitBreaker.open_for,
+        },
+        options.clock ?? systemClock,
+        (backend, endpoint, state) => {
+          telemetry.recordBreaker(backend, endpoint, state);
+          const fields = { backend, endpoint, state };
+          if (state === 'open') logger.warn(fields, 'circuit opened: calls to the backend paused');
+          else logger.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
+        },
+      )
+    : undefined;
   // Metrics on the gateway's own port unless they have one of their own (main.ts opens it).
   const metricsPath =
     telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
-  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher, telemetry });
+  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher, telemetry, stages });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
   const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
@@ -133,6 +155,7 @@ export function buildApp(options: AppOptions): App {
     const accept = req.headers.accept;
     const isGraphQL = path === server.graphql_path;
     ctx.facts.surface = isGraphQL ? 'graphql' : 'rest';
+    if (breakers) ctx.guard = breakers;
     telemetry.beginRequest(ctx, `${method} ${isGraphQL ? path : 'rest'}`, {
       'http.request.method': method,
       'url.path': path,
@@ -283,6 +306,7 @@ export function buildApp(options: AppOptions): App {
         front: snapshot.grpcFront,
         telemetry,
         correlationHeader: server.correlation_header,
+        guard: breakers,
         current: () => manager.current?.grpcFront,
         reflection: snapshot.grpcServer.reflection,
         stages,

@@ -11,6 +11,7 @@ import { messageCodec } from '../adapters/grpc/codec.ts';
 import { BUILTIN_PROTOS } from '../adapters/grpc/proto-schema.ts';
 import { runStages, type StageEntry } from '../gateway/pipeline.ts';
 import { callBudget, createRequestContext, type RequestContext } from '../kernel/context.ts';
+import type { CallGuard } from '../kernel/observe.ts';
 import { ensureError, ErrorCode, GatewayError, GRPC_CODE } from '../kernel/errors.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
@@ -38,6 +39,8 @@ export interface GrpcPortOptions {
   logger: Logger;
   telemetry: Telemetry;
   correlationHeader: string;
+  /** Circuit breakers for the REST backends, when configured. */
+  guard?: CallGuard | undefined;
 }
 
 export interface GrpcPort {
@@ -166,6 +169,7 @@ async function serve(
   );
   ctx.facts.surface = 'grpc';
   ctx.facts.operationName = method.path.slice(1);
+  if (options.guard) ctx.guard = options.guard;
   const [service = '', rpc = ''] = method.path.slice(1).split('/');
   options.telemetry.beginRequest(ctx, method.path.slice(1), {
     'rpc.system': 'grpc',

@@ -89,6 +89,7 @@ export async function startTestGateway(options: {
   env?: Record<string, string | undefined>;
   stages?: readonly StageEntry[];
   observability?: AppOptions['observability'];
+  clock?: AppOptions['clock'];
 }): Promise<TestGateway> {
   const env = options.env ?? {};
   const loaded = options.configFile ? await loadConfig(options.configFile, env) : undefined;
@@ -110,6 +111,8 @@ export async function startTestGateway(options: {
     observability: options.observability ?? {
       ...(loaded ? { log: loaded.config.log, metrics: loaded.config.metrics } : {}),
     },
+    ...(loaded ? { circuitBreaker: loaded.config.circuit_breaker } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   return {
     url: `${running.origin}${server.graphql_path}`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -119,6 +120,9 @@ describe('observability over the demo graph', () => {
       'subgraph:products:ok',
     ]);
     for (const call of line.calls) assert.ok(call.ms >= 0);
+    // Estimated before any backend was called, with the default list size of 10 and no
+    // @cost in the demo schemas: user 1 + 10 orders x (1 + 10 items x (item 1 + product 1)).
+    assert.equal(line.cost, 211);
   });
 
   test('the correlation id and the trace id reach every backend', () => {
@@ -233,6 +237,19 @@ describe('observability over the demo graph', () => {
     assert.ok(failed >= 1);
   });
 
+  test('/metrics has the estimated cost of GraphQL operations by client', async () => {
+    const count = await metric('gateway_operation_cost_count', { client: 'cost-probe' });
+    const sum = await metric('gateway_operation_cost_sum', { client: 'cost-probe' });
+    await post(
+      gateway.url,
+      { query: '{ products { id } }' },
+      { 'apollographql-client-name': 'cost-probe' },
+    );
+    assert.equal(await metric('gateway_operation_cost_count', { client: 'cost-probe' }), count + 1);
+    // A list of 10 (the default size) products, 1 each.
+    assert.equal(await metric('gateway_operation_cost_sum', { client: 'cost-probe' }), sum + 10);
+  });
+
   test('/metrics counts a rate-limit refusal', async () => {
     const before = await metric('gateway_rate_limited_total', { surface: 'graphql' });
     refuse = true;
@@ -256,6 +273,38 @@ describe('observability over the demo graph', () => {
       [['orders', 'grpc', 'ok']],
     );
     assert.ok((await metric('gateway_requests_total', { surface: 'rest', outcome: 'ok' })) >= 1);
+  });
+
+  test('cache lookups are counted: documents, query plans and persisted queries', async () => {
+    const lookups = async (cache: string, result: string) =>
+      metric('gateway_cache_lookups_total', { cache, result });
+    const before = {
+      documentMiss: await lookups('document', 'miss'),
+      documentHit: await lookups('document', 'hit'),
+      planMiss: await lookups('query_plan', 'miss'),
+      planHit: await lookups('query_plan', 'hit'),
+    };
+    // A document no earlier test sent: parsed, validated and planned once, then served cached.
+    const query = 'query CacheProbe { products { id name } }';
+    for (let i = 0; i < 2; i++) assert.equal((await post(gateway.url, { query })).status, 200);
+    assert.equal(await lookups('document', 'miss'), before.documentMiss + 1);
+    assert.equal(await lookups('document', 'hit'), before.documentHit + 1);
+    assert.equal(await lookups('query_plan', 'miss'), before.planMiss + 1);
+    assert.equal(await lookups('query_plan', 'hit'), before.planHit + 1);
+
+    const persisted = 'query CacheProbeApq { products { id } }';
+    const sha256Hash = createHash('sha256').update(persisted).digest('hex');
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+    const apqMiss = await lookups('apq', 'miss');
+    const apqHit = await lookups('apq', 'hit');
+    const unknown = await post(gateway.url, { extensions });
+    assert.equal(unknown.json.errors[0].extensions.code, 'PERSISTED_QUERY_NOT_FOUND');
+    await post(gateway.url, { query: persisted, extensions });
+    assert.deepEqual(Object.keys((await post(gateway.url, { extensions })).json.data), [
+      'products',
+    ]);
+    assert.equal(await lookups('apq', 'miss'), apqMiss + 1);
+    assert.equal(await lookups('apq', 'hit'), apqHit + 1);
   });
 
   test('operation names beyond the label budget share one value', async () => {

@@ -27,6 +27,19 @@ describe('the request pipeline', () => {
   let env: GatewayOver;
   const seen: { correlationId: string; upstream: Record<string, string> }[] = [];
   let refuse = false;
+  const operations: { name: string | undefined; cost: number | undefined }[] = [];
+  let refuseOperation = false;
+
+  // After the real list: it sees the operation and what estimateCost made of it, and can refuse
+  // the way a rate limit spending that cost will.
+  const operationProbe: StageEntry = {
+    name: 'operationProbe',
+    event: 'operation',
+    run(ctx) {
+      operations.push({ name: ctx.operation?.name, cost: ctx.facts.cost });
+      if (refuseOperation) throw new GatewayError(ErrorCode.RATE_LIMITED, 'Over budget.');
+    },
+  };
 
   const probe: StageEntry = {
     name: 'probe',
@@ -38,7 +51,7 @@ describe('the request pipeline', () => {
   };
 
   before(async () => {
-    env = await startGatewayOver([accounts], { stages: [...STAGES, probe] });
+    env = await startGatewayOver([accounts], { stages: [...STAGES, probe, operationProbe] });
   });
 
   after(() => env.close());
@@ -46,8 +59,28 @@ describe('the request pipeline', () => {
   test('runs the inbound stages in their written order', () => {
     assert.deepEqual(
       STAGES.map((s) => `${s.event}:${s.name}`),
-      ['request:correlate'],
+      ['request:correlate', 'operation:estimateCost'],
     );
+  });
+
+  test('operation stages see the resolved operation and its estimated cost', async () => {
+    operations.length = 0;
+    await post(env.gateway.url, { query: 'query Me { me { id } }' });
+    assert.deepEqual(operations, [{ name: 'Me', cost: 1 }]);
+  });
+
+  test('an operation stage that throws ends the request before any subgraph is called', async () => {
+    refuseOperation = true;
+    try {
+      const before = env.subgraphs.servers[0]!.received.length;
+      const res = await post(env.gateway.url, { query: '{ me { id } }' });
+      assert.equal(res.status, 429);
+      assert.equal(res.json.errors[0].extensions.code, 'RATE_LIMITED');
+      assert.equal(res.json.data, undefined);
+      assert.equal(env.subgraphs.servers[0]!.received.length, before);
+    } finally {
+      refuseOperation = false;
+    }
   });
 
   test('a later stage sees what earlier stages set', async () => {

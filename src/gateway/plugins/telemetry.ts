@@ -15,13 +15,21 @@ export function telemetryPlugin(
   options: { mask: boolean },
 ): ApolloServerPlugin<RequestContext> {
   return {
-    async requestDidStart({ contextValue: ctx }) {
+    async requestDidStart({ contextValue: ctx, request }) {
       ctx.facts.surface = 'graphql';
+      // Apollo Server parses and validates only documents not in its document cache, and takes
+      // the text of an automatic persisted query (hash, no query) from the APQ cache.
+      let parsed = false;
+      const byHash =
+        request.query === undefined && request.extensions?.persistedQuery !== undefined;
       return {
         async didResolveSource({ queryHash }) {
           ctx.facts.documentHash = queryHash;
+          if (byHash) telemetry.recordCache('apq', true);
         },
         async parsingDidStart() {
+          parsed = true;
+          telemetry.recordCache('document', false);
           const phase = telemetry.phase(ctx, 'graphql.parse');
           return async (error) => phase.end(outcomeOf(error !== undefined));
         },
@@ -30,6 +38,7 @@ export function telemetryPlugin(
           return async (errors) => phase.end(outcomeOf(errors !== undefined && errors.length > 0));
         },
         async didResolveOperation({ operationName }) {
+          if (!parsed) telemetry.recordCache('document', true);
           if (operationName) ctx.facts.operationName = operationName;
         },
         async executionDidStart() {
@@ -43,6 +52,7 @@ export function telemetryPlugin(
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
             const code = error.extensions?.code;
+            if (code === 'PERSISTED_QUERY_NOT_FOUND') telemetry.recordCache('apq', false);
             ctx.facts.errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
           }
         },
