@@ -7,7 +7,8 @@
 //   transcode   GET /v1/orders/1 through the gateway (REST to gRPC) vs GetOrder with grpc-js
 //   grpc-front  GetUser through the gateway's gRPC port (gRPC to REST) vs GET /users/1 directly
 //   observability  the federation query with request logs, metrics and tracing (spans made,
-//               exporter none) on vs all off, same gateway
+//               exporter none) on vs all off, same gateway; then the same observability path
+//               in process (bench/observability-path.ts), per part
 //
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
@@ -154,6 +155,7 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -309,11 +311,22 @@ async function observabilityCase(dir: string) {
   );
   const cpu =
     a.cpuUs !== undefined && b.cpuUs !== undefined
-      ? `; CPU per request +${((a.cpuUs / b.cpuUs - 1) * 100).toFixed(1)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
       : '';
   console.log(
     `\ncost of observability: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`,
   );
+  // The same path in process, one process per mode: CPU per request without the load's noise.
+  console.log('\nobservability path in process (100,000 requests, five backend calls each)');
+  console.log('| mode | CPU µs/request | share of a request (all off) |');
+  console.log('| --- | ---: | ---: |');
+  for (const mode of ['plumbing', 'logs', 'metrics', 'tracing', 'all']) {
+    const { us } = JSON.parse(await spawnTs(['bench/observability-path.ts', mode])) as {
+      us: number;
+    };
+    const share = b.cpuUs === undefined ? '' : `${((us / b.cpuUs) * 100).toFixed(1)}%`;
+    console.log(`| ${mode} | ${us.toFixed(1)} | ${share} |`);
+  }
 }
 
 async function restCase(dir: string) {
