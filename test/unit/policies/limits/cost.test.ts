@@ -55,8 +55,8 @@ const CASES: [string, Record<string, unknown>, number, string][] = [
   ['{ expensive }', {}, 20, 'a weighted scalar field'],
   ['{ __typename book(id: 1) { __typename id } }', {}, 2, '__typename is free'],
   [
-    'query($skip: Boolean!) { book(id: 1) @skip(if: $skip) { id } all { id } }',
-    { skip: true },
+    'query($hide: Boolean!) { book(id: 1) @skip(if: $hide) { id } all { id } }',
+    { hide: true },
     20,
     'skipped fields cost nothing',
   ],
