@@ -354,6 +354,32 @@ describe('traces exported over OTLP/HTTP, and masking', () => {
     assert.ok(json.includes('"POST /graphql"'), 'no request span in the export');
   });
 
+  test('a collector refusing spans costs the lost batch and a warning, never a request', async (t) => {
+    let refused = 0;
+    const receiver = createServer(async (req, res) => {
+      for await (const _ of req);
+      refused++;
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"no"}');
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
+    const env = await startGatewayOver([accounts], {
+      observability: { tracing: TracingConfig.parse({ enabled: true, endpoint }) },
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await post(env.gateway.url, { query: '{ me { id } }' });
+      assert.deepEqual(Object.keys(res.json.data), ['me']);
+    }
+    const logs = env.gateway.logs;
+    await env.close(); // flushes the batch, which the collector refuses
+    assert.equal(refused, 1, 'the three requests’ spans went in one batch');
+    const warning = logs.lines.find((l) => String(l.msg).startsWith('span export failed'));
+    assert.ok(warning, 'no warning for the lost batch');
+    assert.equal(warning.level, 40);
+  });
+
   test('production validation errors do not suggest field names; development does', async (t) => {
     const prod = await startGatewayOver([accounts], { server: { mode: 'production' } });
     const dev = await startGatewayOver([accounts], { server: { mode: 'development' } });

@@ -156,6 +156,9 @@ export function estimateOperationCost(
   }
   const estimate: CostEstimate = { cost: 0, variableDependent: false };
   if (!operation) return estimate;
+  // A named fragment costs the same wherever it is spread under the same sizes: counting it
+  // once keeps fragments that spread others twice over from costing 2^depth work.
+  const fragmentCosts = new Map<string, number>();
   const root = schema.getRootType(operation.operation);
   if (!root) return estimate;
 
@@ -248,9 +251,14 @@ export function estimateOperationCost(
         sized,
       );
     const fragment = fragments.get(selection.name.value);
-    return fragment
-      ? selectionCost(fragment.typeCondition.name.value, fragment.selectionSet, sized)
-      : 0;
+    if (!fragment) return 0;
+    const key = sized ? `${fragment.name.value}|${[...sized].join('|')}` : fragment.name.value;
+    let cost = fragmentCosts.get(key);
+    if (cost === undefined) {
+      cost = selectionCost(fragment.typeCondition.name.value, fragment.selectionSet, sized);
+      fragmentCosts.set(key, cost);
+    }
+    return cost;
   };
 
   const fieldCost = (

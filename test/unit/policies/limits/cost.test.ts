@@ -87,6 +87,15 @@ test('an estimate that read a variable is marked so it is not cached', () => {
   assert.equal(constant.variableDependent, false);
 });
 
+test('fragments spreading fragments twice over are weighed in linear time', () => {
+  // F0 costs 1 (an Author); each Fi spreads F(i-1) twice: 2^40 in all, from a 40-line document.
+  const fragments = ['fragment F0 on Book { author { name } }'];
+  for (let i = 1; i <= 40; i++)
+    fragments.push(`fragment F${i} on Book { ...F${i - 1} ...F${i - 1} }`);
+  const document = parse(`{ book(id: 1) { ...F40 } } ${fragments.join(' ')}`);
+  assert.equal(estimateOperationCost(model, schema, document, undefined, {}).cost, 2 + 2 ** 40);
+});
+
 test('the operation named is the one weighed', () => {
   const document = parse('query A { book(id: 1) { id } } query B { top { id } }');
   assert.equal(estimateOperationCost(model, schema, document, 'A', {}).cost, 2);
