@@ -19,8 +19,9 @@ export interface SupergraphSnapshot {
   /** Files whose change triggers a reload (absolute paths). */
   readonly watchFiles: readonly string[];
   /**
-   * The server, log and grpc_server sections (services included: the gRPC port's methods are
-   * fixed when it opens), serialised: they apply at start only, so a reload compares them.
+   * The server, log, metrics, tracing, circuit_breaker and grpc_server sections (services
+   * included: the gRPC port's methods are fixed when it opens), serialised: they apply at start
+   * only, so a reload compares them.
    */
   readonly startupSettings: string;
   /** In-process subgraphs for REST/gRPC backends, by subgraph name. */
@@ -107,8 +108,17 @@ function frontWarnings(front: GrpcFront | undefined): CompositionProblem[] {
   }));
 }
 
+/** The sections read once at start (see `SupergraphSnapshot.startupSettings`). */
 function startupSettings(loaded: LoadedConfig | undefined): string {
-  return JSON.stringify([loaded?.config.server, loaded?.config.log, loaded?.config.grpc_server]);
+  const config = loaded?.config;
+  return JSON.stringify([
+    config?.server,
+    config?.log,
+    config?.metrics,
+    config?.tracing,
+    config?.circuit_breaker,
+    config?.grpc_server,
+  ]);
 }
 
 /** supergraph.yaml (and the schema files it names), validated and composed at every load. */

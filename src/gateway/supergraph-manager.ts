@@ -115,7 +115,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
       }
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
-          'server or log settings changed in the config; they apply at the next restart',
+          'server, log, metrics, tracing, circuit_breaker or grpc_server settings changed in the config; they apply at the next restart',
         );
       }
       this.#logHints(next);

@@ -105,19 +105,7 @@ export function buildApp(options: AppOptions): App {
   });
   manager.on('reload', (outcome: { ok: boolean }) => telemetry.recordReload(outcome.ok));
   const breakers = options.circuitBreaker?.enabled
-    ? new Breakers(
-        {
-          failureThreshold: options.circuitBreaker.failure_threshold,
-          openForMs: options.circuitBreaker.open_for,
-        },
-        options.clock ?? systemClock,
-        (backend, endpoint, state) => {
-          telemetry.recordBreaker(backend, endpoint, state);
-          const fields = { backend, endpoint, state };
-          if (state === 'open') logger.warn(fields, 'circuit opened: calls to the backend paused');
-          else logger.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
-        },
-      )
+    ? createBreakers(options.circuitBreaker, options.clock ?? systemClock, telemetry, logger)
     : undefined;
   // Metrics on the gateway's own port unless they have one of their own (main.ts opens it).
   const metricsPath =
@@ -335,6 +323,25 @@ export function buildApp(options: AppOptions): App {
       await telemetry.close();
     },
   };
+}
+
+/** Circuit breakers whose state changes are logged and counted. */
+function createBreakers(
+  config: CircuitBreakerConfig,
+  clock: Clock,
+  telemetry: Telemetry,
+  logger: Logger,
+): Breakers {
+  return new Breakers(
+    { failureThreshold: config.failure_threshold, openForMs: config.open_for },
+    clock,
+    (backend, endpoint, state) => {
+      telemetry.recordBreaker(backend, endpoint, state);
+      const fields = { backend, endpoint, state };
+      if (state === 'open') logger.warn(fields, 'circuit opened: calls to the backend paused');
+      else logger.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
+    },
+  );
 }
 
 /** Prometheus text format, scraped by Prometheus or any OpenMetrics-compatible agent. */

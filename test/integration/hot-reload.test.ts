@@ -121,6 +121,24 @@ describe('hot reload of supergraph.yaml and schema files', () => {
     }
   });
 
+  test('a changed start-time setting reloads the rest and says it waits for a restart', async () => {
+    const config = await readFile(env.project.configFile, 'utf8');
+    const reloaded = nextReload();
+    await env.project.write(
+      'supergraph.yaml',
+      `${config.trimEnd()}\ncircuit_breaker:\n  enabled: true\n`,
+    );
+    assert.equal((await reloaded).ok, true);
+    const warning = env.gateway.logs.lines.findLast((l) =>
+      String(l.msg).includes('apply at the next restart'),
+    );
+    assert.match(String(warning?.msg), /circuit_breaker/);
+    assert.equal(warning?.level, 40);
+    const reverted = nextReload();
+    await env.project.write('supergraph.yaml', config);
+    assert.equal((await reverted).ok, true);
+  });
+
   test('the watcher follows the schema files the config names', async () => {
     const file = join(env.project.dir, 'accounts.graphql');
     const sdl = await readFile(file, 'utf8');
