@@ -30,11 +30,11 @@ interface RequestState {
   planning?: TraceSpan;
 }
 
-/** A span of a phase of the request (parse, validate), or nothing to end when not traced. */
+/** A span of a phase of the request (parse, validate), or nothing to finish when not traced. */
 export interface Phase {
-  end(outcome: string): void;
+  finish(outcome: string): void;
 }
-const UNTRACED: Phase = { end() {} };
+const UNTRACED: Phase = { finish() {} };
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A client's self-declared name (Apollo's convention): a label, never an identity. */
@@ -77,7 +77,7 @@ class ObservedCall implements CallRecord {
           call.protocol === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
           status,
         );
-      this.#span.end(outcome);
+      this.#span.finish(outcome);
     }
   }
 }
@@ -146,7 +146,7 @@ export class Telemetry implements CallObserver {
     this.recordCache('query_plan', cached);
     const planning = this.#state.get(ctx.facts)?.planning;
     planning?.setAttribute('gateway.cache_hit', cached);
-    planning?.end('ok');
+    planning?.finish('ok');
   }
 
   /** A lookup in one of the gateway's caches, for `gateway_cache_lookups_total`. */
@@ -157,8 +157,8 @@ export class Telemetry implements CallObserver {
   endExecution(ctx: RequestContext, outcome: string): void {
     const state = this.#state.get(ctx.facts);
     // Planning that never finished failed with execution (spans ignore a second end).
-    state?.planning?.end(outcome);
-    state?.execution?.end(outcome);
+    state?.planning?.finish(outcome);
+    state?.execution?.finish(outcome);
   }
 
   start(ctx: RequestContext, call: BackendCall): CallRecord {
@@ -204,7 +204,7 @@ export class Telemetry implements CallObserver {
         facts.surface === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
         status,
       );
-      span.end(outcome);
+      span.finish(outcome);
     }
     if (this.#logRequests) {
       this.#logger.info(

@@ -1,12 +1,22 @@
 import {
+  context,
+  isSpanContextValid,
   SpanKind,
   SpanStatusCode,
+  trace,
   TraceFlags,
   type Attributes,
   type AttributeValue,
+  type Context,
+  type Exception,
   type HrTime,
+  type Link,
+  type Span,
   type SpanContext,
+  type SpanOptions,
   type SpanStatus,
+  type TimeInput,
+  type Tracer,
 } from '@opentelemetry/api';
 import { ExportResultCode, TraceState, type InstrumentationScope } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -49,7 +59,7 @@ const DROP: SpanExporter = {
 
 const SCOPE: InstrumentationScope = { name: 'gateway' };
 const NO_EVENTS: TimedEvent[] = [];
-const NO_LINKS: [] = [];
+const NO_LINKS: Link[] = [];
 const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
 
 /** Epoch time as OpenTelemetry's [seconds, nanoseconds], from a `performance.now()` reading. */
@@ -61,25 +71,38 @@ function hrTime(ms: number): HrTime {
 }
 
 /**
- * One span. Unsampled spans keep their ids (they still propagate, flagged not sampled) and
- * record nothing.
+ * A time given through the API, as a `performance.now()` reading. As in the SDK, a number
+ * below the time origin is a `performance.now()` value and one above it epoch milliseconds.
  */
-export class TraceSpan implements ReadableSpan {
-  readonly name: string;
+function perfNow(time: TimeInput | undefined): number {
+  if (time === undefined) return performance.now();
+  if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6 - ORIGIN_MS;
+  const ms = time instanceof Date ? time.getTime() : time;
+  return ms < ORIGIN_MS ? ms : ms - ORIGIN_MS;
+}
+
+/**
+ * One span: an OpenTelemetry API `Span` that code can record on, and the `ReadableSpan` the
+ * exporters read. Unsampled spans keep their ids (they still propagate, flagged not sampled)
+ * and record nothing.
+ */
+export class TraceSpan implements Span, ReadableSpan {
+  name: string;
   readonly kind: SpanKind;
   readonly attributes: Attributes;
   status: SpanStatus = UNSET;
   readonly parentSpanContext: SpanContext | undefined;
   readonly resource: Resource;
   readonly instrumentationScope = SCOPE;
-  readonly events = NO_EVENTS;
-  readonly links = NO_LINKS;
+  // Shared empty lists until something is added: most spans never get an event or a link.
+  events: TimedEvent[] = NO_EVENTS;
+  links: Link[] = NO_LINKS;
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   readonly #context: SpanContext;
   readonly #queue: SpanQueue | undefined;
-  readonly #start = performance.now();
+  readonly #start: number;
   #end = -1;
 
   constructor(
@@ -91,6 +114,7 @@ export class TraceSpan implements ReadableSpan {
     resource: Resource,
     /** Where the span goes when it ends; none when it is not sampled. */
     queue: SpanQueue | undefined,
+    startTime?: TimeInput,
   ) {
     this.name = name;
     this.kind = kind;
@@ -99,6 +123,7 @@ export class TraceSpan implements ReadableSpan {
     this.parentSpanContext = parent;
     this.resource = resource;
     this.#queue = queue;
+    this.#start = perfNow(startTime);
   }
 
   get traceId(): string {
@@ -129,25 +154,92 @@ export class TraceSpan implements ReadableSpan {
     return this.#end >= 0;
   }
 
-  setAttribute(key: string, value: AttributeValue): void {
-    if (this.#queue && this.#end < 0) this.attributes[key] = value;
+  isRecording(): boolean {
+    return this.#queue !== undefined && this.#end < 0;
+  }
+
+  setAttribute(key: string, value: AttributeValue): this {
+    if (this.isRecording()) this.attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    if (this.isRecording()) Object.assign(this.attributes, attributes);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (!this.isRecording()) return this;
+    const timed = isTimeInput(attributesOrTime);
+    const event: TimedEvent = {
+      name,
+      time: hrTime(ORIGIN_MS + perfNow(timed ? attributesOrTime : time)),
+      ...(!timed && attributesOrTime ? { attributes: attributesOrTime } : {}),
+    };
+    if (this.events === NO_EVENTS) this.events = [];
+    this.events.push(event);
+    return this;
+  }
+
+  addLink(link: Link): this {
+    return this.addLinks([link]);
+  }
+
+  addLinks(links: Link[]): this {
+    if (!this.isRecording()) return this;
+    if (this.links === NO_LINKS) this.links = [];
+    this.links.push(...links);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.isRecording()) this.status = status;
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (this.isRecording()) this.name = name;
+    return this;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const error = typeof exception === 'string' ? { message: exception } : exception;
+    this.addEvent(
+      'exception',
+      {
+        'exception.type': String(('name' in error && error.name) || 'Error'),
+        'exception.message': String(error.message ?? ''),
+        ...('stack' in error && error.stack ? { 'exception.stacktrace': error.stack } : {}),
+      },
+      time,
+    );
+  }
+
+  /** Ends the span as it stands. Ending twice keeps the first end. */
+  end(endTime?: TimeInput): void {
+    if (this.#end >= 0) return;
+    this.#end = perfNow(endTime);
+    this.#queue?.push(this);
   }
 
   /**
-   * Ends the span with the request's or call's outcome: anything but `ok` is an error, named
-   * in `error.type`. Ending twice keeps the first end.
+   * Ends the span with the request's or call's outcome: anything but `ok` is an error, named in
+   * `error.type`.
    */
-  end(outcome: string, attributes?: Attributes): void {
-    if (this.#end >= 0) return;
-    this.#end = performance.now();
-    if (!this.#queue) return;
-    if (attributes) Object.assign(this.attributes, attributes);
-    if (outcome !== 'ok') {
-      this.status = { code: SpanStatusCode.ERROR, message: outcome };
-      this.attributes['error.type'] = outcome;
+  finish(outcome: string, attributes?: Attributes): void {
+    if (this.isRecording()) {
+      if (attributes) Object.assign(this.attributes, attributes);
+      if (outcome !== 'ok') {
+        this.status = { code: SpanStatusCode.ERROR, message: outcome };
+        this.attributes['error.type'] = outcome;
+      }
     }
-    this.#queue.push(this);
+    this.end();
   }
+}
+
+function isTimeInput(value: unknown): value is TimeInput {
+  return typeof value === 'number' || value instanceof Date || Array.isArray(value);
 }
 
 export interface Tracing {
@@ -160,6 +252,11 @@ export interface Tracing {
   ): { span: TraceSpan; headers: Record<string, string> };
   /** An internal span (parse, validate, plan, execute) under `parent`. */
   startInternal(name: string, parent: TraceSpan): TraceSpan;
+  /**
+   * The same spans through the OpenTelemetry API, for code that records its own: parents come
+   * from the context passed (`trace.setSpan(context, span)`), as no context manager is active.
+   */
+  readonly tracer: Tracer;
   /** Spans dropped because the export queue was full. */
   readonly dropped: number;
   shutdown(): Promise<void>;
@@ -188,69 +285,58 @@ export function createTracing(options: TracingOptions): Tracing {
   const resource = resourceFromAttributes({ 'service.name': config.service_name });
   const ratio = config.sample_ratio;
 
-  /** A span whose trace state, trace id and sampling decision are its parent's. */
-  function child(
-    parent: TraceSpan,
+  /**
+   * A span under `parent` (local or remote), whose trace, trace state and sampling decision are
+   * the parent's; without a parent, a new trace sampled at `ratio` (parent-based sampling).
+   */
+  function open(
     name: string,
     kind: SpanKind,
     attributes: Attributes,
+    parent: SpanContext | undefined,
+    startTime?: TimeInput,
   ): TraceSpan {
-    const up = parent.spanContext();
+    const traceId = parent?.traceId ?? newTraceId();
+    const sampled = parent
+      ? (parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED
+      : sampledAt(traceId, ratio);
     const context: SpanContext = {
-      traceId: up.traceId,
+      traceId,
       spanId: newSpanId(),
-      traceFlags: up.traceFlags,
-      ...(up.traceState ? { traceState: up.traceState } : {}),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      ...(parent?.traceState ? { traceState: parent.traceState } : {}),
     };
     return new TraceSpan(
       name,
       kind,
       attributes,
       context,
-      up,
+      parent,
       resource,
-      parent.sampled ? queue : undefined,
+      sampled ? queue : undefined,
+      startTime,
     );
   }
 
   return {
     startRequest(headers, name, attributes) {
       const remote = parseTraceparent(headers.traceparent);
-      // Parent-based sampling: a caller's decision is followed, new traces are sampled at `ratio`.
-      const traceId = remote?.traceId ?? newTraceId();
-      const sampled = remote ? remote.sampled : sampledAt(traceId, ratio);
-      const stateHeader = remote ? headers.tracestate : undefined;
+      if (!remote) return open(name, SpanKind.SERVER, attributes, undefined);
       // Parsed and re-serialised: invalid members are dropped rather than passed to backends.
+      const stateHeader = headers.tracestate;
       let traceState =
         typeof stateHeader === 'string' && stateHeader.length > 0
           ? new TraceState(stateHeader)
           : undefined;
       if (traceState?.serialize() === '') traceState = undefined;
-      const traceFlags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
-      const parent: SpanContext | undefined = remote
-        ? {
-            traceId,
-            spanId: remote.spanId,
-            traceFlags,
-            isRemote: true,
-            ...(traceState ? { traceState } : {}),
-          }
-        : undefined;
-      const context: SpanContext = {
-        traceId,
-        spanId: newSpanId(),
-        traceFlags,
+      const parent: SpanContext = {
+        traceId: remote.traceId,
+        spanId: remote.spanId,
+        traceFlags: remote.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        isRemote: true,
         ...(traceState ? { traceState } : {}),
       };
-      return new TraceSpan(
-        name,
-        SpanKind.SERVER,
-        attributes,
-        context,
-        parent,
-        resource,
-        sampled ? queue : undefined,
-      );
+      return open(name, SpanKind.SERVER, attributes, parent);
     },
     startCall(parent, call) {
       const attributes: Attributes = {
@@ -273,7 +359,7 @@ export function createTracing(options: TracingOptions): Tracing {
         name = call.method ?? 'GET';
         attributes['http.request.method'] = name;
       }
-      const span = child(parent, name, SpanKind.CLIENT, attributes);
+      const span = open(name, SpanKind.CLIENT, attributes, parent.spanContext());
       const context = span.spanContext();
       const headers: Record<string, string> = {
         traceparent: formatTraceparent(context.traceId, context.spanId, span.sampled),
@@ -282,8 +368,17 @@ export function createTracing(options: TracingOptions): Tracing {
       return { span, headers };
     },
     startInternal(name, parent) {
-      return child(parent, name, SpanKind.INTERNAL, {});
+      return open(name, SpanKind.INTERNAL, {}, parent.spanContext());
     },
+    tracer: new GatewayTracer((name, options, parent) =>
+      open(
+        name,
+        options.kind ?? SpanKind.INTERNAL,
+        { ...options.attributes },
+        options.root ? undefined : parent,
+        options.startTime,
+      ),
+    ),
     get dropped() {
       return queue.dropped;
     },
@@ -291,4 +386,47 @@ export function createTracing(options: TracingOptions): Tracing {
       await queue.shutdown();
     },
   };
+}
+
+/** The OpenTelemetry API's `Tracer` over the gateway's spans. */
+class GatewayTracer implements Tracer {
+  readonly #open: (name: string, options: SpanOptions, parent: SpanContext | undefined) => Span;
+
+  constructor(open: (name: string, options: SpanOptions, parent: SpanContext | undefined) => Span) {
+    this.#open = open;
+  }
+
+  startSpan(name: string, options: SpanOptions = {}, parentContext?: Context): Span {
+    const parent = trace.getSpanContext(parentContext ?? context.active());
+    const span = this.#open(
+      name,
+      options,
+      parent && isSpanContextValid(parent) ? parent : undefined,
+    );
+    if (options.links?.length) span.addLinks(options.links);
+    return span;
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    options: SpanOptions,
+    fn: F,
+  ): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    options: SpanOptions,
+    parentContext: Context,
+    fn: F,
+  ): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    ...rest: [F] | [SpanOptions, F] | [SpanOptions, Context, F]
+  ): ReturnType<F> {
+    const fn = rest[rest.length - 1] as F;
+    const options = rest.length > 1 ? (rest[0] as SpanOptions) : {};
+    const parentContext = rest.length > 2 ? (rest[1] as Context) : context.active();
+    const span = this.startSpan(name, options, parentContext);
+    return context.with(trace.setSpan(parentContext, span), () => fn(span)) as ReturnType<F>;
+  }
 }

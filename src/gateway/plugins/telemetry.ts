@@ -31,11 +31,12 @@ export function telemetryPlugin(
           parsed = true;
           telemetry.recordCache('document', false);
           const phase = telemetry.phase(ctx, 'graphql.parse');
-          return async (error) => phase.end(outcomeOf(error !== undefined));
+          return async (error) => phase.finish(outcomeOf(error !== undefined));
         },
         async validationDidStart() {
           const phase = telemetry.phase(ctx, 'graphql.validate');
-          return async (errors) => phase.end(outcomeOf(errors !== undefined && errors.length > 0));
+          return async (errors) =>
+            phase.finish(outcomeOf(errors !== undefined && errors.length > 0));
         },
         async didResolveOperation({ operationName }) {
           if (!parsed) telemetry.recordCache('document', true);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracingConfig } from '../../../src/config/schema.ts';
 import { createTracing } from '../../../src/observability/trace.ts';
@@ -35,9 +35,9 @@ test('a request under a sampled client span: one tree, times and attributes expo
   const execute = tracing.startInternal('graphql.execute', server);
   const { span: call, headers } = tracing.startCall(execute, REST_CALL);
   call.setAttribute('http.response.status_code', 200);
-  call.end('ok');
-  execute.end('ok');
-  server.end('ok', { 'http.response.status_code': 200 });
+  call.finish('ok');
+  execute.finish('ok');
+  server.finish('ok', { 'http.response.status_code': 200 });
 
   const spans = exporter.getFinishedSpans();
   assert.deepEqual(
@@ -86,8 +86,8 @@ test('a failed call is an error span named by its outcome; a second end changes 
     operation: 'demo.orders.v1.OrderService/GetOrder',
     protocol: 'grpc',
   });
-  span.end('UPSTREAM_TIMEOUT');
-  span.end('ok');
+  span.finish('UPSTREAM_TIMEOUT');
+  span.finish('ok');
   const [exported, ...rest] = exporter.getFinishedSpans();
   assert.equal(rest.length, 0);
   assert.equal(exported?.name, 'demo.orders.v1.OrderService/GetOrder');
@@ -107,8 +107,8 @@ test('a client that does not sample is followed: nothing recorded, its trace sti
   );
   const { span, headers } = tracing.startCall(server, REST_CALL);
   assert.match(headers.traceparent ?? '', new RegExp(`^00-${TRACE}-[\\da-f]{16}-00$`));
-  span.end('ok');
-  server.end('ok');
+  span.finish('ok');
+  server.finish('ok');
   assert.equal(exporter.getFinishedSpans().length, 0);
   await tracing.shutdown();
 });
@@ -121,12 +121,12 @@ test('new traces follow the sample ratio; invalid client headers start a new tra
   const { headers } = never.tracing.startCall(server, REST_CALL);
   assert.match(headers.traceparent ?? '', /-00$/);
   assert.equal(headers.tracestate, undefined);
-  server.end('ok');
+  server.finish('ok');
   assert.equal(never.exporter.getFinishedSpans().length, 0);
   await never.tracing.shutdown();
 
   const always = tracer(1);
-  always.tracing.startRequest({}, 'GET rest', {}).end('ok');
+  always.tracing.startRequest({}, 'GET rest', {}).finish('ok');
   assert.equal(always.exporter.getFinishedSpans().length, 1);
   assert.equal(always.exporter.getFinishedSpans()[0]?.parentSpanContext, undefined);
   await always.tracing.shutdown();
@@ -140,5 +140,65 @@ test('a trace state with no valid member is not passed on', async () => {
     {},
   );
   assert.equal(tracing.startCall(server, REST_CALL).headers.tracestate, undefined);
+  await tracing.shutdown();
+});
+
+test('the OpenTelemetry API tracer records under a parent taken from the context', async () => {
+  const { tracing, exporter } = tracer();
+  const server = tracing.startRequest(
+    { traceparent: `00-${TRACE}-${CLIENT_SPAN}-01` },
+    'POST /graphql',
+    {},
+  );
+  const span = tracing.tracer.startSpan(
+    'custom',
+    { kind: SpanKind.INTERNAL, attributes: { 'app.step': 1 } },
+    trace.setSpan(ROOT_CONTEXT, server),
+  );
+  span.setAttributes({ 'app.more': 'yes' });
+  span.addEvent('checkpoint', { n: 2 });
+  span.recordException(new TypeError('boom'));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
+  span.updateName('custom work');
+  span.end();
+  span.setAttribute('app.late', true); // after the end: ignored
+  server.finish('ok');
+
+  const [custom] = exporter.getFinishedSpans();
+  assert.equal(custom?.name, 'custom work');
+  assert.equal(custom?.spanContext().traceId, TRACE);
+  assert.equal(custom?.parentSpanContext?.spanId, server.spanContext().spanId);
+  assert.deepEqual(custom?.attributes, { 'app.step': 1, 'app.more': 'yes' });
+  assert.deepEqual(
+    custom?.events.map((e) => [e.name, e.attributes?.['n'] ?? e.attributes?.['exception.type']]),
+    [
+      ['checkpoint', 2],
+      ['exception', 'TypeError'],
+    ],
+  );
+  assert.deepEqual(custom?.status, { code: SpanStatusCode.ERROR, message: 'failed' });
+  await tracing.shutdown();
+});
+
+test('the API tracer joins a remote parent, starts roots, and runs active spans', async () => {
+  const { tracing, exporter } = tracer();
+  const remote = trace.wrapSpanContext({
+    traceId: TRACE,
+    spanId: CLIENT_SPAN,
+    traceFlags: 1,
+    isRemote: true,
+  });
+  tracing.tracer.startSpan('under remote', {}, trace.setSpan(ROOT_CONTEXT, remote)).end();
+  const answer = tracing.tracer.startActiveSpan('active root', (span) => {
+    span.end();
+    return 42;
+  });
+  assert.equal(answer, 42);
+  const [underRemote, root] = exporter.getFinishedSpans();
+  assert.equal(underRemote?.spanContext().traceId, TRACE);
+  assert.equal(underRemote?.parentSpanContext?.spanId, CLIENT_SPAN);
+  assert.equal(root?.name, 'active root');
+  assert.equal(root?.parentSpanContext, undefined);
+  assert.notEqual(root?.spanContext().traceId, TRACE);
   await tracing.shutdown();
 });
