@@ -33,14 +33,21 @@ export type RouteMatch =
 
 export interface RouteTable {
   readonly routes: readonly Route[];
-  /** `random` in [0, 1) picks the weighted share when the route has no `split_by` id. */
+  /**
+   * `random` in [0, 1) picks the weighted share when the route has no `split_by` id; `avoid`
+   * names backends not to pick while another will do (those whose circuit is open).
+   */
   match(
     method: string,
     path: string,
     headers: IncomingHttpHeaders,
     random?: () => number,
+    avoid?: Avoid,
   ): RouteMatch | undefined;
 }
+
+/** A backend the route should pass over for now. */
+export type Avoid = (route: Route, backend: RouteBackend) => boolean;
 
 export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
   const routes: Route[] = configs.map((config) => {
@@ -67,7 +74,7 @@ export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
   );
   return {
     routes,
-    match(method, path, headers, random = Math.random) {
+    match(method, path, headers, random = Math.random, avoid) {
       const allowed = new Set<string>();
       for (const route of byPrefix) {
         const { config } = route;
@@ -77,7 +84,7 @@ export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
           for (const m of config.methods) allowed.add(m);
           continue;
         }
-        const backend = chooseBackend(route, headers, random);
+        const backend = chooseBackend(route, headers, random, avoid);
         if (!backend) continue;
         return { kind: 'route', route, backend, path: rewrite(path, config) };
       }
@@ -109,24 +116,43 @@ function rewrite(path: string, config: RouteConfig): string {
 /**
  * Header canaries first (a backend whose `when_headers` all match), then the weighted split:
  * by a hash of the `split_by` client id when the request has one, so the same client keeps
- * landing on the same backend while weights stay put, else at random.
+ * landing on the same backend while weights stay put, else at random. Backends to `avoid` are
+ * left out of the split while another has weight, their share going to the others in
+ * proportion; when every one is to be avoided the split is the usual one (the call then fails
+ * fast, or is the trial that finds the backend back).
  */
 export function chooseBackend(
   route: Route,
   headers: IncomingHttpHeaders,
   random: () => number,
+  avoid?: Avoid,
 ): RouteBackend | undefined {
+  const usable = (backend: RouteBackend) => !avoid?.(route, backend);
   for (const backend of route.backends) {
-    if (backend.whenHeaders.length > 0 && hasHeaders(headers, backend.whenHeaders)) return backend;
+    if (
+      backend.whenHeaders.length > 0 &&
+      hasHeaders(headers, backend.whenHeaders) &&
+      usable(backend)
+    )
+      return backend;
   }
-  if (route.totalWeight === 0) return undefined;
+  let pool = route.backends;
+  let total = route.totalWeight;
+  if (avoid && route.backends.some((b) => !usable(b))) {
+    const healthy = route.backends.filter((b) => b.weight > 0 && usable(b));
+    if (healthy.length > 0) {
+      pool = healthy;
+      total = healthy.reduce((sum, b) => sum + b.weight, 0);
+    }
+  }
+  if (total === 0) return undefined;
   const id = route.config.split_by ? headers[route.config.split_by] : undefined;
   const point =
     typeof id === 'string' && id !== ''
-      ? fnv1a(`${route.name}\0${id}`) % route.totalWeight
-      : Math.floor(random() * route.totalWeight);
+      ? fnv1a(`${route.name}\0${id}`) % total
+      : Math.floor(random() * total);
   let sum = 0;
-  for (const backend of route.backends) {
+  for (const backend of pool) {
     sum += backend.weight;
     if (point < sum) return backend;
   }

@@ -246,7 +246,13 @@ export function buildApp(options: AppOptions): App {
         mask: server.mode === 'production',
       });
     }
-    const routed = snapshot.routes.match(method, path, req.headers);
+    const routed = snapshot.routes.match(
+      method,
+      path,
+      req.headers,
+      Math.random,
+      breakers && ((route, backend) => breakers.refuses(route.name, backend.host)),
+    );
     if (routed?.kind === 'route') {
       return serveProxied(req, res, ctx, routed.route, routed.backend, routed.path, search, {
         dispatcher,

@@ -35,20 +35,41 @@ async function startSwitchableBackend(healthyBody: string) {
   };
 }
 
+/** `config` with breakers (3 failures in a row, 30 s open), on a clock the test moves. */
+async function startGatewayWithBreakers(config: Record<string, unknown>, clock: { ms: number }) {
+  const project = await writeProject([]);
+  await project.write(
+    'supergraph.yaml',
+    stringify({
+      ...config,
+      circuit_breaker: { enabled: true, failure_threshold: 3, open_for: '30s' },
+    }),
+  );
+  const gateway = await startTestGateway({
+    configFile: project.configFile,
+    clock: { now: () => clock.ms },
+  });
+  return {
+    gateway,
+    close: async () => {
+      await gateway.close();
+      await project.remove();
+    },
+  };
+}
+
 describe('circuit breakers', () => {
   let subgraph: Awaited<ReturnType<typeof startSwitchableBackend>>;
   let rest: Awaited<ReturnType<typeof startSwitchableBackend>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
+  let env: Awaited<ReturnType<typeof startGatewayWithBreakers>>;
   let gateway: TestGateway;
   const clock = { ms: 0 };
 
   before(async () => {
     subgraph = await startSwitchableBackend(JSON.stringify({ data: { hello: 'world' } }));
     rest = await startSwitchableBackend(JSON.stringify({ ok: true }));
-    project = await writeProject([]);
-    await project.write(
-      'supergraph.yaml',
-      stringify({
+    env = await startGatewayWithBreakers(
+      {
         subgraphs: {
           flaky: {
             routing_url: `${subgraph.url}/graphql`,
@@ -56,19 +77,15 @@ describe('circuit breakers', () => {
           },
         },
         routes: [{ name: 'flaky-api', path_prefix: '/api', backends: [{ url: rest.url }] }],
-        circuit_breaker: { enabled: true, failure_threshold: 3, open_for: '30s' },
-      }),
+      },
+      clock,
     );
-    gateway = await startTestGateway({
-      configFile: project.configFile,
-      clock: { now: () => clock.ms },
-    });
+    gateway = env.gateway;
   });
   after(async () => {
-    await gateway.close();
+    await env.close();
     await subgraph.close();
     await rest.close();
-    await project.remove();
   });
 
   const hello = () => post(gateway.url, { query: '{ hello }' });
@@ -145,5 +162,56 @@ describe('circuit breakers', () => {
     rest.state.healthy = true;
     clock.ms += 30_000;
     assert.equal((await get(`${gateway.origin}/api/x`)).status, 200);
+  });
+});
+
+describe('circuit breakers and a route’s weighted backends', () => {
+  let good: Awaited<ReturnType<typeof startSwitchableBackend>>;
+  let bad: Awaited<ReturnType<typeof startSwitchableBackend>>;
+  let env: Awaited<ReturnType<typeof startGatewayWithBreakers>>;
+  let gateway: TestGateway;
+  const clock = { ms: 0 };
+
+  before(async () => {
+    good = await startSwitchableBackend(JSON.stringify({ ok: true }));
+    good.state.healthy = true;
+    bad = await startSwitchableBackend(JSON.stringify({ ok: true }));
+    env = await startGatewayWithBreakers(
+      {
+        subgraphs: {
+          stub: {
+            routing_url: 'http://127.0.0.1:9/graphql',
+            schema: { sdl: 'type Query { hello: String }' },
+          },
+        },
+        routes: [
+          { name: 'pair', path_prefix: '/api', backends: [{ url: good.url }, { url: bad.url }] },
+        ],
+      },
+      clock,
+    );
+    gateway = env.gateway;
+  });
+  after(async () => {
+    await env.close();
+    await good.close();
+    await bad.close();
+  });
+
+  test('an open backend gets no traffic while its pair takes it all, and rejoins after a good trial', async () => {
+    // Half the requests reach the failing backend (at random) until its circuit opens.
+    let attempts = 0;
+    while (bad.state.hits < 3 && attempts++ < 200) await get(`${gateway.origin}/api/x`);
+    assert.equal(bad.state.hits, 3);
+    for (let i = 0; i < 20; i++) assert.equal((await get(`${gateway.origin}/api/x`)).status, 200);
+    assert.equal(bad.state.hits, 3, 'the open backend was passed over, not failed fast');
+
+    bad.state.healthy = true;
+    clock.ms += 30_000;
+    const goodBefore = good.state.hits;
+    for (let i = 0; i < 40; i++) assert.equal((await get(`${gateway.origin}/api/x`)).status, 200);
+    // 40 requests at 1:1: each side's count is binomial (sd about 3.2); 5 is far below 20.
+    assert.ok(bad.state.hits - 3 >= 5, `the recovered backend got ${bad.state.hits - 3} of 40`);
+    assert.ok(good.state.hits - goodBefore >= 5);
   });
 });

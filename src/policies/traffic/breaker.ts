@@ -66,6 +66,18 @@ export class Breakers implements CallGuard {
     return this.#breakers.get(`${backend}@${address}`)?.state ?? 'closed';
   }
 
+  /**
+   * Whether a call to this endpoint would be refused now (open and not yet due for a trial, or
+   * half-open with its trial in flight): a balancer passes over it while another will do.
+   */
+  refuses(backend: string, address = ''): boolean {
+    const breaker = this.#breakers.get(`${backend}@${address}`);
+    if (!breaker || breaker.state === 'closed') return false;
+    const now = this.#clock.now();
+    if (breaker.state === 'open') return now - breaker.openedAt < this.#settings.openForMs;
+    return breaker.trialAt >= 0 && now - breaker.trialAt < this.#settings.openForMs;
+  }
+
   admit(call: BackendCall): void {
     const breaker = this.#breakers.get(keyOf(call));
     if (!breaker || breaker.state === 'closed') return;

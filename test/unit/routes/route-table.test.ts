@@ -136,3 +136,48 @@ test('split_by keeps each client on one backend and still splits clients by weig
   // 1,000 distinct ids, 20%: a standard deviation of about 12.6; ±50 is about four.
   assert.ok(Math.abs(canary - 200) <= 50, `canary got ${canary} of 1000 clients`);
 });
+
+test('backends to avoid lose their share to the others while one is left', () => {
+  const table = createRouteTable([
+    route({
+      path_prefix: '/r',
+      backends: [
+        { url: 'http://a.test', weight: 1 },
+        { url: 'http://b.test', weight: 1 },
+        { url: 'http://c.test', weight: 2 },
+        { url: 'http://canary.test', weight: 0, when_headers: { 'x-canary': 'true' } },
+      ],
+    }),
+  ]);
+  const counts = new Map<string, number>();
+  let seed = 0;
+  // A fixed walk over [0, 1): each of 1,000 points once, so the shares are exact.
+  const random = () => (seed++ % 1000) / 1000;
+  const avoidC = (_: unknown, b: { origin: string }) => b.origin === 'http://c.test';
+  for (let i = 0; i < 1000; i++) {
+    const found = table.match('GET', '/r', {}, random, avoidC);
+    assert.ok(found?.kind === 'route');
+    counts.set(found.backend.origin, (counts.get(found.backend.origin) ?? 0) + 1);
+  }
+  assert.deepEqual(Object.fromEntries(counts), { 'http://a.test': 500, 'http://b.test': 500 });
+
+  // A canary to avoid falls back to the split; with every backend to avoid, the usual split.
+  const canary = table.match(
+    'GET',
+    '/r',
+    { 'x-canary': 'true' },
+    () => 0,
+    (_, b) => b.origin.includes('canary'),
+  );
+  assert.ok(canary?.kind === 'route');
+  assert.equal(canary.backend.origin, 'http://a.test');
+  const all = table.match(
+    'GET',
+    '/r',
+    {},
+    () => 0.99,
+    () => true,
+  );
+  assert.ok(all?.kind === 'route');
+  assert.equal(all.backend.origin, 'http://c.test');
+});

@@ -132,3 +132,17 @@ test('a trial that never settles does not keep the circuit half-open for ever', 
   set.settle(USERS, 'ok');
   assert.equal(set.stateOf('users', '10.0.0.1:8080'), 'closed');
 });
+
+test('refuses() tells a balancer which endpoints to pass over, and when one is due a trial', () => {
+  const { set, clock, call } = breakers();
+  assert.equal(set.refuses('users', '10.0.0.1:8080'), false);
+  for (let i = 0; i < 3; i++) call(USERS, ErrorCode.UPSTREAM_UNAVAILABLE);
+  assert.equal(set.refuses('users', '10.0.0.1:8080'), true);
+  assert.equal(set.refuses('users', '10.0.0.2:8080'), false);
+  clock.now = 1_000;
+  assert.equal(set.refuses('users', '10.0.0.1:8080'), false, 'due a trial: send it one');
+  set.admit(USERS);
+  assert.equal(set.refuses('users', '10.0.0.1:8080'), true, 'its trial is in flight');
+  set.settle(USERS, 'ok');
+  assert.equal(set.refuses('users', '10.0.0.1:8080'), false);
+});
