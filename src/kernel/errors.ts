@@ -4,23 +4,24 @@ import { GraphQLError } from 'graphql';
  * Every code a client can see in `errors[].extensions.code`. The table with meanings, HTTP
  * statuses and fixes is docs/errors.md; keep the two in step (a unit test compares them).
  */
-export enum ErrorCode {
-  BAD_REQUEST = 'BAD_REQUEST',
-  METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
-  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
-  NOT_FOUND = 'NOT_FOUND',
-  BAD_USER_INPUT = 'BAD_USER_INPUT',
-  UNAUTHENTICATED = 'UNAUTHENTICATED',
-  FORBIDDEN = 'FORBIDDEN',
-  RATE_LIMITED = 'RATE_LIMITED',
-  SUPERGRAPH_NOT_READY = 'SUPERGRAPH_NOT_READY',
-  UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
-  UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
-  UPSTREAM_ERROR = 'UPSTREAM_ERROR',
-  UPSTREAM_CIRCUIT_OPEN = 'UPSTREAM_CIRCUIT_OPEN',
-  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
-}
+export const ErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
+  UPSTREAM_ERROR: 'UPSTREAM_ERROR',
+  UPSTREAM_CIRCUIT_OPEN: 'UPSTREAM_CIRCUIT_OPEN',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The HTTP status each code answers with when it ends a request on its own. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -149,7 +150,7 @@ export class UpstreamError extends GatewayError {
 /** A malformed HTTP request: bad JSON, wrong shape, wrong media type, too large. */
 export class RequestError extends GatewayError {
   constructor(
-    code: ErrorCode.BAD_REQUEST | ErrorCode.PAYLOAD_TOO_LARGE | ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE',
     message: string,
   ) {
     super(code, message);

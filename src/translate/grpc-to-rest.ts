@@ -210,11 +210,11 @@ function appendQuery(query: URLSearchParams, value: unknown, prefix: string): vo
 
 /** A failed call as the status its gRPC caller gets. */
 export class FrontError extends Error {
-  constructor(
-    readonly code: GrpcStatus,
-    message: string,
-  ) {
+  readonly code: GrpcStatus;
+
+  constructor(code: GrpcStatus, message: string) {
     super(message);
+    this.code = code;
   }
 
   /** The gateway code the status stands for: the outcome in logs and metrics. */

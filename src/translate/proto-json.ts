@@ -18,12 +18,11 @@ type Obj = Record<string, unknown>;
  */
 export class JsonMappingError extends Error {
   override readonly name = 'JsonMappingError';
+  readonly field: string;
 
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
+  constructor(field: string, message: string) {
     super(field === '' ? message : `${field}: ${message}`);
+    this.field = field;
   }
 }
 

@@ -25,7 +25,11 @@ export class LocalDataSource implements GraphQLDataSource<RequestContext> {
     Map<string, DocumentNode | readonly GraphQLError[]>
   >();
 
-  constructor(readonly schema: () => GraphQLSchema) {}
+  readonly schema: () => GraphQLSchema;
+
+  constructor(schema: () => GraphQLSchema) {
+    this.schema = schema;
+  }
 
   process(
     options: GraphQLDataSourceProcessOptions<RequestContext>,
