@@ -78,6 +78,32 @@ export const CODE_OF_GRPC_STATUS: Readonly<Partial<Record<number, ErrorCode>>> =
   14: ErrorCode.UPSTREAM_UNAVAILABLE, // UNAVAILABLE
 };
 
+/**
+ * The code an HTTP error status stands for, where an answer passes through as it came (a
+ * proxied route): the outcome its logs and metrics count.
+ */
+export function codeOfHttpStatus(status: number): ErrorCode {
+  if (status >= 500) return ErrorCode.UPSTREAM_ERROR;
+  switch (status) {
+    case 401:
+      return ErrorCode.UNAUTHENTICATED;
+    case 403:
+      return ErrorCode.FORBIDDEN;
+    case 404:
+      return ErrorCode.NOT_FOUND;
+    case 405:
+      return ErrorCode.METHOD_NOT_ALLOWED;
+    case 413:
+      return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 415:
+      return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
+    case 429:
+      return ErrorCode.RATE_LIMITED;
+    default:
+      return ErrorCode.BAD_REQUEST;
+  }
+}
+
 export interface GatewayErrorOptions {
   /** The subgraph involved, when there is one. */
   subgraph?: string;

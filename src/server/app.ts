@@ -15,7 +15,7 @@ import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { channels, createScope } from '../kernel/channels.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
 import type { RequestContext } from '../kernel/context.ts';
-import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
+import { codeOfHttpStatus, ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { correlationIdOf } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
@@ -183,7 +183,7 @@ export function buildApp(options: AppOptions): App {
     res.once('close', () => {
       const status = res.headersSent ? res.statusCode : 499;
       const [firstCode] = ctx.facts.errorCodes;
-      inbound.close(ctx, status, firstCode ?? (status >= 500 ? ErrorCode.UPSTREAM_ERROR : 'ok'));
+      inbound.close(ctx, status, firstCode ?? (status >= 400 ? codeOfHttpStatus(status) : 'ok'));
     });
     await respond(req, res, ctx, search, isGraphQL);
   }

@@ -1,5 +1,10 @@
 import { channels } from '../../kernel/channels.ts';
-import { CODE_OF_GRPC_STATUS, ErrorCode, outcomeOf } from '../../kernel/errors.ts';
+import {
+  CODE_OF_GRPC_STATUS,
+  codeOfHttpStatus,
+  ErrorCode,
+  outcomeOf,
+} from '../../kernel/errors.ts';
 import { isServiceError } from '../../kernel/outbound.ts';
 import type { ChainExchange, Interceptor } from './chain.ts';
 
@@ -30,17 +35,5 @@ export const publishAttempt: Interceptor = (next) => (exchange) => {
 function answeredOutcome(exchange: ChainExchange): string {
   const status = exchange.status;
   if (exchange.target.protocol !== 'http' || status === undefined || status < 400) return 'ok';
-  if (status >= 500) return ErrorCode.UPSTREAM_ERROR;
-  switch (status) {
-    case 401:
-      return ErrorCode.UNAUTHENTICATED;
-    case 403:
-      return ErrorCode.FORBIDDEN;
-    case 404:
-      return ErrorCode.NOT_FOUND;
-    case 429:
-      return ErrorCode.RATE_LIMITED;
-    default:
-      return ErrorCode.BAD_REQUEST;
-  }
+  return codeOfHttpStatus(status);
 }
