@@ -136,7 +136,7 @@ const HeaderNames = z
 
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
- * field to an HTTP call with `@rest` (see README, "REST adapter").
+ * field to an HTTP call with `@rest` (see docs/adapters.md, "REST adapter").
  */
 export const RestSource = z.strictObject({
   kind: z.literal('rest'),
@@ -407,7 +407,7 @@ export const TracingConfig = z
     path: ['endpoint'],
   });
 
-/** Query cost: how operations are weighed (README, "Query cost"). */
+/** Query cost: how operations are weighed (docs/limits.md). */
 export const LimitsConfig = z.strictObject({
   cost: z
     .strictObject({
@@ -436,7 +436,7 @@ export const CircuitBreakerConfig = z.strictObject({
 
 /**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
- * README, "REST to gRPC"). The backend is either a gRPC subgraph's source (`subgraph`) or given
+ * docs/translation.md). The backend is either a gRPC subgraph's source (`subgraph`) or given
  * here (`address`, `protos`).
  */
 export const TranscodeConfig = z

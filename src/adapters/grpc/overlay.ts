@@ -19,7 +19,7 @@ import {
 
 /**
  * The overlay SDL of a gRPC subgraph (`schema.file` beside `source.kind: grpc`): it extends the
- * types generated from the protos with federation, in three directives (README, "gRPC adapter"):
+ * types generated from the protos with federation, in three directives (docs/adapters.md):
  *
  *   type  @grpcEntity(method: "BatchGetOrders", request: { ids: "{keys.id}" }, select: "orders")
  *   field @grpc(method: "ListOrdersByUser", request: { userId: "{parent.id}" }, select: "orders")
