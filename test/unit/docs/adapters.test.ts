@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { GRPC_STATUS_CODES } from '../../../src/adapters/grpc/status-map.ts';
+import { CODE_OF_GRPC_STATUS as GRPC_STATUS_CODES } from '../../../src/kernel/errors.ts';
 import { REST_STATUS_CODES } from '../../../src/adapters/rest/status-map.ts';
 import { ErrorCode } from '../../../src/kernel/errors.ts';
 import { codeSpans, onlyCode, readDoc, tablesFirstColumn } from '../../helpers/markdown.ts';
