@@ -6,8 +6,8 @@
 // Prints one JSON line: { mode, us }.
 import { pino } from 'pino';
 import { MetricsConfig, TracingConfig } from '../src/config/schema.ts';
-import { channels, createScope, type Exchange } from '../src/kernel/channels.ts';
-import { createRequestContext } from '../src/kernel/context.ts';
+import { channels, type Exchange } from '../src/kernel/channels.ts';
+import { createRequestContext, createScope } from '../src/kernel/context.ts';
 import type { RuntimeSnapshot } from '../src/runtime/snapshot.ts';
 import { correlate } from '../src/observability/correlation.ts';
 import { createLogger } from '../src/observability/log.ts';

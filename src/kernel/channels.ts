@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import type { RequestContext } from './context.ts';
+import type { AppScope, RequestContext } from './context.ts';
 import type { BackendTarget, HeaderRules } from './outbound.ts';
 
 /**
@@ -12,16 +12,6 @@ import type { BackendTarget, HeaderRules } from './outbound.ts';
  * Channels are process-wide. A process may run several gateways (tests, the bench), so every
  * message carries the request context or the app's `scope`, and a subscriber keeps to its own.
  */
-
-/** Identifies one app (one `buildApp`) among the publishers of a process. */
-export interface AppScope {
-  readonly id: number;
-}
-
-let scopes = 0;
-export function createScope(): AppScope {
-  return { id: ++scopes };
-}
 
 /** A request arrived (published before any stage runs). */
 export interface RequestStart {

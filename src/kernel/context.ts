@@ -1,9 +1,23 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
-// The one exception to kernel/ importing nothing of src/: the context names the snapshot it pins,
-// as a type only (docs/architecture.md).
-import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
-import type { AppScope } from './channels.ts';
+
+/** Identifies one app (one `buildApp`) among the publishers of a process. */
+export interface AppScope {
+  readonly id: number;
+}
+
+let scopes = 0;
+export function createScope(): AppScope {
+  return { id: ++scopes };
+}
+
+/**
+ * The runtime snapshot a request pins. Declared empty here and filled in where it is built
+ * (runtime/snapshot.ts, by declaration merging, as fastify's decorators type its requests), so
+ * the kernel depends on nothing above it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- merged in runtime/snapshot.ts
+export interface RuntimeSnapshot {}
 
 /**
  * What the gateway knows about one request, built when it arrives and handed to every stage,

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
 import {
   channels,
-  type AppScope,
   type BreakerChange,
   type Exchange,
   type GraphQLEvent,
@@ -11,7 +10,7 @@ import {
   type RequestEnd,
   type RequestStart,
 } from '../kernel/channels.ts';
-import type { RequestContext, RequestFacts } from '../kernel/context.ts';
+import type { AppScope, RequestContext, RequestFacts } from '../kernel/context.ts';
 import { ErrorCode } from '../kernel/errors.ts';
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';

@@ -4,6 +4,7 @@ import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { GrpcServerConfig, LimitsConfig, type SubgraphConfig } from '../config/schema.ts';
+import type { RuntimeSnapshot } from '../kernel/context.ts';
 import type { HeaderRules, Outbound } from '../kernel/outbound.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
@@ -19,7 +20,7 @@ import type { Dispatcher } from 'undici';
  * arrives (`ctx.snapshot`) and reads everything from it, so a reload mid-request never mixes two
  * configs. composition/ only composes; this is where its result meets the rest.
  */
-export interface RuntimeSnapshot {
+export interface SnapshotParts {
   readonly supergraph: Supergraph;
   readonly hints: readonly CompositionProblem[];
   /** Per-subgraph settings by name; a subgraph without an entry uses the defaults. */
@@ -51,6 +52,14 @@ export interface RuntimeSnapshot {
   /** The chain every backend call of this snapshot goes through. */
   readonly outbound: Outbound;
 }
+
+declare module '../kernel/context.ts' {
+  // The kernel's empty RuntimeSnapshot is this one: every request's `ctx.snapshot` is typed.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging
+  interface RuntimeSnapshot extends SnapshotParts {}
+}
+
+export type { RuntimeSnapshot };
 
 /** What a snapshot is built with from the running gateway: pools, channels, breakers. */
 export interface RuntimeDeps {

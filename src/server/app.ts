@@ -12,7 +12,8 @@ import {
 } from '../config/schema.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
-import { channels, createScope } from '../kernel/channels.ts';
+import { channels } from '../kernel/channels.ts';
+import { createScope } from '../kernel/context.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { codeOfHttpStatus, ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';

@@ -2,8 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ServerConfig } from '../config/schema.ts';
 import type { Pipeline } from '../gateway/pipeline.ts';
-import { channels, type AppScope } from '../kernel/channels.ts';
-import { createRequestContext, type RequestContext, type Surface } from '../kernel/context.ts';
+import { channels } from '../kernel/channels.ts';
+import {
+  createRequestContext,
+  type AppScope,
+  type RequestContext,
+  type Surface,
+} from '../kernel/context.ts';
 import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
 
 export interface Arrival {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LocalDataSource } from '../gateway/data-sources/local-data-source.ts';
-import { createScope } from '../kernel/channels.ts';
+import { createScope } from '../kernel/context.ts';
 import { createRequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';

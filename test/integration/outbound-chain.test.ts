@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { Agent } from 'undici';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
-import { createScope } from '../../src/kernel/channels.ts';
+import { createScope } from '../../src/kernel/context.ts';
 import { createRequestContext, type RequestContext } from '../../src/kernel/context.ts';
 import { UpstreamError } from '../../src/kernel/errors.ts';
 import type { BackendTarget, GrpcCall, HttpCall, Outbound } from '../../src/kernel/outbound.ts';

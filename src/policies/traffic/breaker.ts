@@ -1,7 +1,7 @@
 import type { Clock } from '../../kernel/clock.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { BackendTarget } from '../../kernel/outbound.ts';
-import type { Interceptor } from './chain.ts';
+import type { Interceptor } from './exchange.ts';
 
 /**
  * Circuit breakers, one per backend endpoint (a backend name and address). After

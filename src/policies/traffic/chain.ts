@@ -1,15 +1,20 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { Dispatcher } from 'undici';
-import type { Exchange } from '../../kernel/channels.ts';
 import type {
-  ChannelTls,
   GrpcCall,
-  GrpcStreamHandlers,
   GrpcUnaryAnswer,
   HttpAnswer,
   HttpCall,
   Outbound,
 } from '../../kernel/outbound.ts';
+import type {
+  ChainExchange,
+  GrpcChannelPool,
+  GrpcStreamExchange,
+  GrpcUnaryExchange,
+  Handler,
+  HttpExchange,
+  NamedInterceptor,
+} from './exchange.ts';
 import type { Breakers } from './breaker.ts';
 import { deadline } from './deadline.ts';
 import { propagateHeaders } from './headers.ts';
@@ -32,25 +37,6 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  * docs/pipeline.md shows the same order; a test compares the two.
  */
 
-/** One attempt's exchange as the chain passes it along: the subscribers' view plus the call. */
-export interface ChainExchange extends Exchange {
-  /** The call's own headers (below the rules' `set`, above forwarded ones). */
-  readonly own: Readonly<Record<string, string>> | undefined;
-}
-
-export type Handler = (exchange: ChainExchange) => Promise<unknown>;
-export type Interceptor = (next: Handler) => Handler;
-
-export interface NamedInterceptor {
-  readonly name: string;
-  readonly wrap: Interceptor;
-}
-
-/** The pool of gRPC channels the transport calls through, one per address and TLS setting. */
-export interface GrpcChannelPool {
-  get(address: string, tls?: ChannelTls): grpc.Client;
-}
-
 export interface OutboundDeps {
   /** undici keep-alive pools, one per origin, shared across snapshots. */
   dispatcher: Dispatcher;
@@ -67,22 +53,6 @@ export function interceptorsOf(deps: Pick<OutboundDeps, 'breakers'>): NamedInter
     { name: 'publishAttempt', wrap: publishAttempt },
     ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
   ];
-}
-
-interface HttpExchange extends ChainExchange {
-  readonly call: HttpCall;
-  readonly read: (answer: HttpAnswer) => Promise<unknown>;
-}
-
-interface GrpcUnaryExchange extends ChainExchange {
-  readonly call: GrpcCall;
-  readonly read: (answer: GrpcUnaryAnswer) => unknown;
-}
-
-interface GrpcStreamExchange extends ChainExchange {
-  readonly call: GrpcCall;
-  readonly handlers: GrpcStreamHandlers;
-  readonly signal: AbortSignal | undefined;
 }
 
 /** Built once per snapshot: the interceptors wrap each transport once, not once per call. */
@@ -124,5 +94,3 @@ function exchangeOf(call: HttpCall | GrpcCall): ChainExchange {
     backendFailed: false,
   };
 }
-
-export type { HttpExchange, GrpcUnaryExchange, GrpcStreamExchange };

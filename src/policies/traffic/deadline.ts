@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { UpstreamTimeoutError } from '../../kernel/errors.ts';
-import type { Interceptor } from './chain.ts';
+import type { Interceptor } from './exchange.ts';
 
 /**
  * Every call gets at most what is left of its request's budget (`server.request_timeout`), so

@@ -1,4 +1,4 @@
-import type { Interceptor } from './chain.ts';
+import type { Interceptor } from './exchange.ts';
 
 /**
  * Headers that describe one connection (RFC 9110 section 7.6.1) or the message's framing: never

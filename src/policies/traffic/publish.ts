@@ -6,7 +6,7 @@ import {
   outcomeOf,
 } from '../../kernel/errors.ts';
 import { isServiceError } from '../../kernel/outbound.ts';
-import type { ChainExchange, Interceptor } from './chain.ts';
+import type { ChainExchange, Interceptor } from './exchange.ts';
 
 /**
  * Publishes each attempt on `gateway:call` (start, then asyncEnd or error), with its outcome

@@ -13,7 +13,7 @@ import type {
   GrpcStreamExchange,
   GrpcUnaryExchange,
   HttpExchange,
-} from './chain.ts';
+} from './exchange.ts';
 
 /**
  * The end of the chain: the one place a request leaves the process, over undici's keep-alive
