@@ -4,6 +4,9 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 
 /**
@@ -11,13 +14,13 @@ import { get, post, startTestGateway, writeProject, type TestGateway } from '../
  * circuit's whole point is the calls that do not.
  */
 async function startSwitchableBackend(healthyBody: string) {
-  const state = { healthy: false, hits: 0 };
+  const state = { healthy: false, hits: 0, status: 500 };
   const server: Server = createServer(async (req, res) => {
     for await (const _ of req);
     state.hits++;
     if (!state.healthy) {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      return res.end('database on fire');
+      res.writeHead(state.status, { 'content-type': 'text/plain' });
+      return res.end(state.status >= 500 ? 'database on fire' : 'no such thing');
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(healthyBody);
@@ -91,6 +94,17 @@ describe('circuit breakers', () => {
   const hello = () => post(gateway.url, { query: '{ hello }' });
   const codeOf = (result: { json: any }) => result.json.errors?.[0]?.extensions?.code;
   const metrics = async () => (await get(`${gateway.origin}/metrics`)).text;
+
+  test('a subgraph answering 4xx is not failing: every call is made', async () => {
+    subgraph.state.status = 404;
+    try {
+      for (let i = 0; i < 5; i++) assert.equal(codeOf(await hello()), 'UPSTREAM_ERROR');
+      assert.equal(subgraph.state.hits, 5, 'no call refused');
+    } finally {
+      subgraph.state.status = 500;
+      subgraph.state.hits = 0;
+    }
+  });
 
   test('a failing subgraph is called failure_threshold times, then refused without a call', async () => {
     for (let i = 0; i < 3; i++) assert.equal(codeOf(await hello()), 'UPSTREAM_ERROR');
@@ -213,5 +227,79 @@ describe('circuit breakers and a route’s weighted backends', () => {
     // 40 requests at 1:1: each side's count is binomial (sd about 3.2); 5 is far below 20.
     assert.ok(bad.state.hits - 3 >= 5, `the recovered backend got ${bad.state.hits - 3} of 40`);
     assert.ok(good.state.hits - goodBefore >= 5);
+  });
+});
+
+/**
+ * The demo graph (its config enables breakers, 5 failures in a row) asked six times in a row for
+ * things that do not exist, on every kind of backend: each answer is a 404 or NOT_FOUND, an
+ * answer and not a failure, so no circuit opens and the sixth request still reaches its backend.
+ * (The other client statuses, 405 to 429 and ALREADY_EXISTS to CANCELLED, are tabled against the
+ * outbound chain itself in outbound-chain.test.ts: every kind of backend goes through it.)
+ */
+describe('circuit breakers over the demo graph: a client error is an answer on every kind of backend', () => {
+  let backends: DemoBackends;
+  let gateway: TestGateway;
+
+  before(async () => {
+    backends = await startDemoBackends({ users: 0, orders: 0, products: 0 });
+    gateway = await startTestGateway({
+      configFile: join(import.meta.dirname, '../../supergraph.yaml'),
+      env: { ...backends.env, GRPC_PORT: '0' },
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backends.close();
+  });
+
+  const graphqlCode = async (query: string) =>
+    (await post(gateway.url, { query })).json.errors?.[0]?.extensions?.code;
+  const SIX = [1, 2, 3, 4, 5, 6];
+
+  test('REST adapter: a 404 six times is NOT_FOUND six times', async () => {
+    for (const _ of SIX) assert.equal(await graphqlCode('{ user(id: "999") { id } }'), 'NOT_FOUND');
+  });
+
+  test('gRPC adapter: NOT_FOUND six times is NOT_FOUND six times', async () => {
+    for (const _ of SIX)
+      assert.equal(await graphqlCode('{ getOrder(id: "999") { id } }'), 'NOT_FOUND');
+  });
+
+  test('transcoded method: NOT_FOUND six times is a 404 six times', async () => {
+    for (const _ of SIX) assert.equal((await get(`${gateway.origin}/v1/orders/999`)).status, 404);
+  });
+
+  test('REST route: a 404 six times is a 404 six times', async () => {
+    for (const _ of SIX) assert.equal((await get(`${gateway.origin}/api/users/999`)).status, 404);
+  });
+
+  test('gRPC port: a 404 from the REST backend six times is NOT_FOUND six times', async () => {
+    for (const _ of SIX) {
+      const client = new grpc.Client(
+        gateway.running.grpcAddress as string,
+        grpc.credentials.createInsecure(),
+      );
+      const code = await new Promise<number>((resolve) =>
+        client.makeUnaryRequest(
+          '/demo.users.v1.UserService/GetUser',
+          (value: Buffer) => value,
+          (bytes: Buffer) => bytes,
+          // GetUserRequest { id = "999" }
+          Buffer.from([0x0a, 0x03, 0x39, 0x39, 0x39]),
+          (error) => {
+            client.close();
+            resolve(error?.code ?? grpc.status.OK);
+          },
+        ),
+      );
+      assert.equal(code, grpc.status.NOT_FOUND);
+    }
+  });
+
+  test('and no circuit opened', async () => {
+    const text = (await get(`${gateway.origin}/metrics`)).text;
+    assert.doesNotMatch(text, /gateway_circuit_breaker_state\{[^}]*state="open"\} 1/);
+    assert.doesNotMatch(text, /UPSTREAM_CIRCUIT_OPEN/);
   });
 });
