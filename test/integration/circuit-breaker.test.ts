@@ -301,5 +301,10 @@ describe('circuit breakers over the demo graph: a client error is an answer on e
     const text = (await get(`${gateway.origin}/metrics`)).text;
     assert.doesNotMatch(text, /gateway_circuit_breaker_state\{[^}]*state="open"\} 1/);
     assert.doesNotMatch(text, /UPSTREAM_CIRCUIT_OPEN/);
+    // The transcoded 404s are counted under their binding and their code, not as ok.
+    assert.match(
+      text,
+      /gateway_requests_total\{surface="rest",client="\(unknown\)",operation="GET \/v1\/orders\/\{id\}",outcome="NOT_FOUND"\} 6/,
+    );
   });
 });
