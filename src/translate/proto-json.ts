@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { Base64Error, decodeBase64, encodeBase64 } from '../adapters/grpc/base64.ts';
 
 /**
  * The canonical JSON mapping of Protocol Buffers ("ProtoJSON"), both ways:
@@ -362,18 +363,14 @@ function floatFromJson(json: unknown, path: string, single: boolean): number {
   return value;
 }
 
-/** Standard or URL-safe alphabet, padding optional (the spec accepts all four). */
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
 function bytesFromJson(json: unknown, path: string): Buffer {
-  const valid =
-    typeof json === 'string' &&
-    BASE64.test(json) &&
-    json.replace(/=+$/, '').length % 4 !== 1 &&
-    (!json.endsWith('=') || json.length % 4 === 0);
-  if (!valid) throw mismatch(path, 'base64', json);
-  // Node's base64 decoder reads both alphabets.
-  return Buffer.from(json, 'base64');
+  if (typeof json !== 'string') throw mismatch(path, 'base64', json);
+  try {
+    return decodeBase64(json);
+  } catch (error) {
+    if (!(error instanceof Base64Error)) throw error;
+    throw mismatch(path, 'base64', json);
+  }
 }
 
 function enumFromJson(type: protobuf.Enum, json: unknown, path: string): number {
@@ -483,7 +480,7 @@ function scalarToJson(type: string, value: unknown): unknown {
     case 'float':
       return Number.isFinite(value) ? shortestFloat(value as number) : String(value);
     case 'bytes':
-      return Buffer.from(value as Uint8Array).toString('base64');
+      return encodeBase64(value as Uint8Array);
     default:
       return value;
   }
@@ -669,7 +666,7 @@ const any: WellKnown = {
   },
   toJson: (type, message) => ({
     '@type': read(type, message, 'typeUrl') ?? '',
-    value: Buffer.from((read(type, message, 'value') ?? []) as Uint8Array).toString('base64'),
+    value: encodeBase64((read(type, message, 'value') ?? []) as Uint8Array),
   }),
 };
 

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { Base64Error, decodeBase64, encodeBase64 } from './base64.ts';
 
 /**
  * The custom scalars of the proto3 JSON mapping. Each checks its input, so a malformed value is
@@ -17,11 +18,15 @@ function int64(value: unknown): string {
   return n.toString();
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Read as ProtoJSON reads bytes (either alphabet, padding optional), written standard. */
 function base64(value: unknown): string {
-  if (typeof value !== 'string' || !BASE64.test(value))
-    throw new GraphQLError('Base64 expects a base64 string');
-  return value;
+  if (typeof value !== 'string') throw new GraphQLError('Base64 expects a base64 string');
+  try {
+    return encodeBase64(decodeBase64(value));
+  } catch (error) {
+    if (!(error instanceof Base64Error)) throw error;
+    throw new GraphQLError(`Base64 expects a base64 string; this one ${error.message}`);
+  }
 }
 
 /** RFC 3339 with a Z or numeric offset; proto3 Timestamp allows nanosecond fractions. */
@@ -74,7 +79,11 @@ function scalar(name: string, description: string, check: (value: unknown) => un
 
 export const GRPC_SCALARS = {
   Int64: scalar('Int64', 'A 64-bit integer as a decimal string: no precision is lost.', int64),
-  Base64: scalar('Base64', 'Bytes as standard base64.', base64),
+  Base64: scalar(
+    'Base64',
+    'Bytes as base64: standard or URL-safe, padding optional; written standard, padded.',
+    base64,
+  ),
   DateTime: scalar('DateTime', 'An RFC 3339 timestamp (google.protobuf.Timestamp).', dateTime),
   Duration: scalar(
     'Duration',

@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { encodeBase64 } from './base64.ts';
 import { hasPresence } from './proto-schema.ts';
 
 /**
@@ -57,7 +58,7 @@ function valueToGraphQL(field: protobuf.Field, value: unknown): unknown {
 
 function scalarToGraphQL(type: string, value: unknown): unknown {
   if (LONG_TYPES.has(type)) return String(value);
-  if (type === 'bytes') return Buffer.from(value as Uint8Array).toString('base64');
+  if (type === 'bytes') return encodeBase64(value as Uint8Array);
   return value;
 }
 
