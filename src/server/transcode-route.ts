@@ -4,7 +4,7 @@ import { callBudget, type RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { observeCall } from '../kernel/observe.ts';
 import { callServerStream, callUnary } from '../translate/grpc-call.ts';
-import { JsonMappingError } from '../translate/proto-json.ts';
+import { JsonMappingError } from '../adapters/grpc/proto-json.ts';
 import { statusOfGrpcError } from '../translate/status-map.ts';
 import { buildRequestMessage } from '../translate/transcode-request.ts';
 import { metadataHeaders, responseJson } from '../translate/transcode-response.ts';

@@ -6,7 +6,12 @@ import { ErrorCode } from '../kernel/errors.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedGrpcService } from '../config/load.ts';
 import { expandTemplate, readHttpBindings, TemplateError, type HttpBinding } from './http-rule.ts';
-import { fromProtoJson, jsonName, JsonMappingError, toProtoJson } from './proto-json.ts';
+import {
+  fromProtoJson,
+  jsonName,
+  JsonMappingError,
+  toProtoJson,
+} from '../adapters/grpc/proto-json.ts';
 import { grpcStatusOfHttp } from './status-map.ts';
 import { fieldsAlong } from './transcode-request.ts';
 

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { encodeBase64 } from '../adapters/grpc/base64.ts';
-import { jsonName, toProtoJson, type ToJsonOptions } from './proto-json.ts';
+import { jsonName, toProtoJson, type ToJsonOptions } from '../adapters/grpc/proto-json.ts';
 
 type Obj = Record<string, unknown>;
 
