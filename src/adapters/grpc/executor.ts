@@ -10,6 +10,7 @@ import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { observeCall } from '../../kernel/observe.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
+import { select } from '../select.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
 import { readChannelTls, type GrpcChannels } from './channels.ts';
 import { messageCodec } from './codec.ts';
@@ -148,13 +149,6 @@ function render(templates: readonly (readonly [string, Template])[], values: Val
   return Object.fromEntries(
     templates.map(([name, template]) => [name, renderValue(template, values)]),
   );
-}
-
-function select(value: unknown, path: readonly string[]): unknown {
-  let current = value;
-  for (const segment of path)
-    current = current && typeof current === 'object' ? (current as Obj)[segment] : undefined;
-  return current;
 }
 
 async function callWith(

@@ -25,6 +25,7 @@ import {
   type RestMapping,
 } from './directives.ts';
 import { openApiToSdl } from './openapi.ts';
+import { select } from '../select.ts';
 import { errorForStatus } from './status-map.ts';
 import { renderPath, renderValue, type Template, type Values } from '../template.ts';
 
@@ -275,13 +276,4 @@ function renderBody(body: BodyTemplate, values: Values): unknown {
     if (rendered !== undefined) out[key] = rendered;
   }
   return out;
-}
-
-function select(json: unknown, path: readonly string[]): unknown {
-  let value = json;
-  for (const segment of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[segment];
-  }
-  return value;
 }
