@@ -17,7 +17,7 @@ import { UpstreamError } from '../../kernel/errors.ts';
 import { observed } from '../../kernel/observe.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
-import { createEntityLoaders } from './batch.ts';
+import { createEntityLoaders, type EntityLoaders } from '../entity-loader.ts';
 import {
   readRestMapping,
   type BodyTemplate,
@@ -57,7 +57,13 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
   const document = parseSdl(sdl, file);
   const mapping = readRestMapping(document, file);
   const call = createCaller(options);
-  const loaders = createEntityLoaders(mapping, call);
+  const loaders = createEntityLoaders({
+    subgraph: options.name,
+    entities: mapping.entities,
+    call,
+    // A key field renamed with @restField is read from the property it is renamed from.
+    itemKey: (type, field) => mapping.renames.get(`${type}.${field}`) ?? field,
+  });
   const schema = buildSubgraphSchema({
     typeDefs: mapping.document,
     // @apollo/subgraph does not export its resolver map type from the package root.
@@ -111,7 +117,7 @@ function buildResolvers(
   name: string,
   mapping: RestMapping,
   call: RestCaller,
-  loaders: ReturnType<typeof createEntityLoaders>,
+  loaders: EntityLoaders,
 ): Record<string, Record<string, unknown>> {
   const resolvers: Record<string, Record<string, unknown>> = {};
   const typeOf = (name: string) => (resolvers[name] ??= {});
