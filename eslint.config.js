@@ -1,87 +1,39 @@
 // ESLint with typescript-eslint's type-aware rules: a short list, each with the reason it exists.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-/** Folder boundaries from shared/DESIGN.md: who may not import whom. */
+/**
+ * Folder boundaries, generated from the table in docs/architecture.md: each folder of src/ may
+ * import its own files and the folders its row names; every other folder of src/ is refused.
+ */
+function readBoundaries() {
+  const page = readFileSync(join(import.meta.dirname, 'docs', 'architecture.md'), 'utf8');
+  const rows = page
+    .split('\n')
+    .filter((line) => /^\| `[a-z-]+\/` /.test(line))
+    .map((line) => line.split('|').map((cell) => cell.trim()));
+  const folders = rows.map((cells) => cells[1].replaceAll('`', '').replace(/\/$/, ''));
+  return rows.map((cells, i) => {
+    const folder = folders[i];
+    const allowed = new Set([folder, ...[...cells[3].matchAll(/`([a-z-]+)\/`/g)].map((m) => m[1])]);
+    const refused = folders.filter((other) => !allowed.has(other));
+    return {
+      files: [`src/${folder}/**`],
+      message: `${folder}/ may import only ${[...allowed].filter((f) => f !== folder).join(', ') || 'nothing else of src/'} (docs/architecture.md).`,
+      // Relative imports from the folder itself and from one folder deeper.
+      patterns: refused.flatMap((other) => [`../${other}/*`, `../../${other}/*`]),
+    };
+  });
+}
+
 const boundaries = [
-  {
-    files: ['src/kernel/**'],
-    message: 'kernel/ is the shared core: it imports nothing else from src/.',
-    patterns: [
-      '../config/*',
-      '../composition/*',
-      '../gateway/*',
-      '../server/*',
-      '../observability/*',
-      '../cli/*',
-      '../policies/*',
-      '../adapters/*',
-      '../bff/*',
-      '../translate/*',
-      '../routes/*',
-    ],
-  },
-  {
-    files: ['src/config/**'],
-    message: 'config/ is validated at the edge and depends on kernel/ only.',
-    patterns: [
-      '../composition/*',
-      '../gateway/*',
-      '../server/*',
-      '../observability/*',
-      '../cli/*',
-      '../policies/*',
-      '../adapters/*',
-      '../bff/*',
-      '../translate/*',
-      '../routes/*',
-    ],
-  },
-  {
-    files: ['src/composition/**'],
-    // It may import adapters/: an adapter's SDL (its directives stripped) is a composition input.
-    message: 'composition/ composes; it does not know how the graph is served.',
-    patterns: ['../gateway/*', '../server/*', '../cli/*', '../policies/*', '../bff/*'],
-  },
-  {
-    files: ['src/gateway/**'],
-    message: 'gateway/ is the GraphQL engine; server/ and cli/ build on it, not the reverse.',
-    patterns: ['../server/*', '../../server/*', '../cli/*', '../../cli/*'],
-  },
-  {
-    files: ['src/adapters/**'],
-    message: 'adapters do not import server/ (they can run standalone).',
-    patterns: ['../../server/*', '../../cli/*'],
-  },
-  {
-    files: ['src/translate/**'],
-    // It may import adapters/grpc/: proto loading, channels and health are the gRPC adapter's.
-    message: 'translate/ converts between REST and gRPC; server/ serves it, not the reverse.',
-    patterns: [
-      '../server/*',
-      '../gateway/*',
-      '../cli/*',
-      '../policies/*',
-      '../bff/*',
-      '../composition/*',
-    ],
-  },
-  {
-    files: ['src/routes/**'],
-    message: 'routes/ decides where a REST request goes; server/ proxies it.',
-    patterns: [
-      '../server/*',
-      '../gateway/*',
-      '../cli/*',
-      '../adapters/*',
-      '../translate/*',
-      '../composition/*',
-    ],
-  },
+  ...readBoundaries(),
   {
     files: ['src/policies/**'],
-    message: 'policies do not import each other, nor server/.',
-    patterns: ['../auth/*', '../limits/*', '../traffic/*', '../../server/*', '../../cli/*'],
+    message: 'policies do not import each other.',
+    patterns: ['../auth/*', '../limits/*', '../traffic/*'],
   },
 ];
 
@@ -126,8 +78,19 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
-  ...boundaries.map(({ files, message, patterns }) => ({
+  // ESLint keeps one options object per rule, so one folder's patterns are merged into one.
+  ...mergeByFiles(boundaries).map(({ files, groups }) => ({
     files,
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: groups }] },
   })),
 );
+
+function mergeByFiles(rules) {
+  const merged = new Map();
+  for (const { files, message, patterns } of rules) {
+    const key = files.join(',');
+    if (!merged.has(key)) merged.set(key, { files, groups: [] });
+    merged.get(key).groups.push({ group: patterns, message });
+  }
+  return [...merged.values()];
+}

@@ -1,11 +1,14 @@
 // Child process of the bench: the CPU time of a request's observability path, in process, for
 // one mode (argv[2]: none, plumbing, logs, metrics, tracing, all). What a federated request of
 // the bench does to observability, 100,000 times: correlation id, server span, execution and
-// planning spans, five backend calls with their spans, metrics and the log line (to /dev/null).
+// planning spans, five backend calls with their spans, metrics and the log line (to /dev/null),
+// published on the channels the request path publishes on, as the gateway does.
 // Prints one JSON line: { mode, us }.
 import { pino } from 'pino';
 import { MetricsConfig, TracingConfig } from '../src/config/schema.ts';
+import { channels, createScope, type Exchange } from '../src/kernel/channels.ts';
 import { createRequestContext } from '../src/kernel/context.ts';
+import type { RuntimeSnapshot } from '../src/runtime/snapshot.ts';
 import { correlate } from '../src/observability/correlation.ts';
 import { createLogger } from '../src/observability/log.ts';
 import { Telemetry } from '../src/observability/telemetry.ts';
@@ -17,8 +20,11 @@ const logger = createLogger(
   { level: 'info' },
   pino.destination({ dest: '/dev/null', sync: false }),
 );
+const scope = createScope();
 const telemetry = new Telemetry({
+  scope,
   logger: logger.child({ component: 'access' }, { redact: [] }),
+  events: logger,
   logRequests: on('logs'),
   metrics: MetricsConfig.parse({ enabled: on('metrics'), process: false }),
   ...(on('tracing')
@@ -32,30 +38,58 @@ const telemetry = new Telemetry({
 const BACKENDS = ['products', 'reviews', 'inventory', 'accounts', 'products'];
 const HEADERS = { 'content-type': 'application/json', 'apollographql-client-name': 'web' };
 
+// The path reads nothing of the snapshot: an empty one stands in.
+const snapshot = {} as RuntimeSnapshot;
+
 function request(): void {
-  const ctx = createRequestContext('POST', '/graphql', HEADERS, performance.now(), 30_000);
+  const ctx = createRequestContext({
+    scope,
+    snapshot,
+    surface: 'graphql',
+    method: 'POST',
+    path: '/graphql',
+    headers: HEADERS,
+    startedAt: performance.now(),
+    timeoutMs: 30_000,
+    correlationHeader: 'x-correlation-id',
+  });
   if (mode === 'none') return;
   correlate(ctx);
-  telemetry.beginRequest(ctx, 'POST /graphql', { 'http.request.method': 'POST' });
-  ctx.facts.surface = 'graphql';
+  channels.requestStart.publish({
+    ctx,
+    name: 'POST /graphql',
+    attributes: { 'http.request.method': 'POST' },
+  });
   ctx.facts.operationName = 'Shop';
   ctx.facts.documentHash = '6f0c3e7b'.repeat(8);
   ctx.facts.cost = 42;
-  telemetry.beginExecution(ctx);
-  telemetry.endPlanning(ctx, true);
+  channels.graphql.publish({ ctx, phase: 'execute' });
+  channels.graphql.publish({ ctx, cache: 'query_plan', hit: true });
+  channels.graphql.publish({ ctx, phase: 'plan', outcome: 'ok' });
   for (const backend of BACKENDS) {
-    const call = telemetry.start(ctx, {
-      backend,
-      kind: 'subgraph',
-      operation: 'Shop',
-      protocol: 'http',
-      address: '127.0.0.1:4001',
-      method: 'POST',
-    });
-    call.end('ok', 200);
+    const exchange: Exchange = {
+      target: {
+        backend,
+        kind: 'subgraph',
+        operation: 'Shop',
+        protocol: 'http',
+        address: '127.0.0.1:4001',
+        method: 'POST',
+      },
+      ctx,
+      rules: undefined,
+      headers: {},
+      timeoutMs: 30_000,
+      budgetCut: false,
+      outcome: 'ok',
+      backendFailed: false,
+    };
+    channels.call.start.publish(exchange);
+    exchange.status = 200;
+    channels.call.asyncEnd.publish(exchange);
   }
-  telemetry.endExecution(ctx, 'ok');
-  telemetry.endRequest(ctx, 200, 'ok');
+  channels.graphql.publish({ ctx, phase: 'execute', outcome: 'ok' });
+  channels.requestEnd.publish({ ctx, status: 200, outcome: 'ok' });
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));

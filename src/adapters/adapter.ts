@@ -1,6 +1,6 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql';
-import type { Dispatcher } from 'undici';
 import type { SubgraphConfig } from '../config/schema.ts';
+import type { Outbound } from '../kernel/outbound.ts';
 import { UnreachableCaseError } from '../kernel/errors.ts';
 import type { ResolvedSchema } from '../config/load.ts';
 import type { GrpcChannels } from './grpc/channels.ts';
@@ -23,9 +23,12 @@ export interface AdapterSubgraph {
   readonly health?: () => Promise<string>;
 }
 
-/** What adapters share with the running gateway: keep-alive pools and gRPC channels. */
+/**
+ * What adapters get from the snapshot they serve: the outbound chain every backend call goes
+ * through, and the gRPC channels for health checks (which /readyz makes, not requests).
+ */
 export interface AdapterDeps {
-  dispatcher: Dispatcher;
+  outbound: Outbound;
   grpcChannels: GrpcChannels;
 }
 
@@ -53,7 +56,7 @@ export function createAdapter(input: AdapterInput): AdapterSubgraph {
         name,
         source,
         file: schema.file,
-        dispatcher: deps.dispatcher,
+        outbound: deps.outbound,
         ...origin,
       });
     }
@@ -68,6 +71,7 @@ export function createAdapter(input: AdapterInput): AdapterSubgraph {
         configFile: schema.file,
         ...(schema.overlay ? { overlay: schema.overlay } : {}),
         ...(schema.tls ? { tls: schema.tls } : {}),
+        outbound: deps.outbound,
         channels: deps.grpcChannels,
       });
     default:

@@ -2,13 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  buildAdapters,
-  configSource,
-  createLoadDeps,
-  supergraphFileSource,
-  type LoadDeps,
-} from '../composition/sources.ts';
+import { buildAdapters, buildOutbound, type RuntimeDeps } from '../runtime/snapshot.ts';
+import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
@@ -95,7 +90,7 @@ async function start(args: string[]): Promise<void> {
   );
   const source = values.supergraph
     ? supergraphFileSource(resolve(values.supergraph), loaded)
-    : configSource((loaded as LoadedConfig).file, process.env);
+    : configSource((loaded as LoadedConfig).file, process.env, loaded);
   const running = await startGateway({
     source,
     server,
@@ -148,18 +143,21 @@ function asUsage<T>(parse: () => T): T {
 }
 
 /** Loads the config and builds the one adapter a command names. */
-async function loadAdapter(name: string | undefined, config: string | undefined, deps: LoadDeps) {
+async function loadAdapter(
+  name: string | undefined,
+  config: string | undefined,
+  deps: RuntimeDeps,
+) {
   if (!name) throw new UsageError('name one subgraph');
   const loaded = await loadConfig(resolve(config ?? 'supergraph.yaml'), process.env);
-  const adapters = buildAdapters(loaded, deps);
+  const adapters = buildAdapters(loaded, buildOutbound(deps), deps);
   const adapter = adapters.get(name);
-  if (!adapter) {
-    const names = [...adapters.keys()];
-    throw new UsageError(
-      `"${name}" is not an adapter subgraph in ${config ?? 'supergraph.yaml'}${names.length ? ` (adapters: ${names.join(', ')})` : ' (it has none)'}`,
-    );
-  }
+  if (!adapter) throw new UsageError(notAnAdapter(name, config, [...adapters.keys()]));
   return { loaded, adapter };
+}
+
+function notAnAdapter(name: string, config: string | undefined, names: string[]): string {
+  return `"${name}" is not an adapter subgraph in ${config ?? 'supergraph.yaml'}${names.length ? ` (adapters: ${names.join(', ')})` : ' (it has none)'}`;
 }
 
 async function printAdapter(kind: 'rest' | 'grpc', args: string[]): Promise<void> {
@@ -189,15 +187,22 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
     }),
   );
   if (positionals.length > 1) throw new UsageError('serve-subgraph takes one subgraph name');
-  const deps = createLoadDeps();
-  const { loaded, adapter } = await loadAdapter(positionals[0], values.config, deps);
-  const name = positionals[0] as string;
-  const logger = createLogger({ level: loaded.config.log.level });
+  const name = positionals[0];
+  if (!name) throw new UsageError('name one subgraph');
   const { port = 4100, host = '127.0.0.1' } = portAndHost(
     values.port ?? process.env.PORT,
     values.host,
   );
-  const served = await serveSubgraph(adapter, { port, host });
+  const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
+  const deps = createLoadDeps();
+  // The whole snapshot, as `start` builds it: the adapter runs exactly as it does in-process.
+  const snapshot = await configSource(loaded.file, process.env, loaded).load(deps);
+  if (!snapshot.adapters.has(name)) {
+    await deps.close();
+    throw new UsageError(notAnAdapter(name, values.config, [...snapshot.adapters.keys()]));
+  }
+  const logger = createLogger({ level: loaded.config.log.level });
+  const served = await serveSubgraph(snapshot, name, { port, host });
   logger.info({ subgraph: name, url: served.url }, 'subgraph listening');
   const stop = () =>
     void served

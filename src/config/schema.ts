@@ -136,7 +136,7 @@ const HeaderNames = z
 
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
- * field to an HTTP call with `@rest` (see README, "REST adapter").
+ * field to an HTTP call with `@rest` (see docs/adapters.md, "REST adapter").
  */
 export const RestSource = z.strictObject({
   kind: z.literal('rest'),
@@ -181,6 +181,12 @@ export const GrpcSource = z.strictObject({
   methods: z.record(z.string(), z.enum(['query', 'mutation'])).default({}),
   /** How many messages a server-streaming field collects at most. @default 100 */
   max_stream_messages: z.number().int().positive().default(100),
+  /** Metadata sent with every call (API keys via `${ENV}`); never logged. @default {} */
+  headers: z
+    .record(z.string().regex(HEADER_NAME, 'expected a gRPC metadata key'), z.string())
+    .default({}),
+  /** Client request headers passed on to the service as metadata, by name. @default [] */
+  forward_headers: HeaderNames,
   /**
    * TLS to the backend: `true` trusts the system's roots; an object names PEM files (relative to
    * supergraph.yaml) for a private CA and, for mutual TLS, a client certificate and key.
@@ -203,6 +209,18 @@ export const SubgraphConfig = z
      * the response. @default 30s
      */
     timeout: Duration.default(30_000),
+    /**
+     * Headers sent with every fetch to this subgraph (static values, `${ENV}`); never logged.
+     * An adapter subgraph takes them under `source` instead. @default {}
+     */
+    headers: z
+      .record(z.string().regex(HEADER_NAME, 'expected an HTTP header name'), z.string())
+      .default({}),
+    /**
+     * Client request headers passed on to this subgraph, by name; no other client header
+     * reaches it. An adapter subgraph takes them under `source` instead. @default []
+     */
+    forward_headers: HeaderNames,
     /** A non-GraphQL backend served through an adapter in-process. */
     source: z.discriminatedUnion('kind', [RestSource, GrpcSource]).optional(),
   })
@@ -242,6 +260,16 @@ export const SubgraphConfig = z
         path: ['routing_url'],
         message: 'required (or give schema.subgraph_url to route to it, or a source)',
       });
+    }
+    if (subgraph.source !== undefined) {
+      for (const key of ['headers', 'forward_headers'] as const) {
+        if (Object.keys(subgraph[key]).length > 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `an adapter subgraph calls its backend itself: give source.${key} instead`,
+          });
+      }
     }
     if (subgraph.source !== undefined && subgraph.schema?.subgraph_url !== undefined) {
       ctx.addIssue({
@@ -379,7 +407,7 @@ export const TracingConfig = z
     path: ['endpoint'],
   });
 
-/** Query cost: how operations are weighed (README, "Query cost"). */
+/** Query cost: how operations are weighed (docs/limits.md). */
 export const LimitsConfig = z.strictObject({
   cost: z
     .strictObject({
@@ -408,7 +436,7 @@ export const CircuitBreakerConfig = z.strictObject({
 
 /**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
- * README, "REST to gRPC"). The backend is either a gRPC subgraph's source (`subgraph`) or given
+ * docs/translation.md). The backend is either a gRPC subgraph's source (`subgraph`) or given
  * here (`address`, `protos`).
  */
 export const TranscodeConfig = z

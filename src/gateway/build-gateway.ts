@@ -4,22 +4,17 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import type { ServerConfig } from '../config/schema.ts';
+import { channels } from '../kernel/channels.ts';
 import type { RequestContext } from '../kernel/context.ts';
-import type { AdapterSubgraph } from '../adapters/adapter.ts';
+import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
+import { graphqlEventsPlugin } from './plugins/graphql-events.ts';
 import { stagesPlugin } from './plugins/stages.ts';
-import { telemetryPlugin } from './plugins/telemetry.ts';
-import type { StageEntry } from './pipeline.ts';
-import type { Telemetry } from '../observability/telemetry.ts';
-import type { SupergraphManager } from './supergraph-manager.ts';
-
-/** Used when a subgraph has no settings of its own (e.g. served from a supergraph file). */
-const DEFAULT_SUBGRAPH_TIMEOUT_MS = 30_000;
+import type { Pipeline } from './pipeline.ts';
 
 export interface GraphQLEngine {
   readonly apollo: ApolloServer<RequestContext>;
@@ -27,13 +22,11 @@ export interface GraphQLEngine {
 }
 
 export interface BuildGraphQLOptions {
-  manager: SupergraphManager;
+  manager: SnapshotManager;
   server: ServerConfig;
   logger: Logger;
-  dispatcher: Dispatcher;
-  telemetry: Telemetry;
   /** The pipeline; its `operation` stages run once the operation is resolved. */
-  stages: readonly StageEntry[];
+  pipeline: Pipeline;
 }
 
 /**
@@ -42,7 +35,7 @@ export interface BuildGraphQLOptions {
  * transport to subgraphs, the error masking and the plugins.
  */
 export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
-  const { manager, server, logger, dispatcher, telemetry, stages } = options;
+  const { manager, server, logger, pipeline } = options;
   const development = server.mode === 'development';
   // The gateway's plan cache hands out the plan object it stored, so a plan seen before came
   // from the cache and a new object was just planned (the store itself is private).
@@ -53,21 +46,23 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
       const cached = plansSeen.has(queryPlan);
       if (!cached) plansSeen.add(queryPlan);
-      telemetry.endPlanning(requestContext.context as RequestContext, cached);
+      if (channels.graphql.hasSubscribers) {
+        const ctx = requestContext.context as RequestContext;
+        channels.graphql.publish({ ctx, cache: 'query_plan', hit: cached });
+        channels.graphql.publish({ ctx, phase: 'plan', outcome: 'ok' });
+      }
     },
     buildService: ({ name, url }) => {
-      const remote = new SubgraphDataSource({
-        name,
-        url: url as string,
-        dispatcher,
-        timeoutMs: () => manager.current?.subgraphs[name]?.timeout ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
-      });
-      // Decided per fetch, not here: a reload can turn a subgraph into an adapter or back
-      // without the gateway creating a new data source (it keeps one per unchanged URL).
-      const adapter = () => manager.current?.adapters.get(name);
-      const local = new LocalDataSource(() => (adapter() as AdapterSubgraph).schema);
+      const remote = new SubgraphDataSource({ name, url: url as string });
+      const local = new LocalDataSource(name);
+      // Decided per fetch from the request's snapshot, not here: a reload can turn a subgraph
+      // into an adapter or back without the gateway creating a new data source (it keeps one
+      // per unchanged URL).
       return {
-        process: (request) => (adapter() ? local.process(request) : remote.process(request)),
+        process: (request) =>
+          'incomingRequestContext' in request && request.context.snapshot.adapters.has(name)
+            ? local.process(request)
+            : remote.process(request),
       } satisfies GraphQLDataSource<RequestContext>;
     },
   });
@@ -91,9 +86,9 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
-      stagesPlugin(stages, () => manager.current),
+      stagesPlugin(pipeline),
       errorLogPlugin(logger.child({ component: 'graphql' })),
-      telemetryPlugin(telemetry, { mask: !development }),
+      graphqlEventsPlugin({ mask: !development }),
     ],
   });
   return { apollo, gateway };

@@ -1,4 +1,6 @@
-import type { RequestContext } from '../kernel/context.ts';
+import { channels } from '../kernel/channels.ts';
+import type { RequestContext, Surface } from '../kernel/context.ts';
+import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
 import { estimateCost } from '../policies/limits/cost.ts';
 
@@ -6,34 +8,73 @@ import { estimateCost } from '../policies/limits/cost.ts';
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
 
 /**
- * Where a stage runs. `request` stages run for every surface (GraphQL, REST routes, transcoded
- * methods, the gRPC port) before the body is read, so a refused request costs nothing upstream.
- * `operation` stages run for GraphQL once the operation is parsed, validated and chosen
- * (Apollo Server's `didResolveOperation`, gateway/plugins/stages.ts), before planning: limits,
- * cost and authorization read `ctx.operation` there. Still to come (shared/DESIGN.md): document
- * stages at `didResolveSource`, the cache at `responseForOperation`.
+ * Where a stage runs. `request` stages run for every surface they name (GraphQL, REST routes
+ * and transcoded methods, the gRPC port) before the body is read, so a refused request costs
+ * nothing upstream. `operation` stages run for GraphQL once the operation is parsed, validated
+ * and chosen (Apollo Server's `didResolveOperation`, gateway/plugins/stages.ts), before
+ * planning: limits, cost and authorization read `ctx.operation` there.
  */
 export type StageEvent = 'request' | 'operation';
 
 export interface StageEntry {
   readonly name: string;
   readonly event: StageEvent;
+  /** The surfaces it runs on. @default every surface */
+  readonly surfaces?: readonly Surface[];
   readonly run: Stage;
 }
 
-/** The inbound stages, in the order they run. This list is the one place that order is written. */
+/**
+ * The inbound stages, in the order they run. This list is the one place that order is written;
+ * docs/pipeline.md shows it as a table, and a test holds the two together. The stages the
+ * design adds next take their places: identifyClient and authenticate after correlate;
+ * operationLimits after estimateCost, then rateLimit, authorize and cacheLookup.
+ */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
-  { name: 'estimateCost', event: 'operation', run: estimateCost },
+  { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
 ];
 
-/** Runs the stages of one event in order; the first that throws ends the request. */
-export async function runStages(
-  stages: readonly StageEntry[],
-  event: StageEvent,
-  ctx: RequestContext,
-): Promise<void> {
-  for (const stage of stages) {
-    if (stage.event === event) await stage.run(ctx);
+const SURFACES: readonly Surface[] = ['graphql', 'rest', 'grpc'];
+
+/**
+ * Runs stages: the one function that does, for every event and surface. Each stage is
+ * published on `gateway:stage` (start, end, error) when something subscribes; a stage that
+ * throws a GatewayError ends the whole request with that error's status.
+ */
+export class Pipeline {
+  readonly stages: readonly StageEntry[];
+  /** The stages of each event and surface, filtered once. */
+  readonly #lists = new Map<string, readonly StageEntry[]>();
+
+  constructor(stages: readonly StageEntry[] = STAGES) {
+    this.stages = stages;
+    for (const event of ['request', 'operation'] as const) {
+      for (const surface of SURFACES) {
+        this.#lists.set(
+          `${event}:${surface}`,
+          stages.filter((s) => s.event === event && (s.surfaces?.includes(surface) ?? true)),
+        );
+      }
+    }
+  }
+
+  /** Whether any stage runs at this event on this surface. */
+  has(event: StageEvent, surface: Surface): boolean {
+    return (this.#lists.get(`${event}:${surface}`)?.length ?? 0) > 0;
+  }
+
+  async run(event: StageEvent, ctx: RequestContext): Promise<void> {
+    for (const stage of this.#lists.get(`${event}:${ctx.facts.surface}`) ?? []) {
+      try {
+        if (channels.stage.hasSubscribers) {
+          await channels.stage.tracePromise(async () => stage.run(ctx), { ctx, stage: stage.name });
+        } else {
+          await stage.run(ctx);
+        }
+      } catch (error) {
+        throw error instanceof GatewayError ? asRequestLevel(error) : error;
+      }
+    }
   }
 }

@@ -1,7 +1,9 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { CallGuard, CallObserver } from './observe.ts';
+// The one exception to kernel/ importing nothing of src/: the context names the snapshot it pins,
+// as a type only (docs/architecture.md).
+import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
+import type { AppScope } from './channels.ts';
 
 /**
  * What the gateway knows about one request, built when it arrives and handed to every stage,
@@ -9,6 +11,14 @@ import type { CallGuard, CallObserver } from './observe.ts';
  * carries per-request state (policies that need more keep it in WeakMaps keyed by this object).
  */
 export interface RequestContext {
+  /** The app that serves it: subscribers of the process-wide channels keep to their own. */
+  readonly scope: AppScope;
+  /**
+   * The runtime snapshot current when the request arrived: graph, adapters, routes, transcoder,
+   * cost model and outbound chain. Everything the request uses comes from here, so a reload
+   * mid-request never mixes two configs.
+   */
+  readonly snapshot: RuntimeSnapshot;
   /** Correlation id: the client's when well-formed, else generated (see observability/correlation.ts). */
   correlationId: string;
   /** The header the correlation id travels in (`server.correlation_header`). */
@@ -28,14 +38,10 @@ export interface RequestContext {
   /** Headers stages add to the response, error responses included. */
   readonly responseHeaders: Map<string, string>;
   /**
-   * Headers sent with every backend call of this request (correlation, identity, trace). Client
-   * headers are never forwarded as such: a backend sees only what a stage chose to put here.
+   * Headers stages set for every backend call of this request (correlation, identity). The
+   * outbound chain sends them last, over anything a backend's rules pass on or insert.
    */
   readonly upstreamHeaders: Record<string, string>;
-  /** Backend calls report to it (logs, metrics, traces); absent where nothing observes. */
-  observer?: CallObserver;
-  /** Admits backend calls and learns from their outcomes (circuit breakers), when configured. */
-  guard?: CallGuard;
   /** What the request did, for its log line and metrics; stages and the GraphQL layer fill it. */
   readonly facts: RequestFacts;
   /** The GraphQL operation, once resolved: what `operation` stages (cost, limits) read. */
@@ -49,16 +55,14 @@ export interface OperationFacts {
   readonly variables: Readonly<Record<string, unknown>>;
   /** The schema the operation was validated against. */
   readonly schema: GraphQLSchema;
-  /** The supergraph it runs over: per-field policy (`@cost`, `@listSize`) is declared there. */
-  readonly supergraphSdl: string;
-  /** Items assumed in a list nothing sizes (`limits.cost.list_size`). */
-  readonly listSize: number;
 }
 
 /** Filled as the request runs; read once when it ends. */
 export interface RequestFacts {
   /** Which surface served it. */
-  surface: 'graphql' | 'rest' | 'grpc' | 'other';
+  surface: Surface;
+  /** The REST route or binding template that matched: a bounded metric label, unlike the path. */
+  route?: string;
   /** The client's name (a BFF profile or `apollographql-client-name`), bounded by the metrics. */
   client?: string;
   operationName?: string;
@@ -72,30 +76,35 @@ export interface RequestFacts {
   readonly errorCodes: Set<string>;
 }
 
-export function createRequestContext(
-  method: string,
-  path: string,
-  headers: IncomingHttpHeaders,
-  startedAt: number,
-  timeoutMs = Number.POSITIVE_INFINITY,
-  correlationHeader = 'x-correlation-id',
-): RequestContext {
-  return {
-    correlationId: '',
-    correlationHeader,
-    method,
-    path,
-    headers,
-    startedAt,
-    deadline: startedAt + timeoutMs,
-    responseHeaders: new Map(),
-    upstreamHeaders: {},
-    facts: { surface: 'other', calls: [], errorCodes: new Set() },
-  };
+export type Surface = 'graphql' | 'rest' | 'grpc';
+
+export interface RequestArrival {
+  readonly scope: AppScope;
+  readonly snapshot: RuntimeSnapshot;
+  readonly surface: Surface;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** `performance.now()` when it arrived. */
+  readonly startedAt: number;
+  /** `server.request_timeout`. */
+  readonly timeoutMs: number;
+  readonly correlationHeader: string;
 }
 
-/** The time a backend call may take: its own timeout, or what is left of the request's budget. */
-export function callBudget(ctx: RequestContext | undefined, timeoutMs: number): number {
-  if (!ctx) return timeoutMs;
-  return Math.max(0, Math.min(timeoutMs, Math.floor(ctx.deadline - performance.now())));
+export function createRequestContext(arrival: RequestArrival): RequestContext {
+  return {
+    scope: arrival.scope,
+    snapshot: arrival.snapshot,
+    correlationId: '',
+    correlationHeader: arrival.correlationHeader,
+    method: arrival.method,
+    path: arrival.path,
+    headers: arrival.headers,
+    startedAt: arrival.startedAt,
+    deadline: arrival.startedAt + arrival.timeoutMs,
+    responseHeaders: new Map(),
+    upstreamHeaders: {},
+    facts: { surface: arrival.surface, calls: [], errorCodes: new Set() },
+  };
 }

@@ -64,6 +64,46 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.INTERNAL_SERVER_ERROR]: 13, // INTERNAL
 };
 
+/**
+ * The reverse direction: what a backend's gRPC status means to a client of the gateway; every
+ * status not listed is the backend's failure, UPSTREAM_ERROR. https://grpc.io/docs/guides/status-codes/
+ */
+export const CODE_OF_GRPC_STATUS: Readonly<Partial<Record<number, ErrorCode>>> = {
+  5: ErrorCode.NOT_FOUND,
+  3: ErrorCode.BAD_USER_INPUT, // INVALID_ARGUMENT
+  16: ErrorCode.UNAUTHENTICATED,
+  7: ErrorCode.FORBIDDEN, // PERMISSION_DENIED
+  8: ErrorCode.RATE_LIMITED, // RESOURCE_EXHAUSTED
+  4: ErrorCode.UPSTREAM_TIMEOUT, // DEADLINE_EXCEEDED
+  14: ErrorCode.UPSTREAM_UNAVAILABLE, // UNAVAILABLE
+};
+
+/**
+ * The code an HTTP error status stands for, where an answer passes through as it came (a
+ * proxied route): the outcome its logs and metrics count.
+ */
+export function codeOfHttpStatus(status: number): ErrorCode {
+  if (status >= 500) return ErrorCode.UPSTREAM_ERROR;
+  switch (status) {
+    case 401:
+      return ErrorCode.UNAUTHENTICATED;
+    case 403:
+      return ErrorCode.FORBIDDEN;
+    case 404:
+      return ErrorCode.NOT_FOUND;
+    case 405:
+      return ErrorCode.METHOD_NOT_ALLOWED;
+    case 413:
+      return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 415:
+      return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
+    case 429:
+      return ErrorCode.RATE_LIMITED;
+    default:
+      return ErrorCode.BAD_REQUEST;
+  }
+}
+
 export interface GatewayErrorOptions {
   /** The subgraph involved, when there is one. */
   subgraph?: string;
@@ -72,11 +112,13 @@ export interface GatewayErrorOptions {
   /** Extra extensions a client may see (never secrets, URLs or bodies). */
   extensions?: Record<string, unknown>;
   /**
-   * A field-level error (a failed fetch inside an operation) must not set the HTTP status:
-   * Apollo Server applies `extensions.http` from any error to the whole response, and a partial
-   * result is still a 200 (GraphQL over HTTP, "application/graphql-response+json").
+   * The error ends the whole request (a refusing stage, a malformed request), so its status is
+   * the response's: Apollo Server applies `extensions.http` from any error to the whole
+   * response. Off by default: an error below gateway/ is a field's (a failed fetch), and a
+   * partial result is still a 200 (GraphQL over HTTP, "application/graphql-response+json").
+   * runPipeline and the server's request handling mark what they refuse.
    */
-  fieldLevel?: boolean;
+  requestLevel?: boolean;
 }
 
 /**
@@ -96,7 +138,7 @@ export class GatewayError extends GraphQLError {
         ...options.extensions,
         code,
         ...(options.subgraph === undefined ? {} : { subgraph: options.subgraph }),
-        ...(options.fieldLevel ? {} : { http: { status } }),
+        ...(options.requestLevel ? { http: { status } } : {}),
       },
     });
     this.name = 'GatewayError';
@@ -105,13 +147,19 @@ export class GatewayError extends GraphQLError {
   }
 }
 
+/** The same error, ending the whole request with its status (see `requestLevel`). */
+export function asRequestLevel(error: GatewayError): GatewayError {
+  const extensions = error.extensions as Record<string, unknown>;
+  if (extensions.http === undefined) extensions.http = { status: error.status };
+  return error;
+}
+
 /** A subgraph or backend could not be reached (refused, reset, DNS). */
 export class UpstreamUnavailableError extends GatewayError {
   constructor(subgraph: string, cause?: unknown) {
     super(ErrorCode.UPSTREAM_UNAVAILABLE, `Subgraph "${subgraph}" is unavailable.`, {
       subgraph,
       cause,
-      fieldLevel: true,
     });
   }
 }
@@ -125,7 +173,6 @@ export class UpstreamTimeoutError extends GatewayError {
       {
         subgraph,
         cause,
-        fieldLevel: true,
       },
     );
   }
@@ -142,7 +189,6 @@ export class UpstreamError extends GatewayError {
       subgraph,
       cause: options.cause,
       extensions: options.status === undefined ? {} : { upstreamStatus: options.status },
-      fieldLevel: true,
     });
   }
 }
@@ -153,8 +199,16 @@ export class RequestError extends GatewayError {
     code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE',
     message: string,
   ) {
-    super(code, message);
+    super(code, message, { requestLevel: true });
   }
+}
+
+/** The outcome label of a failed call or request: its code when the gateway typed it. */
+export function outcomeOf(error: unknown): string {
+  if (error instanceof GatewayError) return error.code;
+  // Errors of other families name their outcome themselves (translate/grpc-to-rest FrontError).
+  const outcome = (error as { outcome?: unknown } | undefined)?.outcome;
+  return typeof outcome === 'string' ? outcome : ErrorCode.UPSTREAM_ERROR;
 }
 
 /** Wraps any thrown value as an Error so callers can rely on `.message` and `.stack`. */

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheName } from '../kernel/channels.ts';
 import { LatencyFamily } from './latency-series.ts';
 
 /**
@@ -36,12 +37,6 @@ export class LabelBudget {
     return value;
   }
 }
-
-/**
- * The caches a request can hit: parsed and validated documents (Apollo Server), query plans
- * (Apollo Gateway) and automatic persisted queries. The response cache will join them.
- */
-export type CacheName = 'document' | 'query_plan' | 'apq';
 
 export interface GatewayMetrics {
   /** Every metric in the Prometheus text format, and its content type. */

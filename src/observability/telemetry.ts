@@ -1,21 +1,36 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
+import {
+  channels,
+  type AppScope,
+  type BreakerChange,
+  type Exchange,
+  type GraphQLEvent,
+  type ReloadDone,
+  type RequestEnd,
+  type RequestStart,
+} from '../kernel/channels.ts';
 import type { RequestContext, RequestFacts } from '../kernel/context.ts';
 import { ErrorCode } from '../kernel/errors.ts';
-import type { BackendCall, CallObserver, CallRecord } from '../kernel/observe.ts';
-import { createMetrics, LabelBudget, type CacheName, type GatewayMetrics } from './metrics.ts';
+import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';
 import type { Tracing, TraceSpan } from './trace.ts';
 
 /**
  * Everything an operator sees of a request, in one place: the log line, the metrics and the
- * spans. The app starts a request here and ends it when the answer is written; backend calls
- * report through the `CallObserver` contract every request context carries.
+ * spans. Nothing on the request path calls it: it subscribes to what the path publishes on
+ * diagnostics_channel (kernel/channels.ts), keeps to its own app's requests, and unsubscribes
+ * when closed.
  */
 
 export interface TelemetryOptions {
+  /** The app whose requests it observes. */
+  scope: AppScope;
+  /** The access log (one info line per request). */
   logger: Logger;
+  /** Operational lines: circuits opening and closing. */
+  events: Logger;
   /** One info line per request. */
   logRequests: boolean;
   metrics: MetricsConfig;
@@ -25,17 +40,21 @@ export interface TelemetryOptions {
 interface RequestState {
   span?: TraceSpan;
   traceId?: string;
-  /** GraphQL execution and planning spans, open between the plugin's hooks. */
+  /** The client's trace context, passed on as is when the gateway records no spans. */
+  traceparent?: string;
+  tracestate?: string;
+  /** Spans of GraphQL phases, open between their start and end events. */
+  parse?: TraceSpan;
+  validate?: TraceSpan;
   execution?: TraceSpan;
   planning?: TraceSpan;
 }
 
-/** A span of a phase of the request (parse, validate), or nothing to finish when not traced. */
-export interface Phase {
-  finish(outcome: string): void;
+/** One backend call attempt in flight. */
+interface CallState {
+  readonly startedAt: number;
+  readonly span: TraceSpan | undefined;
 }
-const UNTRACED: Phase = { finish() {} };
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A client's self-declared name (Apollo's convention): a label, never an identity. */
 const CLIENT_HEADER = 'apollographql-client-name';
@@ -43,153 +62,192 @@ const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 const tenths = (ms: number) => Math.round(ms * 10) / 10;
 
-/** One backend call in flight: a class, not a closure per call, on this path taken ~10 times a request. */
-class ObservedCall implements CallRecord {
-  readonly headers: Readonly<Record<string, string>>;
-  readonly #telemetry: Telemetry;
-  readonly #ctx: RequestContext;
-  readonly #call: BackendCall;
-  readonly #span: TraceSpan | undefined;
-  readonly #startedAt = performance.now();
-
-  constructor(
-    telemetry: Telemetry,
-    ctx: RequestContext,
-    call: BackendCall,
-    span: TraceSpan | undefined,
-    headers: Readonly<Record<string, string>>,
-  ) {
-    this.#telemetry = telemetry;
-    this.#ctx = ctx;
-    this.#call = call;
-    this.#span = span;
-    this.headers = headers;
-  }
-
-  end(outcome: string, status?: number): void {
-    const call = this.#call;
-    const ms = performance.now() - this.#startedAt;
-    this.#ctx.facts.calls.push({ backend: call.backend, kind: call.kind, ms: tenths(ms), outcome });
-    this.#telemetry.metrics?.recordCall(call.backend, call.kind, outcome, ms / 1000);
-    if (this.#span) {
-      if (status !== undefined)
-        this.#span.setAttribute(
-          call.protocol === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
-          status,
-        );
-      this.#span.finish(outcome);
-    }
-  }
-}
-
-export class Telemetry implements CallObserver {
+export class Telemetry {
   readonly metrics?: GatewayMetrics;
   readonly tracing?: Tracing;
+  readonly #scope: AppScope;
   readonly #logger: Logger;
+  readonly #events: Logger;
   readonly #logRequests: boolean;
-  readonly #operations: LabelBudget;
+  /** Operation label budgets per surface: REST paths never crowd GraphQL operations out. */
+  readonly #operations = new Map<string, LabelBudget>();
+  readonly #maxOperations: number;
   readonly #clients: LabelBudget;
   // Keyed by the request's facts, not the context: Apollo Server hands resolvers and data
   // sources a shallow copy of the context, which shares `facts` with the original.
   readonly #state = new WeakMap<RequestFacts, RequestState>();
+  readonly #calls = new WeakMap<Exchange, CallState>();
+  readonly #unsubscribe: (() => void)[] = [];
 
   constructor(options: TelemetryOptions) {
+    this.#scope = options.scope;
     this.#logger = options.logger;
+    this.#events = options.events;
     this.#logRequests = options.logRequests;
     if (options.metrics.enabled)
       this.metrics = createMetrics({ processMetrics: options.metrics.process });
     if (options.tracing) this.tracing = options.tracing;
-    this.#operations = new LabelBudget(options.metrics.max_operations);
+    this.#maxOperations = options.metrics.max_operations;
     this.#clients = new LabelBudget(options.metrics.max_clients);
+    this.#subscribe();
+  }
+
+  #subscribe(): void {
+    const on = <T>(
+      channel: {
+        subscribe(fn: (m: unknown) => void): void;
+        unsubscribe(fn: (m: unknown) => void): unknown;
+      },
+      fn: (message: T) => void,
+    ) => {
+      const listener = (message: unknown) => fn(message as T);
+      channel.subscribe(listener);
+      this.#unsubscribe.push(() => channel.unsubscribe(listener));
+    };
+    on<RequestStart>(channels.requestStart, (m) => {
+      if (m.ctx.scope === this.#scope) this.#beginRequest(m);
+    });
+    on<RequestEnd>(channels.requestEnd, (m) => this.#endRequest(m.ctx, m.status, m.outcome));
+    on<GraphQLEvent>(channels.graphql, (m) => this.#graphql(m));
+    on<BreakerChange>(channels.breaker, (m) => {
+      if (m.scope === this.#scope) this.#breaker(m);
+    });
+    on<ReloadDone>(channels.reload, (m) => {
+      if (m.scope === this.#scope) this.metrics?.recordReload(m.ok);
+    });
+    on<Exchange>(channels.call.start, (m) => this.#startCall(m));
+    on<Exchange>(channels.call.asyncEnd, (m) => this.#endCall(m));
   }
 
   /**
-   * A request arrives: it gets this observer, its client name, its server span (the client's
-   * `traceparent` as parent) and, with tracing off, the client's trace context passed on as is,
-   * so backends still join the client's trace.
+   * A request arrives: its client name, its server span (the client's `traceparent` as parent)
+   * and, with tracing off, the client's trace context kept to pass on as is, so backends still
+   * join the client's trace (W3C Trace Context asks that of intermediaries that do not trace).
    */
-  beginRequest(ctx: RequestContext, spanName: string, attributes: Record<string, string>): void {
-    ctx.observer = this;
+  #beginRequest({ ctx, name, attributes }: RequestStart): void {
     const client = ctx.headers[CLIENT_HEADER];
     if (typeof client === 'string' && CLIENT_NAME.test(client)) ctx.facts.client = client;
     const state: RequestState = {};
     if (this.tracing) {
-      state.span = this.tracing.startRequest(ctx.headers, spanName, attributes);
+      state.span = this.tracing.startRequest(ctx.headers, name, attributes);
       state.traceId = state.span.traceId;
     } else {
       state.traceId = traceIdOf(ctx.headers.traceparent);
       if (state.traceId) {
-        ctx.upstreamHeaders.traceparent = String(ctx.headers.traceparent);
+        state.traceparent = String(ctx.headers.traceparent);
         const tracestate = ctx.headers.tracestate;
-        if (typeof tracestate === 'string') ctx.upstreamHeaders.tracestate = tracestate;
+        if (typeof tracestate === 'string') state.tracestate = tracestate;
       }
     }
     this.#state.set(ctx.facts, state);
   }
 
-  /** A span under the request's (parse, validate), to end with its outcome. */
-  phase(ctx: RequestContext, name: string): Phase {
-    const parent = this.#state.get(ctx.facts)?.span;
-    return parent && this.tracing ? this.tracing.startInternal(name, parent) : UNTRACED;
-  }
-
-  /** GraphQL execution begins with planning; backend calls nest under execution from here. */
-  beginExecution(ctx: RequestContext): void {
-    const state = this.#state.get(ctx.facts);
-    if (!this.tracing || !state?.span) return;
-    state.execution = this.tracing.startInternal('graphql.execute', state.span);
-    state.planning = this.tracing.startInternal('graphql.plan', state.execution);
-  }
-
-  /** The query plan is ready (Apollo Gateway's callback), from its cache or just planned. */
-  endPlanning(ctx: RequestContext, cached: boolean): void {
-    this.recordCache('query_plan', cached);
-    const planning = this.#state.get(ctx.facts)?.planning;
-    planning?.setAttribute('gateway.cache_hit', cached);
-    planning?.finish('ok');
-  }
-
-  /** A lookup in one of the gateway's caches, for `gateway_cache_lookups_total`. */
-  recordCache(cache: CacheName, hit: boolean): void {
-    this.metrics?.recordCacheLookup(cache, hit);
-  }
-
-  endExecution(ctx: RequestContext, outcome: string): void {
-    const state = this.#state.get(ctx.facts);
-    // Planning that never finished failed with execution (spans ignore a second end).
-    state?.planning?.finish(outcome);
-    state?.execution?.finish(outcome);
-  }
-
-  start(ctx: RequestContext, call: BackendCall): CallRecord {
-    if (this.tracing) {
-      const state = this.#state.get(ctx.facts);
-      const parent = state?.execution ?? state?.span;
-      if (parent) {
-        const { span, headers } = this.tracing.startCall(parent, call);
-        return new ObservedCall(this, ctx, call, span, headers);
-      }
+  #graphql(event: GraphQLEvent): void {
+    const state = this.#state.get(event.ctx.facts);
+    if (!state) return;
+    if ('cache' in event) {
+      this.metrics?.recordCacheLookup(event.cache, event.hit);
+      if (event.cache === 'query_plan')
+        state.planning?.setAttribute('gateway.cache_hit', event.hit);
+      return;
     }
-    return new ObservedCall(this, ctx, call, undefined, NO_HEADERS);
+    const { phase, outcome } = event;
+    if (outcome === undefined) {
+      if (!this.tracing || !state.span) return;
+      if (phase === 'execute') {
+        // Execution begins with planning; backend calls nest under execution from here.
+        state.execution = this.tracing.startInternal('graphql.execute', state.span);
+        state.planning = this.tracing.startInternal('graphql.plan', state.execution);
+      } else if (phase === 'parse' || phase === 'validate') {
+        state[phase] = this.tracing.startInternal(`graphql.${phase}`, state.span);
+      }
+      return;
+    }
+    if (phase === 'execute') {
+      // Planning that never finished failed with execution (spans ignore a second end).
+      state.planning?.finish(outcome);
+      state.execution?.finish(outcome);
+    } else if (phase === 'plan') state.planning?.finish(outcome);
+    else state[phase]?.finish(outcome);
+  }
+
+  /** An attempt starts: its span, and the trace context that goes out with it. */
+  #startCall(exchange: Exchange): void {
+    const ctx = exchange.ctx;
+    const state = ctx && this.#state.get(ctx.facts);
+    if (!state) return;
+    let span: TraceSpan | undefined;
+    const parent = state.execution ?? state.span;
+    if (this.tracing && parent) {
+      const started = this.tracing.startCall(parent, exchange.target);
+      span = started.span;
+      Object.assign(exchange.headers, started.headers);
+    } else if (state.traceparent) {
+      exchange.headers.traceparent = state.traceparent;
+      if (state.tracestate) exchange.headers.tracestate = state.tracestate;
+    }
+    this.#calls.set(exchange, { startedAt: performance.now(), span });
+  }
+
+  #endCall(exchange: Exchange): void {
+    const call = this.#calls.get(exchange);
+    if (!call || !exchange.ctx) return;
+    const { target, outcome, status } = exchange;
+    const ms = performance.now() - call.startedAt;
+    exchange.ctx.facts.calls.push({
+      backend: target.backend,
+      kind: target.kind,
+      ms: tenths(ms),
+      outcome,
+    });
+    this.metrics?.recordCall(target.backend, target.kind, outcome, ms / 1000);
+    const span = call.span;
+    if (span) {
+      if (status !== undefined)
+        span.setAttribute(
+          target.protocol === 'grpc' ? 'rpc.grpc.status_code' : 'http.response.status_code',
+          status,
+        );
+      span.finish(outcome);
+    }
+  }
+
+  #breaker({ backend, endpoint, state }: BreakerChange): void {
+    this.metrics?.recordBreaker(backend, endpoint, state);
+    const fields = { backend, endpoint, state };
+    if (state === 'open') this.#events.warn(fields, 'circuit opened: calls to the backend paused');
+    else this.#events.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
+  }
+
+  /** The operation label: a GraphQL operation name, a REST route or binding, a gRPC method. */
+  #operationLabel(ctx: RequestContext): string {
+    const { facts } = ctx;
+    const operation =
+      facts.operationName ??
+      facts.route ??
+      (facts.surface === 'graphql' ? '(anonymous)' : '(no route)');
+    let budget = this.#operations.get(facts.surface);
+    if (!budget)
+      this.#operations.set(facts.surface, (budget = new LabelBudget(this.#maxOperations)));
+    return budget.label(operation);
   }
 
   /**
    * The answer is written: one log line, the request metrics, the server span ended. `outcome`
    * is `ok` or the error code the client saw first.
    */
-  endRequest(ctx: RequestContext, status: number, outcome: string): void {
+  #endRequest(ctx: RequestContext, status: number, outcome: string): void {
     const { facts } = ctx;
-    const ms = performance.now() - ctx.startedAt;
     const state = this.#state.get(facts);
+    if (!state) return;
+    const ms = performance.now() - ctx.startedAt;
     const client = facts.client ?? '(unknown)';
     if (this.metrics) {
-      const operation =
-        facts.operationName ?? (facts.surface === 'graphql' ? '(anonymous)' : ctx.path);
       const clientLabel = this.#clients.label(client);
       this.metrics.recordRequest(
         facts.surface,
         clientLabel,
-        this.#operations.label(operation),
+        this.#operationLabel(ctx),
         outcome,
         ms / 1000,
       );
@@ -197,7 +255,7 @@ export class Telemetry implements CallObserver {
         this.metrics.recordRateLimited(facts.surface, clientLabel);
       if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
     }
-    const span = state?.span;
+    const span = state.span;
     if (span) {
       if (facts.operationName) span.setAttribute('graphql.operation.name', facts.operationName);
       span.setAttribute(
@@ -210,7 +268,7 @@ export class Telemetry implements CallObserver {
       this.#logger.info(
         {
           correlationId: ctx.correlationId,
-          ...(state?.traceId ? { traceId: state.traceId } : {}),
+          ...(state.traceId ? { traceId: state.traceId } : {}),
           client,
           surface: facts.surface,
           method: ctx.method,
@@ -228,17 +286,8 @@ export class Telemetry implements CallObserver {
     }
   }
 
-  /** Composition reloads, for `gateway_supergraph_reloads_total`. */
-  recordReload(ok: boolean): void {
-    this.metrics?.recordReload(ok);
-  }
-
-  /** A circuit breaker changed state, for `gateway_circuit_breaker_state`. */
-  recordBreaker(backend: string, endpoint: string, state: 'closed' | 'open' | 'half_open'): void {
-    this.metrics?.recordBreaker(backend, endpoint, state);
-  }
-
   async close(): Promise<void> {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await this.tracing?.shutdown();
   }
 }

@@ -25,7 +25,7 @@ import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { TracingConfig } from '../config/schema.ts';
-import type { BackendCall } from '../kernel/observe.ts';
+import type { BackendTarget } from '../kernel/outbound.ts';
 import { SpanQueue } from './span-export.ts';
 import {
   formatTraceparent,
@@ -248,7 +248,7 @@ export interface Tracing {
   /** A client span for one backend call under `parent`, and the headers that carry it. */
   startCall(
     parent: TraceSpan,
-    call: BackendCall,
+    call: BackendTarget,
   ): { span: TraceSpan; headers: Record<string, string> };
   /** An internal span (parse, validate, plan, execute) under `parent`. */
   startInternal(name: string, parent: TraceSpan): TraceSpan;

@@ -1,3 +1,4 @@
+import type { HeaderRules } from '../kernel/outbound.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteConfig } from '../config/schema.ts';
 
@@ -23,6 +24,8 @@ export interface RouteBackend {
 export interface Route {
   readonly name: string;
   readonly config: RouteConfig;
+  /** Client headers passed on: content negotiation, conditional requests, `forward_headers`. */
+  readonly headerRules: HeaderRules;
   readonly backends: readonly RouteBackend[];
   readonly totalWeight: number;
 }
@@ -49,6 +52,20 @@ export interface RouteTable {
 /** A backend the route should pass over for now. */
 export type Avoid = (route: Route, backend: RouteBackend) => boolean;
 
+/** Request headers every route passes on: content negotiation and conditional requests. */
+const PASSED = [
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'range',
+  'user-agent',
+];
+
 export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
   const routes: Route[] = configs.map((config) => {
     const backends = config.backends.map((backend, index) => {
@@ -65,6 +82,7 @@ export function createRouteTable(configs: readonly RouteConfig[]): RouteTable {
     return {
       name: config.name ?? config.path_prefix,
       config,
+      headerRules: { forward: [...PASSED, ...config.forward_headers], set: {} },
       backends,
       totalWeight: backends.reduce((sum, b) => sum + b.weight, 0),
     };

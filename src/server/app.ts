@@ -1,31 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
-import { GrpcChannels } from '../adapters/grpc/channels.ts';
-import type { SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
   MetricsConfig,
+  type CircuitBreakerConfig,
   type LogConfig,
   type ServerConfig,
   type TracingConfig,
-  type CircuitBreakerConfig,
 } from '../config/schema.ts';
+import { buildGraphQL } from '../gateway/build-gateway.ts';
+import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
+import { channels, createScope } from '../kernel/channels.ts';
+import { systemClock, type Clock } from '../kernel/clock.ts';
+import type { RequestContext } from '../kernel/context.ts';
+import { codeOfHttpStatus, ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
+import { correlationIdOf } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
-import { buildGraphQL } from '../gateway/build-gateway.ts';
-import { runStages, STAGES, type StageEntry } from '../gateway/pipeline.ts';
-import { SupergraphManager } from '../gateway/supergraph-manager.ts';
-import { systemClock, type Clock } from '../kernel/clock.ts';
-import { createRequestContext, type RequestContext } from '../kernel/context.ts';
 import { Breakers } from '../policies/traffic/breaker.ts';
-import { ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
+import { SnapshotManager } from '../runtime/snapshot-manager.ts';
+import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
+import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
-import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
-import { renderLandingPage } from './landing-page.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
+import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
+import { Inbound } from './inbound.ts';
+import { renderLandingPage } from './landing-page.ts';
 import { serveProxied } from './proxy-route.ts';
 import { sendGraphQLError, sendStatusError } from './respond.ts';
 import { serveTranscoded } from './transcode-route.ts';
@@ -53,7 +56,7 @@ export interface AppOptions {
 export interface App {
   /** The node:http request listener. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly manager: SupergraphManager;
+  readonly manager: SnapshotManager;
   readonly telemetry: Telemetry;
   /** Loads the supergraph and starts Apollo Server; throws when the first load fails. */
   start(): Promise<void>;
@@ -76,20 +79,35 @@ export interface App {
  */
 export function buildApp(options: AppOptions): App {
   const { source, server, logger, stages = STAGES } = options;
-  // One keep-alive pool per backend origin, shared by data sources and adapters across reloads.
+  const scope = createScope();
+  // One keep-alive pool per backend origin and one channel per gRPC address, shared by every
+  // snapshot's outbound chain across reloads; so are the breakers' states.
   const dispatcher = new Agent({ connections: 128, pipelining: 1 });
   const grpcChannels = new GrpcChannels();
-  const manager = new SupergraphManager(source, logger.child({ component: 'supergraph' }), {
+  const breakers = options.circuitBreaker?.enabled
+    ? new Breakers(
+        {
+          failureThreshold: options.circuitBreaker.failure_threshold,
+          openForMs: options.circuitBreaker.open_for,
+        },
+        options.clock ?? systemClock,
+        (backend, endpoint, state) => channels.breaker.publish({ scope, backend, endpoint, state }),
+      )
+    : undefined;
+  const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
-    deps: { dispatcher, grpcChannels },
+    deps: { dispatcher, grpcChannels, breakers },
   });
+  manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));
   const observability = options.observability ?? {};
   const metricsConfig = observability.metrics ?? MetricsConfig.parse({});
   const telemetry = new Telemetry({
+    scope,
     // The request line is built field by field from values the gateway controls (ids, names,
     // numbers), so it skips the wildcard redaction that guards arbitrary logged objects: that
     // scan cost 40 µs a line, more than the rest of the observability of a request together.
     logger: logger.child({ component: 'access' }, { redact: [] }),
+    events: logger.child({ component: 'traffic' }),
     logRequests: observability.log?.requests ?? true,
     metrics: metricsConfig,
     ...(observability.tracing?.enabled
@@ -103,14 +121,12 @@ export function buildApp(options: AppOptions): App {
         }
       : {}),
   });
-  manager.on('reload', (outcome: { ok: boolean }) => telemetry.recordReload(outcome.ok));
-  const breakers = options.circuitBreaker?.enabled
-    ? createBreakers(options.circuitBreaker, options.clock ?? systemClock, telemetry, logger)
-    : undefined;
   // Metrics on the gateway's own port unless they have one of their own (main.ts opens it).
   const metricsPath =
     telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
-  const { apollo } = buildGraphQL({ manager, server, logger, dispatcher, telemetry, stages });
+  const pipeline = new Pipeline(stages);
+  const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
+  const { apollo } = buildGraphQL({ manager, server, logger, pipeline });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
   const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
@@ -128,62 +144,66 @@ export function buildApp(options: AppOptions): App {
     const search = queryAt === -1 ? '' : url.slice(queryAt);
     const method = req.method ?? 'GET';
 
-    if (path === '/healthz') return serveHealthz(res);
-    if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
-    if (path === metricsPath && telemetry.metrics) return serveMetrics(res, telemetry.metrics);
-
-    const ctx = createRequestContext(
-      method,
-      path,
-      req.headers,
-      performance.now(),
-      server.request_timeout,
-      server.correlation_header,
-    );
-    const accept = req.headers.accept;
+    // Probes and scrapes are not requests of the graph: no stages, no log line, but the
+    // correlation id every response carries.
+    if (path === '/healthz' || path === '/readyz' || path === metricsPath) {
+      res.setHeader(
+        server.correlation_header,
+        correlationIdOf(req.headers[server.correlation_header]),
+      );
+      if (path === '/healthz') return serveHealthz(res);
+      if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
+      return serveMetrics(res, telemetry.metrics as GatewayMetrics);
+    }
     const isGraphQL = path === server.graphql_path;
-    ctx.facts.surface = isGraphQL ? 'graphql' : 'rest';
-    if (breakers) ctx.guard = breakers;
-    telemetry.beginRequest(ctx, `${method} ${isGraphQL ? path : 'rest'}`, {
-      'http.request.method': method,
-      'url.path': path,
-    });
+    const ctx =
+      state === 'starting'
+        ? undefined
+        : inbound.open({
+            surface: isGraphQL ? 'graphql' : 'rest',
+            method,
+            path,
+            headers: req.headers,
+            name: `${method} ${isGraphQL ? path : 'rest'}`,
+            attributes: { 'http.request.method': method, 'url.path': path },
+          });
+    if (!ctx) {
+      const error = new GatewayError(
+        ErrorCode.SUPERGRAPH_NOT_READY,
+        'The gateway has not loaded a supergraph yet.',
+      );
+      res.setHeader(
+        server.correlation_header,
+        correlationIdOf(req.headers[server.correlation_header]),
+      );
+      if (isGraphQL) sendGraphQLError(res, error, req.headers.accept);
+      else sendStatusError(res, error, '');
+      return;
+    }
     res.once('close', () => {
       const status = res.headersSent ? res.statusCode : 499;
       const [firstCode] = ctx.facts.errorCodes;
-      telemetry.endRequest(
-        ctx,
-        status,
-        firstCode ?? (status >= 500 ? ErrorCode.UPSTREAM_ERROR : 'ok'),
-      );
+      inbound.close(ctx, status, firstCode ?? (status >= 400 ? codeOfHttpStatus(status) : 'ok'));
     });
-    await respond(req, res, ctx, method, path, search, accept, isGraphQL);
+    await respond(req, res, ctx, search, isGraphQL);
   }
 
   async function respond(
     req: IncomingMessage,
     res: ServerResponse,
     ctx: RequestContext,
-    method: string,
-    path: string,
     search: string,
-    accept: string | undefined,
     isGraphQL: boolean,
   ): Promise<void> {
+    const { method, path } = ctx;
+    const accept = req.headers.accept;
     try {
-      await runStages(stages, 'request', ctx);
+      await inbound.admit(ctx);
       applyResponseHeaders(res, ctx);
       // A draining gateway still serves: requests arriving now come from clients and balancers
       // that have not yet seen readiness turn.
-      const snapshot = manager.current;
-      if (state === 'starting' || !snapshot) {
-        throw new GatewayError(
-          ErrorCode.SUPERGRAPH_NOT_READY,
-          'The gateway has not loaded a supergraph yet.',
-        );
-      }
       if (!isGraphQL) {
-        await serveRest(req, res, ctx, snapshot, method, path, search);
+        await serveRest(req, res, ctx, ctx.snapshot, method, path, search);
         return;
       }
       if (method !== 'GET' && method !== 'POST') {
@@ -234,13 +254,14 @@ export function buildApp(options: AppOptions): App {
     req: IncomingMessage,
     res: ServerResponse,
     ctx: RequestContext,
-    snapshot: SupergraphSnapshot,
+    snapshot: RuntimeSnapshot,
     method: string,
     path: string,
     search: string,
   ): Promise<void> {
     const transcoded = snapshot.transcoder.match(method, path);
     if (transcoded?.kind === 'route') {
+      ctx.facts.route = `${method} ${transcoded.route.binding.template.source}`;
       return serveTranscoded(req, res, ctx, transcoded.route, transcoded.pathValues, search, {
         bodyLimit: server.body_limit,
         mask: server.mode === 'production',
@@ -254,8 +275,8 @@ export function buildApp(options: AppOptions): App {
       breakers && ((route, backend) => breakers.refuses(route.name, backend.host)),
     );
     if (routed?.kind === 'route') {
+      ctx.facts.route = routed.route.name;
       return serveProxied(req, res, ctx, routed.route, routed.backend, routed.path, search, {
-        dispatcher,
         bodyLimit: server.body_limit,
       });
     }
@@ -298,14 +319,8 @@ export function buildApp(options: AppOptions): App {
       if (!snapshot?.grpcFront) return undefined;
       grpcPort ??= createGrpcPort({
         front: snapshot.grpcFront,
-        telemetry,
-        correlationHeader: server.correlation_header,
-        guard: breakers,
-        current: () => manager.current?.grpcFront,
         reflection: snapshot.grpcServer.reflection,
-        stages,
-        dispatcher,
-        requestTimeout: server.request_timeout,
+        inbound,
         logger: logger.child({ component: 'grpc' }),
       });
       return grpcPort;
@@ -329,25 +344,6 @@ export function buildApp(options: AppOptions): App {
       await telemetry.close();
     },
   };
-}
-
-/** Circuit breakers whose state changes are logged and counted. */
-function createBreakers(
-  config: CircuitBreakerConfig,
-  clock: Clock,
-  telemetry: Telemetry,
-  logger: Logger,
-): Breakers {
-  return new Breakers(
-    { failureThreshold: config.failure_threshold, openForMs: config.open_for },
-    clock,
-    (backend, endpoint, state) => {
-      telemetry.recordBreaker(backend, endpoint, state);
-      const fields = { backend, endpoint, state };
-      if (state === 'open') logger.warn(fields, 'circuit opened: calls to the backend paused');
-      else logger.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
-    },
-  );
 }
 
 /** Prometheus text format, scraped by Prometheus or any OpenMetrics-compatible agent. */

@@ -1,22 +1,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import type protobuf from 'protobufjs';
-import type { Dispatcher } from 'undici';
 import { HEALTH_PROTO, healthTypes } from '../adapters/grpc/health.ts';
 import { messageCodec } from '../adapters/grpc/codec.ts';
 import { BUILTIN_PROTOS } from '../adapters/grpc/proto-schema.ts';
-import { runStages, type StageEntry } from '../gateway/pipeline.ts';
-import { callBudget, createRequestContext, type RequestContext } from '../kernel/context.ts';
-import type { CallGuard } from '../kernel/observe.ts';
-import { ensureError, ErrorCode, GatewayError, GRPC_CODE } from '../kernel/errors.ts';
-import type { Telemetry } from '../observability/telemetry.ts';
-import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
-import { observed } from '../kernel/observe.ts';
-import { callUpstream } from '../kernel/upstream-http.ts';
+import type { RequestContext } from '../kernel/context.ts';
+import {
+  CODE_OF_GRPC_STATUS,
+  ensureError,
+  ErrorCode,
+  GatewayError,
+  GRPC_CODE,
+} from '../kernel/errors.ts';
+import type { Dispatcher } from 'undici';
 import {
   FrontError,
   replyOf,
@@ -24,23 +23,21 @@ import {
   type FrontMethod,
   type GrpcFront,
 } from '../translate/grpc-to-rest.ts';
+import type { Inbound } from './inbound.ts';
 
 type Obj = Record<string, unknown>;
 
 export interface GrpcPortOptions {
-  /** The services as loaded at start; each call looks its method up in `current()` first. */
+  /**
+   * The services as loaded at start (their methods are fixed when the port opens); each call
+   * looks its method up in the request's snapshot first, so a reload's new base URL or timeout
+   * applies to the next call.
+   */
   front: GrpcFront;
-  /** The latest loaded front, so a reload's new base URL or timeout applies to the next call. */
-  current: () => GrpcFront | undefined;
   reflection: boolean;
-  stages: readonly StageEntry[];
-  dispatcher: Dispatcher;
-  requestTimeout: number;
+  /** The way in every surface shares: context, snapshot, stages. */
+  inbound: Inbound;
   logger: Logger;
-  telemetry: Telemetry;
-  correlationHeader: string;
-  /** Circuit breakers for the REST backends, when configured. */
-  guard?: CallGuard | undefined;
 }
 
 export interface GrpcPort {
@@ -71,7 +68,7 @@ export function createGrpcPort(options: GrpcPortOptions): GrpcPort {
         call: grpc.ServerUnaryCall<Obj, Obj>,
         callback: grpc.sendUnaryData<Obj>,
       ) => {
-        void serve(options, options.current()?.methods.get(method.path) ?? method, call, callback);
+        void serve(options, method, call, callback);
       };
     }
     server.addService(definition, handlers);
@@ -154,92 +151,38 @@ function headersOf(metadata: grpc.Metadata): IncomingHttpHeaders {
 
 async function serve(
   options: GrpcPortOptions,
-  method: FrontMethod,
+  loaded: FrontMethod,
   call: grpc.ServerUnaryCall<Obj, Obj>,
   callback: grpc.sendUnaryData<Obj>,
 ): Promise<void> {
   const headers = headersOf(call.metadata);
-  const ctx = createRequestContext(
-    'POST',
-    method.path,
+  const rpc = loaded.path.slice(1);
+  const [service = '', methodName = ''] = rpc.split('/');
+  const ctx = options.inbound.open({
+    surface: 'grpc',
+    method: 'POST',
+    path: loaded.path,
     headers,
-    performance.now(),
-    options.requestTimeout,
-    options.correlationHeader,
-  );
-  ctx.facts.surface = 'grpc';
-  ctx.facts.operationName = method.path.slice(1);
-  if (options.guard) ctx.guard = options.guard;
-  const [service = '', rpc = ''] = method.path.slice(1).split('/');
-  options.telemetry.beginRequest(ctx, method.path.slice(1), {
-    'rpc.system': 'grpc',
-    'rpc.service': service,
-    'rpc.method': rpc,
+    name: rpc,
+    attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': methodName },
   });
+  if (!ctx) {
+    callback({ code: grpc.status.UNAVAILABLE, details: 'The gateway is not ready.' });
+    return;
+  }
+  ctx.facts.operationName = rpc;
+  ctx.facts.route = rpc;
+  const method = ctx.snapshot.grpcFront?.methods.get(loaded.path) ?? loaded;
   const answer = (md: grpc.Metadata) => {
     for (const [name, value] of ctx.responseHeaders) md.set(name, value);
     return md;
   };
-  await answerCall(options, method, call, callback, ctx, headers, answer);
-}
-
-/** The call itself, once the request is observed. */
-async function answerCall(
-  options: GrpcPortOptions,
-  method: FrontMethod,
-  call: grpc.ServerUnaryCall<Obj, Obj>,
-  callback: grpc.sendUnaryData<Obj>,
-  ctx: RequestContext,
-  headers: IncomingHttpHeaders,
-  answer: (md: grpc.Metadata) => grpc.Metadata,
-): Promise<void> {
   try {
-    await runStages(options.stages, 'request', ctx);
-    if (!method.binding)
-      throw new FrontError(grpc.status.UNIMPLEMENTED, `${method.name} has no HTTP binding.`);
-    const { backend } = method;
-    const request = restRequestOf(method, method.binding, call.request);
-    const deadline = call.getDeadline();
-    const callerLeft =
-      deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
-    const sent: Record<string, string> = { accept: 'application/json', ...backend.headers };
-    for (const name of backend.forwardMetadata) {
-      const value = headers[name];
-      if (typeof value === 'string') sent[name] = value;
-    }
-    Object.assign(sent, ctx.upstreamHeaders);
-    if (request.body !== undefined) sent['content-type'] = 'application/json';
-    const binding = method.binding;
-    const backendCall = {
-      backend: method.entry,
-      kind: 'rest' as const,
-      operation: `${binding.httpMethod} ${binding.template.source}`,
-      protocol: 'http' as const,
-      address: backend.host,
-      method: binding.httpMethod,
-    };
-    const reply = await observed(ctx, backendCall, async (traceHeaders) => {
-      const response = await callUpstream({
-        subgraph: method.entry,
-        dispatcher: options.dispatcher,
-        origin: backend.origin,
-        path: request.path,
-        method: request.method as Dispatcher.HttpMethod,
-        headers: { ...sent, ...traceHeaders },
-        ...(request.body === undefined ? {} : { body: request.body }),
-        timeoutMs: Math.max(
-          0,
-          Math.min(
-            callBudget(ctx, backend.timeout),
-            Number.isFinite(callerLeft) ? callerLeft : Infinity,
-          ),
-        ),
-      });
-      return replyOf(method, response.status, response.text);
-    });
+    await options.inbound.admit(ctx);
+    const reply = await callBackend(ctx, method, call);
     call.sendMetadata(answer(new grpc.Metadata()));
     callback(null, reply);
-    options.telemetry.endRequest(ctx, grpc.status.OK, 'ok');
+    options.inbound.close(ctx, grpc.status.OK, 'ok');
   } catch (caught) {
     let code: grpc.status;
     let details: string;
@@ -272,8 +215,52 @@ async function answerCall(
     const outcome =
       caught instanceof GatewayError
         ? caught.code
-        : (GRPC_STATUS_CODES[code] ?? ErrorCode.UPSTREAM_ERROR);
+        : (CODE_OF_GRPC_STATUS[code] ?? ErrorCode.UPSTREAM_ERROR);
     ctx.facts.errorCodes.add(outcome);
-    options.telemetry.endRequest(ctx, code, outcome);
+    options.inbound.close(ctx, code, outcome);
   }
+}
+
+/**
+ * The REST call a method stands for, through the snapshot's outbound chain, bounded also by
+ * the gRPC caller's own deadline.
+ */
+async function callBackend(
+  ctx: RequestContext,
+  method: FrontMethod,
+  call: grpc.ServerUnaryCall<Obj, Obj>,
+): Promise<Obj> {
+  if (!method.binding)
+    throw new FrontError(grpc.status.UNIMPLEMENTED, `${method.name} has no HTTP binding.`);
+  const { backend, binding } = method;
+  const request = restRequestOf(method, binding, call.request);
+  const deadline = call.getDeadline();
+  const callerLeft =
+    deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
+  const own: Record<string, string> = { accept: 'application/json' };
+  if (request.body !== undefined) own['content-type'] = 'application/json';
+  return ctx.snapshot.outbound.http(
+    {
+      target: {
+        backend: method.entry,
+        kind: 'rest',
+        operation: `${binding.httpMethod} ${binding.template.source}`,
+        protocol: 'http',
+        address: backend.host,
+        method: binding.httpMethod,
+      },
+      ctx,
+      timeoutMs: Math.max(
+        0,
+        Math.min(backend.timeout, Number.isFinite(callerLeft) ? callerLeft : Infinity),
+      ),
+      headers: backend.headerRules,
+      ownHeaders: own,
+      origin: backend.origin,
+      path: request.path,
+      method: request.method as Dispatcher.HttpMethod,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    },
+    async (response) => replyOf(method, response.status, await response.body.text()),
+  );
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { SupergraphManager } from '../gateway/supergraph-manager.ts';
+import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { sendJson } from './respond.ts';
 
 /** Liveness: the process answers. It says nothing about the graph, so restarts stay rare. */
@@ -15,7 +15,7 @@ export function serveHealthz(res: ServerResponse): void {
  */
 export async function serveReadyz(
   res: ServerResponse,
-  manager: SupergraphManager,
+  manager: SnapshotManager,
   state: 'starting' | 'ready' | 'draining',
   backends: BackendHealthCache,
 ): Promise<void> {

@@ -2,11 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { AdapterSubgraph } from '../adapters/adapter.ts';
 import { LocalDataSource } from '../gateway/data-sources/local-data-source.ts';
+import { createScope } from '../kernel/channels.ts';
 import { createRequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
+import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
 import { readBody } from './read-body.ts';
 import { sendGraphQLError, sendJson } from './respond.ts';
 
@@ -22,18 +23,27 @@ export interface ServedSubgraph {
  * exactly as in-process: same schema, same calls, the correlation id passed on.
  */
 export async function serveSubgraph(
-  adapter: AdapterSubgraph,
+  snapshot: RuntimeSnapshot,
+  name: string,
   options: { port: number; host: string; path?: string; bodyLimit?: number },
 ): Promise<ServedSubgraph> {
   const path = options.path ?? '/graphql';
-  const local = new LocalDataSource(() => adapter.schema);
+  const adapter = snapshot.adapters.get(name);
+  if (!adapter) throw new Error(`"${name}" is not an adapter subgraph`);
+  const local = new LocalDataSource(name);
+  const scope = createScope();
   const server = createServer((req, res) => {
-    const ctx = createRequestContext(
-      req.method ?? 'POST',
-      req.url ?? '/',
-      req.headers,
-      performance.now(),
-    );
+    const ctx = createRequestContext({
+      scope,
+      snapshot,
+      surface: 'graphql',
+      method: req.method ?? 'POST',
+      path: req.url ?? '/',
+      headers: req.headers,
+      startedAt: performance.now(),
+      timeoutMs: Number.POSITIVE_INFINITY,
+      correlationHeader: 'x-correlation-id',
+    });
     correlate(ctx);
     void (async () => {
       try {
@@ -57,6 +67,7 @@ export async function serveSubgraph(
         if (typeof body?.query !== 'string')
           throw new RequestError(ErrorCode.BAD_REQUEST, 'The body needs a "query" string.');
         const result = await local.execute(
+          adapter.schema,
           { query: body.query, variables: body.variables, operationName: body.operationName },
           ctx,
         );

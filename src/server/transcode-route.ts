@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as grpc from '@grpc/grpc-js';
-import { callBudget, type RequestContext } from '../kernel/context.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { messageCodec } from '../adapters/grpc/codec.ts';
+import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
-import { observeCall } from '../kernel/observe.ts';
-import { callServerStream, callUnary } from '../translate/grpc-call.ts';
+import { isServiceError, type GrpcCall } from '../kernel/outbound.ts';
 import { JsonMappingError } from '../adapters/grpc/proto-json.ts';
 import { statusOfGrpcError } from '../translate/status-map.ts';
 import { buildRequestMessage } from '../translate/transcode-request.ts';
@@ -51,56 +51,57 @@ export async function serveTranscoded(
       extensions: { field: error.field },
     });
   }
-  const metadata = new grpc.Metadata();
-  for (const name of config.forward_headers) {
-    const value = req.headers[name];
-    if (typeof value === 'string') metadata.set(name, value);
-  }
-  for (const [name, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(name, value);
-  const record = observeCall(ctx, {
-    backend: route.entry,
-    kind: 'grpc',
-    operation: route.rpc,
-    protocol: 'grpc',
+  const call: GrpcCall = {
+    target: {
+      backend: route.entry,
+      kind: 'grpc',
+      operation: route.rpc,
+      protocol: 'grpc',
+      address: route.address,
+    },
+    ctx,
+    timeoutMs: route.timeout,
+    headers: route.headerRules,
     address: route.address,
-  });
-  for (const [name, value] of Object.entries(record.headers)) metadata.set(name, value);
-  const call = { metadata, timeoutMs: callBudget(ctx, route.timeout) };
+    tls: route.tls,
+    path: `/${route.rpc}`,
+    serialize: messageCodec(route.requestType).encode,
+    deserialize: messageCodec(route.responseType).decode,
+    message: route.requestType.fromObject(request),
+  };
+  const { outbound } = ctx.snapshot;
   const json = (message: Record<string, unknown>) =>
     responseJson(route.responseType, message, binding.responseBody, {
       emitDefaults: config.emit_defaults,
       useProtoNames: config.use_proto_names,
     });
-  const failure = (error: grpc.ServiceError) => {
-    const answer = statusOfGrpcError(
-      error.code,
-      error.details ?? error.message,
-      ctx.correlationId,
-      options.mask,
-    );
-    record.end(String(answer.body.details[0]?.reason ?? 'UPSTREAM_ERROR'), error.code);
-    return answer;
+  const failure = (error: grpc.ServiceError) =>
+    statusOfGrpcError(error.code, error.details ?? error.message, ctx.correlationId, options.mask);
+  const passHeaders = (metadata: readonly grpc.Metadata[]) => {
+    for (const [name, value] of metadataHeaders(metadata, config.response_headers))
+      res.setHeader(name, value);
   };
 
   if (!route.streaming) {
     try {
-      const result = await callUnary(route, request, call);
-      record.end('ok', grpc.status.OK);
-      for (const [name, value] of metadataHeaders(result.metadata, config.response_headers))
-        res.setHeader(name, value);
-      sendJson(res, 200, json(result.message));
+      const message = await outbound.grpcUnary(call, (answer) => {
+        passHeaders(answer.metadata);
+        return answer.message;
+      });
+      sendJson(res, 200, json(message));
     } catch (error) {
       if (!isServiceError(error)) throw error;
-      for (const [name, value] of metadataHeaders([error.metadata], config.response_headers))
-        res.setHeader(name, value);
+      passHeaders([error.metadata]);
       const answer = failure(error);
+      ctx.facts.errorCodes.add(String(answer.body.details[0]?.reason ?? ErrorCode.UPSTREAM_ERROR));
       sendJson(res, answer.httpStatus, answer.body);
     }
     return;
   }
   // Server streaming: one JSON value per line as messages arrive. A failure before the first
   // message is an ordinary error response; after it, the status is in the last line, as
-  // grpc-gateway writes it (`{"error": {...}}`), since the HTTP status is already sent.
+  // grpc-gateway writes it (`{"error": {...}}`), since the HTTP status is already sent. A client
+  // that leaves ends the backend's stream too.
   const closed = new AbortController();
   res.once('close', () => closed.abort());
   const start = () => {
@@ -109,15 +110,10 @@ export async function serveTranscoded(
     res.setHeader('content-type', NDJSON);
   };
   try {
-    await callServerStream(
-      route,
-      request,
+    await outbound.grpcStream(
       call,
       {
-        onHeaders: (md) => {
-          for (const [name, value] of metadataHeaders([md], config.response_headers))
-            res.setHeader(name, value);
-        },
+        onHeaders: (md) => passHeaders([md]),
         onMessage: (message) => {
           start();
           res.write(`${JSON.stringify(json(message))}\n`);
@@ -125,22 +121,18 @@ export async function serveTranscoded(
       },
       closed.signal,
     );
-    record.end('ok', grpc.status.OK);
     start();
     res.end();
   } catch (error) {
     if (!isServiceError(error)) throw error;
     const answer = failure(error);
+    ctx.facts.errorCodes.add(String(answer.body.details[0]?.reason ?? ErrorCode.UPSTREAM_ERROR));
     if (!res.headersSent) {
       sendJson(res, answer.httpStatus, answer.body);
       return;
     }
     res.end(`${JSON.stringify({ error: answer.body })}\n`);
   }
-}
-
-function isServiceError(error: unknown): error is grpc.ServiceError {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
 }
 
 /** The JSON body of a binding that takes one; empty is "no body" (all fields default). */

@@ -1,9 +1,9 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
-import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
-import { ErrorCode } from '../kernel/errors.ts';
+import { CODE_OF_GRPC_STATUS, ErrorCode } from '../kernel/errors.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
+import type { HeaderRules } from '../kernel/outbound.ts';
 import type { ResolvedGrpcService } from '../config/load.ts';
 import { expandTemplate, readHttpBindings, TemplateError, type HttpBinding } from './http-rule.ts';
 import {
@@ -31,8 +31,8 @@ export interface FrontBackend {
   /** The base URL's own path, prepended to every annotated path. */
   readonly basePath: string;
   readonly timeout: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly forwardMetadata: readonly string[];
+  /** `headers` inserted, `forward_metadata` passed on from the caller's metadata. */
+  readonly headerRules: HeaderRules;
 }
 
 export interface FrontMethod {
@@ -91,8 +91,10 @@ export function createGrpcFront(
       host: url.host,
       basePath: url.pathname.replace(/\/+$/, ''),
       timeout: resolved.config.timeout,
-      headers: resolved.config.headers,
-      forwardMetadata: resolved.config.forward_metadata,
+      headerRules: {
+        forward: resolved.config.forward_metadata,
+        set: resolved.config.headers,
+      },
     };
     for (const service of loaded) {
       const serviceName = service.fullName.slice(1);
@@ -224,7 +226,7 @@ export class FrontError extends Error {
 
   /** The gateway code the status stands for: the outcome in logs and metrics. */
   get outcome(): string {
-    return GRPC_STATUS_CODES[this.code] ?? ErrorCode.UPSTREAM_ERROR;
+    return CODE_OF_GRPC_STATUS[this.code] ?? ErrorCode.UPSTREAM_ERROR;
   }
 }
 

@@ -1,6 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
-import { ErrorCode, GRPC_CODE, type GatewayError } from '../kernel/errors.ts';
+import { CODE_OF_GRPC_STATUS, ErrorCode, type GatewayError, GRPC_CODE } from '../kernel/errors.ts';
 
 /**
  * gRPC status <-> HTTP status, and the google.rpc.Status body REST clients get. The table is
@@ -124,7 +123,10 @@ export function statusOfGrpcError(
       message,
       // `reason` is the code GraphQL clients see for the same status; the status itself is kept.
       details: [
-        errorInfo(GRPC_STATUS_CODES[code as GrpcStatus] ?? ErrorCode.UPSTREAM_ERROR, correlationId),
+        errorInfo(
+          CODE_OF_GRPC_STATUS[code as GrpcStatus] ?? ErrorCode.UPSTREAM_ERROR,
+          correlationId,
+        ),
       ],
     },
   };

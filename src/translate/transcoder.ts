@@ -1,10 +1,10 @@
-import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
-import { readChannelTls, type GrpcChannels } from '../adapters/grpc/channels.ts';
+import { readChannelTls } from '../adapters/grpc/channels.ts';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedTranscode } from '../config/load.ts';
 import type { TranscodeConfig } from '../config/schema.ts';
+import type { ChannelTls, HeaderRules } from '../kernel/outbound.ts';
 import {
   compareSpecificity,
   matchTemplate,
@@ -31,9 +31,12 @@ export interface TranscodeRoute {
   readonly responseType: protobuf.Type;
   readonly streaming: boolean;
   readonly timeout: number;
-  /** `host:port` of the backend, for spans. */
+  /** `host:port` of the backend. */
   readonly address: string;
-  readonly client: () => grpc.Client;
+  /** TLS to the backend (PEM contents read at load); plaintext when absent. */
+  readonly tls: ChannelTls | undefined;
+  /** Client headers passed on as metadata (`forward_headers`). */
+  readonly headerRules: HeaderRules;
 }
 
 export type TranscodeMatch =
@@ -48,7 +51,6 @@ export interface Transcoder {
 
 export interface TranscoderInput {
   entries: ReadonlyMap<string, ResolvedTranscode>;
-  channels: GrpcChannels;
   /** supergraph.yaml, for locating problems. */
   configFile: string;
 }
@@ -81,7 +83,7 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
       services = services.filter((s) => wanted.includes(s.fullName.slice(1)));
     }
     const tls = resolved.tls && readChannelTls(resolved.tls, input.configFile, `${at}.tls`);
-    const client = () => input.channels.get(resolved.address, tls);
+    const headerRules: HeaderRules = { forward: resolved.config.forward_headers, set: {} };
     for (const service of services) {
       for (const method of service.methodsArray) {
         const rpc = `${service.fullName.slice(1)}/${method.name}`;
@@ -115,7 +117,8 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
             streaming: Boolean(method.responseStream),
             timeout: resolved.timeout,
             address: resolved.address,
-            client,
+            tls,
+            headerRules,
           });
         }
       }

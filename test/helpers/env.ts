@@ -8,7 +8,7 @@ import {
   configSource,
   supergraphFileSource,
   type SupergraphSource,
-} from '../../src/composition/sources.ts';
+} from '../../src/runtime/sources.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ServerConfig } from '../../src/config/schema.ts';
 import type { StageEntry } from '../../src/gateway/pipeline.ts';

@@ -38,7 +38,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     resolvers: options.resolvers as never,
   });
   // The gateway's own in-process executor: parsed and validated documents cached per query.
-  const executor = new LocalDataSource(() => schema);
+  const executor = new LocalDataSource('test subgraph');
   const received: SubgraphServer['received'] = [];
   const events = new EventEmitter<{ request: [] }>();
   const server = createServer(async (req, res) => {
@@ -58,6 +58,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     events.emit('request');
     if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
     const result = await executor.execute(
+      schema,
       { query, variables: body.variables, operationName: body.operationName },
       undefined,
     );

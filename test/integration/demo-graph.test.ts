@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { adapterRoutingUrl } from '../../src/composition/from-config.ts';
-import { configSource, createLoadDeps } from '../../src/composition/sources.ts';
+import { configSource, createLoadDeps } from '../../src/runtime/sources.ts';
 import { serveSubgraph, type ServedSubgraph } from '../../src/server/serve-subgraph.ts';
 import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
@@ -33,8 +33,8 @@ describe('the demo graph', () => {
     // standalone, as another router would (`gateway serve-subgraph users`).
     const snapshot = await configSource(CONFIG, backends.env).load(deps);
     let sdl = snapshot.supergraph.sdl;
-    for (const [name, adapter] of snapshot.adapters) {
-      const served = await serveSubgraph(adapter, { port: 0, host: '127.0.0.1' });
+    for (const name of snapshot.adapters.keys()) {
+      const served = await serveSubgraph(snapshot, name, { port: 0, host: '127.0.0.1' });
       standalone.push(served);
       sdl = sdl.replace(adapterRoutingUrl(name), served.url);
     }

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { ReloadOutcome } from '../../src/gateway/supergraph-manager.ts';
+import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
 import { get, post, startGatewayOver, type GatewayOver } from '../helpers/env.ts';
 

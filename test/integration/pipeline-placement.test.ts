@@ -1,12 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STAGES, type StageEntry } from '../../src/gateway/pipeline.ts';
-import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
-import { accounts } from '../fixtures/graphs/shop.ts';
+import diagnostics from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
+import { STAGES, type StageEntry, type StageEvent } from '../../src/gateway/pipeline.ts';
+import type { Exchange, StageRun } from '../../src/kernel/channels.ts';
+import type { RequestContext, Surface } from '../../src/kernel/context.ts';
+import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
+import { accounts } from '../fixtures/graphs/shop.ts';
 import { startLibraryServer } from '../fixtures/protos/library-server.ts';
 import { MAPPING_PROTOS } from '../fixtures/protos/mapping-server.ts';
 import {
@@ -20,112 +23,149 @@ import {
 } from '../helpers/env.ts';
 
 /**
- * The placement test (after Apollo Router's): the real stage list, in its order, with a probe
- * after it that records what it saw and can refuse the request the way a policy stage would.
+ * The placement test (after Apollo Router's): the real stage list with a probe between every
+ * pair of stages, before the first and after the last, of every event. It reads the order the
+ * stages actually ran in from `gateway:stage` (so a new stage in STAGES is checked without
+ * touching this file), and makes each probe refuse in turn: the request must end with the
+ * probe's code in its surface's form, no later stage may run, and no backend call may start.
  */
-describe('the request pipeline', () => {
+
+/** What a probe saw: which probe, and what the stages before it had set. */
+interface Sighting {
+  probe: string;
+  correlationId: string;
+  cost: number | undefined;
+}
+
+function withProbes(stages: readonly StageEntry[], refuseAt: { probe?: string }, seen: Sighting[]) {
+  const probe = (event: StageEvent, index: number): StageEntry => {
+    const name = `probe.${event}.${index}`;
+    return {
+      name,
+      event,
+      run(ctx: RequestContext) {
+        seen.push({ probe: name, correlationId: ctx.correlationId, cost: ctx.facts.cost });
+        if (refuseAt.probe === name)
+          throw new GatewayError(ErrorCode.FORBIDDEN, `Refused at ${name}.`);
+      },
+    };
+  };
+  const list: StageEntry[] = [];
+  const counts: Record<StageEvent, number> = { request: 0, operation: 0 };
+  for (const stage of stages) {
+    list.push(probe(stage.event, counts[stage.event]++), stage);
+  }
+  for (const event of ['request', 'operation'] as const) list.push(probe(event, counts[event]++));
+  return list;
+}
+
+/** The stages a surface runs, probes included, in the order they must run. */
+function expectedOrder(list: readonly StageEntry[], surface: Surface): string[] {
+  const applies = (s: StageEntry) => s.surfaces?.includes(surface) ?? true;
+  const request = list.filter((s) => s.event === 'request' && applies(s)).map((s) => s.name);
+  const operation = list.filter((s) => s.event === 'operation' && applies(s)).map((s) => s.name);
+  return surface === 'graphql' ? [...request, ...operation] : request;
+}
+
+/** Stage runs and backend calls, by correlation id, as the channels report them. */
+function watch() {
+  const stages = new Map<string, string[]>();
+  const calls = new Map<string, number>();
+  const onStage = (message: unknown) => {
+    const { ctx, stage } = message as StageRun;
+    // The correlation id is set by the first real stage: earlier probes run under ''.
+    const id = ctx.headers['x-correlation-id'] as string;
+    stages.set(id, [...(stages.get(id) ?? []), stage]);
+  };
+  const onCall = (message: unknown) => {
+    const id = (message as Exchange).ctx?.headers['x-correlation-id'] as string | undefined;
+    if (id) calls.set(id, (calls.get(id) ?? 0) + 1);
+  };
+  diagnostics.channel('tracing:gateway:stage:start').subscribe(onStage);
+  diagnostics.channel('tracing:gateway:call:start').subscribe(onCall);
+  return {
+    stages,
+    calls,
+    close() {
+      diagnostics.channel('tracing:gateway:stage:start').unsubscribe(onStage);
+      diagnostics.channel('tracing:gateway:call:start').unsubscribe(onCall);
+    },
+  };
+}
+
+const probesOf = (list: readonly StageEntry[], surface: Surface) =>
+  expectedOrder(list, surface).filter((name) => name.startsWith('probe.'));
+
+describe('the request pipeline on the GraphQL surface', () => {
   let env: GatewayOver;
-  const seen: { correlationId: string; upstream: Record<string, string> }[] = [];
-  let refuse = false;
-  const operations: { name: string | undefined; cost: number | undefined }[] = [];
-  let refuseOperation = false;
-
-  // After the real list: it sees the operation and what estimateCost made of it, and can refuse
-  // the way a rate limit spending that cost will.
-  const operationProbe: StageEntry = {
-    name: 'operationProbe',
-    event: 'operation',
-    run(ctx) {
-      operations.push({ name: ctx.operation?.name, cost: ctx.facts.cost });
-      if (refuseOperation) throw new GatewayError(ErrorCode.RATE_LIMITED, 'Over budget.');
-    },
-  };
-
-  const probe: StageEntry = {
-    name: 'probe',
-    event: 'request',
-    run(ctx) {
-      seen.push({ correlationId: ctx.correlationId, upstream: { ...ctx.upstreamHeaders } });
-      if (refuse) throw new GatewayError(ErrorCode.UNAUTHENTICATED, 'No credentials.');
-    },
-  };
+  const refuseAt: { probe?: string } = {};
+  const seen: Sighting[] = [];
+  const list = withProbes(STAGES, refuseAt, seen);
+  const watched = watch();
 
   before(async () => {
-    env = await startGatewayOver([accounts], { stages: [...STAGES, probe, operationProbe] });
+    env = await startGatewayOver([accounts], { stages: list });
   });
 
-  after(() => env.close());
+  after(async () => {
+    watched.close();
+    await env.close();
+  });
 
-  test('runs the inbound stages in their written order', () => {
-    assert.deepEqual(
-      STAGES.map((s) => `${s.event}:${s.name}`),
-      ['request:correlate', 'operation:estimateCost'],
+  test('runs every stage, probes between them, in the written order', async () => {
+    const res = await post(
+      env.gateway.url,
+      { query: 'query Me { me { id } }' },
+      { 'x-correlation-id': 'gql-order' },
     );
+    assert.equal(res.status, 200);
+    assert.deepEqual(watched.stages.get('gql-order'), expectedOrder(list, 'graphql'));
+    assert.equal(watched.calls.get('gql-order'), 1);
   });
 
-  test('operation stages see the resolved operation and its estimated cost', async () => {
-    operations.length = 0;
-    await post(env.gateway.url, { query: 'query Me { me { id } }' });
-    assert.deepEqual(operations, [{ name: 'Me', cost: 1 }]);
+  test('each stage sees what the stages before it set', () => {
+    const byProbe = new Map(seen.map((s) => [s.probe, s]));
+    // Before correlate, no id; after it, the client's; estimateCost has weighed `me { id }` as 1.
+    assert.equal(byProbe.get('probe.request.0')?.correlationId, '');
+    assert.equal(byProbe.get('probe.request.1')?.correlationId, 'gql-order');
+    assert.equal(byProbe.get('probe.operation.0')?.cost, undefined);
+    assert.equal(byProbe.get('probe.operation.1')?.cost, 1);
   });
 
-  test('an operation stage that throws ends the request before any subgraph is called', async () => {
-    refuseOperation = true;
-    try {
-      const before = env.subgraphs.servers[0]!.received.length;
-      const res = await post(env.gateway.url, { query: '{ me { id } }' });
-      assert.equal(res.status, 429);
-      assert.equal(res.json.errors[0].extensions.code, 'RATE_LIMITED');
-      assert.equal(res.json.data, undefined);
-      assert.equal(env.subgraphs.servers[0]!.received.length, before);
-    } finally {
-      refuseOperation = false;
-    }
-  });
-
-  test('a later stage sees what earlier stages set', async () => {
-    seen.length = 0;
-    await post(env.gateway.url, { query: '{ me { id } }' }, { 'x-correlation-id': 'order-1' });
-    assert.deepEqual(seen, [
-      { correlationId: 'order-1', upstream: { 'x-correlation-id': 'order-1' } },
-    ]);
-  });
-
-  test('a stage that throws ends the request with its code and status before any subgraph is called', async () => {
-    refuse = true;
-    try {
-      const before = env.subgraphs.servers[0]!.received.length;
-      const res = await post(env.gateway.url, { query: '{ me { id } }' });
-      assert.equal(res.status, 401);
-      assert.deepEqual(res.json, {
-        errors: [{ message: 'No credentials.', extensions: { code: 'UNAUTHENTICATED' } }],
-      });
-      assert.match(String(res.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
-      assert.equal(env.subgraphs.servers[0]!.received.length, before);
-    } finally {
-      refuse = false;
-    }
-  });
+  for (const probe of probesOf(withProbes(STAGES, {}, []), 'graphql')) {
+    test(`a refusal at ${probe} ends the request there, before any subgraph call`, async () => {
+      refuseAt.probe = probe;
+      try {
+        const id = `gql-${probe}`;
+        const res = await post(
+          env.gateway.url,
+          { query: '{ me { id } }' },
+          { 'x-correlation-id': id },
+        );
+        assert.equal(res.status, 403);
+        assert.equal(res.json.data, undefined);
+        assert.equal(res.json.errors[0].extensions.code, 'FORBIDDEN');
+        assert.equal(res.json.errors[0].message, `Refused at ${probe}.`);
+        const order = expectedOrder(list, 'graphql');
+        assert.deepEqual(watched.stages.get(id), order.slice(0, order.indexOf(probe) + 1));
+        assert.equal(watched.calls.get(id), undefined);
+      } finally {
+        delete refuseAt.probe;
+      }
+    });
+  }
 });
 
-/** The same stages, in front of the REST route, the transcoded gRPC service and the gRPC port. */
-describe('the request pipeline on REST and gRPC surfaces', () => {
+describe('the request pipeline on REST routes, transcoded methods and the gRPC port', () => {
   let users: RunningBackend;
   let library: Awaited<ReturnType<typeof startLibraryServer>>;
   let project: Awaited<ReturnType<typeof writeProject>>;
   let gateway: TestGateway;
   const usersCalls: string[] = [];
-  const seen: string[] = [];
-  let refuse = false;
-
-  const probe: StageEntry = {
-    name: 'probe',
-    event: 'request',
-    run(ctx) {
-      seen.push(`${ctx.method} ${ctx.path} ${ctx.correlationId}`);
-      if (refuse) throw new GatewayError(ErrorCode.UNAUTHENTICATED, 'No credentials.');
-    },
-  };
+  const refuseAt: { probe?: string } = {};
+  const seen: Sighting[] = [];
+  const list = withProbes(STAGES, refuseAt, seen);
+  const watched = watch();
 
   before(async () => {
     users = await startUsersRest({ onRequest: (req) => usersCalls.push(String(req.url)) });
@@ -163,54 +203,63 @@ describe('the request pipeline on REST and gRPC surfaces', () => {
         },
       }),
     );
-    gateway = await startTestGateway({
-      configFile: project.configFile,
-      stages: [...STAGES, probe],
-    });
+    gateway = await startTestGateway({ configFile: project.configFile, stages: list });
   });
 
   after(async () => {
+    watched.close();
     await gateway.close();
     await users.close();
     await library.close();
     await project.remove();
   });
 
-  test('every surface runs the stages with the correlation id set before them', async () => {
-    seen.length = 0;
-    await get(`${gateway.origin}/api/users/1`, { 'x-correlation-id': 'route-1' });
-    await get(`${gateway.origin}/v1/shelves/1/books/2`, { 'x-correlation-id': 'transcode-1' });
-    const metadata = new grpc.Metadata();
-    metadata.set('x-correlation-id', 'grpc-1');
-    await getUserOverGrpc(gateway.running.grpcAddress as string, metadata);
-    assert.deepEqual(seen, [
-      'GET /api/users/1 route-1',
-      'GET /v1/shelves/1/books/2 transcode-1',
-      'POST /demo.users.v1.UserService/GetUser grpc-1',
-    ]);
-  });
+  /** One request on each surface, with the correlation id `id`. */
+  const surfaces = {
+    route: (id: string) => get(`${gateway.origin}/api/users/1`, { 'x-correlation-id': id }),
+    transcode: (id: string) =>
+      get(`${gateway.origin}/v1/shelves/1/books/2`, { 'x-correlation-id': id }),
+    grpc: (id: string) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-correlation-id', id);
+      return getUserOverGrpc(gateway.running.grpcAddress as string, metadata).catch((e) => e);
+    },
+  };
 
-  test('a refusing stage stops each surface before its backend, with its code in that surface’s form', async () => {
-    refuse = true;
-    try {
-      const before = usersCalls.length;
-      const routed = await get(`${gateway.origin}/api/users/1`);
-      assert.equal(routed.status, 401);
-      assert.equal(routed.json.code, 16);
-      assert.equal(routed.json.details[0].reason, 'UNAUTHENTICATED');
-      const transcoded = await get(`${gateway.origin}/v1/shelves/1/books/2`);
-      assert.equal(transcoded.status, 401);
-      assert.equal(transcoded.json.message, 'No credentials.');
-      const error: any = await getUserOverGrpc(gateway.running.grpcAddress as string).catch(
-        (e: unknown) => e,
-      );
-      assert.equal(error.code, grpc.status.UNAUTHENTICATED);
-      assert.equal(error.details, 'No credentials.');
-      assert.equal(usersCalls.length, before);
-    } finally {
-      refuse = false;
+  for (const [surface, send] of Object.entries(surfaces)) {
+    const kind: Surface = surface === 'grpc' ? 'grpc' : 'rest';
+    test(`${surface}: every stage and probe runs in order, then the backend is called`, async () => {
+      const id = `${surface}-order`;
+      await send(id);
+      assert.deepEqual(watched.stages.get(id), expectedOrder(list, kind));
+      assert.equal(watched.calls.get(id), 1);
+    });
+
+    for (const probe of probesOf(withProbes(STAGES, {}, []), kind)) {
+      test(`${surface}: a refusal at ${probe} answers in the surface’s form before the backend`, async () => {
+        refuseAt.probe = probe;
+        try {
+          const id = `${surface}-${probe}`;
+          const before = usersCalls.length;
+          const answer: any = await send(id);
+          if (surface === 'grpc') {
+            assert.equal(answer.code, grpc.status.PERMISSION_DENIED);
+            assert.equal(answer.details, `Refused at ${probe}.`);
+          } else {
+            assert.equal(answer.status, 403);
+            assert.equal(answer.json.code, 7);
+            assert.equal(answer.json.details[0].reason, 'FORBIDDEN');
+          }
+          const order = expectedOrder(list, kind);
+          assert.deepEqual(watched.stages.get(id), order.slice(0, order.indexOf(probe) + 1));
+          assert.equal(watched.calls.get(id), undefined);
+          assert.equal(usersCalls.length, before);
+        } finally {
+          delete refuseAt.probe;
+        }
+      });
     }
-  });
+  }
 });
 
 function getUserOverGrpc(address: string, metadata = new grpc.Metadata()): Promise<unknown> {

@@ -2,19 +2,12 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../../config/errors.ts';
 import type { ResolvedTls } from '../../config/load.ts';
+import type { ChannelTls } from '../../kernel/outbound.ts';
 
 /**
  * One gRPC client (one HTTP/2 channel) per backend address, kept across reloads: an adapter
  * rebuilt by a reload reuses the connection, and stopping the gateway closes them all.
  */
-export interface ChannelTls {
-  /** PEM contents. */
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  serverName?: string;
-}
-
 export class GrpcChannels {
   readonly #clients = new Map<string, grpc.Client>();
 

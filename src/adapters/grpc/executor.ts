@@ -1,17 +1,17 @@
-import * as grpc from '@grpc/grpc-js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, print, Source, type DocumentNode, type GraphQLError } from 'graphql';
 import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
 import type { ResolvedTls } from '../../config/load.ts';
-import { callBudget, type RequestContext } from '../../kernel/context.ts';
-import { observeCall } from '../../kernel/observe.ts';
+import type { RequestContext } from '../../kernel/context.ts';
+import { isServiceError, type HeaderRules, type Outbound } from '../../kernel/outbound.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { createEntityLoaders } from '../entity-loader.ts';
 import { select } from '../select.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
 import { readChannelTls, type GrpcChannels } from './channels.ts';
+import type { ChannelTls } from '../../kernel/outbound.ts';
 import { messageCodec } from './codec.ts';
 import { checkHealth } from './health.ts';
 import { readOverlay, type GrpcCall } from './overlay.ts';
@@ -32,6 +32,9 @@ export interface GrpcAdapterOptions {
   overlay?: { sdl: string; file: string };
   /** TLS to the backend: PEM files (absolute); plaintext when absent. */
   tls?: ResolvedTls;
+  /** The snapshot's outbound chain: every call goes through it. */
+  outbound: Outbound;
+  /** For the backend's health (/readyz), which is not request traffic. */
   channels: GrpcChannels;
 }
 
@@ -71,8 +74,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
   const generated = protosToSdl(loaded, source.methods);
   const tls =
     options.tls && readChannelTls(options.tls, options.configFile, `subgraphs.${name}.source.tls`);
-  const channel = () => options.channels.get(source.address, tls);
-  const invoke = createInvoker(options, channel);
+  const invoke = createInvoker(options, tls);
   let document: DocumentNode = parse(new Source(generated.sdl, `${name} (generated from protos)`));
   const resolvers: Record<string, Record<string, unknown>> = {};
   const on = (type: string) => (resolvers[type] ??= {});
@@ -125,7 +127,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     sdl: options.overlay ? sdl : generated.sdl,
     warnings: generated.unsupported,
     // The empty service name asks about the server as a whole, which every health server knows.
-    health: () => checkHealth(channel(), '', HEALTH_TIMEOUT_MS),
+    health: () => checkHealth(options.channels.get(source.address, tls), '', HEALTH_TIMEOUT_MS),
   };
 }
 
@@ -166,80 +168,48 @@ async function callWith(
   );
 }
 
-function createInvoker(options: GrpcAdapterOptions, channel: () => grpc.Client): Invoke {
-  const { name, source } = options;
-  return (service, method, values, ctx, streaming) => {
+function createInvoker(options: GrpcAdapterOptions, tls: ChannelTls | undefined): Invoke {
+  const { name, source, outbound } = options;
+  const rules: HeaderRules = { forward: source.forward_headers, set: source.headers };
+  return async (service, method, values, ctx, streaming) => {
     const requestType = method.resolvedRequestType as protobuf.Type;
     const responseType = method.resolvedResponseType as protobuf.Type;
     const path = `/${service.fullName.slice(1)}/${method.name}`;
     const label = `${service.name}.${method.name}`;
-    const request = requestType.fromObject(graphQLToMessage(requestType, values));
-    const record = observeCall(ctx, {
-      backend: name,
-      kind: 'grpc',
-      operation: path.slice(1),
-      protocol: 'grpc',
-      address: source.address,
-    });
-    const metadata = new grpc.Metadata();
-    if (ctx)
-      for (const [key, value] of Object.entries(ctx.upstreamHeaders)) metadata.set(key, value);
-    for (const [key, value] of Object.entries(record.headers)) metadata.set(key, value);
-    const client = channel();
-    const { encode: serialize } = messageCodec(requestType);
-    const { decode: deserialize } = messageCodec(responseType);
     const toGraphQL = (message: unknown) =>
       isEmptyMessage(responseType) ? true : messageToGraphQL(responseType, message as Obj);
-    const callOptions = { deadline: Date.now() + callBudget(ctx, source.timeout) };
-    const fail = (error: grpc.ServiceError) => {
-      const failure = errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
-      record.end(failure.code, error.code);
-      return failure;
+    const call = {
+      target: {
+        backend: name,
+        kind: 'grpc' as const,
+        operation: path.slice(1),
+        protocol: 'grpc' as const,
+        address: source.address,
+      },
+      ctx,
+      timeoutMs: source.timeout,
+      headers: rules,
+      address: source.address,
+      tls,
+      path,
+      serialize: messageCodec(requestType).encode,
+      deserialize: messageCodec(responseType).decode,
+      message: requestType.fromObject(graphQLToMessage(requestType, values)),
     };
-    const done = <T>(value: T) => {
-      record.end('ok', grpc.status.OK);
-      return value;
-    };
-
-    if (!streaming) {
-      return new Promise((resolve, reject) => {
-        client.makeUnaryRequest(
-          path,
-          serialize,
-          deserialize,
-          request,
-          metadata,
-          callOptions,
-          (error, response) => (error ? reject(fail(error)) : resolve(done(toGraphQL(response)))),
-        );
-      });
-    }
-    // Server streaming: collect up to max_stream_messages, then cancel the rest.
-    return new Promise((resolve, reject) => {
+    try {
+      if (!streaming) return await outbound.grpcUnary(call, (answer) => toGraphQL(answer.message));
+      // Server streaming: collect up to max_stream_messages, then cancel the rest.
       const items: unknown[] = [];
-      let cancelled = false;
-      const stream = client.makeServerStreamRequest(
-        path,
-        serialize,
-        deserialize,
-        request,
-        metadata,
-        callOptions,
-      );
-      stream.on('data', (message) => {
-        items.push(toGraphQL(message));
-        if (items.length >= source.max_stream_messages && !cancelled) {
-          cancelled = true;
-          stream.cancel();
-          resolve(done(items));
-        }
+      await outbound.grpcStream(call, {
+        onMessage(message) {
+          items.push(toGraphQL(message));
+          return items.length < source.max_stream_messages;
+        },
       });
-      stream.on('error', (error: grpc.ServiceError) => {
-        if (!(cancelled && error.code === grpc.status.CANCELLED)) reject(fail(error));
-      });
-      stream.on('end', () => {
-        if (!cancelled) resolve(done(items));
-      });
-    });
+      return items;
+    } catch (error) {
+      if (!isServiceError(error)) throw error;
+      throw errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
+    }
   };
 }

@@ -20,7 +20,7 @@ import {
 
 /**
  * The overlay SDL of a gRPC subgraph (`schema.file` beside `source.kind: grpc`): it extends the
- * types generated from the protos with federation, in three directives (README, "gRPC adapter");
+ * types generated from the protos with federation, in three directives (docs/adapters.md);
  * an entity resolves in batches (`{keys.*}`) or per key (`{key.*}`), as @restEntity does:
  *
  *   type  @grpcEntity(method: "BatchGetOrders", request: { ids: "{keys.id}" }, maxBatch: 50)

@@ -38,7 +38,6 @@ export function graphQLToMessage(type: protobuf.Type, values: Obj): Obj {
     if (!(error instanceof JsonMappingError)) throw error;
     throw new GatewayError(ErrorCode.BAD_USER_INPUT, error.message, {
       extensions: { field: error.field },
-      fieldLevel: true,
     });
   }
 }

@@ -22,7 +22,7 @@ import {
 } from '../template.ts';
 
 /**
- * The REST adapter's SDL directives (README, "REST adapter"):
+ * The REST adapter's SDL directives (docs/adapters.md, "REST adapter"):
  *
  *   field @rest(get|post|put|patch|delete: "/path/{args.id}", query: {...}, headers: {...},
  *               body: "{args.input}" | {...}, select: "data.items")

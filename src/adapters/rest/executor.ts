@@ -8,14 +8,12 @@ import {
   type GraphQLOutputType,
   type GraphQLResolveInfo,
 } from 'graphql';
-import type { Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
-import { callBudget, type RequestContext } from '../../kernel/context.ts';
+import type { RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
-import { observed } from '../../kernel/observe.ts';
-import { callUpstream } from '../../kernel/upstream-http.ts';
+import type { HeaderRules, Outbound } from '../../kernel/outbound.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
 import { createEntityLoaders, type EntityLoaders } from '../entity-loader.ts';
 import {
@@ -34,7 +32,7 @@ export type RestAdapterOptions = {
   source: RestSource;
   /** The SDL's file (or the OpenAPI document's), for locations in errors. */
   file: string;
-  dispatcher: Dispatcher;
+  outbound: Outbound;
 } & ({ sdl: string } | { openapi: string });
 
 /** A call's answer: the JSON at `select`, or null for 204 and empty bodies. */
@@ -194,83 +192,74 @@ function checkShape(
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json/;
 
 function createCaller(options: RestAdapterOptions): RestCaller {
-  const { name, source, dispatcher } = options;
+  const { name, source, outbound } = options;
   const base = new URL(source.base_url);
   const basePath = base.pathname.replace(/\/$/, '');
+  const rules: HeaderRules = { forward: source.forward_headers, set: source.headers };
 
-  return async (call, values, ctx) => {
+  return (call, values, ctx) => {
     const search = new URLSearchParams();
     for (const [param, template] of call.query) {
       const value = renderValue(template, values);
       if (value === null || value === undefined) continue;
       search.append(param, Array.isArray(value) ? value.join(',') : String(value));
     }
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (ctx) {
-      for (const header of source.forward_headers) {
-        const value = ctx.headers[header];
-        if (typeof value === 'string') headers[header] = value;
-      }
-    }
-    Object.assign(headers, source.headers);
+    const own: Record<string, string> = { accept: 'application/json' };
     for (const [header, template] of call.headers) {
       const value = renderValue(template, values);
-      if (value !== null && value !== undefined) headers[header.toLowerCase()] = String(value);
+      if (value !== null && value !== undefined) own[header.toLowerCase()] = String(value);
     }
-    // Stage-set headers (correlation, identity, trace) last: nothing else may overwrite them.
-    if (ctx) Object.assign(headers, ctx.upstreamHeaders);
     let body: string | undefined;
     if (call.body) {
       body = JSON.stringify(renderBody(call.body, values) ?? null);
-      headers['content-type'] = 'application/json';
+      own['content-type'] = 'application/json';
     }
     const query = search.toString();
-    const call_ = {
-      backend: name,
-      kind: 'rest' as const,
-      operation: call.label,
-      protocol: 'http' as const,
-      address: base.host,
-      method: call.method,
-    };
-    return observed(ctx, call_, async (traceHeaders) => {
-      Object.assign(headers, traceHeaders);
-      const response = await callUpstream({
-        subgraph: name,
-        dispatcher,
+    return outbound.http(
+      {
+        target: {
+          backend: name,
+          kind: 'rest',
+          operation: call.label,
+          protocol: 'http',
+          address: base.host,
+          method: call.method,
+        },
+        ctx,
+        timeoutMs: source.timeout,
+        headers: rules,
+        ownHeaders: own,
         origin: base.origin,
         path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
         method: call.method,
-        headers,
-        body,
-        timeoutMs: callBudget(ctx, source.timeout),
-      });
-      if (response.status < 200 || response.status > 299) {
-        throw errorForStatus(name, response.status, call.label, response.text);
-      }
-      if (response.status === 204 || response.text.trim() === '') return null;
-      const type = String(response.headers['content-type'] ?? '');
-      if (!JSON_TYPE.test(type)) {
-        throw new UpstreamError(
-          name,
-          `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
-          {
+        ...(body === undefined ? {} : { body }),
+      },
+      async (response) => {
+        const text = await response.body.text();
+        if (response.status < 200 || response.status > 299) {
+          throw errorForStatus(name, response.status, call.label, text);
+        }
+        if (response.status === 204 || text.trim() === '') return null;
+        const type = String(response.headers['content-type'] ?? '');
+        if (!JSON_TYPE.test(type)) {
+          throw new UpstreamError(
+            name,
+            `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
+            { status: response.status, cause: new Error(`Body: ${text.slice(0, 2048)}`) },
+          );
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (error) {
+          throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
             status: response.status,
-            cause: new Error(`Body: ${response.text.slice(0, 2048)}`),
-          },
-        );
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(response.text);
-      } catch (error) {
-        throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
-          status: response.status,
-          cause: error,
-        });
-      }
-      return select(json, call.select);
-    });
+            cause: error,
+          });
+        }
+        return select(json, call.select);
+      },
+    );
   };
 }
 

@@ -25,27 +25,29 @@ export class LocalDataSource implements GraphQLDataSource<RequestContext> {
     Map<string, DocumentNode | readonly GraphQLError[]>
   >();
 
-  readonly schema: () => GraphQLSchema;
+  /** The subgraph it serves: its adapter comes from the request's snapshot. */
+  readonly name: string;
 
-  constructor(schema: () => GraphQLSchema) {
-    this.schema = schema;
+  constructor(name: string) {
+    this.name = name;
   }
 
   process(
     options: GraphQLDataSourceProcessOptions<RequestContext>,
   ): Promise<GatewayGraphQLResponse> {
-    return this.execute(
-      options.request,
-      'incomingRequestContext' in options ? options.context : undefined,
-    );
+    if (!('incomingRequestContext' in options))
+      throw new Error(`internal: a fetch to ${this.name} outside a request`);
+    const adapter = options.context.snapshot.adapters.get(this.name);
+    if (!adapter) throw new Error(`internal: subgraph ${this.name} has no adapter`);
+    return this.execute(adapter.schema, options.request, options.context);
   }
 
-  /** Runs one operation; `ctx` is undefined for the gateway's health checks and schema loads. */
+  /** Runs one operation against the adapter's schema. */
   async execute(
+    schema: GraphQLSchema,
     request: { query?: string; variables?: Record<string, unknown>; operationName?: string },
     ctx: RequestContext | undefined,
   ): Promise<GatewayGraphQLResponse> {
-    const schema = this.schema();
     const document = this.#document(schema, request.query ?? '');
     if (Array.isArray(document)) return { errors: document };
     const result = await execute({

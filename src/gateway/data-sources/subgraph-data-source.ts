@@ -1,20 +1,16 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import type { Dispatcher } from 'undici';
+import type { RequestContext } from '../../kernel/context.ts';
 import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
-import { observed } from '../../kernel/observe.ts';
-import { callUpstream } from '../../kernel/upstream-http.ts';
-import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
 
 export interface SubgraphDataSourceOptions {
   name: string;
   url: string;
-  /** The shared keep-alive dispatcher (one connection pool per origin). */
-  dispatcher: Dispatcher;
-  /** Read per call so a hot reload that changes the timeout applies without a new data source. */
-  timeoutMs: () => number;
 }
+
+/** Used when a subgraph has no settings of its own (e.g. served from a supergraph file). */
+const DEFAULT_SUBGRAPH_TIMEOUT_MS = 30_000;
 
 /** Upstream statuses that keep their meaning for the client; every other non-2xx is UPSTREAM_ERROR. */
 const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
@@ -28,11 +24,13 @@ const REQUEST_HEADERS = {
 } as const;
 
 /**
- * Sends subgraph fetches with undici's `Dispatcher.request()` over a keep-alive pool instead of the
- * gateway's default fetcher: no WHATWG Request/Response objects, no per-call Headers copies. It
- * keeps RemoteGraphQLDataSource's observable behaviour (the JSON request body, cache-control
- * hints, a thrown error for a failed fetch so the gateway nulls the affected fields), and replaces
- * its errors with typed ones that never carry the URL or the response body.
+ * Sends subgraph fetches through the request's outbound chain (undici's pooled `request()` at
+ * its end) instead of the gateway's default fetcher: no WHATWG Request/Response objects, no
+ * per-call Headers copies. It keeps RemoteGraphQLDataSource's observable behaviour (the JSON
+ * request body, cache-control hints, a thrown error for a failed fetch so the gateway nulls the
+ * affected fields), and replaces its errors with typed ones that never carry the URL or the
+ * response body. Timeout and header rules come from the request's snapshot, so a reload that
+ * changes them applies without a new data source.
  */
 export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
   readonly name: string;
@@ -40,8 +38,6 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
   readonly #origin: string;
   readonly #host: string;
   readonly #path: string;
-  readonly #dispatcher: Dispatcher;
-  readonly #timeoutMs: () => number;
 
   constructor(options: SubgraphDataSourceOptions) {
     const url = new URL(options.url);
@@ -50,52 +46,52 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
     this.#origin = url.origin;
     this.#host = url.host;
     this.#path = `${url.pathname}${url.search}`;
-    this.#dispatcher = options.dispatcher;
-    this.#timeoutMs = options.timeoutMs;
   }
 
   async process(
     options: GraphQLDataSourceProcessOptions<RequestContext>,
   ): Promise<GatewayGraphQLResponse> {
-    const { request } = options;
-    const headers: Record<string, string> = { ...REQUEST_HEADERS };
+    // Only operations carry a request context; the gateway's own health checks and schema
+    // loads, which this gateway does not make, would not. (The request-kind enum is not
+    // exported by @apollo/gateway, so test for the field itself.)
+    if (!('incomingRequestContext' in options))
+      throw new Error(`internal: a fetch to ${this.name} outside a request`);
+    const { request, context: ctx } = options;
+    const own: Record<string, string> = { ...REQUEST_HEADERS };
     // The gateway itself may ask for headers (e.g. ftv1 traces); keep them like Apollo does.
-    if (request.http?.headers) for (const [k, v] of request.http.headers) headers[k] = v;
-    // Only operations carry a request context; health checks and schema loads do not. (The
-    // request-kind enum is not exported by @apollo/gateway, so test for the field itself.)
-    const incoming = 'incomingRequestContext' in options ? options : undefined;
-    if (incoming) Object.assign(headers, incoming.context.upstreamHeaders);
+    if (request.http?.headers) for (const [k, v] of request.http.headers) own[k] = v;
     const body = JSON.stringify({
       query: request.query,
       variables: request.variables,
       operationName: request.operationName,
       extensions: request.extensions,
     });
-
-    const call = {
-      backend: this.name,
-      kind: 'subgraph' as const,
-      operation: request.operationName ?? 'fetch',
-      protocol: 'http' as const,
-      address: this.#host,
-      method: 'POST',
-    };
-    return observed(incoming?.context, call, async (traceHeaders) => {
-      const response = await callUpstream({
-        subgraph: this.name,
-        dispatcher: this.#dispatcher,
+    const { snapshot } = ctx;
+    return snapshot.outbound.http(
+      {
+        target: {
+          backend: this.name,
+          kind: 'subgraph',
+          operation: request.operationName ?? 'fetch',
+          protocol: 'http',
+          address: this.#host,
+          method: 'POST',
+        },
+        ctx,
+        timeoutMs: snapshot.subgraphs[this.name]?.timeout ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
+        headers: snapshot.subgraphHeaders.get(this.name),
+        ownHeaders: own,
         origin: this.#origin,
         path: this.#path,
         method: 'POST',
-        headers: { ...headers, ...traceHeaders },
         body,
-        timeoutMs: callBudget(incoming?.context, this.#timeoutMs()),
-      });
-      if (incoming) {
-        restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
-      }
-      return this.#parse(response.status, response.headers['content-type'], response.text);
-    });
+      },
+      async (response) => {
+        const text = await response.body.text();
+        restrictCachePolicy(options.incomingRequestContext, response.headers['cache-control']);
+        return this.#parse(response.status, response.headers['content-type'], text);
+      },
+    );
   }
 
   #parse(

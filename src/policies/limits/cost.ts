@@ -60,6 +60,11 @@ export interface CostModel {
   readonly listSizes: ReadonlyMap<string, ListSize>;
   /** Items assumed in a list nothing sizes. */
   readonly defaultListSize: number;
+  /**
+   * Estimates that do not depend on variables, by parsed document and operation name: Apollo
+   * Server reuses the document object it cached, so a repeated operation is weighed once.
+   */
+  readonly constant: WeakMap<DocumentNode, Map<string, number>>;
 }
 
 /** Reads `@cost` and `@listSize` from a supergraph SDL, under whatever names its `@link` gives them. */
@@ -98,7 +103,7 @@ export function buildCostModel(supergraphSdl: string, defaultListSize: number): 
           read(`${coordinate}(${argument.name.value}:)`, argument.directives);
     }
   }
-  return { weights, listSizes, defaultListSize };
+  return { weights, listSizes, defaultListSize, constant: new WeakMap() };
 }
 
 /** The local names of the cost spec's directives: `@link(as:)` and `import` can rename them. */
@@ -303,34 +308,14 @@ function isList(type: GraphQLOutputType): boolean {
 }
 
 /**
- * The model of the supergraph being served, and its constant estimates by parsed document and
- * operation name (the document cache owns the keys). A reload brings a new model.
- */
-let current:
-  | {
-      sdl: string;
-      listSize: number;
-      model: CostModel;
-      constant: WeakMap<DocumentNode, Map<string, number>>;
-    }
-  | undefined;
-
-/**
  * Stage: estimates the cost of the GraphQL operation about to run (`ctx.facts.cost`, which the
  * log line and `gateway_operation_cost` report and rate limits will spend).
  */
 export function estimateCost(ctx: RequestContext): void {
   const operation = ctx.operation;
   if (!operation) return;
-  // Strings compare by reference first: the same snapshot's SDL is a pointer check.
-  if (current?.sdl !== operation.supergraphSdl || current.listSize !== operation.listSize)
-    current = {
-      sdl: operation.supergraphSdl,
-      listSize: operation.listSize,
-      model: buildCostModel(operation.supergraphSdl, operation.listSize),
-      constant: new WeakMap(),
-    };
-  const { model, constant } = current;
+  const model = ctx.snapshot.costModel;
+  const { constant } = model;
   const key = operation.name ?? '';
   let perDocument = constant.get(operation.document);
   const known = perDocument?.get(key);

@@ -1,6 +1,7 @@
 import type { Clock } from '../../kernel/clock.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
-import type { BackendCall, CallGuard } from '../../kernel/observe.ts';
+import type { BackendTarget } from '../../kernel/outbound.ts';
+import type { Interceptor } from './chain.ts';
 
 /**
  * Circuit breakers, one per backend endpoint (a backend name and address). After
@@ -10,6 +11,10 @@ import type { BackendCall, CallGuard } from '../../kernel/observe.ts';
  * circuit, its failure opens it again. The pattern of Envoy's consecutive-5xx outlier detection
  * and Hystrix, without the percentages: a gateway instance sees too few calls per backend for a
  * ratio to be stable. Per instance, by design: every instance learns the backend's health itself.
+ *
+ * What counts as a failure is the transport's judgement (`exchange.backendFailed`, see
+ * transport.ts): unreachable, too slow on its own bound, a 5xx or its gRPC equivalents, garbage.
+ * A client error is an answer, and a deadline the gateway cut is not the backend's doing.
  */
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
@@ -19,20 +24,13 @@ export interface BreakerSettings {
   openForMs: number;
 }
 
-/** Outcomes that count against a backend: it was unreachable, too slow, or answered unusably. */
-const FAILURES = new Set<string>([
-  ErrorCode.UPSTREAM_UNAVAILABLE,
-  ErrorCode.UPSTREAM_TIMEOUT,
-  ErrorCode.UPSTREAM_ERROR,
-]);
-
 /** A call refused without being made: its backend's circuit is open. */
 export class CircuitOpenError extends GatewayError {
   constructor(backend: string, retryInMs: number) {
     super(
       ErrorCode.UPSTREAM_CIRCUIT_OPEN,
       `"${backend}" is failing; calls to it are paused for ${Math.ceil(retryInMs / 1000)} s.`,
-      { subgraph: backend, fieldLevel: true },
+      { subgraph: backend },
     );
   }
 }
@@ -45,7 +43,7 @@ class Breaker {
   trialAt = -1;
 }
 
-export class Breakers implements CallGuard {
+export class Breakers {
   readonly #settings: BreakerSettings;
   readonly #clock: Clock;
   readonly #onChange: (backend: string, endpoint: string, state: BreakerState) => void;
@@ -78,7 +76,21 @@ export class Breakers implements CallGuard {
     return breaker.trialAt >= 0 && now - breaker.trialAt < this.#settings.openForMs;
   }
 
-  admit(call: BackendCall): void {
+  /** The chain's breaker interceptor: admit, call, learn. */
+  readonly intercept: Interceptor = (next) => async (exchange) => {
+    this.admit(exchange.target);
+    try {
+      const value = await next(exchange);
+      this.settle(exchange.target, exchange.backendFailed);
+      return value;
+    } catch (error) {
+      this.settle(exchange.target, exchange.backendFailed);
+      throw error;
+    }
+  };
+
+  /** Throws CircuitOpenError when a call to this endpoint must not be made now. */
+  admit(call: BackendTarget): void {
     const breaker = this.#breakers.get(keyOf(call));
     if (!breaker || breaker.state === 'closed') return;
     const now = this.#clock.now();
@@ -96,9 +108,9 @@ export class Breakers implements CallGuard {
     breaker.trialAt = now;
   }
 
-  settle(call: BackendCall, outcome: string): void {
+  /** Learns how a call ended: `failed` when the backend failed it (not when it said no). */
+  settle(call: BackendTarget, failed: boolean): void {
     const key = keyOf(call);
-    const failed = FAILURES.has(outcome);
     let breaker = this.#breakers.get(key);
     if (!breaker) {
       // Healthy endpoints cost no state until they first fail.
@@ -123,10 +135,10 @@ export class Breakers implements CallGuard {
     }
   }
 
-  #move(breaker: Breaker, call: BackendCall, state: BreakerState): void {
+  #move(breaker: Breaker, call: BackendTarget, state: BreakerState): void {
     breaker.state = state;
-    this.#onChange(call.backend, call.address ?? '', state);
+    this.#onChange(call.backend, call.address, state);
   }
 }
 
-const keyOf = (call: BackendCall) => `${call.backend}@${call.address ?? ''}`;
+const keyOf = (call: BackendTarget) => `${call.backend}@${call.address}`;

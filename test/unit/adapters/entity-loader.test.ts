@@ -163,7 +163,7 @@ for (const [shape, answer] of NOT_A_LIST) {
 }
 
 test('a failed batch call fails every key of the call with its error', async () => {
-  const failure = new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'down', { fieldLevel: true });
+  const failure = new GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'down');
   const { loaders } = setup(BATCH, () => {
     throw failure;
   });
@@ -215,7 +215,7 @@ const PER_KEY_ANSWERS: [string, () => unknown, (result: unknown) => void][] = [
   [
     'throws NOT_FOUND',
     () => {
-      throw new GatewayError(ErrorCode.NOT_FOUND, 'no such user', { fieldLevel: true });
+      throw new GatewayError(ErrorCode.NOT_FOUND, 'no such user');
     },
     (result) => assert.equal(result, null),
   ],
@@ -224,7 +224,7 @@ const PER_KEY_ANSWERS: [string, () => unknown, (result: unknown) => void][] = [
   [
     'throws UPSTREAM_TIMEOUT',
     () => {
-      throw new GatewayError(ErrorCode.UPSTREAM_TIMEOUT, 'slow', { fieldLevel: true });
+      throw new GatewayError(ErrorCode.UPSTREAM_TIMEOUT, 'slow');
     },
     (result) =>
       assert.ok(result instanceof GatewayError && result.code === ErrorCode.UPSTREAM_TIMEOUT),

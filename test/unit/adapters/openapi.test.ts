@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'undici';
+import { GrpcChannels } from '../../../src/adapters/grpc/channels.ts';
+import { createOutbound } from '../../../src/policies/traffic/chain.ts';
 import { createRestAdapter } from '../../../src/adapters/rest/executor.ts';
 import { openApiToSdl } from '../../../src/adapters/rest/openapi.ts';
 
@@ -157,7 +159,7 @@ test('the generated SDL builds an executable subgraph', () => {
     },
     openapi: JSON.stringify(PETSTORE),
     file: 'pets.json',
-    dispatcher,
+    outbound: createOutbound({ dispatcher, channels: new GrpcChannels() }),
   });
   assert.ok(adapter.schema.getQueryType()?.getFields().listPets);
   assert.equal(adapter.warnings.length, 3);

@@ -4,6 +4,8 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGrpcAdapter } from '../../../src/adapters/grpc/executor.ts';
+import { Agent } from 'undici';
+import { createOutbound } from '../../../src/policies/traffic/chain.ts';
 import { GrpcChannels } from '../../../src/adapters/grpc/channels.ts';
 import { loadProtos, protosToSdl } from '../../../src/adapters/grpc/proto-schema.ts';
 import { MAPPING_PROTOS } from '../../fixtures/protos/mapping-server.ts';
@@ -91,12 +93,15 @@ async function adapterFor(
         timeout: 1000,
         methods: {},
         max_stream_messages: 10,
+        headers: {},
+        forward_headers: [],
         ...extra,
       },
       files: [join(dir, 'x', 'svc.proto')],
       includeDirs: [dir],
       configFile: '/srv/supergraph.yaml',
       ...(overlay ? { overlay: { sdl: overlay, file: '/srv/schemas/svc.graphql' } } : {}),
+      outbound: createOutbound({ dispatcher: new Agent(), channels }),
       channels,
     });
   } finally {

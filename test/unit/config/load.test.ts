@@ -33,6 +33,8 @@ test('a rover-only file loads with every default applied', () => {
     routing_url: 'http://127.0.0.1:4001/graphql',
     schema: { file: './users.graphql' },
     timeout: 30_000,
+    headers: {},
+    forward_headers: [],
   });
   assert.equal(config.server.port, 4000);
   assert.equal(config.server.host, '127.0.0.1');

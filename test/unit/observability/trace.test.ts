@@ -85,6 +85,7 @@ test('a failed call is an error span named by its outcome; a second end changes 
     kind: 'grpc',
     operation: 'demo.orders.v1.OrderService/GetOrder',
     protocol: 'grpc',
+    address: '127.0.0.1:4202',
   });
   span.finish('UPSTREAM_TIMEOUT');
   span.finish('ok');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { configSource, createLoadDeps } from '../../../src/composition/sources.ts';
+import { configSource, createLoadDeps } from '../../../src/runtime/sources.ts';
 import { ConfigError } from '../../../src/config/errors.ts';
 import { MAPPING_PROTOS } from '../../fixtures/protos/mapping-server.ts';
 import { writeProject } from '../../helpers/env.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../../src/kernel/errors.ts';
-import type { BackendCall } from '../../../../src/kernel/observe.ts';
+import type { BackendTarget as BackendCall } from '../../../../src/kernel/outbound.ts';
 import {
   Breakers,
   CircuitOpenError,
@@ -18,6 +18,13 @@ const USERS: BackendCall = {
 const USERS_OTHER_HOST: BackendCall = { ...USERS, address: '10.0.0.2:8080' };
 const ORDERS: BackendCall = { ...USERS, backend: 'orders' };
 
+/** The outcomes these tables use that the transport counts as the backend's failure. */
+const BACKEND_FAILURES = new Set<string>([
+  ErrorCode.UPSTREAM_TIMEOUT,
+  ErrorCode.UPSTREAM_UNAVAILABLE,
+  ErrorCode.UPSTREAM_ERROR,
+]);
+
 /** Three failures open a circuit for 1 s; time moves only when the test says. */
 function breakers() {
   const clock = { now: 0 };
@@ -27,7 +34,7 @@ function breakers() {
     { now: () => clock.now },
     (backend, endpoint, state: BreakerState) => changes.push(`${backend}@${endpoint} ${state}`),
   );
-  /** One call: admitted (then settled with `outcome`) or refused. */
+  /** One call: admitted (then settled as the transport judges `outcome`) or refused. */
   const call = (target: BackendCall, outcome: string): 'made' | 'refused' => {
     try {
       set.admit(target);
@@ -35,7 +42,7 @@ function breakers() {
       assert.ok(error instanceof CircuitOpenError);
       return 'refused';
     }
-    set.settle(target, outcome);
+    set.settle(target, BACKEND_FAILURES.has(outcome));
     return 'made';
   };
   return { set, clock, changes, call };
@@ -90,7 +97,7 @@ test('after open_for one trial goes through; its success closes the circuit', ()
   set.admit(USERS); // the trial, in flight
   assert.equal(set.stateOf('users', '10.0.0.1:8080'), 'half_open');
   assert.equal(call(USERS, 'ok'), 'refused', 'one trial at a time');
-  set.settle(USERS, 'ok');
+  set.settle(USERS, BACKEND_FAILURES.has('ok'));
   assert.equal(set.stateOf('users', '10.0.0.1:8080'), 'closed');
   assert.equal(call(USERS, 'ok'), 'made');
   assert.deepEqual(changes, [
@@ -121,7 +128,7 @@ test('a trial that never settles does not keep the circuit half-open for ever', 
   const { set, clock } = breakers();
   for (let i = 0; i < 3; i++) {
     set.admit(USERS);
-    set.settle(USERS, ErrorCode.UPSTREAM_UNAVAILABLE);
+    set.settle(USERS, BACKEND_FAILURES.has(ErrorCode.UPSTREAM_UNAVAILABLE));
   }
   clock.now = 1_000;
   set.admit(USERS); // lost: never settled
@@ -129,7 +136,7 @@ test('a trial that never settles does not keep the circuit half-open for ever', 
   assert.throws(() => set.admit(USERS), CircuitOpenError);
   clock.now = 2_000;
   set.admit(USERS); // a new trial
-  set.settle(USERS, 'ok');
+  set.settle(USERS, BACKEND_FAILURES.has('ok'));
   assert.equal(set.stateOf('users', '10.0.0.1:8080'), 'closed');
 });
 
@@ -143,6 +150,6 @@ test('refuses() tells a balancer which endpoints to pass over, and when one is d
   assert.equal(set.refuses('users', '10.0.0.1:8080'), false, 'due a trial: send it one');
   set.admit(USERS);
   assert.equal(set.refuses('users', '10.0.0.1:8080'), true, 'its trial is in flight');
-  set.settle(USERS, 'ok');
+  set.settle(USERS, BACKEND_FAILURES.has('ok'));
   assert.equal(set.refuses('users', '10.0.0.1:8080'), false);
 });

@@ -3,7 +3,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { SupergraphSdlHook } from '@apollo/gateway';
-import type { LoadDeps, SupergraphSnapshot, SupergraphSource } from '../composition/sources.ts';
+import type { RuntimeDeps, RuntimeSnapshot } from './snapshot.ts';
+import type { SupergraphSource } from './sources.ts';
 import { ensureError } from '../kernel/errors.ts';
 
 export type ReloadOutcome =
@@ -18,18 +19,19 @@ export interface ReloadError {
 const DEBOUNCE_MS = 75;
 
 /**
- * Owns the served supergraph: the first load, file watching, and atomic swaps. A reload that
+ * Owns the current runtime snapshot: the first load, file watching, and atomic swaps (requests
+ * pin the snapshot current when they arrive). A reload that
  * fails (bad YAML, invalid config, composition errors, a supergraph the gateway rejects) changes
  * nothing that is served; it is logged with its locations and kept as `lastError` for /readyz.
  * The swap itself is Apollo Gateway's `update()`: requests already executing keep the query plan
  * and data sources they started with.
  */
-export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
+export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
   readonly #source: SupergraphSource;
   readonly #logger: Logger;
   readonly #watchEnabled: boolean;
-  readonly #deps: LoadDeps;
-  #current: SupergraphSnapshot | undefined;
+  readonly #deps: RuntimeDeps;
+  #current: RuntimeSnapshot | undefined;
   #lastError: ReloadError | undefined;
   #update: ((sdl: string) => void) | undefined;
   #watchers = new Map<string, FSWatcher>();
@@ -41,7 +43,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
   constructor(
     source: SupergraphSource,
     logger: Logger,
-    options: { watch: boolean; deps: LoadDeps },
+    options: { watch: boolean; deps: RuntimeDeps },
   ) {
     super();
     this.#source = source;
@@ -50,7 +52,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
     this.#deps = options.deps;
   }
 
-  get current(): SupergraphSnapshot | undefined {
+  get current(): RuntimeSnapshot | undefined {
     return this.#current;
   }
 
@@ -59,7 +61,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
   }
 
   /** The first load: unlike a reload, its failure is fatal (there is nothing to keep serving). */
-  async load(): Promise<SupergraphSnapshot> {
+  async load(): Promise<RuntimeSnapshot> {
     const snapshot = await this.#source.load(this.#deps);
     this.#logHints(snapshot);
     this.#current = snapshot;
@@ -176,7 +178,7 @@ export class SupergraphManager extends EventEmitter<{ reload: [ReloadOutcome] }>
     this.#timer = setTimeout(() => void this.reload(), DEBOUNCE_MS);
   }
 
-  #logHints(snapshot: SupergraphSnapshot): void {
+  #logHints(snapshot: RuntimeSnapshot): void {
     for (const hint of snapshot.hints) {
       this.#logger.warn(
         { code: hint.code, locations: hint.locations },

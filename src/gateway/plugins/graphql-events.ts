@@ -1,22 +1,28 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { channels, type GraphQLEvent, type GraphQLPhase } from '../../kernel/channels.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { isClientSafe } from '../mask-errors.ts';
-import type { Telemetry } from '../../observability/telemetry.ts';
 
-/**
- * What the GraphQL layer knows of a request, for its log line, metrics and trace: the operation
- * name and document hash, the error codes, and spans for parsing, validation, planning and
- * execution (the end of planning comes from the gateway's query-plan callback).
- */
 const outcomeOf = (failed: boolean) => (failed ? 'GRAPHQL_FAILED' : 'ok');
 
-export function telemetryPlugin(
-  telemetry: Telemetry,
-  options: { mask: boolean },
-): ApolloServerPlugin<RequestContext> {
+/**
+ * What the GraphQL layer knows of a request: the operation name, document hash and error codes
+ * go into the request's facts; the phases (parse, validate, execute) and cache lookups are
+ * published on `gateway:graphql` for logs, metrics and traces to subscribe to. The end of
+ * planning comes from the gateway's query-plan callback (build-gateway.ts).
+ */
+export function graphqlEventsPlugin(options: {
+  mask: boolean;
+}): ApolloServerPlugin<RequestContext> {
+  const publish = (event: GraphQLEvent) => {
+    if (channels.graphql.hasSubscribers) channels.graphql.publish(event);
+  };
+  const phase = (ctx: RequestContext, name: GraphQLPhase) => {
+    publish({ ctx, phase: name });
+    return (failed: boolean) => publish({ ctx, phase: name, outcome: outcomeOf(failed) });
+  };
   return {
     async requestDidStart({ contextValue: ctx, request }) {
-      ctx.facts.surface = 'graphql';
       // Apollo Server parses and validates only documents not in its document cache, and takes
       // the text of an automatic persisted query (hash, no query) from the APQ cache.
       let parsed = false;
@@ -25,35 +31,34 @@ export function telemetryPlugin(
       return {
         async didResolveSource({ queryHash }) {
           ctx.facts.documentHash = queryHash;
-          if (byHash) telemetry.recordCache('apq', true);
+          if (byHash) publish({ ctx, cache: 'apq', hit: true });
         },
         async parsingDidStart() {
           parsed = true;
-          telemetry.recordCache('document', false);
-          const phase = telemetry.phase(ctx, 'graphql.parse');
-          return async (error) => phase.finish(outcomeOf(error !== undefined));
+          publish({ ctx, cache: 'document', hit: false });
+          const end = phase(ctx, 'parse');
+          return async (error) => end(error !== undefined);
         },
         async validationDidStart() {
-          const phase = telemetry.phase(ctx, 'graphql.validate');
-          return async (errors) =>
-            phase.finish(outcomeOf(errors !== undefined && errors.length > 0));
+          const end = phase(ctx, 'validate');
+          return async (errors) => end(errors !== undefined && errors.length > 0);
         },
         async didResolveOperation({ operationName }) {
-          if (!parsed) telemetry.recordCache('document', true);
+          if (!parsed) publish({ ctx, cache: 'document', hit: true });
           if (operationName) ctx.facts.operationName = operationName;
         },
         async executionDidStart() {
-          telemetry.beginExecution(ctx);
+          const end = phase(ctx, 'execute');
           return {
             async executionDidEnd(error) {
-              telemetry.endExecution(ctx, outcomeOf(error !== undefined));
+              end(error !== undefined);
             },
           };
         },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
             const code = error.extensions?.code;
-            if (code === 'PERSISTED_QUERY_NOT_FOUND') telemetry.recordCache('apq', false);
+            if (code === 'PERSISTED_QUERY_NOT_FOUND') publish({ ctx, cache: 'apq', hit: false });
             ctx.facts.errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
           }
         },

@@ -1,0 +1,109 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { RequestContext } from './context.ts';
+import type { BackendTarget, HeaderRules } from './outbound.ts';
+
+/**
+ * What the request path publishes, on `node:diagnostics_channel`: the request, its stages, its
+ * GraphQL phases and its backend calls. Logs, metrics and traces subscribe
+ * (observability/telemetry.ts); nothing on the request path calls them, so the path reads the
+ * same with observability on or off, and a channel without subscribers costs one check
+ * (undici and fastify publish the same way).
+ *
+ * Channels are process-wide. A process may run several gateways (tests, the bench), so every
+ * message carries the request context or the app's `scope`, and a subscriber keeps to its own.
+ */
+
+/** Identifies one app (one `buildApp`) among the publishers of a process. */
+export interface AppScope {
+  readonly id: number;
+}
+
+let scopes = 0;
+export function createScope(): AppScope {
+  return { id: ++scopes };
+}
+
+/** A request arrived (published before any stage runs). */
+export interface RequestStart {
+  readonly ctx: RequestContext;
+  /** The server span's name: `POST /graphql`, `GET rest`, `pkg.Service/Method`. */
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** Its answer is written (or the client went away): `outcome` is `ok` or the first error code. */
+export interface RequestEnd {
+  readonly ctx: RequestContext;
+  readonly status: number;
+  readonly outcome: string;
+}
+
+/** One inbound stage run (a tracing channel: start, end, error). */
+export interface StageRun {
+  readonly ctx: RequestContext;
+  readonly stage: string;
+  error?: unknown;
+}
+
+/** A GraphQL phase: parse, validate, plan, execute; or a cache lookup. */
+export type GraphQLEvent =
+  | { readonly ctx: RequestContext; readonly phase: GraphQLPhase; readonly outcome?: string }
+  | { readonly ctx: RequestContext; readonly cache: CacheName; readonly hit: boolean };
+export type GraphQLPhase = 'parse' | 'validate' | 'plan' | 'execute';
+
+/**
+ * The caches a request can hit: parsed and validated documents (Apollo Server), query plans
+ * (Apollo Gateway) and automatic persisted queries. The response cache will join them.
+ */
+export type CacheName = 'document' | 'query_plan' | 'apq';
+
+/**
+ * One attempt of a backend call as the outbound chain runs it (a tracing channel: start, then
+ * asyncEnd or error). Subscribers may add to `headers` at start (trace context); `status`,
+ * `outcome` and `backendFailed` are set by the time it ends.
+ */
+export interface Exchange {
+  readonly target: BackendTarget;
+  readonly ctx: RequestContext | undefined;
+  readonly rules: HeaderRules | undefined;
+  /** What goes out with the call: HTTP headers or gRPC metadata. */
+  readonly headers: Record<string, string>;
+  /** Milliseconds the call may take. */
+  timeoutMs: number;
+  /**
+   * The timeout is what was left of the request's budget, shorter than the backend's own: if it
+   * runs out, the gateway cut the call, and the backend is not to blame.
+   */
+  budgetCut: boolean;
+  /** The HTTP status or gRPC status code of the answer, when there was one. */
+  status?: number;
+  /** `ok` or the error code the call ended with. */
+  outcome: string;
+  /** The backend failed (unreachable, timed out on its own bound, 5xx, garbage); not a 4xx. */
+  backendFailed: boolean;
+  error?: unknown;
+}
+
+/** A circuit breaker changed state. */
+export interface BreakerChange {
+  readonly scope: AppScope;
+  readonly backend: string;
+  readonly endpoint: string;
+  readonly state: 'closed' | 'open' | 'half_open';
+}
+
+/** A reload of the config finished. */
+export interface ReloadDone {
+  readonly scope: AppScope;
+  readonly ok: boolean;
+}
+
+export const channels = {
+  requestStart: diagnostics.channel('gateway:request:start'),
+  requestEnd: diagnostics.channel('gateway:request:end'),
+  stage: diagnostics.tracingChannel<'gateway:stage', StageRun>('gateway:stage'),
+  graphql: diagnostics.channel('gateway:graphql'),
+  call: diagnostics.tracingChannel<'gateway:call', Exchange>('gateway:call'),
+  breaker: diagnostics.channel('gateway:breaker'),
+  reload: diagnostics.channel('gateway:reload'),
+};

@@ -1,0 +1,116 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type * as grpc from '@grpc/grpc-js';
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from './context.ts';
+
+/**
+ * The contract of the outbound chain: what a call site says about a backend call. Every backend
+ * call of the gateway (subgraph fetch, REST adapter call, gRPC adapter call, route proxy,
+ * transcoded call, the gRPC port's REST call) is one of these, handed to the `Outbound` of the
+ * request's snapshot. Call sites say *what* to call; the chain (policies/traffic/chain.ts)
+ * decides *how*: deadline, headers, breaker, transport, in the order written there.
+ */
+
+/** What a backend is to the operator: which dashboards and alerts its calls feed. */
+export type BackendKind = 'subgraph' | 'rest' | 'grpc' | 'route';
+
+/** Who is called: bounded names for logs, metrics, spans and circuit breakers. */
+export interface BackendTarget {
+  /** Subgraph, transcode entry, gRPC port service or route name: bounded by the config. */
+  readonly backend: string;
+  readonly kind: BackendKind;
+  /** What was called: the gRPC method, the HTTP method and path template, the subgraph fetch. */
+  readonly operation: string;
+  readonly protocol: 'http' | 'grpc';
+  /** `host:port`: with the backend name, the endpoint a circuit breaker watches. */
+  readonly address: string;
+  /** The HTTP method, for spans. */
+  readonly method?: string;
+}
+
+/**
+ * Which headers a backend gets besides the call's own, after Apollo Router's propagation rules
+ * (https://www.apollographql.com/docs/graphos/routing/header-propagation): client headers are
+ * passed on only by name, static ones are inserted, and the headers the gateway's stages set
+ * (correlation, identity) come last so that nothing overrides them.
+ */
+export interface HeaderRules {
+  /** Client request headers passed on by name (lower case). */
+  readonly forward: readonly string[];
+  /** Static headers from the config (`${ENV}` resolved at load). */
+  readonly set: Readonly<Record<string, string>>;
+}
+
+export const NO_HEADER_RULES: HeaderRules = Object.freeze({ forward: [], set: {} });
+
+interface CallSpec {
+  readonly target: BackendTarget;
+  /** The request the call serves; undefined for health checks and loads. */
+  readonly ctx: RequestContext | undefined;
+  /** The backend's own bound; the deadline narrows it to what is left of the request's budget. */
+  readonly timeoutMs: number;
+  readonly headers?: HeaderRules;
+  /** The call's own headers (accept, content type, a field's headers): below the rules' `set`. */
+  readonly ownHeaders?: Readonly<Record<string, string>>;
+}
+
+export interface HttpCall extends CallSpec {
+  readonly origin: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly method: Dispatcher.HttpMethod;
+  readonly body?: string | Buffer;
+}
+
+/** A backend's HTTP answer, its body not yet read: `read` consumes it inside the chain. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Dispatcher.ResponseData['body'];
+}
+
+/** PEM contents for a TLS channel. */
+export interface ChannelTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  serverName?: string;
+}
+
+export interface GrpcCall extends CallSpec {
+  readonly address: string;
+  readonly tls?: ChannelTls | undefined;
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  readonly serialize: (value: object) => Buffer;
+  readonly deserialize: (bytes: Buffer) => Record<string, unknown>;
+  readonly message: object;
+}
+
+export interface GrpcUnaryAnswer {
+  readonly message: Record<string, unknown>;
+  /** Response headers and trailers, in that order. */
+  readonly metadata: readonly grpc.Metadata[];
+}
+
+export interface GrpcStreamHandlers {
+  onHeaders?(metadata: grpc.Metadata): void;
+  /** Returns false to stop the stream (a cap reached): the rest is cancelled, not a failure. */
+  onMessage(message: Record<string, unknown>): boolean | void;
+}
+
+/**
+ * The chain of one snapshot. A failed gRPC call rejects with grpc-js's `ServiceError` (code,
+ * details, metadata), which each call site maps to its own surface; a failed HTTP exchange
+ * rejects with a typed GatewayError, or with whatever `read` threw.
+ */
+export interface Outbound {
+  http<T>(call: HttpCall, read: (answer: HttpAnswer) => Promise<T>): Promise<T>;
+  grpcUnary<T>(call: GrpcCall, read: (answer: GrpcUnaryAnswer) => T): Promise<T>;
+  grpcStream(call: GrpcCall, handlers: GrpcStreamHandlers, signal?: AbortSignal): Promise<void>;
+}
+
+/** grpc-js's error of a failed call. */
+export function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
+}

@@ -1,0 +1,128 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Dispatcher } from 'undici';
+import type { Exchange } from '../../kernel/channels.ts';
+import type {
+  ChannelTls,
+  GrpcCall,
+  GrpcStreamHandlers,
+  GrpcUnaryAnswer,
+  HttpAnswer,
+  HttpCall,
+  Outbound,
+} from '../../kernel/outbound.ts';
+import type { Breakers } from './breaker.ts';
+import { deadline } from './deadline.ts';
+import { propagateHeaders } from './headers.ts';
+import { publishAttempt } from './publish.ts';
+import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
+
+/**
+ * The outbound chain: every backend call of a snapshot goes through these interceptors, in this
+ * order, outermost first (undici's `compose()`, Envoy's upstream filters):
+ *
+ *   deadline          what is left of the request's budget bounds the call; none left, no call
+ *   propagateHeaders  the backend's forwarded and static headers, the call's own, the stages' last
+ *   (cache, dedup, balance and retry take their places here: each sees the headers it keys on
+ *   and wraps every attempt below it)
+ *   publishAttempt    `gateway:call` on diagnostics_channel: logs, metrics and spans subscribe;
+ *                     one event pair per attempt, so a retried call shows each try
+ *   breaker           refuses calls to an endpoint whose circuit is open; learns from outcomes
+ *   transport         undici's pooled `request()` or a grpc-js channel
+ *
+ * docs/pipeline.md shows the same order; a test compares the two.
+ */
+
+/** One attempt's exchange as the chain passes it along: the subscribers' view plus the call. */
+export interface ChainExchange extends Exchange {
+  /** The call's own headers (below the rules' `set`, above forwarded ones). */
+  readonly own: Readonly<Record<string, string>> | undefined;
+}
+
+export type Handler = (exchange: ChainExchange) => Promise<unknown>;
+export type Interceptor = (next: Handler) => Handler;
+
+export interface NamedInterceptor {
+  readonly name: string;
+  readonly wrap: Interceptor;
+}
+
+/** The pool of gRPC channels the transport calls through, one per address and TLS setting. */
+export interface GrpcChannelPool {
+  get(address: string, tls?: ChannelTls): grpc.Client;
+}
+
+export interface OutboundDeps {
+  /** undici keep-alive pools, one per origin, shared across snapshots. */
+  dispatcher: Dispatcher;
+  channels: GrpcChannelPool;
+  /** Circuit breakers, when configured: their state outlives snapshots. */
+  breakers?: Breakers | undefined;
+}
+
+/** The interceptors of a chain, outermost first: the order above, as data. */
+export function interceptorsOf(deps: Pick<OutboundDeps, 'breakers'>): NamedInterceptor[] {
+  return [
+    { name: 'deadline', wrap: deadline },
+    { name: 'propagateHeaders', wrap: propagateHeaders },
+    { name: 'publishAttempt', wrap: publishAttempt },
+    ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
+  ];
+}
+
+interface HttpExchange extends ChainExchange {
+  readonly call: HttpCall;
+  readonly read: (answer: HttpAnswer) => Promise<unknown>;
+}
+
+interface GrpcUnaryExchange extends ChainExchange {
+  readonly call: GrpcCall;
+  readonly read: (answer: GrpcUnaryAnswer) => unknown;
+}
+
+interface GrpcStreamExchange extends ChainExchange {
+  readonly call: GrpcCall;
+  readonly handlers: GrpcStreamHandlers;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Built once per snapshot: the interceptors wrap each transport once, not once per call. */
+export function createOutbound(deps: OutboundDeps): Outbound {
+  const interceptors = interceptorsOf(deps);
+  const compose = (transport: Handler): Handler =>
+    interceptors.reduceRight((next, interceptor) => interceptor.wrap(next), transport);
+  const http = compose((ex) => sendHttp(deps.dispatcher, ex as HttpExchange));
+  const unary = compose((ex) => sendGrpcUnary(deps.channels, ex as GrpcUnaryExchange));
+  const stream = compose((ex) => sendGrpcStream(deps.channels, ex as GrpcStreamExchange));
+  return {
+    http<T>(call: HttpCall, read: (answer: HttpAnswer) => Promise<T>): Promise<T> {
+      return http({ ...exchangeOf(call), call, read } as HttpExchange) as Promise<T>;
+    },
+    grpcUnary<T>(call: GrpcCall, read: (answer: GrpcUnaryAnswer) => T): Promise<T> {
+      return unary({ ...exchangeOf(call), call, read } as GrpcUnaryExchange) as Promise<T>;
+    },
+    grpcStream(call, handlers, signal) {
+      return stream({
+        ...exchangeOf(call),
+        call,
+        handlers,
+        signal,
+      } as GrpcStreamExchange) as Promise<void>;
+    },
+  };
+}
+
+function exchangeOf(call: HttpCall | GrpcCall): ChainExchange {
+  return {
+    target: call.target,
+    ctx: call.ctx,
+    rules: call.headers,
+    own: call.ownHeaders,
+    headers: {},
+    timeoutMs: call.timeoutMs,
+    budgetCut: false,
+    outcome: 'ok',
+    backendFailed: false,
+  };
+}
+
+export type { HttpExchange, GrpcUnaryExchange, GrpcStreamExchange };

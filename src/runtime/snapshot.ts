@@ -1,0 +1,166 @@
+import { createAdapter, type AdapterSubgraph } from '../adapters/adapter.ts';
+import type { GrpcChannels } from '../adapters/grpc/channels.ts';
+import type { CompositionProblem } from '../composition/compose.ts';
+import type { Supergraph } from '../composition/supergraph.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { GrpcServerConfig, LimitsConfig, type SubgraphConfig } from '../config/schema.ts';
+import type { HeaderRules, Outbound } from '../kernel/outbound.ts';
+import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
+import type { Breakers } from '../policies/traffic/breaker.ts';
+import { createOutbound } from '../policies/traffic/chain.ts';
+import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
+import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
+import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
+import type { Dispatcher } from 'undici';
+
+/**
+ * One loaded state of the gateway: the graph and everything that serves it, built from one
+ * config in one pass and swapped whole on reload. A request pins the snapshot current when it
+ * arrives (`ctx.snapshot`) and reads everything from it, so a reload mid-request never mixes two
+ * configs. composition/ only composes; this is where its result meets the rest.
+ */
+export interface RuntimeSnapshot {
+  readonly supergraph: Supergraph;
+  readonly hints: readonly CompositionProblem[];
+  /** Per-subgraph settings by name; a subgraph without an entry uses the defaults. */
+  readonly subgraphs: Readonly<Record<string, SubgraphConfig>>;
+  /** Header rules of native subgraphs' fetches, by name (adapters keep theirs under `source`). */
+  readonly subgraphHeaders: ReadonlyMap<string, HeaderRules>;
+  /** Files whose change triggers a reload (absolute paths). */
+  readonly watchFiles: readonly string[];
+  /**
+   * The server, log, metrics, tracing, circuit_breaker and grpc_server sections (services
+   * included: the gRPC port's methods are fixed when it opens), serialised: they apply at start
+   * only, so a reload compares them.
+   */
+  readonly startupSettings: string;
+  /** In-process subgraphs for REST/gRPC backends, by subgraph name. */
+  readonly adapters: ReadonlyMap<string, AdapterSubgraph>;
+  /** gRPC services served as HTTP/JSON (`transcode`). */
+  readonly transcoder: Transcoder;
+  /** Plain REST routes (`routes`). */
+  readonly routes: RouteTable;
+  /** REST backends served on the gRPC port (`grpc_server.services`), when there are any. */
+  readonly grpcFront?: GrpcFront;
+  /** The gRPC port's settings: they apply at start, like `server`. */
+  readonly grpcServer: GrpcServerConfig;
+  /** How operations are weighed; reloads apply. */
+  readonly limits: LimitsConfig;
+  /** `@cost` and `@listSize` of this supergraph, read once per load. */
+  readonly costModel: CostModel;
+  /** The chain every backend call of this snapshot goes through. */
+  readonly outbound: Outbound;
+}
+
+/** What a snapshot is built with from the running gateway: pools, channels, breakers. */
+export interface RuntimeDeps {
+  /** undici keep-alive pools, one per origin, shared across snapshots. */
+  readonly dispatcher: Dispatcher;
+  /** One gRPC channel per address, kept across reloads. */
+  readonly grpcChannels: GrpcChannels;
+  /** Circuit breakers, when configured: their state outlives snapshots. */
+  readonly breakers?: Breakers | undefined;
+}
+
+/** The graph a source produced, before the rest of the snapshot is built around it. */
+export interface ComposedGraph {
+  readonly supergraph: Supergraph;
+  readonly hints: readonly CompositionProblem[];
+}
+
+/** The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). */
+export function buildOutbound(deps: RuntimeDeps): Outbound {
+  return createOutbound({
+    dispatcher: deps.dispatcher,
+    channels: deps.grpcChannels,
+    breakers: deps.breakers,
+  });
+}
+
+/** Every subgraph with a `source` becomes an in-process adapter; its SDL errors are config errors. */
+export function buildAdapters(
+  loaded: LoadedConfig,
+  outbound: Outbound,
+  deps: RuntimeDeps,
+): Map<string, AdapterSubgraph> {
+  const adapters = new Map<string, AdapterSubgraph>();
+  for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
+    const schema = loaded.schemas.get(name);
+    if (!subgraph.source || !schema || schema.kind === 'subgraph_url') continue;
+    adapters.set(
+      name,
+      createAdapter({
+        name,
+        source: subgraph.source,
+        schema,
+        deps: { outbound, grpcChannels: deps.grpcChannels },
+      }),
+    );
+  }
+  return adapters;
+}
+
+/**
+ * The snapshot around a composed graph: the REST and gRPC surfaces the config declares, the
+ * cost model, and warnings of what adapters and the gRPC port could not map (logged at every
+ * load with composition's hints).
+ */
+export function assembleSnapshot(
+  loaded: LoadedConfig | undefined,
+  graph: ComposedGraph,
+  adapters: ReadonlyMap<string, AdapterSubgraph>,
+  outbound: Outbound,
+  watchFiles: readonly string[],
+): RuntimeSnapshot {
+  const config = loaded?.config;
+  const grpcFront =
+    loaded && loaded.grpcServices.size > 0
+      ? createGrpcFront(loaded.grpcServices, loaded.file)
+      : undefined;
+  const limits = config?.limits ?? LimitsConfig.parse({});
+  return {
+    supergraph: graph.supergraph,
+    hints: [
+      ...graph.hints,
+      ...[...adapters].flatMap(([name, adapter]) =>
+        adapter.warnings.map((message) =>
+          problem('ADAPTER_UNSUPPORTED', `subgraph ${name}: ${message}`),
+        ),
+      ),
+      ...(grpcFront?.warnings ?? []).map((message) =>
+        problem('GRPC_SERVER_UNSUPPORTED', `grpc_server: ${message}`),
+      ),
+    ],
+    subgraphs: config?.subgraphs ?? {},
+    subgraphHeaders: new Map(
+      Object.entries(config?.subgraphs ?? {}).map(([name, settings]) => [
+        name,
+        { forward: settings.forward_headers, set: settings.headers },
+      ]),
+    ),
+    watchFiles,
+    startupSettings: JSON.stringify([
+      config?.server,
+      config?.log,
+      config?.metrics,
+      config?.tracing,
+      config?.circuit_breaker,
+      config?.grpc_server,
+    ]),
+    adapters,
+    transcoder: createTranscoder({
+      entries: loaded?.transcode ?? new Map(),
+      configFile: loaded?.file ?? '',
+    }),
+    routes: createRouteTable(config?.routes ?? []),
+    ...(grpcFront ? { grpcFront } : {}),
+    grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
+    limits,
+    costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size),
+    outbound,
+  };
+}
+
+function problem(code: string, message: string): CompositionProblem {
+  return { code, message, locations: [] };
+}

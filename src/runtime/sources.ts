@@ -1,0 +1,69 @@
+import { Agent } from 'undici';
+import { GrpcChannels } from '../adapters/grpc/channels.ts';
+import { composeFromConfig } from '../composition/from-config.ts';
+import { readSupergraphFile } from '../composition/supergraph.ts';
+import { loadConfig, type Env, type LoadedConfig } from '../config/load.ts';
+import {
+  assembleSnapshot,
+  buildAdapters,
+  buildOutbound,
+  type RuntimeDeps,
+  type RuntimeSnapshot,
+} from './snapshot.ts';
+
+/** Where snapshots come from: supergraph.yaml composed locally, or a supergraph file. */
+export interface SupergraphSource {
+  readonly description: string;
+  load(deps: RuntimeDeps): Promise<RuntimeSnapshot>;
+}
+
+/** Fresh deps for a command that loads once (compose, print, serve-subgraph) and then closes them. */
+export function createLoadDeps(): RuntimeDeps & { close(): Promise<void> } {
+  const dispatcher = new Agent();
+  const grpcChannels = new GrpcChannels();
+  return {
+    dispatcher,
+    grpcChannels,
+    async close() {
+      grpcChannels.close();
+      await dispatcher.close();
+    },
+  };
+}
+
+/**
+ * supergraph.yaml (and the schema files it names), validated and composed at every load. The
+ * config the command line already loaded serves the first load, so a start reads it once;
+ * reloads read the file again.
+ */
+export function configSource(file: string, env: Env, first?: LoadedConfig): SupergraphSource {
+  let initial = first;
+  return {
+    description: file,
+    async load(deps) {
+      const loaded = initial ?? (await loadConfig(file, env));
+      initial = undefined;
+      const outbound = buildOutbound(deps);
+      const adapters = buildAdapters(loaded, outbound, deps);
+      const graph = await composeFromConfig(loaded, adapters);
+      return assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles);
+    },
+  };
+}
+
+/**
+ * A supergraph composed elsewhere (rover, `gateway compose`). Routing URLs come from the
+ * supergraph itself; a config, when given, still supplies server settings and per-subgraph
+ * settings by name.
+ */
+export function supergraphFileSource(file: string, loaded?: LoadedConfig): SupergraphSource {
+  return {
+    description: file,
+    async load(deps) {
+      const outbound = buildOutbound(deps);
+      const adapters = loaded ? buildAdapters(loaded, outbound, deps) : new Map();
+      const graph = { supergraph: await readSupergraphFile(file), hints: [] };
+      return assembleSnapshot(loaded, graph, adapters, outbound, [file]);
+    },
+  };
+}
