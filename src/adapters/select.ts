@@ -1,9 +1,11 @@
 /**
  * The value at a dotted path inside a value: `select: "data.items"` on @rest, @restEntity, @grpc
- * and @grpcEntity picks the result out of a backend's answer, and a template placeholder
- * (`{args.input.name}`) reads its scope the same way. Only own properties are read, so a path
- * from an SDL never reaches a prototype (`constructor`, `__proto__`, `toString`); a path that
- * runs into null, a scalar or a missing key is undefined, which a field reads as null.
+ * and @grpcEntity picks the result out of a backend's answer; a template placeholder
+ * (`{args.input.name}`) reads its scope, and the gRPC port a binding's path variables and body
+ * field out of a request's JSON (translate/grpc-to-rest.ts), the same way. Only own properties
+ * are read, so a path from an SDL never reaches a prototype (`constructor`, `__proto__`,
+ * `toString`); a path that runs into null, a scalar or a missing key is undefined, which a field
+ * reads as null.
  */
 export function select(value: unknown, path: readonly string[]): unknown {
   let current = value;
