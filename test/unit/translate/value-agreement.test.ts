@@ -47,24 +47,17 @@ const SCALARS = new Map(
   [...specifiedScalarTypes, ...Object.values(GRPC_SCALARS)].map((s) => [s.name, s]),
 );
 
-/** A resolver's value as GraphQL writes it: scalars serialise; enums and objects as they are. */
-function serialize(type: TypeNode, value: unknown): unknown {
+/**
+ * A value through a field's GraphQL type: `serialize` is how GraphQL writes a resolver's value,
+ * `parseValue` how it hands a variable to the resolver. Enums and objects pass as they are.
+ */
+function throughType(type: TypeNode, value: unknown, way: 'serialize' | 'parseValue'): unknown {
   if (value === null || value === undefined) return null;
-  if (type.kind === Kind.NON_NULL_TYPE) return serialize(type.type, value);
+  if (type.kind === Kind.NON_NULL_TYPE) return throughType(type.type, value, way);
   if (type.kind === Kind.LIST_TYPE)
-    return (value as unknown[]).map((item) => serialize(type.type, item));
+    return (value as unknown[]).map((item) => throughType(type.type, item, way));
   const scalar = SCALARS.get(type.name.value);
-  return scalar ? scalar.serialize(value) : value;
-}
-
-/** A variable's value as GraphQL hands it to the resolver: scalars parse it. */
-function parseInput(type: TypeNode, value: unknown): unknown {
-  if (value === null || value === undefined) return value;
-  if (type.kind === Kind.NON_NULL_TYPE) return parseInput(type.type, value);
-  if (type.kind === Kind.LIST_TYPE)
-    return (value as unknown[]).map((item) => parseInput(type.type, item));
-  const scalar = SCALARS.get(type.name.value);
-  return scalar ? scalar.parseValue(value) : value;
+  return scalar ? scalar[way](value) : value;
 }
 
 function typeOf(key: string): TypeNode {
@@ -87,7 +80,10 @@ function transcodedRequest(body: Obj): Uint8Array {
 /** GraphQL arguments read by the adapter, as the message bytes the backend gets. */
 function adapterRequest(args: Obj): Uint8Array {
   const parsed = Object.fromEntries(
-    Object.entries(args).map(([key, value]) => [key, parseInput(typeOf(key), value)]),
+    Object.entries(args).map(([key, value]) => [
+      key,
+      throughType(typeOf(key), value, 'parseValue'),
+    ]),
   );
   return adapterType.encode(adapterType.fromObject(graphQLToMessage(adapterType, parsed))).finish();
 }
@@ -101,7 +97,7 @@ function transcodedReply(bytes: Uint8Array): Obj {
 /** The backend's reply bytes as the adapter's field value, serialised by the GraphQL type. */
 function adapterReply(bytes: Uint8Array, key: string): unknown {
   const message = adapterType.decode(bytes) as unknown as Obj;
-  return serialize(typeOf(key), messageToGraphQL(adapterType, message)[key]);
+  return throughType(typeOf(key), messageToGraphQL(adapterType, message)[key], 'serialize');
 }
 
 interface Row {
@@ -113,6 +109,11 @@ interface Row {
   canonical: unknown;
   /** Where GraphQL spells the value differently: maps as entries, enums by name only. */
   graphql?: { input?: unknown; output?: unknown };
+}
+
+/** A map as GraphQL spells it both ways: a list of `{ key, value }` entries, keys typed. */
+function entries(list: { key: unknown; value: unknown }[]): Row['graphql'] {
+  return { input: list, output: list };
 }
 
 const MAX_INT64 = '9223372036854775807';
@@ -236,55 +237,34 @@ const ROWS: Row[] = [
     key: 'scores',
     json: { ada: 3, bob: 0 },
     canonical: { ada: 3, bob: 0 },
-    graphql: {
-      input: [
-        { key: 'ada', value: 3 },
-        { key: 'bob', value: 0 },
-      ],
-      output: [
-        { key: 'ada', value: 3 },
-        { key: 'bob', value: 0 },
-      ],
-    },
+    graphql: entries([
+      { key: 'ada', value: 3 },
+      { key: 'bob', value: 0 },
+    ]),
   },
   {
     key: 'byId',
     json: { [MIN_INT64]: 'min', [MAX_INT64]: 'max' },
     canonical: { [MIN_INT64]: 'min', [MAX_INT64]: 'max' },
-    graphql: {
-      input: [
-        { key: MIN_INT64, value: 'min' },
-        { key: MAX_INT64, value: 'max' },
-      ],
-      output: [
-        { key: MIN_INT64, value: 'min' },
-        { key: MAX_INT64, value: 'max' },
-      ],
-    },
+    graphql: entries([
+      { key: MIN_INT64, value: 'min' },
+      { key: MAX_INT64, value: 'max' },
+    ]),
   },
   {
     key: 'byFlag',
     json: { true: 'yes', false: 'no' },
     canonical: { true: 'yes', false: 'no' },
-    graphql: {
-      input: [
-        { key: true, value: 'yes' },
-        { key: false, value: 'no' },
-      ],
-      output: [
-        { key: true, value: 'yes' },
-        { key: false, value: 'no' },
-      ],
-    },
+    graphql: entries([
+      { key: true, value: 'yes' },
+      { key: false, value: 'no' },
+    ]),
   },
   {
     key: 'byLine',
     json: { '-7': { label: 'x', count: '1' } },
     canonical: { '-7': { label: 'x', count: '1' } },
-    graphql: {
-      input: [{ key: -7, value: { label: 'x', count: '1' } }],
-      output: [{ key: -7, value: { label: 'x', count: '1' } }],
-    },
+    graphql: entries([{ key: -7, value: { label: 'x', count: '1' } }]),
   },
   // Oneof members and optional fields: set to a default, still written.
   { key: 'choiceNumber', json: 0, canonical: 0 },
@@ -310,11 +290,8 @@ for (const { key, json, canonical, graphql } of ROWS) {
 test('unset messages, oneof members and optional fields are absent in JSON and null in GraphQL', () => {
   const bytes = transcodedRequest({});
   const json = transcodedReply(bytes);
-  for (const key of ['at', 'took', 'attributes', 'anything', 'wrappedInt64', 'detail', 'inner']) {
-    assert.equal(json[key], undefined, key);
-    assert.equal(adapterReply(bytes, key), null, key);
-  }
-  for (const key of ['choiceText', 'choiceNumber', 'maybe']) {
+  const messages = ['at', 'took', 'attributes', 'anything', 'wrappedInt64', 'detail', 'inner'];
+  for (const key of [...messages, 'choiceText', 'choiceNumber', 'maybe']) {
     assert.equal(json[key], undefined, key);
     assert.equal(adapterReply(bytes, key), null, key);
   }
@@ -404,7 +381,7 @@ for (const [key, value, expected] of SCALAR_REFUSALS) {
       (error: unknown) => error instanceof JsonMappingError && error.message === `${key}: ${got}`,
     );
     assert.throws(
-      () => parseInput(typeOf(key), value),
+      () => throughType(typeOf(key), value, 'parseValue'),
       (error: unknown) => error instanceof GraphQLError && error.message.endsWith(`; ${got}`),
     );
   });
