@@ -1,3 +1,5 @@
+import { select } from './select.ts';
+
 /**
  * Templates in adapter directives (`@rest`, `@grpc`): literal text with `{scope.path}` placeholders, where scope is
  * `args` (the field's arguments), `parent` (the object the field belongs to), `key` (one entity
@@ -53,12 +55,7 @@ export function placeholders(template: Template): Placeholder[] {
 export type Values = Partial<Record<Scope, unknown>>;
 
 function lookup(values: Values, placeholder: Placeholder): unknown {
-  let value: unknown = values[placeholder.scope];
-  for (const segment of placeholder.path) {
-    if (value === null || value === undefined) return undefined;
-    value = (value as Record<string, unknown>)[segment];
-  }
-  return value;
+  return select(values[placeholder.scope], placeholder.path);
 }
 
 /**

@@ -4,7 +4,7 @@ import { messageCodec } from '../adapters/grpc/codec.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { isServiceError, type GrpcCall } from '../kernel/outbound.ts';
-import { JsonMappingError } from '../translate/proto-json.ts';
+import { JsonMappingError } from '../adapters/grpc/proto-json.ts';
 import { statusOfGrpcError } from '../translate/status-map.ts';
 import { buildRequestMessage } from '../translate/transcode-request.ts';
 import { metadataHeaders, responseJson } from '../translate/transcode-response.ts';

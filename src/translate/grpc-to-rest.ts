@@ -1,12 +1,18 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
+import { select } from '../adapters/select.ts';
 import { CODE_OF_GRPC_STATUS, ErrorCode } from '../kernel/errors.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { HeaderRules } from '../kernel/outbound.ts';
 import type { ResolvedGrpcService } from '../config/load.ts';
 import { expandTemplate, readHttpBindings, TemplateError, type HttpBinding } from './http-rule.ts';
-import { fromProtoJson, jsonName, JsonMappingError, toProtoJson } from './proto-json.ts';
+import {
+  fromProtoJson,
+  jsonName,
+  JsonMappingError,
+  toProtoJson,
+} from '../adapters/grpc/proto-json.ts';
 import { grpcStatusOfHttp } from './status-map.ts';
 import { fieldsAlong } from './transcode-request.ts';
 
@@ -159,13 +165,11 @@ export function restRequestOf(
       ? (toProtoJson(type, message, { useProtoNames: true, emitDefaults: true }) as Obj)
       : {};
   const json = toProtoJson(type, message) as Obj;
-  const valueAt = (root: Obj, keys: readonly string[]) =>
-    keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), root);
   const jsonKeys = (protoPath: string) =>
     (fieldsAlong(type, protoPath.split('.')) ?? []).map((f) => jsonName(f));
 
   const path = expandTemplate(binding.template, (fieldPath) => {
-    const value = valueAt(byProtoName, fieldPath.split('.'));
+    const value = select(byProtoName, fieldPath.split('.'));
     return value === undefined || value === null ? '' : String(value);
   });
   // Fields in the path are not sent again in the body or the query.
@@ -176,7 +180,7 @@ export function restRequestOf(
     body = json;
   } else if (binding.body !== undefined) {
     const keys = jsonKeys(binding.body);
-    body = valueAt(json, keys) ?? {};
+    body = select(json, keys) ?? {};
     deleteAt(json, keys);
   }
   const query = new URLSearchParams();

@@ -1,6 +1,11 @@
 import protobuf from 'protobufjs';
 import type { HttpBinding } from './http-rule.ts';
-import { fieldValueFromJson, fromProtoJson, jsonName, JsonMappingError } from './proto-json.ts';
+import {
+  fieldValueFromJson,
+  fromProtoJson,
+  jsonName,
+  JsonMappingError,
+} from '../adapters/grpc/proto-json.ts';
 
 /**
  * An HTTP request to the gRPC request message, by the transcoding rules of google/api/http.proto:

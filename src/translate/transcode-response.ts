@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
-import { jsonName, toProtoJson, type ToJsonOptions } from './proto-json.ts';
+import { encodeBase64 } from '../adapters/grpc/base64.ts';
+import { jsonName, toProtoJson, type ToJsonOptions } from '../adapters/grpc/proto-json.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -37,7 +38,7 @@ export function metadataHeaders(
   for (const name of allow) {
     for (const md of metadata) {
       // Binary (`-bin`) values are bytes; headers carry them as base64, as gRPC-Web does.
-      const values = md.get(name).map((v) => (typeof v === 'string' ? v : v.toString('base64')));
+      const values = md.get(name).map((v) => (typeof v === 'string' ? v : encodeBase64(v)));
       if (values.length > 0) {
         headers.push([name, values.join(', ')]);
         break;

@@ -123,6 +123,8 @@ describe('a gRPC service as a subgraph', () => {
       aFloat: 0.25,
       inners: [{ label: 'a' }, { label: 'b' }],
       choiceText: null,
+      // ProtoJSON writes 0, 3, 6 or 9 fraction digits, as transcoded JSON does.
+      took: '1.500s',
     });
   });
 

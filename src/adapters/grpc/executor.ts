@@ -1,20 +1,20 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import DataLoader from 'dataloader';
 import { parse, print, Source, type DocumentNode, type GraphQLError } from 'graphql';
 import type protobuf from 'protobufjs';
 import { ConfigError } from '../../config/errors.ts';
 import type { GrpcSource } from '../../config/schema.ts';
 import type { ResolvedTls } from '../../config/load.ts';
 import type { RequestContext } from '../../kernel/context.ts';
-import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import { isServiceError, type HeaderRules, type Outbound } from '../../kernel/outbound.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
+import { createEntityLoaders } from '../entity-loader.ts';
+import { select } from '../select.ts';
 import { renderValue, type Template, type Values } from '../template.ts';
 import { readChannelTls, type GrpcChannels } from './channels.ts';
 import type { ChannelTls } from '../../kernel/outbound.ts';
 import { messageCodec } from './codec.ts';
 import { checkHealth } from './health.ts';
-import { readOverlay, type GrpcCall, type GrpcEntity } from './overlay.ts';
+import { readOverlay, type GrpcCall } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
 import { GRPC_SCALARS } from './scalars.ts';
 import { errorForGrpcStatus } from './status-map.ts';
@@ -105,10 +105,14 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
       const [type = '', field = ''] = where.split('.');
       on(type)[field] = (parent: Obj) => render(key, { parent });
     }
-    const loaders = new WeakMap<object, Map<string, DataLoader<Obj, unknown, string>>>();
-    for (const [type, entity] of overlay.entities) {
+    const loaders = createEntityLoaders({
+      subgraph: name,
+      entities: overlay.entities,
+      call: (entity, values, ctx) => callWith(invoke, entity, values, ctx),
+    });
+    for (const type of overlay.entities.keys()) {
       on(type).__resolveReference = (ref: Obj, ctx?: RequestContext) =>
-        loaderFor(loaders, type, entity, invoke, ctx).load(ref);
+        loaders.load(type, ref, ctx);
     }
   }
   for (const [enumName, values] of generated.enumValues) resolvers[enumName] = values;
@@ -152,13 +156,6 @@ function render(templates: readonly (readonly [string, Template])[], values: Val
   );
 }
 
-function select(value: unknown, path: readonly string[]): unknown {
-  let current = value;
-  for (const segment of path)
-    current = current && typeof current === 'object' ? (current as Obj)[segment] : undefined;
-  return current;
-}
-
 async function callWith(
   invoke: Invoke,
   call: GrpcCall,
@@ -169,49 +166,6 @@ async function callWith(
     await invoke(call.service, call.method, render(call.request, values), ctx, false),
     call.select,
   );
-}
-
-/**
- * One DataLoader per request and entity type: the keys of every fetch in the request are
- * deduplicated and sent as one batch call, or one call per distinct key.
- */
-function loaderFor(
-  loaders: WeakMap<object, Map<string, DataLoader<Obj, unknown, string>>>,
-  type: string,
-  entity: GrpcEntity,
-  invoke: Invoke,
-  ctx: RequestContext | undefined,
-): DataLoader<Obj, unknown, string> {
-  const keyOf = (value: Obj) => JSON.stringify(entity.keyFields.map((k) => String(value[k])));
-  const create = () =>
-    new DataLoader<Obj, unknown, string>(
-      async (refs) => {
-        if (entity.mode === 'batch') {
-          const keys = Object.fromEntries(entity.keyFields.map((k) => [k, refs.map((r) => r[k])]));
-          const found = await callWith(invoke, entity, { keys }, ctx);
-          const index = new Map(
-            (Array.isArray(found) ? (found as Obj[]) : []).map((item) => [keyOf(item), item]),
-          );
-          return refs.map((ref) => index.get(keyOf(ref)) ?? null);
-        }
-        return Promise.all(
-          refs.map((ref) =>
-            callWith(invoke, entity, { key: ref }, ctx).catch((error: unknown) => {
-              // An unknown key is a missing entity, not a failure.
-              if (error instanceof GatewayError && error.code === ErrorCode.NOT_FOUND) return null;
-              return error as Error;
-            }),
-          ),
-        );
-      },
-      { cacheKeyFn: keyOf },
-    );
-  if (!ctx) return create();
-  let perType = loaders.get(ctx);
-  if (!perType) loaders.set(ctx, (perType = new Map()));
-  let loader = perType.get(type);
-  if (!loader) perType.set(type, (loader = create()));
-  return loader;
 }
 
 function createInvoker(options: GrpcAdapterOptions, tls: ChannelTls | undefined): Invoke {

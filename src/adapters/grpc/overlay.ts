@@ -8,6 +8,7 @@ import {
 } from 'graphql';
 import type protobuf from 'protobufjs';
 import type { ConfigIssue } from '../../config/errors.ts';
+import { ENTITY_LIMITS, readEntityLimits, type EntityResolution } from '../entity-loader.ts';
 import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
@@ -19,9 +20,11 @@ import {
 
 /**
  * The overlay SDL of a gRPC subgraph (`schema.file` beside `source.kind: grpc`): it extends the
- * types generated from the protos with federation, in three directives (docs/adapters.md):
+ * types generated from the protos with federation, in three directives (docs/adapters.md);
+ * an entity resolves in batches (`{keys.*}`) or per key (`{key.*}`), as @restEntity does:
  *
- *   type  @grpcEntity(method: "BatchGetOrders", request: { ids: "{keys.id}" }, select: "orders")
+ *   type  @grpcEntity(method: "BatchGetOrders", request: { ids: "{keys.id}" }, maxBatch: 50)
+ *   type  @grpcEntity(method: "GetOrder", request: { id: "{key.id}" }, concurrency: 4)
  *   field @grpc(method: "ListOrdersByUser", request: { userId: "{parent.id}" }, select: "orders")
  *   field @grpcReference(key: { id: "{parent.productId}" })     an entity of another subgraph
  */
@@ -39,10 +42,8 @@ export interface GrpcCall {
   readonly select: readonly string[];
 }
 
-export interface GrpcEntity extends GrpcCall {
-  readonly mode: 'batch' | 'key';
-  readonly keyFields: readonly string[];
-}
+/** How references to an entity type resolve (entity-loader.ts): a call and its limits. */
+export interface GrpcEntity extends GrpcCall, EntityResolution {}
 
 export interface Overlay {
   readonly document: DocumentNode;
@@ -120,10 +121,11 @@ export function readOverlay(
     directive: ConstDirectiveNode,
     where: string,
     check: (scope: Scope, name: string, n: ConstValueNode) => void,
+    extraArgs: ReadonlySet<string> = new Set(),
   ): GrpcCall | undefined => {
     const args = new Map((directive.arguments ?? []).map((a) => [a.name.value, a.value]));
     for (const name of args.keys()) {
-      if (!['method', 'request', 'select'].includes(name))
+      if (!['method', 'request', 'select'].includes(name) && !extraArgs.has(name))
         report(directive, where, `@${directive.name.value} has no argument "${name}"`);
     }
     const methodNode = args.get('method');
@@ -179,17 +181,22 @@ export function readOverlay(
       if (keyFields.length === 0)
         report(directive, type, '@grpcEntity needs a @key on the same type');
       const scopes = new Set<Scope>();
-      const call = readCall(directive, type, (scope, name, n) => {
-        scopes.add(scope);
-        if (scope !== 'key' && scope !== 'keys')
-          report(
-            n,
-            type,
-            `{${scope}.${name}}: @grpcEntity templates use {key.field} or {keys.field}`,
-          );
-        else if (!keyFields.includes(name))
-          report(n, type, `{${scope}.${name}}: "${name}" is not a key field of ${type}`);
-      });
+      const call = readCall(
+        directive,
+        type,
+        (scope, name, n) => {
+          scopes.add(scope);
+          if (scope !== 'key' && scope !== 'keys')
+            report(
+              n,
+              type,
+              `{${scope}.${name}}: @grpcEntity templates use {key.field} or {keys.field}`,
+            );
+          else if (!keyFields.includes(name))
+            report(n, type, `{${scope}.${name}}: "${name}" is not a key field of ${type}`);
+        },
+        ENTITY_LIMITS,
+      );
       if (call && scopes.has('key') === scopes.has('keys')) {
         report(
           directive,
@@ -197,7 +204,13 @@ export function readOverlay(
           '@grpcEntity uses either {key.*} (one call per key) or {keys.*} (one call per batch)',
         );
       } else if (call) {
-        entities.set(type, { ...call, mode: scopes.has('keys') ? 'batch' : 'key', keyFields });
+        entities.set(type, {
+          ...call,
+          mode: scopes.has('keys') ? 'batch' : 'key',
+          keyFields,
+          ...readEntityLimits(directive, (node, message) => report(node, type, message)),
+          label: `${call.service.name}.${call.method.name}`,
+        });
       }
     }
     for (const field of def.fields ?? []) {

@@ -4,10 +4,10 @@ import protobuf from 'protobufjs';
 
 /**
  * Protos to the gRPC adapter's GraphQL SDL. Scalars follow the proto3 JSON mapping
- * (https://protobuf.dev/programming-guides/proto3/#json): 64-bit integers travel as strings
- * (`Int64`), bytes as base64 (`Base64`), Timestamp as an RFC 3339 `DateTime`, Duration as a
- * string such as "1.5s" (`Duration`), wrapper types as nullable scalars, Struct/Value/ListValue
- * as `JSON`. Maps become lists of `{ key, value }` entries; oneof members become nullable fields
+ * (https://protobuf.dev/programming-guides/json/; values.ts converts with proto-json.ts): 64-bit
+ * integers travel as strings (`Int64`), bytes as base64 (`Base64`), Timestamp as an RFC 3339
+ * `DateTime`, Duration as a string such as "1.5s" (`Duration`), FieldMask as its string,
+ * wrapper types as nullable scalars, Struct/Value/ListValue/Any as `JSON`. Maps become lists of `{ key, value }` entries; oneof members become nullable fields
  * of which at most one is set; proto3 `optional` fields are nullable, other scalars non-null.
  */
 
@@ -109,6 +109,8 @@ const WELL_KNOWN: Record<string, string> = {
   '.google.protobuf.Value': 'JSON',
   '.google.protobuf.ListValue': 'JSON',
   '.google.protobuf.FieldMask': 'String',
+  // {"@type": url, ...}: its fields depend on the packed type, so no object type can hold it.
+  '.google.protobuf.Any': 'JSON',
 };
 const SCALARS: Record<string, string> = {
   double: 'Float',

@@ -1,44 +1,41 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import {
+  canonicalBytes,
+  canonicalDuration,
+  canonicalInt64,
+  canonicalTimestamp,
+  JsonMappingError,
+} from './proto-json.ts';
 
 /**
  * The custom scalars of the proto3 JSON mapping. Each checks its input, so a malformed value is
- * a BAD_USER_INPUT validation error at the gateway, never a backend call with garbage.
+ * a BAD_USER_INPUT validation error at the gateway, never a backend call with garbage, and each
+ * writes the canonical ProtoJSON string (proto-json.ts), both ways: a value reads and prints as
+ * it does in transcoded JSON.
  */
-const INT64 = /^-?\d{1,20}$/;
-const MIN_INT64 = -(2n ** 63n);
-const MAX_UINT64 = 2n ** 64n - 1n;
-
-function int64(value: unknown): string {
-  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
-  if (typeof text !== 'string' || !INT64.test(text))
-    throw new GraphQLError('Int64 expects an integer as a string');
-  const n = BigInt(text);
-  if (n < MIN_INT64 || n > MAX_UINT64) throw new GraphQLError('Int64 is out of the 64-bit range');
-  return n.toString();
+function canonical(
+  name: string,
+  expects: string,
+  convert: (json: unknown, path: string) => string,
+): (value: unknown) => string {
+  return (value) => {
+    try {
+      return convert(value, '');
+    } catch (error) {
+      if (!(error instanceof JsonMappingError)) throw error;
+      throw new GraphQLError(`${name} expects ${expects}; ${error.message}`);
+    }
+  };
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-function base64(value: unknown): string {
-  if (typeof value !== 'string' || !BASE64.test(value))
-    throw new GraphQLError('Base64 expects a base64 string');
-  return value;
-}
-
-/** RFC 3339 with a Z or numeric offset; proto3 Timestamp allows nanosecond fractions. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-function dateTime(value: unknown): string {
-  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new GraphQLError('DateTime expects an RFC 3339 timestamp such as 2026-01-02T03:04:05Z');
-  }
-  return value;
-}
-
-const DURATION = /^-?\d+(\.\d{1,9})?s$/;
-function duration(value: unknown): string {
-  if (typeof value !== 'string' || !DURATION.test(value))
-    throw new GraphQLError('Duration expects seconds such as "1.5s"');
-  return value;
-}
+const int64 = canonical('Int64', 'an integer as a string', canonicalInt64);
+const base64 = canonical('Base64', 'a base64 string', canonicalBytes);
+const dateTime = canonical(
+  'DateTime',
+  'an RFC 3339 timestamp such as 2026-01-02T03:04:05Z',
+  canonicalTimestamp,
+);
+const duration = canonical('Duration', 'seconds such as "1.5s"', canonicalDuration);
 
 function literal(node: ValueNode): unknown {
   switch (node.kind) {
@@ -68,18 +65,31 @@ function scalar(name: string, description: string, check: (value: unknown) => un
     description,
     serialize: check,
     parseValue: check,
-    parseLiteral: (node) => check(node.kind === Kind.INT ? node.value : literal(node)),
+    // An integer literal past 2^53 stays its digits (literal() keeps them): Int64 reads them all.
+    parseLiteral: (node) => check(literal(node)),
   });
 }
 
 export const GRPC_SCALARS = {
   Int64: scalar('Int64', 'A 64-bit integer as a decimal string: no precision is lost.', int64),
-  Base64: scalar('Base64', 'Bytes as standard base64.', base64),
-  DateTime: scalar('DateTime', 'An RFC 3339 timestamp (google.protobuf.Timestamp).', dateTime),
+  Base64: scalar(
+    'Base64',
+    'Bytes as base64: standard or URL-safe, padding optional; written standard, padded.',
+    base64,
+  ),
+  DateTime: scalar(
+    'DateTime',
+    'An RFC 3339 timestamp (google.protobuf.Timestamp), written Z-normalised with 0, 3, 6 or 9 fraction digits.',
+    dateTime,
+  ),
   Duration: scalar(
     'Duration',
-    'Seconds with up to 9 decimals and an "s" (google.protobuf.Duration).',
+    'Seconds with up to 9 decimals and an "s" (google.protobuf.Duration), written with 0, 3, 6 or 9.',
     duration,
   ),
-  JSON: scalar('JSON', 'Any JSON value (google.protobuf.Struct, Value, ListValue).', (v) => v),
+  JSON: scalar(
+    'JSON',
+    'Any JSON value (google.protobuf.Struct, Value, ListValue, Any, empty messages).',
+    (v) => v,
+  ),
 };

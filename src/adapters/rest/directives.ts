@@ -11,6 +11,7 @@ import {
   type TypeNode,
 } from 'graphql';
 import { ConfigError, type ConfigIssue } from '../../config/errors.ts';
+import { ENTITY_LIMITS, readEntityLimits, type EntityResolution } from '../entity-loader.ts';
 import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
@@ -52,13 +53,8 @@ export interface RestCall {
   readonly label: string;
 }
 
-export interface EntityCall extends RestCall {
-  /** `batch`: one call for many keys (`{keys.*}`); `key`: one call per key (`{key.*}`). */
-  readonly mode: 'batch' | 'key';
-  readonly keyFields: readonly string[];
-  readonly maxBatch: number;
-  readonly concurrency: number;
-}
+/** How references to an entity type resolve (entity-loader.ts): a call and its limits. */
+export interface EntityCall extends RestCall, EntityResolution {}
 
 export interface RestMapping {
   /** By `Type.field`. */
@@ -317,8 +313,6 @@ function checkFieldPlaceholder(
   }
 }
 
-const ENTITY_ARGS = new Set(['maxBatch', 'concurrency']);
-
 function readEntity(
   typeName: string,
   node: ObjectNode,
@@ -353,7 +347,7 @@ function readEntity(
         );
       }
     },
-    ENTITY_ARGS,
+    ENTITY_LIMITS,
   );
   if (!call) return undefined;
   if (scopes.has('key') === scopes.has('keys')) {
@@ -372,8 +366,7 @@ function readEntity(
     ...call,
     mode: scopes.has('keys') ? 'batch' : 'key',
     keyFields,
-    maxBatch: intArg(directive, 'maxBatch') ?? 100,
-    concurrency: intArg(directive, 'concurrency') ?? 8,
+    ...readEntityLimits(directive, (node, message) => report(node, typeName, message)),
   };
 }
 
@@ -392,11 +385,6 @@ function namedType(type: TypeNode): string {
 function stringArg(directive: ConstDirectiveNode, name: string): string | undefined {
   const value = directive.arguments?.find((a) => a.name.value === name)?.value;
   return value?.kind === Kind.STRING ? value.value : undefined;
-}
-
-function intArg(directive: ConstDirectiveNode, name: string): number | undefined {
-  const value = directive.arguments?.find((a) => a.name.value === name)?.value;
-  return value?.kind === Kind.INT ? Number(value.value) : undefined;
 }
 
 function boolArg(directive: ConstDirectiveNode, name: string): boolean | undefined {

@@ -15,7 +15,7 @@ import type { RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
 import type { HeaderRules, Outbound } from '../../kernel/outbound.ts';
 import type { AdapterSubgraph } from '../adapter.ts';
-import { createEntityLoaders } from './batch.ts';
+import { createEntityLoaders, type EntityLoaders } from '../entity-loader.ts';
 import {
   readRestMapping,
   type BodyTemplate,
@@ -23,6 +23,7 @@ import {
   type RestMapping,
 } from './directives.ts';
 import { openApiToSdl } from './openapi.ts';
+import { select } from '../select.ts';
 import { errorForStatus } from './status-map.ts';
 import { renderPath, renderValue, type Template, type Values } from '../template.ts';
 
@@ -54,7 +55,13 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
   const document = parseSdl(sdl, file);
   const mapping = readRestMapping(document, file);
   const call = createCaller(options);
-  const loaders = createEntityLoaders(mapping, call);
+  const loaders = createEntityLoaders({
+    subgraph: options.name,
+    entities: mapping.entities,
+    call,
+    // A key field renamed with @restField is read from the property it is renamed from.
+    itemKey: (type, field) => mapping.renames.get(`${type}.${field}`) ?? field,
+  });
   const schema = buildSubgraphSchema({
     typeDefs: mapping.document,
     // @apollo/subgraph does not export its resolver map type from the package root.
@@ -108,7 +115,7 @@ function buildResolvers(
   name: string,
   mapping: RestMapping,
   call: RestCaller,
-  loaders: ReturnType<typeof createEntityLoaders>,
+  loaders: EntityLoaders,
 ): Record<string, Record<string, unknown>> {
   const resolvers: Record<string, Record<string, unknown>> = {};
   const typeOf = (name: string) => (resolvers[name] ??= {});
@@ -264,13 +271,4 @@ function renderBody(body: BodyTemplate, values: Values): unknown {
     if (rendered !== undefined) out[key] = rendered;
   }
   return out;
-}
-
-function select(json: unknown, path: readonly string[]): unknown {
-  let value = json;
-  for (const segment of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[segment];
-  }
-  return value;
 }

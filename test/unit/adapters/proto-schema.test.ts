@@ -158,6 +158,16 @@ const overlayCases: [string, string, RegExp][] = [
     /\{keys\.ownerId\}: "ownerId" is not a key field of Item/,
   ],
   [
+    'a maxBatch of 0',
+    'extend type Item @key(fields: "id") @grpcEntity(method: "BatchGet", request: { ids: "{keys.id}" }, maxBatch: 0)',
+    /svc\.graphql:1:\d+: Item: maxBatch expects a positive integer/,
+  ],
+  [
+    'an argument @grpcEntity does not take',
+    'extend type Item @key(fields: "id") @grpcEntity(method: "BatchGet", request: { ids: "{keys.id}" }, batch: 5)',
+    /Item: @grpcEntity has no argument "batch"/,
+  ],
+  [
     'an unknown parent field',
     'extend type Item { owner: Owner @grpcReference(key: { id: "{parent.ownr}" }) }\ntype Owner @key(fields: "id", resolvable: false) { id: ID! }',
     /\{parent\.ownr\}: type Item has no field "ownr"/,

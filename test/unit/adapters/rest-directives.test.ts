@@ -80,6 +80,16 @@ const cases: [string, string, string][] = [
     'schemas/library.graphql:2:27: U: @restEntity uses either {key.*} (one call per key) or {keys.*} (one call per batch)',
   ],
   [
+    'a maxBatch of 0',
+    'type U @key(fields: "id") @restEntity(get: "/u", query: { ids: "{keys.id}" }, maxBatch: 0) { id: ID! }\ntype Query { u: U }',
+    'schemas/library.graphql:2:89: U: maxBatch expects a positive integer',
+  ],
+  [
+    'a concurrency that is not an integer',
+    'type U @key(fields: "id") @restEntity(get: "/u/{key.id}", concurrency: "8") { id: ID! }\ntype Query { u: U }',
+    'schemas/library.graphql:2:72: U: concurrency expects a positive integer',
+  ],
+  [
     'a header list entry without a value',
     'type Query { a: String @rest(get: "/a", headers: [{ name: "x-a" }]) }',
     'schemas/library.graphql:2:51: Query.a: headers entries are { name: "...", value: "..." }',

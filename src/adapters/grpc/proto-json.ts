@@ -1,8 +1,13 @@
 import protobuf from 'protobufjs';
+import { Base64Error, decodeBase64, encodeBase64 } from './base64.ts';
 
 /**
  * The canonical JSON mapping of Protocol Buffers ("ProtoJSON"), both ways:
  * https://protobuf.dev/programming-guides/json/
+ *
+ * The gateway's one mapping between protobuf values and JSON: transcoding (translate/) and the
+ * gRPC port write and read it as it is, and the gRPC adapter's GraphQL values are the same JSON
+ * in GraphQL's shape (`mapEntries`, `emitDefaults`, proto names; see values.ts).
  *
  * Input becomes a plain object for `Type.fromObject()`: keys are proto field names, 64-bit
  * integers decimal strings, bytes Buffers. Output reads messages from `Type.decode()` or
@@ -42,6 +47,12 @@ function lowerCamel(name: string): string {
 export interface FromJsonOptions {
   /** Skip keys that name no field instead of failing. @default false */
   ignoreUnknown?: boolean;
+  /**
+   * Maps come as lists of `{ key, value }` entries, each key the JSON value of the key type
+   * (`true`, `7`, `"9007199254740993"`), as GraphQL, which has no map type, spells them.
+   * Well-known types keep their own JSON (a Struct is an object). @default false
+   */
+  mapEntries?: boolean;
 }
 
 export interface ToJsonOptions {
@@ -52,6 +63,13 @@ export interface ToJsonOptions {
   emitDefaults?: boolean;
   /** Use proto field names instead of lowerCamelCase json names. @default false */
   useProtoNames?: boolean;
+  /** Write maps as lists of `{ key, value }` entries (see FromJsonOptions). @default false */
+  mapEntries?: boolean;
+}
+
+/** Inside a well-known type the JSON is the type's own: a Struct's map is an object. */
+function ownJson<T extends { mapEntries?: boolean }>(options: T): T {
+  return options.mapEntries ? { ...options, mapEntries: false } : options;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +208,7 @@ export function fromProtoJson(
 ): Obj {
   const wellKnown = WELL_KNOWN.get(type.fullName);
   return wellKnown
-    ? wellKnown.fromJson(type, json, path, options)
+    ? wellKnown.fromJson(type, json, path, ownJson(options))
     : messageFromJson(type, json, options, path);
 }
 
@@ -275,6 +293,7 @@ function mapFromJson(
   path: string,
   options: FromJsonOptions,
 ): Obj {
+  if (options.mapEntries) return mapFromEntries(field, json, path, options);
   if (!isObject(json)) throw mismatch(path, 'a JSON object', json);
   // fromEntries defines keys, so a `__proto__` key stays data instead of replacing the prototype.
   return Object.fromEntries(
@@ -283,6 +302,25 @@ function mapFromJson(
       return [
         mapKeyFromJson(keyTypeOf(field), key, at),
         fieldValueFromJson(field, value, at, options),
+      ];
+    }),
+  );
+}
+
+function mapFromEntries(
+  field: protobuf.Field,
+  json: unknown,
+  path: string,
+  options: FromJsonOptions,
+): Obj {
+  if (!Array.isArray(json)) throw mismatch(path, 'a list of { key, value } entries', json);
+  return Object.fromEntries(
+    json.map((entry: unknown, i) => {
+      const at = `${path}[${i}]`;
+      if (!isObject(entry)) throw mismatch(at, 'a { key, value } entry', entry);
+      return [
+        mapKeyFromJson(keyTypeOf(field), String(entry.key), `${at}.key`),
+        fieldValueFromJson(field, entry.value, `${at}.value`, options),
       ];
     }),
   );
@@ -362,18 +400,14 @@ function floatFromJson(json: unknown, path: string, single: boolean): number {
   return value;
 }
 
-/** Standard or URL-safe alphabet, padding optional (the spec accepts all four). */
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
 function bytesFromJson(json: unknown, path: string): Buffer {
-  const valid =
-    typeof json === 'string' &&
-    BASE64.test(json) &&
-    json.replace(/=+$/, '').length % 4 !== 1 &&
-    (!json.endsWith('=') || json.length % 4 === 0);
-  if (!valid) throw mismatch(path, 'base64', json);
-  // Node's base64 decoder reads both alphabets.
-  return Buffer.from(json, 'base64');
+  if (typeof json !== 'string') throw mismatch(path, 'base64', json);
+  try {
+    return decodeBase64(json);
+  } catch (error) {
+    if (!(error instanceof Base64Error)) throw error;
+    throw mismatch(path, 'base64', json);
+  }
 }
 
 function enumFromJson(type: protobuf.Enum, json: unknown, path: string): number {
@@ -404,7 +438,7 @@ export function toProtoJson(
   options: ToJsonOptions = {},
 ): unknown {
   const wellKnown = WELL_KNOWN.get(type.fullName);
-  if (wellKnown) return wellKnown.toJson(type, message, options);
+  if (wellKnown) return wellKnown.toJson(type, message, ownJson(options));
   const json: Obj = {};
   for (const field of type.fieldsArray) {
     if (isOmitted(field, message, options)) continue;
@@ -439,9 +473,17 @@ function isDefault(value: unknown): boolean {
 /** A field's whole value as JSON; a missing scalar is its default. */
 function fieldToJson(field: protobuf.Field, value: unknown, options: ToJsonOptions): unknown {
   if (field.map) {
+    const keyType = keyTypeOf(field);
+    const entries = Object.entries((value ?? {}) as Obj);
+    if (options.mapEntries) {
+      return entries.map(([key, item]) => ({
+        key: mapKeyToEntry(keyType, mapKeyToJson(keyType, key)),
+        value: elementToJson(field, item, options),
+      }));
+    }
     return Object.fromEntries(
-      Object.entries((value ?? {}) as Obj).map(([key, item]) => [
-        mapKeyToJson(keyTypeOf(field), key),
+      entries.map(([key, item]) => [
+        mapKeyToJson(keyType, key),
         elementToJson(field, item, options),
       ]),
     );
@@ -464,6 +506,12 @@ function mapKeyToJson(keyType: string, key: string): string {
   return key;
 }
 
+/** An entry's key is the JSON value of the key type, no longer forced to a string. */
+function mapKeyToEntry(keyType: string, key: string): unknown {
+  if (keyType === 'bool') return key === 'true';
+  return INTEGER_KINDS.get(keyType)?.long === false ? Number(key) : key;
+}
+
 function elementToJson(field: protobuf.Field, value: unknown, options: ToJsonOptions): unknown {
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) return toProtoJson(resolved, value as Obj, options);
@@ -483,7 +531,7 @@ function scalarToJson(type: string, value: unknown): unknown {
     case 'float':
       return Number.isFinite(value) ? shortestFloat(value as number) : String(value);
     case 'bytes':
-      return Buffer.from(value as Uint8Array).toString('base64');
+      return encodeBase64(value as Uint8Array);
     default:
       return value;
   }
@@ -559,19 +607,28 @@ const TIMESTAMP_EXAMPLE = 'an RFC 3339 timestamp such as "1972-01-01T10:00:20.02
 
 const timestamp: WellKnown = {
   fromJson: (type, json, path) => {
-    const parsed = typeof json === 'string' ? parseTimestamp(json) : undefined;
-    if (!parsed) throw mismatch(path, TIMESTAMP_EXAMPLE, json);
-    if (parsed.seconds < MIN_TIMESTAMP || parsed.seconds > MAX_TIMESTAMP)
-      throw mismatch(path, 'a timestamp in the years 0001 to 9999', json);
-    return pack(type, { seconds: String(parsed.seconds), nanos: parsed.nanos });
+    const { seconds, nanos } = timestampFromJson(json, path);
+    return pack(type, { seconds: String(seconds), nanos });
   },
-  toJson: (type, message) => {
-    const seconds = Number(String(read(type, message, 'seconds') ?? 0));
-    const nanos = Number(read(type, message, 'nanos') ?? 0);
-    // toISOString gives "1972-01-01T10:00:20.000Z"; the fraction is rewritten to protoc's width.
-    return `${new Date(seconds * 1000).toISOString().slice(0, 19)}${fraction(nanos)}Z`;
-  },
+  toJson: (type, message) =>
+    timestampToJson(
+      Number(String(read(type, message, 'seconds') ?? 0)),
+      Number(read(type, message, 'nanos') ?? 0),
+    ),
 };
+
+function timestampFromJson(json: unknown, path: string): { seconds: number; nanos: number } {
+  const parsed = typeof json === 'string' ? parseTimestamp(json) : undefined;
+  if (!parsed) throw mismatch(path, TIMESTAMP_EXAMPLE, json);
+  if (parsed.seconds < MIN_TIMESTAMP || parsed.seconds > MAX_TIMESTAMP)
+    throw mismatch(path, 'a timestamp in the years 0001 to 9999', json);
+  return parsed;
+}
+
+function timestampToJson(seconds: number, nanos: number): string {
+  // toISOString gives "1972-01-01T10:00:20.000Z"; the fraction is rewritten to protoc's width.
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}${fraction(nanos)}Z`;
+}
 
 /** Seconds since the epoch and nanos, or undefined for a time that does not exist (Feb 30). */
 function parseTimestamp(text: string): { seconds: number; nanos: number } | undefined {
@@ -626,23 +683,30 @@ const MAX_DURATION_SECONDS = 315_576_000_000n;
 
 /** Duration: seconds with an `s` suffix; a negative duration has the sign on both parts. */
 const duration: WellKnown = {
-  fromJson: (type, json, path) => {
-    const match = typeof json === 'string' ? DURATION.exec(json) : null;
-    if (!match) throw mismatch(path, 'a duration such as "1.5s"', json);
-    const seconds = BigInt(match[2] ?? '0');
-    if (seconds > MAX_DURATION_SECONDS) throw mismatch(path, 'a duration within 10000 years', json);
-    const nanos = nanosOf(match[3]);
-    return match[1]
-      ? pack(type, { seconds: String(0n - seconds), nanos: 0 - nanos })
-      : pack(type, { seconds: String(seconds), nanos });
-  },
-  toJson: (type, message) => {
-    const seconds = String(read(type, message, 'seconds') ?? 0);
-    const nanos = Number(read(type, message, 'nanos') ?? 0);
-    const sign = seconds.startsWith('-') || nanos < 0 ? '-' : '';
-    return `${sign}${seconds.replace('-', '')}${fraction(Math.abs(nanos))}s`;
-  },
+  fromJson: (type, json, path) => pack(type, durationFromJson(json, path)),
+  toJson: (type, message) =>
+    durationToJson(
+      String(read(type, message, 'seconds') ?? 0),
+      Number(read(type, message, 'nanos') ?? 0),
+    ),
 };
+
+function durationFromJson(json: unknown, path: string): { seconds: string; nanos: number } {
+  const match = typeof json === 'string' ? DURATION.exec(json) : null;
+  if (!match) throw mismatch(path, 'a duration such as "1.5s"', json);
+  const seconds = BigInt(match[2] ?? '0');
+  if (seconds > MAX_DURATION_SECONDS) throw mismatch(path, 'a duration within 10000 years', json);
+  const nanos = nanosOf(match[3]);
+  return match[1]
+    ? { seconds: String(0n - seconds), nanos: 0 - nanos }
+    : { seconds: String(seconds), nanos };
+}
+
+/** `seconds` is a decimal string (an int64); the sign shows once, on the whole duration. */
+function durationToJson(seconds: string, nanos: number): string {
+  const sign = seconds.startsWith('-') || nanos < 0 ? '-' : '';
+  return `${sign}${seconds.replace('-', '')}${fraction(Math.abs(nanos))}s`;
+}
 
 /** FieldMask: one string, paths separated by commas, each in lowerCamelCase. */
 const fieldMask: WellKnown = {
@@ -660,18 +724,57 @@ const fieldMask: WellKnown = {
 };
 
 /**
- * Any: embedding the packed message needs its type from a registry, which this mapping does
- * not have; replies carry the packed bytes as they are.
+ * Any: `{"@type": url, ...the packed message's JSON}`, or `{"@type": url, "value": json}` when
+ * the packed message is a well-known type with a JSON form of its own. The packed type is the
+ * URL's last segment, looked up in the protos the type was loaded with (the registry the spec
+ * asks for). A type they do not hold is refused as input and written as its bytes in base64
+ * under `value`, so that a reply is never lost for want of a proto.
  */
 const any: WellKnown = {
-  fromJson: (_type, _json, path) => {
-    throw new JsonMappingError(path, 'google.protobuf.Any is not supported');
+  fromJson: (type, json, path, options) => {
+    if (!isObject(json)) throw mismatch(path, 'a JSON object with "@type"', json);
+    if (Object.keys(json).length === 0) return {};
+    const url = json['@type'];
+    const at = joinPath(path, '@type');
+    if (typeof url !== 'string') throw mismatch(at, 'a type URL', url);
+    const packed = packedType(type, url);
+    if (!packed) throw new JsonMappingError(at, `no loaded proto defines ${describe(url)}`);
+    const { '@type': _url, ...fields } = json;
+    const object = WELL_KNOWN.has(packed.fullName)
+      ? fromProtoJson(packed, fields.value, options, joinPath(path, 'value'))
+      : fromProtoJson(packed, fields, options, path);
+    return pack(type, { typeUrl: url, value: packed.encode(packed.fromObject(object)).finish() });
   },
-  toJson: (type, message) => ({
-    '@type': read(type, message, 'typeUrl') ?? '',
-    value: Buffer.from((read(type, message, 'value') ?? []) as Uint8Array).toString('base64'),
-  }),
+  toJson: (type, message, options) => {
+    const url = String(read(type, message, 'typeUrl') ?? '');
+    const bytes = (read(type, message, 'value') ?? []) as Uint8Array | number[];
+    if (url === '' && bytes.length === 0) return {};
+    const packed = packedType(type, url);
+    const decoded = packed && decodeOrUndefined(packed, bytes);
+    if (!packed || !decoded) return { '@type': url, value: encodeBase64(bytes) };
+    const json = toProtoJson(packed, decoded, options);
+    return WELL_KNOWN.has(packed.fullName)
+      ? { '@type': url, value: json }
+      : { '@type': url, ...(json as Obj) };
+  },
 };
+
+/** `type.googleapis.com/shop.v1.Item` -> shop.v1.Item, from the root `any` was loaded into. */
+function packedType(any: protobuf.Type, url: string): protobuf.Type | undefined {
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  if (name === '') return undefined;
+  const found = any.root.lookup(`.${name}`, [protobuf.Type]);
+  return found instanceof protobuf.Type ? found : undefined;
+}
+
+/** Bytes that are not the packed type's message are passed on as bytes, never a failure. */
+function decodeOrUndefined(type: protobuf.Type, bytes: Uint8Array | number[]): Obj | undefined {
+  try {
+    return type.decode(Uint8Array.from(bytes)) as unknown as Obj;
+  } catch {
+    return undefined;
+  }
+}
 
 const WRAPPERS = [
   'DoubleValue',
@@ -696,3 +799,33 @@ const WELL_KNOWN = new Map<string, WellKnown>([
   ['.google.protobuf.Any', any],
   ...WRAPPERS.map((name): [string, WellKnown] => [`.google.protobuf.${name}`, unwrapped('value')]),
 ]);
+
+// ---------------------------------------------------------------------------------------------
+// Canonical strings: a value read and written back, as protoc would print it. The gRPC adapter's
+// GraphQL scalars are these, so a DateTime, Duration, Int64 or Base64 in a GraphQL answer is
+// the string the same value has in transcoded JSON. Each throws JsonMappingError at `path`.
+
+/** RFC 3339 with any offset -> Z-normalised, 0, 3, 6 or 9 fraction digits. */
+export function canonicalTimestamp(json: unknown, path: string): string {
+  const { seconds, nanos } = timestampFromJson(json, path);
+  return timestampToJson(seconds, nanos);
+}
+
+/** "1.5s" -> "1.500s", "-0.5s" -> "-0.500s". */
+export function canonicalDuration(json: unknown, path: string): string {
+  const { seconds, nanos } = durationFromJson(json, path);
+  return durationToJson(seconds, nanos);
+}
+
+/** Any 64-bit integer, signed or unsigned (the field it goes to checks which), in decimal. */
+const ANY_64: IntegerKind = { ...INT64, max: UINT64.max };
+
+/** A number or a string such as "-9223372036854775808" or "1e3" -> the decimal string. */
+export function canonicalInt64(json: unknown, path: string): string {
+  return String(integerFromJson(ANY_64, json, path));
+}
+
+/** Standard or URL-safe base64, padded or not -> standard with padding. */
+export function canonicalBytes(json: unknown, path: string): string {
+  return encodeBase64(bytesFromJson(json, path));
+}

@@ -7,7 +7,7 @@ import {
   JsonMappingError,
   jsonName,
   toProtoJson,
-} from '../../../src/translate/proto-json.ts';
+} from '../../../src/adapters/grpc/proto-json.ts';
 
 /** A .proto text parsed as the gateway loads protos: keepCase, google/protobuf/* built in. */
 function load(text: string): protobuf.Root {
@@ -645,24 +645,47 @@ test('Empty is {} both ways, and takes no fields', () => {
   );
 });
 
-test('Any is not accepted as input', () => {
+test('Any embeds the packed message under "@type" both ways', () => {
+  const json = { detail: { '@type': 'type.googleapis.com/shop.v1.Item', sku: 'a', quantity: 2 } };
+  const packed = Item.encode(Item.fromObject({ sku: 'a', quantity: 2 })).finish();
+  const message = fromProtoJson(WellKnown, json) as {
+    detail: { type_url: string; value: Uint8Array };
+  };
+  assert.equal(message.detail.type_url, 'type.googleapis.com/shop.v1.Item');
+  assert.deepEqual(Buffer.from(message.detail.value), Buffer.from(packed));
+  assert.deepEqual(roundTrip(WellKnown, json), json);
+});
+
+test('Any holds a well-known type by its own JSON under "value"', () => {
+  const json = {
+    detail: { '@type': 'type.googleapis.com/google.protobuf.Duration', value: '1.500s' },
+  };
+  assert.deepEqual(roundTrip(WellKnown, json), json);
+});
+
+test('an empty Any is {} both ways', () => {
+  assert.deepEqual(roundTrip(WellKnown, { detail: {} }), { detail: {} });
+});
+
+test('Any input whose type no loaded proto defines is an error naming "@type"', () => {
   assertMappingError(
-    () => fromProtoJson(WellKnown, { detail: { '@type': 'type.googleapis.com/shop.v1.Item' } }),
-    'detail',
-    'google.protobuf.Any is not supported',
+    () => fromProtoJson(WellKnown, { detail: { '@type': 'type.googleapis.com/other.Thing' } }),
+    'detail.@type',
+    'no loaded proto defines "type.googleapis.com/other.Thing"',
+  );
+  assertMappingError(
+    () => fromProtoJson(WellKnown, { detail: { sku: 'a' } }),
+    'detail.@type',
+    'expected a type URL, got undefined',
   );
 });
 
-test('Any is written as its type URL and its packed bytes in base64', () => {
-  const packed = Item.encode(Item.fromObject({ sku: 'a', quantity: 2 })).finish();
+test('Any output of a type no loaded proto defines keeps its packed bytes in base64', () => {
   const message = viaWire(WellKnown, {
-    detail: { type_url: 'type.googleapis.com/shop.v1.Item', value: packed },
+    detail: { type_url: 'type.googleapis.com/other.Thing', value: Buffer.from([1, 2]) },
   });
   assert.deepEqual(toProtoJson(WellKnown, message), {
-    detail: {
-      '@type': 'type.googleapis.com/shop.v1.Item',
-      value: Buffer.from(packed).toString('base64'),
-    },
+    detail: { '@type': 'type.googleapis.com/other.Thing', value: 'AQI=' },
   });
 });
 
