@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import type { AdapterSubgraph } from '../adapters/adapter.ts';
+import type { AdapterSubgraph } from '../adapters/subgraph.ts';
 import type { LoadedConfig, ResolvedSchema } from '../config/load.ts';
 import {
   composeSupergraph,

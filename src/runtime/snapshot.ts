@@ -1,4 +1,5 @@
-import { createAdapter, type AdapterSubgraph } from '../adapters/adapter.ts';
+import { createAdapter } from '../adapters/adapter.ts';
+import type { AdapterSubgraph } from '../adapters/subgraph.ts';
 import type { GrpcChannels } from '../adapters/grpc/channels.ts';
 import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';

@@ -6,7 +6,7 @@ import type { GrpcSource } from '../../config/schema.ts';
 import type { ResolvedTls } from '../../config/load.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { isServiceError, type HeaderRules, type Outbound } from '../../kernel/outbound.ts';
-import type { AdapterSubgraph } from '../adapter.ts';
+import type { AdapterSubgraph } from '../subgraph.ts';
 import { createEntityLoaders } from '../entity-loader.ts';
 import { select } from '../select.ts';
 import { renderValue, type Template, type Values } from '../template.ts';

@@ -14,7 +14,7 @@ import type { RestSource } from '../../config/schema.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
 import type { HeaderRules, Outbound } from '../../kernel/outbound.ts';
-import type { AdapterSubgraph } from '../adapter.ts';
+import type { AdapterSubgraph } from '../subgraph.ts';
 import { createEntityLoaders, type EntityLoaders } from '../entity-loader.ts';
 import {
   readRestMapping,

@@ -1,0 +1,28 @@
+import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { Outbound } from '../kernel/outbound.ts';
+import type { GrpcChannels } from './grpc/channels.ts';
+
+/**
+ * What every adapter gives the gateway, whatever its backend: the subgraph SDL composition sees
+ * (the adapter's own directives stripped, locations kept) and an executable federation subgraph
+ * schema that runs in-process.
+ */
+export interface AdapterSubgraph {
+  readonly document: DocumentNode;
+  readonly schema: GraphQLSchema;
+  /** The SDL the adapter serves, as text: what `gateway rest print` shows. */
+  readonly sdl: string;
+  /** What the adapter could not map faithfully, by name (logged at every load). */
+  readonly warnings: readonly string[];
+  /** The backend's own health, where its protocol has one (grpc.health.v1); for /readyz. */
+  readonly health?: () => Promise<string>;
+}
+
+/**
+ * What adapters get from the snapshot they serve: the outbound chain every backend call goes
+ * through, and the gRPC channels for health checks (which /readyz makes, not requests).
+ */
+export interface AdapterDeps {
+  outbound: Outbound;
+  grpcChannels: GrpcChannels;
+}
