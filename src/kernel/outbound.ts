@@ -41,7 +41,18 @@ export interface HeaderRules {
   readonly set: Readonly<Record<string, string>>;
 }
 
-export const NO_HEADER_RULES: HeaderRules = Object.freeze({ forward: [], set: {} });
+/** Hop-by-hop headers (RFC 9110 section 7.6.1) stay with the connection they came on. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 interface CallSpec {
   readonly target: BackendTarget;

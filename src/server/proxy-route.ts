@@ -2,21 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../kernel/context.ts';
+import { HOP_BY_HOP } from '../kernel/outbound.ts';
 import type { Route, RouteBackend } from '../routes/route-table.ts';
 import { readBody } from './read-body.ts';
-
-/** Hop-by-hop headers (RFC 9110 section 7.6.1) stay with the connection they came on. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
 
 export interface ProxyOptions {
   bodyLimit: number;

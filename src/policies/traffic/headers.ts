@@ -1,22 +1,8 @@
+import { HOP_BY_HOP } from '../../kernel/outbound.ts';
 import type { Interceptor } from './exchange.ts';
 
-/**
- * Headers that describe one connection (RFC 9110 section 7.6.1) or the message's framing: never
- * passed on from a client, whatever the rules name.
- */
-const NEVER_FORWARDED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'host',
-  'content-length',
-]);
+/** Never passed on from a client, whatever the rules name: the connection's and the framing's. */
+const NEVER_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length']);
 
 /**
  * What a backend receives, from lowest to highest precedence (Apollo Router's propagation
