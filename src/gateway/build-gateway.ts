@@ -1,4 +1,4 @@
-import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
+import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -11,6 +11,7 @@ import type { AdapterSubgraph } from '../adapters/adapter.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
+import { createOfflineGateway } from './offline-gateway.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
@@ -47,7 +48,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
   // The gateway's plan cache hands out the plan object it stored, so a plan seen before came
   // from the cache and a new object was just planned (the store itself is private).
   const plansSeen = new WeakSet<object>();
-  const gateway = new ApolloGateway({
+  const gateway = createOfflineGateway({
     supergraphSdl: manager.supergraphSdl,
     logger: logger.child({ component: 'apollo-gateway' }),
     experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
