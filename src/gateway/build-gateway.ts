@@ -12,6 +12,7 @@ import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { createOfflineGateway } from './offline-gateway.ts';
+import { correlateErrorsPlugin } from './plugins/correlate-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
@@ -94,7 +95,8 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginSchemaReportingDisabled(),
       stagesPlugin(stages, () => manager.current),
       errorLogPlugin(logger.child({ component: 'graphql' })),
-      telemetryPlugin(telemetry, { mask: !development }),
+      telemetryPlugin(telemetry),
+      ...(development ? [] : [correlateErrorsPlugin()]),
     ],
   });
   return { apollo, gateway };

@@ -12,7 +12,7 @@ import { BUILTIN_PROTOS } from '../adapters/grpc/proto-schema.ts';
 import { runStages, type StageEntry } from '../gateway/pipeline.ts';
 import { callBudget, createRequestContext, type RequestContext } from '../kernel/context.ts';
 import type { CallGuard } from '../kernel/observe.ts';
-import { ensureError, ErrorCode, GatewayError, GRPC_CODE } from '../kernel/errors.ts';
+import { ensureError, ErrorCode, GatewayError, GRPC_CODE, logLevelOf } from '../kernel/errors.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import { GRPC_STATUS_CODES } from '../adapters/grpc/status-map.ts';
 import { observed } from '../kernel/observe.ts';
@@ -253,26 +253,22 @@ async function answerCall(
       code = grpc.status.INTERNAL;
       details = 'Internal server error.';
     }
-    if (
-      code === grpc.status.INTERNAL ||
-      code === grpc.status.UNKNOWN ||
-      code === grpc.status.UNAVAILABLE
-    )
-      options.logger.error(
-        {
-          err: ensureError(
-            caught instanceof GatewayError ? (caught.originalError ?? caught) : caught,
-          ),
-          correlationId: ctx.correlationId,
-          rpc: method.path,
-        },
-        'gRPC call failed',
-      );
-    callback({ code, details, metadata: answer(new grpc.Metadata()) });
     const outcome =
       caught instanceof GatewayError
         ? caught.code
         : (GRPC_STATUS_CODES[code] ?? ErrorCode.UPSTREAM_ERROR);
+    options.logger[logLevelOf(outcome)](
+      {
+        err: ensureError(
+          caught instanceof GatewayError ? (caught.originalError ?? caught) : caught,
+        ),
+        correlationId: ctx.correlationId,
+        rpc: method.path,
+        code: outcome,
+      },
+      'gRPC call failed',
+    );
+    callback({ code, details, metadata: answer(new grpc.Metadata()) });
     ctx.facts.errorCodes.add(outcome);
     options.telemetry.endRequest(ctx, code, outcome);
   }

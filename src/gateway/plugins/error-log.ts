@@ -1,11 +1,12 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../kernel/context.ts';
+import { logLevelOf } from '../../kernel/errors.ts';
 
 /**
  * Logs every error an operation produced, in full and with the correlation id, before
- * production masking rewrites what the client sees. Upstream and internal errors log at `error`,
- * client mistakes (parse, validation, bad input) at `info`.
+ * production masking rewrites what the client sees, at the level its code calls for
+ * (kernel/errors.ts logLevelOf).
  */
 export function errorLogPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
@@ -14,12 +15,7 @@ export function errorLogPlugin(logger: Logger): ApolloServerPlugin<RequestContex
         async didEncounterErrors({ contextValue, errors, operationName }) {
           for (const error of errors) {
             const code = error.extensions?.code;
-            const clientFault =
-              code === 'GRAPHQL_PARSE_FAILED' ||
-              code === 'GRAPHQL_VALIDATION_FAILED' ||
-              code === 'BAD_USER_INPUT' ||
-              code === 'BAD_REQUEST';
-            logger[clientFault ? 'info' : 'error'](
+            logger[logLevelOf(typeof code === 'string' ? code : undefined)](
               {
                 correlationId: contextValue.correlationId,
                 operationName,

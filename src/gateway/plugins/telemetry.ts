@@ -1,6 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestContext } from '../../kernel/context.ts';
-import { isClientSafe } from '../mask-errors.ts';
 import type { Telemetry } from '../../observability/telemetry.ts';
 
 /**
@@ -10,10 +9,7 @@ import type { Telemetry } from '../../observability/telemetry.ts';
  */
 const outcomeOf = (failed: boolean) => (failed ? 'GRAPHQL_FAILED' : 'ok');
 
-export function telemetryPlugin(
-  telemetry: Telemetry,
-  options: { mask: boolean },
-): ApolloServerPlugin<RequestContext> {
+export function telemetryPlugin(telemetry: Telemetry): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart({ contextValue: ctx, request }) {
       ctx.facts.surface = 'graphql';
@@ -55,16 +51,6 @@ export function telemetryPlugin(
             const code = error.extensions?.code;
             if (code === 'PERSISTED_QUERY_NOT_FOUND') telemetry.recordCache('apq', false);
             ctx.facts.errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
-          }
-        },
-        // A masked error keeps what a client can act on (code, path) and gets the id to quote
-        // when reporting it: the log has the full error under that id.
-        async willSendResponse({ response }) {
-          if (!options.mask || response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            const extensions = error.extensions as Record<string, unknown> | undefined;
-            if (extensions && !isClientSafe(String(extensions.code)))
-              extensions.correlationId = ctx.correlationId;
           }
         },
       };
