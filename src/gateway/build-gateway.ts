@@ -14,6 +14,7 @@ import { maskError } from './mask-errors.ts';
 import { createOfflineGateway } from './offline-gateway.ts';
 import { correlateErrorsPlugin } from './plugins/correlate-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
+import { operationSupportPlugin } from './plugins/operation-support.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
 import type { StageEntry } from './pipeline.ts';
@@ -93,6 +94,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      operationSupportPlugin(),
       stagesPlugin(stages, () => manager.current),
       errorLogPlugin(logger.child({ component: 'graphql' })),
       telemetryPlugin(telemetry),
