@@ -82,12 +82,10 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: development,
-    // Validation's "Did you mean ...?" names fields a client may not know of (hidden ones,
-    // a contract's filtered ones); production leaves the suggestions out.
-    hideSchemaDetailsFromClientErrors: !development,
     // Apollo Server pretty-prints responses by default: a third more bytes to build, write and
     // send for every response, and clients parse them all the same.
     stringifyResult: (value) => JSON.stringify(value),
+    // Production masks messages and takes graphql-js's "Did you mean" suggestions out of all.
     ...(development ? {} : { formatError: maskError }),
     // Our HTTP layer serves the landing page; Apollo's would load Sandbox from a CDN.
     plugins: [

@@ -5,9 +5,18 @@ import { ErrorCode, isClientSafe } from '../kernel/errors.ts';
 const INTERNAL_EXTENSIONS = ['response', 'exception', 'stacktrace'];
 
 /**
+ * graphql-js's suggestions (" Did you mean "text"?", " Did you mean the enum value "RED" or
+ * "READ"?"; jsutils/didYouMean.js) end validation, argument and variable coercion messages alike,
+ * and name fields, input fields, arguments and enum values a client may not know of: hidden ones,
+ * or ones a contract filtered out. Quoted names never hold "?", so a suggestion ends at the first.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+/**
  * Apollo Server `formatError` for production: keeps code, path, locations and subgraph name so a
- * client can act on the error and an operator can find it, drops everything else. The full error
- * is logged by errorLogPlugin before this runs.
+ * client can act on the error and an operator can find it, drops everything else, and takes
+ * suggestions out of every message it keeps. The full error is logged by errorLogPlugin before
+ * this runs.
  */
 export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { ...formatted.extensions };
@@ -15,7 +24,8 @@ export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedErr
   const code =
     typeof extensions.code === 'string' ? extensions.code : ErrorCode.INTERNAL_SERVER_ERROR;
   extensions.code = code;
-  if (isClientSafe(code)) return { ...formatted, extensions };
+  if (isClientSafe(code))
+    return { ...formatted, message: formatted.message.replace(SUGGESTION, ''), extensions };
   const subgraph = extensions.serviceName ?? extensions.subgraph;
   return {
     ...formatted,
