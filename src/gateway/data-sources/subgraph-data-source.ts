@@ -1,11 +1,12 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { Dispatcher } from 'undici';
-import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
+import { ErrorCode, GatewayError, UpstreamError } from '../../kernel/errors.ts';
 import { observed } from '../../kernel/observe.ts';
 import { callUpstream } from '../../kernel/upstream-http.ts';
 import { callBudget, type RequestContext } from '../../kernel/context.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
+import { fetchErrors } from './fetch-errors.ts';
 
 export interface SubgraphDataSourceOptions {
   name: string;
@@ -31,8 +32,8 @@ const REQUEST_HEADERS = {
  * Sends subgraph fetches with undici's `Dispatcher.request()` over a keep-alive pool instead of the
  * gateway's default fetcher: no WHATWG Request/Response objects, no per-call Headers copies. It
  * keeps RemoteGraphQLDataSource's observable behaviour (the JSON request body, cache-control
- * hints, a thrown error for a failed fetch so the gateway nulls the affected fields), and replaces
- * its errors with typed ones that never carry the URL or the response body.
+ * hints), and replaces its errors with typed ones that never carry the URL or the response body,
+ * answered as GraphQL errors at the paths of the fields the failed fetch leaves null.
  */
 export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
   readonly name: string;
@@ -80,7 +81,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       address: this.#host,
       method: 'POST',
     };
-    return observed(incoming?.context, call, async (traceHeaders) => {
+    const fetched = observed(incoming?.context, call, async (traceHeaders) => {
       const response = await callUpstream({
         subgraph: this.name,
         dispatcher: this.#dispatcher,
@@ -95,6 +96,12 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
         restrictCachePolicy(incoming.incomingRequestContext, response.headers['cache-control']);
       }
       return this.#parse(response.status, response.headers['content-type'], response.text);
+    });
+    // A failed fetch answers with errors at the paths it leaves null (fetch-errors.ts).
+    if (!incoming) return fetched;
+    return fetched.catch((error: unknown) => {
+      if (!(error instanceof GatewayError)) throw error;
+      return { errors: fetchErrors(request, error) };
     });
   }
 
