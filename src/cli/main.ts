@@ -7,6 +7,7 @@ import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/s
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
+import { ExitCode } from '../server/exit-codes.ts';
 import { exitOnSignals, startGateway } from '../server/main.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
@@ -35,7 +36,7 @@ Commands:
   help       Show this text
 `;
 
-/** Wrong usage exits 2, a failed start or composition 1 (the convention of most CLIs). */
+/** Wrong usage exits 2, a failed start or composition 1 (server/exit-codes.ts). */
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
@@ -208,7 +209,7 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
     void served
       .close()
       .then(() => deps.close())
-      .then(() => process.exit(0));
+      .then(() => process.exit(ExitCode.OK));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
@@ -231,5 +232,5 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(
     `gateway: ${(error as Error).message ?? String(error)}\n${usage ? `\n${USAGE}` : ''}`,
   );
-  process.exit(usage ? 2 : 1);
+  process.exit(usage ? ExitCode.USAGE : ExitCode.FAILED);
 });

@@ -1,4 +1,4 @@
-import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
+import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -11,8 +11,11 @@ import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
+import { createOfflineGateway } from './offline-gateway.ts';
+import { correlateErrorsPlugin } from './plugins/correlate-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
 import { graphqlEventsPlugin } from './plugins/graphql-events.ts';
+import { operationSupportPlugin } from './plugins/operation-support.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -40,7 +43,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
   // The gateway's plan cache hands out the plan object it stored, so a plan seen before came
   // from the cache and a new object was just planned (the store itself is private).
   const plansSeen = new WeakSet<object>();
-  const gateway = new ApolloGateway({
+  const gateway = createOfflineGateway({
     supergraphSdl: manager.supergraphSdl,
     logger: logger.child({ component: 'apollo-gateway' }),
     experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
@@ -74,21 +77,21 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: development,
-    // Validation's "Did you mean ...?" names fields a client may not know of (hidden ones,
-    // a contract's filtered ones); production leaves the suggestions out.
-    hideSchemaDetailsFromClientErrors: !development,
     // Apollo Server pretty-prints responses by default: a third more bytes to build, write and
     // send for every response, and clients parse them all the same.
     stringifyResult: (value) => JSON.stringify(value),
+    // Production masks messages and takes graphql-js's "Did you mean" suggestions out of all.
     ...(development ? {} : { formatError: maskError }),
     // Our HTTP layer serves the landing page; Apollo's would load Sandbox from a CDN.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      operationSupportPlugin(),
       stagesPlugin(pipeline),
       errorLogPlugin(logger.child({ component: 'graphql' })),
-      graphqlEventsPlugin({ mask: !development }),
+      graphqlEventsPlugin(),
+      ...(development ? [] : [correlateErrorsPlugin()]),
     ],
   });
   return { apollo, gateway };

@@ -1,34 +1,22 @@
 import type { GraphQLFormattedError } from 'graphql';
-import { ErrorCode } from '../kernel/errors.ts';
-
-/**
- * Codes whose messages are written for clients: Apollo Server's request errors and ours, except
- * INTERNAL_SERVER_ERROR. A message under any other code (or none) may hold stack traces, SQL,
- * hostnames or backend URLs, so production replaces it.
- */
-const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-  ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
-]);
-
-/** Whether a code's messages are written for clients (and so survive production masking). */
-export function isClientSafe(code: string): boolean {
-  return CLIENT_SAFE_CODES.has(code);
-}
+import { ErrorCode, isClientSafe } from '../kernel/errors.ts';
 
 /** Extensions that carry upstream detail: Apollo Gateway's `response` holds URL, status and body. */
 const INTERNAL_EXTENSIONS = ['response', 'exception', 'stacktrace'];
 
 /**
+ * graphql-js's suggestions (" Did you mean "text"?", " Did you mean the enum value "RED" or
+ * "READ"?"; jsutils/didYouMean.js) end validation, argument and variable coercion messages alike,
+ * and name fields, input fields, arguments and enum values a client may not know of: hidden ones,
+ * or ones a contract filtered out. Quoted names never hold "?", so a suggestion ends at the first.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+/**
  * Apollo Server `formatError` for production: keeps code, path, locations and subgraph name so a
- * client can act on the error and an operator can find it, drops everything else. The full error
- * is logged by errorLogPlugin before this runs.
+ * client can act on the error and an operator can find it, drops everything else, and takes
+ * suggestions out of every message it keeps. The full error is logged by errorLogPlugin before
+ * this runs.
  */
 export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { ...formatted.extensions };
@@ -36,7 +24,8 @@ export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedErr
   const code =
     typeof extensions.code === 'string' ? extensions.code : ErrorCode.INTERNAL_SERVER_ERROR;
   extensions.code = code;
-  if (CLIENT_SAFE_CODES.has(code)) return { ...formatted, extensions };
+  if (isClientSafe(code))
+    return { ...formatted, message: formatted.message.replace(SUGGESTION, ''), extensions };
   const subgraph = extensions.serviceName ?? extensions.subgraph;
   return {
     ...formatted,

@@ -3,8 +3,19 @@ import { GraphQLError } from 'graphql';
 /**
  * Every code a client can see in `errors[].extensions.code`. The table with meanings, HTTP
  * statuses and fixes is docs/errors.md; keep the two in step (a unit test compares them).
+ * Apollo Server's codes for parsing, validation and persisted queries are listed too: clients
+ * see them, and their log level and masking are decided here like ours. Where Apollo Server
+ * leaves a client's mistake uncoded (an answer of 500 or INTERNAL_SERVER_ERROR), the gateway
+ * uses Apollo Router's code for it: SUBSCRIPTION_NOT_SUPPORTED, PERSISTED_QUERY_HASH_MISMATCH,
+ * and GRAPHQL_VALIDATION_FAILED for an operation name that names no operation
+ * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs).
  */
 export const ErrorCode = {
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  SUBSCRIPTION_NOT_SUPPORTED: 'SUBSCRIPTION_NOT_SUPPORTED',
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
   BAD_REQUEST: 'BAD_REQUEST',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -25,6 +36,13 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The HTTP status each code answers with when it ends a request on its own. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.GRAPHQL_PARSE_FAILED]: 400,
+  [ErrorCode.GRAPHQL_VALIDATION_FAILED]: 400,
+  [ErrorCode.SUBSCRIPTION_NOT_SUPPORTED]: 400,
+  // Apollo Server answers a miss with 200 so that intermediaries pass the body to the client,
+  // which then registers the query (the APQ protocol's normal first step).
+  [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 200,
+  [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 400,
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
@@ -47,6 +65,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
  * bodies (https://github.com/googleapis/googleapis/blob/master/google/rpc/code.proto).
  */
 export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.GRAPHQL_PARSE_FAILED]: 3, // INVALID_ARGUMENT
+  [ErrorCode.GRAPHQL_VALIDATION_FAILED]: 3, // INVALID_ARGUMENT
+  [ErrorCode.SUBSCRIPTION_NOT_SUPPORTED]: 12, // UNIMPLEMENTED
+  [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 5, // NOT_FOUND
+  [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 3, // INVALID_ARGUMENT
   [ErrorCode.BAD_REQUEST]: 3, // INVALID_ARGUMENT
   [ErrorCode.METHOD_NOT_ALLOWED]: 12, // UNIMPLEMENTED
   [ErrorCode.PAYLOAD_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as gRPC answers an oversize message
@@ -102,6 +125,27 @@ export function codeOfHttpStatus(status: number): ErrorCode {
     default:
       return ErrorCode.BAD_REQUEST;
   }
+}
+
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(HTTP_STATUS, code);
+
+/**
+ * Whether a code's messages are written for clients, and so survive production masking: every
+ * code in the table but INTERNAL_SERVER_ERROR. A message under any other code (or none: a
+ * subgraph's DOWNSTREAM_SERVICE_ERROR, an exception Apollo coded INTERNAL_SERVER_ERROR) may hold
+ * stack traces, SQL, hostnames or backend URLs.
+ */
+export function isClientSafe(code: string): boolean {
+  return isErrorCode(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * The one log policy for errors: a code that answers 5xx (or is not in the table) means the
+ * gateway or a backend failed and logs at `error`; any other code is the client's mistake or an
+ * expected answer and logs at `info` (fastify's log-controller rule).
+ */
+export function logLevelOf(code: string | undefined): 'error' | 'info' {
+  return code !== undefined && isErrorCode(code) && HTTP_STATUS[code] < 500 ? 'info' : 'error';
 }
 
 export interface GatewayErrorOptions {

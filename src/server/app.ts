@@ -16,7 +16,13 @@ import { channels } from '../kernel/channels.ts';
 import { createScope } from '../kernel/context.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
 import type { RequestContext } from '../kernel/context.ts';
-import { codeOfHttpStatus, ensureError, ErrorCode, GatewayError } from '../kernel/errors.ts';
+import {
+  codeOfHttpStatus,
+  ensureError,
+  ErrorCode,
+  GatewayError,
+  logLevelOf,
+} from '../kernel/errors.ts';
 import { correlationIdOf } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
@@ -227,12 +233,14 @@ export function buildApp(options: AppOptions): App {
           : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
               cause: caught,
             });
-      if (error.code === ErrorCode.INTERNAL_SERVER_ERROR || error.status >= 502) {
-        logger.error(
-          { err: ensureError(error.originalError ?? caught), correlationId: ctx.correlationId },
-          'request failed',
-        );
-      }
+      logger[logLevelOf(error.code)](
+        {
+          err: ensureError(error.originalError ?? caught),
+          correlationId: ctx.correlationId,
+          code: error.code,
+        },
+        'request failed',
+      );
       ctx.facts.errorCodes.add(error.code);
       // The rest of an oversize body is never read: closing is cheaper than draining it.
       if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
@@ -242,7 +250,7 @@ export function buildApp(options: AppOptions): App {
       }
       // Stages that ran before the failure still mark the answer (the correlation id above all).
       applyResponseHeaders(res, ctx);
-      if (isGraphQL) sendGraphQLError(res, error, accept);
+      if (isGraphQL) sendGraphQLError(res, error, accept, ctx.correlationId);
       else sendStatusError(res, error, ctx.correlationId);
     }
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import type { RequestContext } from '../kernel/context.ts';
+import { persistedQueryError, searchParamsOf } from '../gateway/persisted-query.ts';
 import { ErrorCode, RequestError } from '../kernel/errors.ts';
 import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
 
@@ -28,12 +29,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const request: HTTPGraphQLRequest = {
-      method,
-      headers,
-      search,
-      body: method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined,
-    };
+    const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
+    const persistedQuery = persistedQueryError(body ?? searchParamsOf(search));
+    if (persistedQuery) throw persistedQuery;
+    const request: HTTPGraphQLRequest = { method, headers, search, body };
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
       context: async () => ctx,

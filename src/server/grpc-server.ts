@@ -14,6 +14,7 @@ import {
   ErrorCode,
   GatewayError,
   GRPC_CODE,
+  logLevelOf,
 } from '../kernel/errors.ts';
 import type { Dispatcher } from 'undici';
 import {
@@ -196,26 +197,22 @@ async function serve(
       code = grpc.status.INTERNAL;
       details = 'Internal server error.';
     }
-    if (
-      code === grpc.status.INTERNAL ||
-      code === grpc.status.UNKNOWN ||
-      code === grpc.status.UNAVAILABLE
-    )
-      options.logger.error(
-        {
-          err: ensureError(
-            caught instanceof GatewayError ? (caught.originalError ?? caught) : caught,
-          ),
-          correlationId: ctx.correlationId,
-          rpc: method.path,
-        },
-        'gRPC call failed',
-      );
-    callback({ code, details, metadata: answer(new grpc.Metadata()) });
     const outcome =
       caught instanceof GatewayError
         ? caught.code
         : (CODE_OF_GRPC_STATUS[code] ?? ErrorCode.UPSTREAM_ERROR);
+    options.logger[logLevelOf(outcome)](
+      {
+        err: ensureError(
+          caught instanceof GatewayError ? (caught.originalError ?? caught) : caught,
+        ),
+        correlationId: ctx.correlationId,
+        rpc: method.path,
+        code: outcome,
+      },
+      'gRPC call failed',
+    );
+    callback({ code, details, metadata: answer(new grpc.Metadata()) });
     ctx.facts.errorCodes.add(outcome);
     options.inbound.close(ctx, code, outcome);
   }

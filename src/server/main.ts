@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
+import { ExitCode } from './exit-codes.ts';
 
 export interface RunningGateway {
   readonly app: App;
@@ -109,23 +110,28 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
         if (!drained) logger.warn('shutdown timeout reached; closing the remaining connections');
         server.closeAllConnections();
         await closed;
-        if (grpcPort) await closeGrpc(grpcPort.server, settings.shutdown_timeout);
+        const grpcDrained = grpcPort
+          ? await closeGrpc(grpcPort.server, settings.shutdown_timeout)
+          : true;
         metricsServer?.close();
         await app.stop();
-        return drained;
+        return drained && grpcDrained;
       })();
       return stopping;
     },
   };
 }
 
-/** SIGTERM/SIGINT drain and exit 0; a second signal exits at once. */
+/**
+ * SIGTERM/SIGINT drain and exit 0, or 3 when `shutdown_timeout` cut requests still in flight;
+ * a second signal exits 1 at once (exit-codes.ts).
+ */
 export function exitOnSignals(running: RunningGateway, logger: Logger): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) {
       logger.warn({ signal }, 'second signal: exiting without draining');
-      logger.flush(() => process.exit(1));
+      logger.flush(() => process.exit(ExitCode.FAILED));
       return;
     }
     received = true;
@@ -135,11 +141,11 @@ export function exitOnSignals(running: RunningGateway, logger: Logger): void {
     running.shutdown().then(
       (drained) => {
         logger.info({ drained }, 'stopped');
-        exit(0);
+        exit(drained ? ExitCode.OK : ExitCode.REQUESTS_CUT);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        exit(1);
+        exit(ExitCode.FAILED);
       },
     );
   };
@@ -147,17 +153,18 @@ export function exitOnSignals(running: RunningGateway, logger: Logger): void {
   process.on('SIGINT', onSignal);
 }
 
-/** Lets gRPC calls in flight finish within the bound, then cuts the rest. */
-async function closeGrpc(server: grpc.Server, timeoutMs: number): Promise<void> {
+/** Lets gRPC calls in flight finish within the bound, then cuts the rest; true if none was cut. */
+async function closeGrpc(server: grpc.Server, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-    new Promise<void>((resolve) => {
+  const finished = await Promise.race([
+    new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true))),
+    new Promise<boolean>((resolve) => {
       timer = setTimeout(() => {
         server.forceShutdown();
-        resolve();
+        resolve(false);
       }, timeoutMs);
     }),
   ]);
   clearTimeout(timer);
+  return finished;
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayError } from '../kernel/errors.ts';
+import { isClientSafe, type GatewayError } from '../kernel/errors.ts';
 import { statusOfGatewayError } from '../translate/status-map.ts';
 
 export const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
@@ -42,13 +42,19 @@ export function sendJson(
   res.end(payload);
 }
 
-/** A request-level GraphQL error: no `data`, one error with its code, the error's HTTP status. */
+/**
+ * A request-level GraphQL error: no `data`, one error with its code, the error's HTTP status. An
+ * error whose message is not written for clients (an internal failure, masked at its source)
+ * carries the correlation id to quote when reporting it.
+ */
 export function sendGraphQLError(
   res: ServerResponse,
   error: GatewayError,
   accept: string | undefined,
+  correlationId?: string,
 ): void {
   const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  if (correlationId && !isClientSafe(error.code)) extensions.correlationId = correlationId;
   sendJson(
     res,
     error.status,

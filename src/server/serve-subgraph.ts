@@ -81,7 +81,7 @@ export async function serveSubgraph(
             : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
                 cause: error,
               });
-        sendGraphQLError(res, gatewayError, req.headers.accept);
+        sendGraphQLError(res, gatewayError, req.headers.accept, ctx.correlationId);
       }
     })();
   });

@@ -145,6 +145,17 @@ describe('gRPC to REST', () => {
     });
   }
 
+  test('a call the backend refuses as not found is logged at info with its code and correlation id', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-correlation-id', 'front-404');
+    await client.call('GetUser', { id: '404' }, metadata);
+    const logged = gateway.logs.lines.filter((line) => line.correlationId === 'front-404');
+    const failed = logged.filter((line) => line.msg === 'gRPC call failed');
+    assert.equal(failed.length, 1, JSON.stringify(logged));
+    assert.equal(failed[0]!.level, 30);
+    assert.equal(failed[0]!.code, 'NOT_FOUND');
+  });
+
   test('grpc.health.v1 reports the port and each service as SERVING', async () => {
     const channel = new grpc.Client(
       gateway.running.grpcAddress as string,
@@ -203,5 +214,13 @@ describe('gRPC to REST with the backend down', () => {
     assert.equal(first.error?.code, grpc.status.UNAVAILABLE);
     assert.equal(second.error?.code, grpc.status.UNAVAILABLE);
     assert.doesNotMatch(first.error?.details ?? '', /127\.0\.0\.1/);
+    const failed = gateway.logs.lines.filter((line) => line.msg === 'gRPC call failed');
+    assert.deepEqual(
+      failed.map((line) => [line.level, line.code]),
+      [
+        [50, 'UPSTREAM_UNAVAILABLE'],
+        [50, 'UPSTREAM_UNAVAILABLE'],
+      ],
+    );
   });
 });

@@ -74,8 +74,9 @@ describe('a subgraph that fails', () => {
   const query = { query: '{ me { name } flaky }' };
 
   /**
-   * The flaky field fails with `code`; the rest of the data is there; nothing internal leaks.
-   * (Apollo Gateway gives a failed fetch no `path`: one fetch can serve several fields.)
+   * The flaky field fails with `code`, in an error at its path; the rest of the data is there;
+   * nothing internal leaks. (`serviceName` is Apollo Gateway's name for the subgraph, added to
+   * every error a fetch's response carries.)
    */
   async function expectFieldFailure(code: string, extra: Record<string, unknown> = {}) {
     const res = await post(gateway.url, query);
@@ -83,7 +84,8 @@ describe('a subgraph that fails', () => {
     assert.deepEqual(res.json.data, { me: { name: 'Ada Lovelace' }, flaky: null });
     assert.equal(res.json.errors.length, 1);
     const [error] = res.json.errors;
-    assert.deepEqual(error.extensions, { code, subgraph: 'flaky', ...extra });
+    assert.deepEqual(error.path, ['flaky']);
+    assert.deepEqual(error.extensions, { code, subgraph: 'flaky', serviceName: 'flaky', ...extra });
     assert.doesNotMatch(res.text, /127\.0\.0\.1|stacktrace|<html|ECONN|secret/i);
     return error;
   }
@@ -98,6 +100,10 @@ describe('a subgraph that fails', () => {
     behaviour = respond(500, 'text/html', '<html><body>secret stack at db.internal</body></html>');
     const error = await expectFieldFailure('UPSTREAM_ERROR', { upstreamStatus: 500 });
     assert.equal(error.message, 'Subgraph "flaky" answered HTTP 500.');
+    const logged = gateway.logs.lines.filter((l) => l.msg === error.message);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0]!.level, 50);
+    assert.match(JSON.stringify(logged[0]!.err), /secret stack at db\.internal/, 'the body');
   });
 
   test('a 401 fails the field with UNAUTHENTICATED', async () => {

@@ -1,8 +1,9 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import type { RequestContext } from '../../kernel/context.ts';
-import { ErrorCode, UpstreamError } from '../../kernel/errors.ts';
+import { ErrorCode, GatewayError, UpstreamError } from '../../kernel/errors.ts';
 import { restrictCachePolicy } from './cache-policy.ts';
+import { fetchErrors } from './fetch-errors.ts';
 
 export interface SubgraphDataSourceOptions {
   name: string;
@@ -27,9 +28,9 @@ const REQUEST_HEADERS = {
  * Sends subgraph fetches through the request's outbound chain (undici's pooled `request()` at
  * its end) instead of the gateway's default fetcher: no WHATWG Request/Response objects, no
  * per-call Headers copies. It keeps RemoteGraphQLDataSource's observable behaviour (the JSON
- * request body, cache-control hints, a thrown error for a failed fetch so the gateway nulls the
- * affected fields), and replaces its errors with typed ones that never carry the URL or the
- * response body. Timeout and header rules come from the request's snapshot, so a reload that
+ * request body, cache-control hints), and replaces its errors with typed ones that never carry
+ * the URL or the response body, answered as GraphQL errors at the paths of the fields the failed
+ * fetch leaves null. Timeout and header rules come from the request's snapshot, so a reload that
  * changes them applies without a new data source.
  */
 export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
@@ -67,7 +68,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       extensions: request.extensions,
     });
     const { snapshot } = ctx;
-    return snapshot.outbound.http(
+    const fetched = snapshot.outbound.http(
       {
         target: {
           backend: this.name,
@@ -92,6 +93,12 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
         return this.#parse(response.status, response.headers['content-type'], text);
       },
     );
+    // A failed fetch answers with errors at the paths it leaves null (fetch-errors.ts); the
+    // chain has seen the failure by then, so breakers and observers count it.
+    return fetched.catch((error: unknown) => {
+      if (!(error instanceof GatewayError)) throw error;
+      return { errors: fetchErrors(request, error) };
+    });
   }
 
   #parse(

@@ -1,31 +1,39 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../kernel/context.ts';
+import { logLevelOf } from '../../kernel/errors.ts';
 
 /**
  * Logs every error an operation produced, in full and with the correlation id, before
- * production masking rewrites what the client sees. Upstream and internal errors log at `error`,
- * client mistakes (parse, validation, bad input) at `info`.
+ * production masking rewrites what the client sees, at the level its code calls for
+ * (kernel/errors.ts logLevelOf). The logged `err` is the deepest cause (a socket error, the
+ * backend's body), and one failure is one line: a failed fetch is an error at every field it left
+ * null (gateway/data-sources/fetch-errors.ts), all with the same cause, so the line lists their
+ * `paths`.
  */
 export function errorLogPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
         async didEncounterErrors({ contextValue, errors, operationName }) {
+          const failures = new Map<unknown, { error: GraphQLError; paths: unknown[] }>();
           for (const error of errors) {
+            const cause = rootCause(error);
+            const failure = failures.get(cause);
+            if (failure) failure.paths.push(error.path);
+            else failures.set(cause, { error, paths: [error.path] });
+          }
+          for (const [cause, { error, paths }] of failures) {
             const code = error.extensions?.code;
-            const clientFault =
-              code === 'GRAPHQL_PARSE_FAILED' ||
-              code === 'GRAPHQL_VALIDATION_FAILED' ||
-              code === 'BAD_USER_INPUT' ||
-              code === 'BAD_REQUEST';
-            logger[clientFault ? 'info' : 'error'](
+            logger[logLevelOf(typeof code === 'string' ? code : undefined)](
               {
                 correlationId: contextValue.correlationId,
                 operationName,
                 code,
                 path: error.path,
-                err: error.originalError ?? error,
+                ...(paths.length > 1 ? { paths } : {}),
+                err: cause,
                 extensions: error.extensions,
               },
               error.message,
@@ -35,4 +43,11 @@ export function errorLogPlugin(logger: Logger): ApolloServerPlugin<RequestContex
       };
     },
   };
+}
+
+/** The end of an error's `originalError` chain: Apollo Gateway and graphql-js wrap errors. */
+function rootCause(error: GraphQLError): unknown {
+  let cause: unknown = error;
+  while (cause instanceof GraphQLError && cause.originalError) cause = cause.originalError;
+  return cause;
 }

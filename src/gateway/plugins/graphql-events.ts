@@ -1,7 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { channels, type GraphQLEvent, type GraphQLPhase } from '../../kernel/channels.ts';
 import type { RequestContext } from '../../kernel/context.ts';
-import { isClientSafe } from '../mask-errors.ts';
 
 const outcomeOf = (failed: boolean) => (failed ? 'GRAPHQL_FAILED' : 'ok');
 
@@ -11,9 +10,7 @@ const outcomeOf = (failed: boolean) => (failed ? 'GRAPHQL_FAILED' : 'ok');
  * published on `gateway:graphql` for logs, metrics and traces to subscribe to. The end of
  * planning comes from the gateway's query-plan callback (build-gateway.ts).
  */
-export function graphqlEventsPlugin(options: {
-  mask: boolean;
-}): ApolloServerPlugin<RequestContext> {
+export function graphqlEventsPlugin(): ApolloServerPlugin<RequestContext> {
   const publish = (event: GraphQLEvent) => {
     if (channels.graphql.hasSubscribers) channels.graphql.publish(event);
   };
@@ -60,16 +57,6 @@ export function graphqlEventsPlugin(options: {
             const code = error.extensions?.code;
             if (code === 'PERSISTED_QUERY_NOT_FOUND') publish({ ctx, cache: 'apq', hit: false });
             ctx.facts.errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
-          }
-        },
-        // A masked error keeps what a client can act on (code, path) and gets the id to quote
-        // when reporting it: the log has the full error under that id.
-        async willSendResponse({ response }) {
-          if (!options.mask || response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            const extensions = error.extensions as Record<string, unknown> | undefined;
-            if (extensions && !isClientSafe(String(extensions.code)))
-              extensions.correlationId = ctx.correlationId;
           }
         },
       };

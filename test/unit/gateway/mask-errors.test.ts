@@ -65,3 +65,30 @@ for (const [name, input, expected] of cases) {
     assert.deepEqual(masked, { ...expected, path: ['a', 0] });
   });
 }
+
+// graphql-js appends suggestions to many messages (jsutils/didYouMean.js): they name fields,
+// arguments, types and enum values a client may not know of (hidden or filtered by a contract).
+const suggestions: [string, string, string][] = [
+  [
+    'BAD_USER_INPUT',
+    'Variable "$in" got invalid value { txt: "x" }; Field "txt" is not defined by type "In". Did you mean "text"?',
+    'Variable "$in" got invalid value { txt: "x" }; Field "txt" is not defined by type "In".',
+  ],
+  [
+    'BAD_USER_INPUT',
+    'Variable "$c" got invalid value "REDD"; Value "REDD" does not exist in "Color" enum. Did you mean the enum value "RED" or "READ"?',
+    'Variable "$c" got invalid value "REDD"; Value "REDD" does not exist in "Color" enum.',
+  ],
+  [
+    'GRAPHQL_VALIDATION_FAILED',
+    'Unknown argument "fist" on field "Query.topProducts". Did you mean "first", "firstName", or "fast"?',
+    'Unknown argument "fist" on field "Query.topProducts".',
+  ],
+  ['UPSTREAM_ERROR', 'Subgraph "users" answered HTTP 500.', 'Subgraph "users" answered HTTP 500.'],
+];
+
+for (const [code, message, expected] of suggestions) {
+  test(`production masking leaves no suggestion in a ${code} message: ${expected}`, () => {
+    assert.equal(maskError({ message, extensions: { code } }).message, expected);
+  });
+}
