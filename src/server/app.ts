@@ -151,13 +151,15 @@ export function buildApp(options: AppOptions): App {
     const search = queryAt === -1 ? '' : url.slice(queryAt);
     const method = req.method ?? 'GET';
 
-    // Probes and scrapes are not requests of the graph: no stages, no log line, but the
-    // correlation id every response carries.
-    if (path === '/healthz' || path === '/readyz' || path === metricsPath) {
+    // Answers outside the request path (probes, scrapes, not ready yet) carry the correlation
+    // id every response carries, without stages or a log line.
+    const markCorrelation = () =>
       res.setHeader(
         server.correlation_header,
         correlationIdOf(req.headers[server.correlation_header]),
       );
+    if (path === '/healthz' || path === '/readyz' || path === metricsPath) {
+      markCorrelation();
       if (path === '/healthz') return serveHealthz(res);
       if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
@@ -179,10 +181,7 @@ export function buildApp(options: AppOptions): App {
         ErrorCode.SUPERGRAPH_NOT_READY,
         'The gateway has not loaded a supergraph yet.',
       );
-      res.setHeader(
-        server.correlation_header,
-        correlationIdOf(req.headers[server.correlation_header]),
-      );
+      markCorrelation();
       if (isGraphQL) sendGraphQLError(res, error, req.headers.accept);
       else sendStatusError(res, error, '');
       return;
