@@ -47,10 +47,18 @@ interface RequestState {
   validate?: TraceSpan;
   execution?: TraceSpan;
   planning?: TraceSpan;
+  /** Backend call attempts started and not yet ended. */
+  open: number;
+  /**
+   * The answer is written but calls are still ending (a proxied body streams to its last byte
+   * before its call ends): the request's line waits for them, so it lists every call.
+   */
+  ending?: { status: number; outcome: string; ms: number };
 }
 
 /** One backend call attempt in flight. */
 interface CallState {
+  readonly request: RequestState;
   readonly startedAt: number;
   readonly span: TraceSpan | undefined;
 }
@@ -126,7 +134,7 @@ export class Telemetry {
   #beginRequest({ ctx, name, attributes }: RequestStart): void {
     const client = ctx.headers[CLIENT_HEADER];
     if (typeof client === 'string' && CLIENT_NAME.test(client)) ctx.facts.client = client;
-    const state: RequestState = {};
+    const state: RequestState = { open: 0 };
     if (this.tracing) {
       state.span = this.tracing.startRequest(ctx.headers, name, attributes);
       state.traceId = state.span.traceId;
@@ -185,7 +193,8 @@ export class Telemetry {
       exchange.headers.traceparent = state.traceparent;
       if (state.tracestate) exchange.headers.tracestate = state.tracestate;
     }
-    this.#calls.set(exchange, { startedAt: performance.now(), span });
+    state.open++;
+    this.#calls.set(exchange, { request: state, startedAt: performance.now(), span });
   }
 
   #endCall(exchange: Exchange): void {
@@ -208,6 +217,12 @@ export class Telemetry {
           status,
         );
       span.finish(outcome);
+    }
+    const request = call.request;
+    request.open--;
+    if (request.open === 0 && request.ending) {
+      const { status: answered, outcome: first, ms: took } = request.ending;
+      this.#finishRequest(exchange.ctx, request, answered, first, took);
     }
   }
 
@@ -236,10 +251,21 @@ export class Telemetry {
    * is `ok` or the error code the client saw first.
    */
   #endRequest(ctx: RequestContext, status: number, outcome: string): void {
-    const { facts } = ctx;
-    const state = this.#state.get(facts);
+    const state = this.#state.get(ctx.facts);
     if (!state) return;
     const ms = performance.now() - ctx.startedAt;
+    if (state.open > 0) state.ending = { status, outcome, ms };
+    else this.#finishRequest(ctx, state, status, outcome, ms);
+  }
+
+  #finishRequest(
+    ctx: RequestContext,
+    state: RequestState,
+    status: number,
+    outcome: string,
+    ms: number,
+  ): void {
+    const { facts } = ctx;
     const client = facts.client ?? '(unknown)';
     if (this.metrics) {
       const clientLabel = this.#clients.label(client);

@@ -26,11 +26,37 @@ export class LogCapture extends Writable {
   readonly lines: Record<string, unknown>[] = [];
   override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
     for (const line of chunk.toString('utf8').split('\n'))
-      if (line) this.lines.push(JSON.parse(line));
+      if (line) {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        this.lines.push(parsed);
+        this.emit('line', parsed);
+      }
     callback();
   }
   text(): string {
     return this.lines.map((l) => JSON.stringify(l)).join('\n');
+  }
+
+  /** The first line `match` accepts, once it is written (log writes are asynchronous). */
+  async find(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 2_000,
+  ): Promise<Record<string, unknown>> {
+    const found = this.lines.find(match);
+    if (found) return found;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('line', check);
+        reject(new Error('no such log line was written'));
+      }, timeoutMs);
+      const check = (line: Record<string, unknown>) => {
+        if (!match(line)) return;
+        clearTimeout(timer);
+        this.off('line', check);
+        resolve(line);
+      };
+      this.on('line', check);
+    });
   }
 }
 

@@ -91,6 +91,17 @@ describe('the request path', () => {
     }
   });
 
+  test('a proxied route’s call is in its request’s log line, though its body streams to the end', async () => {
+    await get(`${gateway.origin}/api/users/2`, { 'x-correlation-id': 'route-log-1' });
+    const line: any = await gateway.logs.find(
+      (l) => l.msg === 'request' && l.correlationId === 'route-log-1',
+    );
+    assert.deepEqual(
+      line.calls.map((c: any) => [c.backend, c.kind, c.outcome]),
+      [['users-api', 'route', 'ok']],
+    );
+  });
+
   test('REST requests are labelled by their route, not their path, in metrics', async () => {
     for (const id of ['1', '2', '3', '999']) await get(`${gateway.origin}/api/users/${id}`);
     const text = (await get(`${gateway.origin}/metrics`)).text;
