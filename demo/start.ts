@@ -62,6 +62,8 @@ async function main() {
       env: {
         ...process.env,
         GATEWAY_MODE: process.env.GATEWAY_MODE ?? 'development',
+        // The demo needs no network: no usage reports to Apollo, no cloud metadata lookups.
+        APOLLO_TELEMETRY_DISABLED: process.env.APOLLO_TELEMETRY_DISABLED ?? 'true',
         ...backends.env,
       },
       // Its own process group: Ctrl-C reaches only us, and we send the gateway exactly one

@@ -22,6 +22,8 @@ if (files.length === 0) {
 const tools = ensureTestTools(files);
 const { status } = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
   stdio: 'inherit',
-  env: { ...process.env, ...tools },
+  // Apollo Gateway reports usage to Apollo unless told not to, and first asks cloud metadata
+  // addresses (169.254.169.254, 100.100.100.200) where it runs: tests stay on loopback.
+  env: { APOLLO_TELEMETRY_DISABLED: 'true', ...process.env, ...tools },
 });
 process.exit(status ?? 1);
