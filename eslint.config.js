@@ -38,7 +38,7 @@ const boundaries = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'scratch/'] },
+  { ignores: ['node_modules/', 'scratch/', '.runtimes/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

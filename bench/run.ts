@@ -9,6 +9,12 @@
 //   observability  the federation query with request logs, metrics and tracing (spans made,
 //               exporter none) on vs all off, same gateway; then the same observability path
 //               in process (bench/observability-path.ts), per part
+//   context-manager  (only when named) tracing as the observability case's "all on", plus
+//               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
+//               manager (bench/context-manager.ts), vs the same without
+//
+// Every process runs on the node that runs the bench, its TypeScript loaded as production
+// loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
 //
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
@@ -28,6 +34,7 @@ import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
 import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+const LOADER = join(ROOT, 'bin/typescript-loader.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -71,7 +78,7 @@ const children: ChildProcess[] = [];
 const pidOf = new Map<string, number>();
 
 /**
- * Spawns a TypeScript entry point and resolves with its first stdout line that `accept`s.
+ * Spawns a TypeScript entry point (`--import <file>` arguments first, as node takes them) and resolves with its first stdout line that `accept`s.
  * Stdout goes to a file, not a pipe: a gateway's request log lines would otherwise be read by
  * this process, which also generates the load, and slow the target that logs.
  */
@@ -82,9 +89,16 @@ async function spawnTs(
 ) {
   const outFile = join(await mkdtemp(join(tmpdir(), 'gateway-bench-out-')), 'stdout');
   const out = openSync(outFile, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, ['--import', LOADER, ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', PORT: '', ...env },
+    // No usage reports to Apollo (nor the cloud metadata lookups before them): loopback only.
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: '',
+      APOLLO_TELEMETRY_DISABLED: 'true',
+      ...env,
+    },
     stdio: ['ignore', out, 'inherit'],
   });
   closeSync(out);
@@ -615,7 +629,53 @@ async function grpcFrontCase(dir: string) {
   }
 }
 
+async function contextManagerCase(dir: string) {
+  const defs = JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
+    name: string;
+    url: string;
+    sdl: string;
+  }[];
+  const subgraphs = Object.fromEntries(
+    defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
+  );
+  const file = join(dir, 'traced.yaml');
+  await writeFile(
+    file,
+    stringify({ subgraphs, tracing: { enabled: true, exporter: 'none', sample_ratio: 1 } }),
+  );
+  const gateway = ['src/cli/main.ts', 'start', '--config', file, '--port', '0'];
+  const [withManager, without] = await Promise.all([
+    spawnTs(['--import', join(ROOT, 'bench/context-manager.ts'), ...gateway], listening),
+    spawnTs(gateway, listening),
+  ]);
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({ name: 'without', url: urlOf(without), method: 'POST', body, check: () => {} }),
+  );
+  const target = (name: string, line: string): Target => ({
+    name,
+    url: urlOf(line),
+    pid: pidOf.get(line),
+    method: 'POST',
+    body,
+    check: expectJson(reference),
+  });
+  const { a, b } = await compare(
+    `Apollo Gateway's spans through the AsyncLocalStorage context manager (node ${process.version}), tracing on, federation query`,
+    target('with context manager', withManager),
+    target('explicit parents only', without),
+  );
+  const cpu =
+    a.cpuUs !== undefined && b.cpuUs !== undefined
+      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+      : '';
+  console.log(
+    `\ncost of the context manager: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`,
+  );
+}
+
 async function main() {
+  console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
   try {
     if (CASES.includes('federation')) await federationCase(dir);
@@ -624,6 +684,7 @@ async function main() {
     if (CASES.includes('transcode')) await transcodeCase(dir);
     if (CASES.includes('grpc-front')) await grpcFrontCase(dir);
     if (CASES.includes('observability')) await observabilityCase(dir);
+    if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await Promise.all(
       children.map(async (child) => {

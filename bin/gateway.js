@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The installed `gateway` command: runs the TypeScript sources through tsx's loader.
-import { register } from 'tsx/esm/api';
+// The installed `gateway` command: the TypeScript sources as they are, types stripped by Node
+// where it can, through tsx's loader where it cannot (see typescript-loader.js).
+import './typescript-loader.js';
 
-register();
 await import('../src/cli/main.ts');

@@ -51,16 +51,11 @@ async function main() {
   console.log(`demo: orders gRPC    ${backends.orders.url}`);
   console.log(`demo: products       ${backends.products.url}`);
 
+  // The `gateway` command itself, so the demo runs the gateway as production does: types
+  // stripped by Node where it can, tsx only where it cannot (bin/typescript-loader.js).
   const gateway = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/cli/main.ts'),
-      'start',
-      '--config',
-      join(ROOT, 'supergraph.yaml'),
-    ],
+    [join(ROOT, 'bin/gateway.js'), 'start', '--config', join(ROOT, 'supergraph.yaml')],
     {
       cwd: ROOT,
       stdio: 'inherit',

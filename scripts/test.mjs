@@ -1,8 +1,10 @@
 // Runs every test file with node's test runner. Node 20's --test does not expand globs, so the
-// files are listed here; `npm test -- test/unit` narrows the run to a folder or file.
+// files are listed here; `npm test -- test/unit` narrows the run to a folder or file. What the
+// selected files need from the machine (Chromium, openssl) is found or installed first.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureTestTools } from './test-tools.mjs';
 
 function collect(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
@@ -17,7 +19,9 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+const tools = ensureTestTools(files);
 const { status } = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
   stdio: 'inherit',
+  env: { ...process.env, ...tools },
 });
 process.exit(status ?? 1);

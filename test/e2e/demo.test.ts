@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
@@ -9,9 +10,19 @@ import { get, post } from '../helpers/env.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
+/** package.json's `start` script (`node <args>`), run by the node that runs the tests. */
+function startArgs(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [command, ...args] = scripts.start.split(' ');
+  assert.equal(command, 'node', 'npm start runs node directly');
+  return args;
+}
+
 test('npm start serves the demo query, the orders REST API, the users gRPC API, and Ctrl-C stops it all', async () => {
   // What `npm start` runs, on ephemeral ports so the test never collides with a running demo.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'demo/start.ts')], {
+  const child = spawn(process.execPath, startArgs(), {
     cwd: ROOT,
     env: {
       ...process.env,

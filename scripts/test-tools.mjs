@@ -1,0 +1,138 @@
+// What the tests need from the machine beyond `npm ci`, found (or installed) before they run, so
+// that the README's `npm test` passes on a fresh machine and never skips a test for want of a
+// tool. A tool is needed when a selected test file imports its helper; Debian's package brings
+// it in when we may install (root with apt-get), else the run stops with one line saying what to
+// install.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+
+/**
+ * @typedef {object} Tool
+ * @property {string} name        the command, and Debian's package of the same name
+ * @property {string} helper      the test helper that runs it: a test file importing it needs it
+ * @property {string} why         for the message when it is missing
+ * @property {string} [env]       a variable naming the binary, which wins over the lookup
+ * @property {string[]} [paths]   where Debian puts it, looked at before PATH
+ */
+
+/** @type {Tool[]} */
+export const TOOLS = [
+  {
+    name: 'chromium',
+    helper: 'helpers/browser.ts',
+    why: 'the landing-page test drives it headless',
+    env: 'CHROMIUM_PATH',
+    paths: ['/usr/bin/chromium'],
+  },
+  { name: 'openssl', helper: 'helpers/tls.ts', why: 'the TLS tests make a throwaway CA with it' },
+];
+
+const isExecutable = (/** @type {string} */ file) => {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The tool's binary: its variable when set (a wrong one is an error, not a reason to look
+ * elsewhere), else the first of its known paths and PATH that is executable.
+ * @param {Tool} tool
+ * @param {{ env?: NodeJS.ProcessEnv, executable?: (file: string) => boolean }} [seen]
+ * @returns {string | undefined}
+ */
+export function findTool(tool, { env = process.env, executable = isExecutable } = {}) {
+  const named = tool.env ? env[tool.env] : undefined;
+  if (named) {
+    if (isAbsolute(named) && executable(named)) return named;
+    throw new Error(`${tool.env}=${named} is not an executable file (give an absolute path)`);
+  }
+  const onPath = (env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, tool.name));
+  return [...(tool.paths ?? []), ...onPath].find((file) => executable(file));
+}
+
+/**
+ * What to do about the missing tools: install them with apt-get, or stop with one line.
+ * @param {Tool[]} missing
+ * @param {{ root: boolean, aptGet: boolean }} may
+ * @returns {{ install: string[] } | { stop: string }}
+ */
+export function planFor(missing, { root, aptGet }) {
+  const names = missing.map((tool) => tool.name);
+  if (root && aptGet) return { install: names };
+  const what = missing.map((tool) => `${tool.name} (${tool.why})`).join(' and ');
+  const instead = missing
+    .filter((tool) => tool.env)
+    .map((tool) => `, or set ${tool.env} to its binary`)
+    .join('');
+  return {
+    stop: `npm test needs ${what}: install Debian's package with \`sudo apt-get install ${names.join(' ')}\`${instead}`,
+  };
+}
+
+/**
+ * Finds (or installs) every tool the given test files need, and returns the variables that tell
+ * the tests where each one is. Exits with one line when a tool is missing and cannot be had.
+ * @param {string[]} files
+ * @returns {Record<string, string>}
+ */
+export function ensureTestTools(files) {
+  const sources = files.map((file) => readFileSync(file, 'utf8'));
+  const needed = TOOLS.filter((tool) => sources.some((text) => text.includes(tool.helper)));
+  const found = (/** @type {Tool} */ tool) => {
+    try {
+      return findTool(tool);
+    } catch (error) {
+      console.error(`npm test: ${/** @type {Error} */ (error).message}`);
+      process.exit(1);
+    }
+  };
+  const missing = needed.filter((tool) => !found(tool));
+  if (missing.length > 0) {
+    const plan = planFor(missing, {
+      root: process.getuid?.() === 0,
+      aptGet: findTool({ name: 'apt-get', helper: '', why: '' }) !== undefined,
+    });
+    if ('stop' in plan) {
+      console.error(plan.stop);
+      process.exit(1);
+    }
+    install(plan.install);
+  }
+  /** @type {Record<string, string>} */
+  const env = {};
+  for (const tool of needed) {
+    const file = found(tool);
+    if (!file) {
+      console.error(`npm test: ${tool.name} is still missing after apt-get installed it`);
+      process.exit(1);
+    }
+    if (tool.env) env[tool.env] = file;
+  }
+  return env;
+}
+
+/** @param {string[]} packages */
+function install(packages) {
+  console.error(`== installing Debian's ${packages.join(', ')} for the tests (apt-get)`);
+  // Non-interactive and quiet: this runs inside `npm test`, maybe in CI with no terminal.
+  const options = /** @type {const} */ ({
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  try {
+    execFileSync('apt-get', ['update', '-qq'], options);
+    execFileSync('apt-get', ['install', '-y', '-qq', ...packages], options);
+  } catch (error) {
+    console.error(
+      `npm test: \`apt-get install ${packages.join(' ')}\` failed (${/** @type {Error} */ (error).message.split('\n')[0]}); install it by hand`,
+    );
+    process.exit(1);
+  }
+}
