@@ -7,7 +7,6 @@ import type {
   Outbound,
 } from '../../kernel/outbound.ts';
 import type {
-  ChainExchange,
   GrpcChannelPool,
   GrpcStreamExchange,
   GrpcUnaryExchange,
@@ -65,23 +64,22 @@ export function createOutbound(deps: OutboundDeps): Outbound {
   const stream = compose((ex) => sendGrpcStream(deps.channels, ex as GrpcStreamExchange));
   return {
     http<T>(call: HttpCall, read: (answer: HttpAnswer) => Promise<T>): Promise<T> {
-      return http({ ...exchangeOf(call), call, read } as HttpExchange) as Promise<T>;
+      return http(exchangeOf(call, { read })) as Promise<T>;
     },
     grpcUnary<T>(call: GrpcCall, read: (answer: GrpcUnaryAnswer) => T): Promise<T> {
-      return unary({ ...exchangeOf(call), call, read } as GrpcUnaryExchange) as Promise<T>;
+      return unary(exchangeOf(call, { read })) as Promise<T>;
     },
     grpcStream(call, handlers, signal) {
-      return stream({
-        ...exchangeOf(call),
-        call,
-        handlers,
-        signal,
-      } as GrpcStreamExchange) as Promise<void>;
+      return stream(exchangeOf(call, { handlers, signal })) as Promise<void>;
     },
   };
 }
 
-function exchangeOf(call: HttpCall | GrpcCall): ChainExchange {
+/** One object per attempt, built in one literal (this runs for every backend call). */
+function exchangeOf(
+  call: HttpCall | GrpcCall,
+  how: Record<string, unknown>,
+): HttpExchange & GrpcUnaryExchange & GrpcStreamExchange {
   return {
     target: call.target,
     ctx: call.ctx,
@@ -92,5 +90,9 @@ function exchangeOf(call: HttpCall | GrpcCall): ChainExchange {
     budgetCut: false,
     outcome: 'ok',
     backendFailed: false,
-  };
+    call,
+    read: how.read,
+    handlers: how.handlers,
+    signal: how.signal,
+  } as HttpExchange & GrpcUnaryExchange & GrpcStreamExchange;
 }
