@@ -19,13 +19,13 @@
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
+import { stopChildren } from './children.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
 import { stringify } from 'yaml';
@@ -238,12 +238,17 @@ function expectJson(expected: unknown): (text: string) => void {
   };
 }
 
-async function federationCase(dir: string) {
-  const defs = JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
+/** The shop graph's four subgraphs, in a child process: their names, URLs and SDL. */
+async function startSubgraphs(): Promise<{ name: string; url: string; sdl: string }[]> {
+  return JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
     name: string;
     url: string;
     sdl: string;
   }[];
+}
+
+async function federationCase(dir: string) {
+  const defs = await startSubgraphs();
   const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
   const supergraphFile = join(dir, 'supergraph.graphql');
   await writeFile(supergraphFile, supergraphSdl);
@@ -280,11 +285,7 @@ async function federationCase(dir: string) {
 }
 
 async function observabilityCase(dir: string) {
-  const defs = JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
-    name: string;
-    url: string;
-    sdl: string;
-  }[];
+  const defs = await startSubgraphs();
   const subgraphs = Object.fromEntries(
     defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
   );
@@ -630,11 +631,7 @@ async function grpcFrontCase(dir: string) {
 }
 
 async function contextManagerCase(dir: string) {
-  const defs = JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
-    name: string;
-    url: string;
-    sdl: string;
-  }[];
+  const defs = await startSubgraphs();
   const subgraphs = Object.fromEntries(
     defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
   );
@@ -686,13 +683,7 @@ async function main() {
     if (CASES.includes('observability')) await observabilityCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null) return;
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }),
-    );
+    await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -10,12 +10,12 @@
 // .runtimes/, see scripts/runtimes.mjs)  BENCH_ROUNDS=6  BENCH_DURATION=5 (s)
 // BENCH_CONNECTIONS=32
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { stopChildren } from './children.ts';
 import { stringify } from 'yaml';
 import { RUNTIMES, binOf } from '../scripts/runtimes.mjs';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
@@ -173,13 +173,7 @@ async function main() {
       );
     }
   } finally {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null) return;
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }),
-    );
+    await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
   }
 }

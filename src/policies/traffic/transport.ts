@@ -144,7 +144,18 @@ function judged(exchange: ChainExchange, error: grpc.ServiceError): grpc.Service
   return error;
 }
 
-const deadlineOf = (exchange: ChainExchange) => ({ deadline: Date.now() + exchange.timeoutMs });
+/** What grpc-js needs to start either kind of call: method, codecs, message, metadata, deadline. */
+function callArgs(exchange: GrpcUnaryExchange | GrpcStreamExchange) {
+  const { call } = exchange;
+  return [
+    call.path,
+    call.serialize,
+    call.deserialize,
+    call.message,
+    metadataOf(exchange.headers),
+    { deadline: Date.now() + exchange.timeoutMs },
+  ] as const;
+}
 
 /**
  * One unary call. It settles after the status arrives, so the trailers are there for `read`;
@@ -160,18 +171,10 @@ export function sendGrpcUnary(
     let headers = new grpc.Metadata();
     const pending = channels
       .get(call.address, call.tls)
-      .makeUnaryRequest(
-        call.path,
-        call.serialize,
-        call.deserialize,
-        call.message,
-        metadataOf(exchange.headers),
-        deadlineOf(exchange),
-        (error, response) => {
-          if (error) reject(judged(exchange, error));
-          else reply = response as Record<string, unknown>;
-        },
-      );
+      .makeUnaryRequest(...callArgs(exchange), (error, response) => {
+        if (error) reject(judged(exchange, error));
+        else reply = response as Record<string, unknown>;
+      });
     pending.on('metadata', (md: grpc.Metadata) => (headers = md));
     pending.on('status', (status: grpc.StatusObject) => {
       if (status.code !== grpc.status.OK || !reply) return;
@@ -200,14 +203,7 @@ export function sendGrpcStream(
     let stopped = false;
     const stream = channels
       .get(call.address, call.tls)
-      .makeServerStreamRequest(
-        call.path,
-        call.serialize,
-        call.deserialize,
-        call.message,
-        metadataOf(exchange.headers),
-        deadlineOf(exchange),
-      );
+      .makeServerStreamRequest(...callArgs(exchange));
     const stop = () => {
       if (stopped) return;
       stopped = true;
