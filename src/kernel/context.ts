@@ -60,6 +60,32 @@ export interface RequestContext {
   readonly facts: RequestFacts;
   /** The GraphQL operation, once resolved: what `operation` stages (cost, limits) read. */
   operation?: OperationFacts;
+  /**
+   * Who is calling, once `authenticate` verified a credential; undefined for an anonymous
+   * request. The outbound chain hands it to every backend (policies/traffic/identity.ts); field
+   * authorization reads it. Nothing else sets it: client headers never become identity.
+   */
+  identity?: Identity;
+}
+
+/** A caller the gateway verified: a JWT, an introspected OAuth token or an API key. */
+export interface Identity {
+  /** How the caller proved who it is. */
+  readonly kind: 'jwt' | 'opaque' | 'api_key';
+  /** The token's `sub`, or the API key entry's name. */
+  readonly subject: string;
+  /** The token's `iss`; none for an API key. */
+  readonly issuer?: string;
+  /** Granted scopes (`scope`/`scp` of a token, an API key's list), deduplicated. */
+  readonly scopes: readonly string[];
+  /** The OAuth client (`client_id`, `azp`) or the API key's client id. */
+  readonly clientId?: string;
+  /** An API key's plan (rate budgets key on it later). */
+  readonly plan?: string;
+  /** The verified claims (a JWT's payload, an introspection answer); never logged whole. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** When the credential stops being valid, in seconds since the epoch. */
+  readonly expiresAt?: number;
 }
 
 /** A resolved GraphQL operation and the graph it runs over. */

@@ -24,6 +24,7 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
+  AUTH_UNAVAILABLE: 'AUTH_UNAVAILABLE',
   RATE_LIMITED: 'RATE_LIMITED',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
@@ -51,6 +52,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_USER_INPUT]: 400,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  // The identity provider could not be asked (no keys ever fetched, introspection down): the
+  // gateway cannot tell, so it neither serves nor blames the client.
+  [ErrorCode.AUTH_UNAVAILABLE]: 503,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
@@ -78,6 +82,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_USER_INPUT]: 3, // INVALID_ARGUMENT
   [ErrorCode.UNAUTHENTICATED]: 16, // UNAUTHENTICATED
   [ErrorCode.FORBIDDEN]: 7, // PERMISSION_DENIED
+  [ErrorCode.AUTH_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
