@@ -125,3 +125,27 @@ export interface Outbound {
 export function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
 }
+
+/**
+ * The names identity travels under to backends (`auth.identity.headers`), lower case: the
+ * outbound chain removes any copy a client sent before it sets the verified values.
+ */
+export interface IdentityHeaderNames {
+  readonly subject: string;
+  readonly scopes: string;
+  readonly clientId: string;
+  /** Where the gateway's proof goes (an internal JWT or a signature). */
+  readonly proof: string;
+}
+
+/**
+ * Proves to a backend that a call comes from the gateway, for the identity it carries (or for
+ * an anonymous caller: backends still refuse calls that did not come through the gateway).
+ * Implemented in policies/auth (an internal JWT signed with the gateway's own rotated keys, or
+ * an HMAC over the identity headers with a shared secret) and handed to the outbound chain by
+ * runtime/, so traffic/ and auth/ never import each other.
+ */
+export interface IdentityProof {
+  /** The proof header's value for one call carrying these identity header values. */
+  proofFor(identity: RequestContext['identity'], sent: Readonly<Record<string, string>>): string;
+}
