@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ Commands:
                --config <file>      (default: ./supergraph.yaml)
                --port <n>           (default: PORT, else 4100)
                --host <addr>        (default: 127.0.0.1)
+  key hash   Print the SHA-256 of the API key read from stdin (an API key entry's sha256)
+  key new    Generate an API key; print it and its SHA-256
   help       Show this text
 `;
 
@@ -48,6 +51,8 @@ async function main(argv: string[]): Promise<void> {
       return compose(rest);
     case 'serve-subgraph':
       return serveSubgraphCommand(rest);
+    case 'key':
+      return key(rest);
     case 'rest':
     case 'grpc':
       if (rest[0] !== 'print') {
@@ -212,6 +217,45 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
       .then(() => process.exit(ExitCode.OK));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * API keys are configured as their SHA-256 only, so operators need the hash of a key they hold
+ * (`key hash`) or a new key and its hash (`key new`). The same hash and key format as
+ * policies/auth/api-keys.ts (hashApiKey, generateApiKey), which cli/ may not import
+ * (docs/architecture.md); test/e2e/cli.test.ts checks that the two agree.
+ */
+async function key(args: string[]): Promise<void> {
+  const [subcommand, ...more] = args;
+  if (more.length > 0) throw new UsageError(`key ${subcommand} takes no arguments`);
+  switch (subcommand) {
+    case 'hash':
+      process.stdout.write(`${sha256Hex(await readOneKey())}\n`);
+      return;
+    case 'new': {
+      const generated = `gw_${randomBytes(32).toString('base64url')}`;
+      process.stdout.write(`key:    ${generated}\nsha256: ${sha256Hex(generated)}\n`);
+      return;
+    }
+    default:
+      throw new UsageError('the key command has two subcommands: key hash, key new');
+  }
+}
+
+const sha256Hex = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/** One key from stdin, without the newline `echo` or a terminal adds. */
+async function readOneKey(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('key (then Ctrl-D): ');
+  process.stdin.setEncoding('utf8'); // whole characters, even split across chunks
+  let input = '';
+  for await (const chunk of process.stdin) input += chunk as string;
+  const value = input.replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError('key hash reads one key from stdin, and it was empty');
+  if (/[\r\n]/.test(value)) {
+    throw new UsageError('key hash reads one key from stdin, and it had several lines');
+  }
+  return value;
 }
 
 function portAndHost(port: string | undefined, host: string | undefined) {

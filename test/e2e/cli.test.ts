@@ -5,15 +5,17 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ApiKeys, hashApiKey } from '../../src/policies/auth/api-keys.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
 import { post, startSubgraphs, writeProject } from '../helpers/env.ts';
 
 /** The installed command itself, as `npx gateway` runs it. */
 const BIN = join(import.meta.dirname, '../../bin/gateway.js');
 
-/** Runs the gateway command to completion. */
-async function run(args: string[], cwd: string) {
+/** Runs the gateway command to completion, with `input` as its stdin (else none). */
+async function run(args: string[], cwd: string, input = '') {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PORT: '' } });
+  child.stdin.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -142,5 +144,55 @@ describe('the gateway command', () => {
       /missing\.yaml:\d+:\d+: subgraphs\.products\.schema\.file: cannot read schema file/,
     );
     await assert.rejects(readFile(join(project.dir, 'none.graphql')));
+  });
+});
+
+describe('the key command', () => {
+  const cwd = import.meta.dirname;
+
+  test('key hash prints the SHA-256 of the key on stdin, as API key entries hold it', async () => {
+    for (const input of ['gw_secret\n', 'gw_secret', 'gw_secret\r\n']) {
+      const { code, stdout, stderr } = await run(['key', 'hash'], cwd, input);
+      assert.equal(code, 0, stderr);
+      // The CLI hashes on its own (cli/ may not import policies/): it must agree with them.
+      assert.equal(stdout, `${hashApiKey('gw_secret')}\n`, JSON.stringify(input));
+    }
+    const accented = await run(['key', 'hash'], cwd, 'clé-ü\n');
+    assert.equal(accented.stdout, `${hashApiKey('clé-ü')}\n`);
+  });
+
+  test('key hash keeps everything but the one trailing newline', async () => {
+    const { stdout } = await run(['key', 'hash'], cwd, ' gw_secret \n');
+    assert.equal(stdout, `${hashApiKey(' gw_secret ')}\n`);
+  });
+
+  test('key hash with empty input, or several lines, exits 2 with the usage', async () => {
+    for (const input of ['', '\n', 'one\ntwo\n']) {
+      const { code, stdout, stderr } = await run(['key', 'hash'], cwd, input);
+      assert.equal(code, 2, JSON.stringify(input));
+      assert.equal(stdout, '');
+      assert.match(stderr, /gateway: key hash reads one key from stdin/);
+      assert.match(stderr, /Usage: gateway/);
+    }
+  });
+
+  test('key new prints a new key and its hash, which an API key entry then matches', async () => {
+    const { code, stdout, stderr } = await run(['key', 'new'], cwd);
+    assert.equal(code, 0, stderr);
+    const printed = /^key: {4}(gw_[A-Za-z0-9_-]{43})\nsha256: ([0-9a-f]{64})\n$/.exec(stdout);
+    assert.ok(printed, stdout);
+    const [, key, sha256] = printed as unknown as [string, string, string];
+    const keys = new ApiKeys([{ name: 'ops', sha256, clientId: 'ops', scopes: [] }]);
+    assert.equal(keys.match(key)?.subject, 'ops');
+    const again = await run(['key', 'new'], cwd);
+    assert.notEqual(again.stdout, stdout, 'a new key each time');
+  });
+
+  test('an unknown key subcommand or an extra argument exits 2 with the usage', async () => {
+    for (const args of [['key'], ['key', 'rotate'], ['key', 'new', 'extra']]) {
+      const { code, stderr } = await run(args, cwd);
+      assert.equal(code, 2, args.join(' '));
+      assert.match(stderr, /key hash +Print the SHA-256/);
+    }
   });
 });
