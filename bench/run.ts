@@ -9,6 +9,9 @@
 //   observability  the federation query with request logs, metrics and tracing (spans made,
 //               exporter none) on vs all off, same gateway; then the same observability path
 //               in process (bench/observability-path.ts), per part
+//   auth        the federation query with a credential verified (JWT RS256 and ES256 against a
+//               JWKS served over HTTP, fetched once and cached; an API key), identity headers
+//               and the gateway's proof to every subgraph, vs auth off (no credentials, no proof)
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -39,7 +42,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
-  process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability'
+  process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability,auth'
 ).split(',');
 const WARMUP_S = 3;
 /** The observability case's tracing.sample_ratio. */
@@ -52,6 +55,8 @@ interface Target {
   body?: string;
   /** The answer, compared as parsed JSON before and after the load. */
   check: (text: string) => void;
+  /** Request headers besides the content type (a credential). */
+  headers?: Record<string, string>;
   /** The process serving it, when the bench started it: its CPU time per request is printed. */
   pid?: number | undefined;
   /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
@@ -123,8 +128,9 @@ const urlOf = (line: string) => (JSON.parse(line) as { url: string }).url;
 async function request(target: Target): Promise<string> {
   if (target.call) return target.call();
   const init: RequestInit = { method: target.method };
-  if (target.body)
-    Object.assign(init, { body: target.body, headers: { 'content-type': 'application/json' } });
+  const headers: Record<string, string> = { ...target.headers };
+  if (target.body) headers['content-type'] = 'application/json';
+  Object.assign(init, { headers, ...(target.body ? { body: target.body } : {}) });
   return (await fetch(target.url, init)).text();
 }
 
@@ -135,7 +141,10 @@ function load(target: Target, duration: number): Promise<Round> {
       {
         url: target.url,
         method: target.method,
-        headers: target.body ? { 'content-type': 'application/json' } : {},
+        headers: {
+          ...target.headers,
+          ...(target.body ? { 'content-type': 'application/json' } : {}),
+        },
         body: target.body,
         connections: CONNECTIONS,
         duration,
@@ -671,6 +680,106 @@ async function contextManagerCase(dir: string) {
   );
 }
 
+/**
+ * Auth on vs off on the federation query: each credential kind in its own gateway, compared
+ * with one that verifies nothing and sends no proof. The JWKS is fetched once (then cached),
+ * and every request presents the same token, as a client does between refreshes.
+ */
+async function authCase(dir: string) {
+  const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+  const { createHash, randomBytes } = await import('node:crypto');
+  const { createServer } = await import('node:http');
+  const rsa = await generateKeyPair('RS256');
+  const ec = await generateKeyPair('ES256');
+  const jwks = JSON.stringify({
+    keys: [
+      { ...(await exportJWK(rsa.publicKey)), kid: 'rsa', alg: 'RS256', use: 'sig' },
+      { ...(await exportJWK(ec.publicKey)), kid: 'ec', alg: 'ES256', use: 'sig' },
+    ],
+  });
+  const jwksServer = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(jwks);
+  });
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks`;
+  const sign = (alg: string, key: Parameters<InstanceType<typeof SignJWT>['sign']>[0], kid: string) =>
+    new SignJWT({ scope: 'users:email orders:read' })
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuer('https://bench.example/')
+      .setAudience('bench')
+      .setSubject('user-1')
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(key);
+  const apiKey = `gw_${randomBytes(32).toString('base64url')}`;
+  const defs = await startSubgraphs();
+  const subgraphs = Object.fromEntries(
+    defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
+  );
+  const credentials = {
+    jwt: [{ issuer: 'https://bench.example/', audiences: ['bench'], jwks_url: jwksUrl }],
+    api_keys: {
+      keys: [
+        {
+          name: 'bench',
+          sha256: createHash('sha256').update(apiKey).digest('hex'),
+          client_id: 'bench',
+          scopes: ['users:email'],
+        },
+      ],
+    },
+  };
+  await writeFile(
+    join(dir, 'auth-off.yaml'),
+    stringify({ subgraphs, auth: { identity: { proof: { mode: 'none' } } } }),
+  );
+  await writeFile(join(dir, 'auth-on.yaml'), stringify({ subgraphs, auth: credentials }));
+  const start = (file: string) =>
+    spawnTs(['src/cli/main.ts', 'start', '--config', join(dir, file), '--port', '0'], listening);
+  const [off, on] = await Promise.all([start('auth-off.yaml'), start('auth-on.yaml')]);
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
+  );
+  const target = (name: string, line: string, headers: Record<string, string> = {}): Target => ({
+    name,
+    url: urlOf(line),
+    pid: pidOf.get(line),
+    method: 'POST',
+    body,
+    headers,
+    check: expectJson(reference),
+  });
+  const variants: [string, Record<string, string>][] = [
+    ['JWT RS256', { authorization: `Bearer ${await sign('RS256', rsa.privateKey, 'rsa')}` }],
+    ['JWT ES256', { authorization: `Bearer ${await sign('ES256', ec.privateKey, 'ec')}` }],
+    ['API key', { 'x-api-key': apiKey }],
+    ['proof only (anonymous)', {}],
+  ];
+  const summary: string[] = [];
+  try {
+    for (const [name, headers] of variants) {
+      const { a, b } = await compare(
+        `auth: ${name}, identity and proof to every subgraph, vs auth off, federation query`,
+        target(`auth on, ${name}`, on, headers),
+        target('auth off', off),
+      );
+      const cpu =
+        a.cpuUs !== undefined && b.cpuUs !== undefined
+          ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+          : '';
+      const line = `${name}: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
+      console.log(`
+cost of auth, ${line}`);
+      summary.push(line);
+    }
+  } finally {
+    jwksServer.close();
+  }
+  console.log(`\ncost of auth against auth off:\n${summary.map((l) => `  ${l}`).join('\n')}`);
+}
+
 async function main() {
   console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
@@ -681,6 +790,7 @@ async function main() {
     if (CASES.includes('transcode')) await transcodeCase(dir);
     if (CASES.includes('grpc-front')) await grpcFrontCase(dir);
     if (CASES.includes('observability')) await observabilityCase(dir);
+    if (CASES.includes('auth')) await authCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildAdapters, buildOutbound, type RuntimeDeps } from '../runtime/snapshot.ts';
 import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { generateApiKey, hashApiKey } from '../policies/auth/api-keys.ts';
 import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { ExitCode } from '../server/exit-codes.ts';
@@ -221,28 +221,25 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
 
 /**
  * API keys are configured as their SHA-256 only, so operators need the hash of a key they hold
- * (`key hash`) or a new key and its hash (`key new`). The same hash and key format as
- * policies/auth/api-keys.ts (hashApiKey, generateApiKey), which cli/ may not import
- * (docs/architecture.md); test/e2e/cli.test.ts checks that the two agree.
+ * (`key hash`) or a new key and its hash (`key new`): the gateway's own hashApiKey and
+ * generateApiKey, so what the command prints is what the gateway matches.
  */
 async function key(args: string[]): Promise<void> {
   const [subcommand, ...more] = args;
   if (more.length > 0) throw new UsageError(`key ${subcommand} takes no arguments`);
   switch (subcommand) {
     case 'hash':
-      process.stdout.write(`${sha256Hex(await readOneKey())}\n`);
+      process.stdout.write(`${hashApiKey(await readOneKey())}\n`);
       return;
     case 'new': {
-      const generated = `gw_${randomBytes(32).toString('base64url')}`;
-      process.stdout.write(`key:    ${generated}\nsha256: ${sha256Hex(generated)}\n`);
+      const generated = generateApiKey();
+      process.stdout.write(`key:    ${generated}\nsha256: ${hashApiKey(generated)}\n`);
       return;
     }
     default:
       throw new UsageError('the key command has two subcommands: key hash, key new');
   }
 }
-
-const sha256Hex = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
 /** One key from stdin, without the newline `echo` or a terminal adds. */
 async function readOneKey(): Promise<string> {

@@ -80,7 +80,14 @@ export interface LoadedConfig {
   readonly transcode: ReadonlyMap<string, ResolvedTranscode>;
   /** `grpc_server.services` by name. */
   readonly grpcServices: ReadonlyMap<string, ResolvedGrpcService>;
+  /** The key files of `auth.jwt` entries, read: by the entry's index. */
+  readonly authKeys: ReadonlyMap<number, AuthKeyFile>;
 }
+
+/** A JWT issuer's keys from a file: a JWKS (parsed) or a PEM key or certificate. */
+export type AuthKeyFile =
+  | { readonly kind: 'jwks'; readonly file: string; readonly jwks: { keys: readonly object[] } }
+  | { readonly kind: 'pem'; readonly file: string; readonly pem: string };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -199,6 +206,24 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     }
     return resolved;
   };
+  const authKeys = new Map<number, AuthKeyFile>();
+  for (const [index, issuer] of config.auth.jwt.entries()) {
+    const key = issuer.jwks_file === undefined ? 'pem_file' : 'jwks_file';
+    const named = issuer.jwks_file ?? issuer.pem_file;
+    if (named === undefined) continue;
+    const at = ['auth', 'jwt', String(index), key];
+    const read = await readNamed(named, at, key === 'jwks_file' ? 'JWKS' : 'PEM key');
+    if (!read) continue;
+    if (key === 'pem_file') {
+      if (/-----BEGIN (PUBLIC KEY|CERTIFICATE)-----/.test(read.text))
+        authKeys.set(index, { kind: 'pem', file: read.file, pem: read.text });
+      else issues.push(issueAt(at, `${named} holds no PEM public key or certificate`));
+      continue;
+    }
+    const jwks = parseJwks(read.text);
+    if (typeof jwks === 'string') issues.push(issueAt(at, `${named}: ${jwks}`));
+    else authKeys.set(index, { kind: 'jwks', file: read.file, jwks });
+  }
   const transcode = new Map<string, ResolvedTranscode>();
   for (const [name, entry] of Object.entries(config.transcode)) {
     const from = entry.subgraph === undefined ? undefined : config.subgraphs[entry.subgraph];
@@ -311,7 +336,23 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   ];
   for (const entry of [...transcode.values(), ...grpcServices.values()])
     watchFiles.push(...entry.files);
-  return { file: path, config, schemas, watchFiles, transcode, grpcServices };
+  for (const keys of authKeys.values()) watchFiles.push(keys.file);
+  return { file: path, config, schemas, watchFiles, transcode, grpcServices, authKeys };
+}
+
+/** A JWKS document, or what is wrong with it. Private key parts are refused: only public keys. */
+function parseJwks(text: string): { keys: readonly object[] } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  const keys = (value as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) return 'expected a JWKS: {"keys": [...]}';
+  if (keys.some((key) => typeof key !== 'object' || key === null || 'd' in key))
+    return 'holds a private key (a "d" member): publish public keys only';
+  return { keys: keys as object[] };
 }
 
 /**

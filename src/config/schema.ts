@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { ByteSize, Duration, HEADER_NAME, HeaderNames } from './common.ts';
+import { AuthConfig, AuthMode } from './auth.ts';
+
+export { ByteSize, Duration } from './common.ts';
 
 /**
  * The one definition of supergraph.yaml: it gives the static type (`GatewayConfig`), the runtime
@@ -9,56 +13,6 @@ import { z } from 'zod';
  * them in the same snake_case. Every object is strict: an unknown key is an error, because a typo
  * in a policy key must never silently disable the policy.
  */
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** `250ms`, `10s`, `1.5m`, `1h`, or a whole number of milliseconds. */
-export const Duration = z
-  .union(
-    [
-      z.number().int().nonnegative(),
-      z
-        .string()
-        .regex(DURATION, 'expected a duration such as 250ms, 10s, 2m, or a number of milliseconds'),
-    ],
-    {
-      error: 'expected a duration such as 250ms, 10s, 2m, or a number of milliseconds',
-    },
-  )
-  .transform((value) => {
-    if (typeof value === 'number') return value;
-    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
-    return Math.round(Number(amount) * (UNIT_MS[unit as string] as number));
-  });
-
-const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)$/i;
-const UNIT_BYTES: Record<string, number> = {
-  b: 1,
-  kb: 1_000,
-  kib: 1_024,
-  mb: 1_000_000,
-  mib: 1_048_576,
-  gb: 1_000_000_000,
-  gib: 1_073_741_824,
-};
-
-/** `512kb`, `1mib`, `2MB`, or a whole number of bytes. */
-export const ByteSize = z
-  .union(
-    [
-      z.number().int().positive(),
-      z.string().regex(BYTES, 'expected a size such as 512kb, 1mib, 2mb, or a number of bytes'),
-    ],
-    {
-      error: 'expected a size such as 512kb, 1mib, 2mb, or a number of bytes',
-    },
-  )
-  .transform((value) => {
-    if (typeof value === 'number') return value;
-    const [, amount, unit] = BYTES.exec(value) as RegExpExecArray;
-    return Math.round(Number(amount) * (UNIT_BYTES[(unit as string).toLowerCase()] as number));
-  });
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'expected an http or https URL' });
 
@@ -107,8 +61,6 @@ export const SubgraphSchemaSource = z
     }
   });
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /** TLS to a gRPC backend, as in a gRPC source. */
 const GrpcTls = z.union([
   z.literal(true),
@@ -125,14 +77,6 @@ const GrpcTls = z.union([
     }),
 ]);
 
-const HeaderNames = z
-  .array(
-    z
-      .string()
-      .regex(HEADER_NAME, 'expected an HTTP header name')
-      .transform((h) => h.toLowerCase()),
-  )
-  .default([]);
 
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
@@ -473,6 +417,10 @@ export const TranscodeConfig = z
     use_proto_names: z.boolean().default(false),
     /** Ignore query parameters that name no request field instead of answering 400. @default false */
     ignore_unknown_query_parameters: z.boolean().default(false),
+    /** What its methods demand of callers. @default as `auth.surfaces.rest` */
+    auth: AuthMode.optional(),
+    /** Per method (`CreateOrder` or `demo.orders.v1.OrderService.CreateOrder`), over `auth`. @default {} */
+    method_auth: z.record(z.string().min(1), AuthMode).default({}),
   })
   .superRefine((entry, ctx) => {
     const own = (['address', 'protos', 'include_dirs', 'timeout', 'tls'] as const).filter(
@@ -510,6 +458,8 @@ export const GrpcServiceConfig = z.strictObject({
     .default({}),
   /** Request metadata passed on as HTTP headers, by name. @default [] */
   forward_metadata: HeaderNames,
+  /** What its methods demand of callers. @default as `auth.surfaces.grpc` */
+  auth: AuthMode.optional(),
 });
 
 /** The gRPC port: REST backends served as gRPC services, with reflection and health. */
@@ -584,6 +534,8 @@ export const RouteConfig = z
      * headers a client sends are never trusted as such. @default []
      */
     forward_headers: HeaderNames,
+    /** What the route demands of callers. @default as `auth.surfaces.rest` */
+    auth: AuthMode.optional(),
   })
   .superRefine((route, ctx) => {
     if (route.backends.every((b) => b.weight === 0 && Object.keys(b.when_headers).length === 0))
@@ -630,6 +582,8 @@ export const GatewayConfigSchema = z.strictObject({
   grpc_server: GrpcServerConfig.default(GrpcServerConfig.parse({})),
   /** Plain REST routes, proxied to REST backends; the longest matching prefix wins. @default [] */
   routes: z.array(RouteConfig).default([]),
+  /** Who may call and how identity reaches backends. @default no credentials: nothing required */
+  auth: AuthConfig.default(AuthConfig.parse({})),
 });
 
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
@@ -647,3 +601,4 @@ export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;
+export type { AuthConfig, AuthMode } from './auth.ts';

@@ -66,7 +66,16 @@ export interface RequestContext {
    * authorization reads it. Nothing else sets it: client headers never become identity.
    */
   identity?: Identity;
+  /**
+   * What the endpoint the request reached demands of its caller, when it says (a route, a
+   * transcoded method, a gRPC port service; a BFF client later): set by the surface before the
+   * request stages run. Undefined: the surface's default (`auth.surfaces`).
+   */
+  authMode?: AuthMode;
 }
+
+/** `required`: no credential, no service; `optional`: verified when presented; `none`: not read. */
+export type AuthMode = 'required' | 'optional' | 'none';
 
 /** A caller the gateway verified: a JWT, an introspected OAuth token or an API key. */
 export interface Identity {
@@ -110,6 +119,12 @@ export interface RequestFacts {
   documentHash?: string;
   /** Estimated cost, once cost estimation runs. */
   cost?: number;
+  /**
+   * How the caller was authenticated (`jwt`, `opaque`, `api_key`) or `anonymous`; a rejected
+   * credential's reason (`expired`, `bad signature`...) in `authFailure`, for the log line only.
+   */
+  auth?: string;
+  authFailure?: string;
   /** Backend calls in the order they ended. */
   readonly calls: { backend: string; kind: string; ms: number; outcome: string }[];
   /** Error codes the client saw. */

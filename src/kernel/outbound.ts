@@ -138,6 +138,14 @@ export interface IdentityHeaderNames {
   readonly proof: string;
 }
 
+/** The names' defaults: `auth.identity` in the config starts from these. */
+export const DEFAULT_IDENTITY_NAMES: IdentityHeaderNames = {
+  subject: 'x-gateway-subject',
+  scopes: 'x-gateway-scopes',
+  clientId: 'x-gateway-client-id',
+  proof: 'x-gateway-proof',
+};
+
 /**
  * Proves to a backend that a call comes from the gateway, for the identity it carries (or for
  * an anonymous caller: backends still refuse calls that did not come through the gateway).

@@ -117,7 +117,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       }
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
-          'server, log, metrics, tracing, circuit_breaker or grpc_server settings changed in the config; they apply at the next restart',
+          'server, log, metrics, tracing, circuit_breaker, grpc_server or auth.identity settings changed in the config; they apply at the next restart',
         );
       }
       this.#logHints(next);

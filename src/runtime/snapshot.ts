@@ -6,7 +6,15 @@ import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { GrpcServerConfig, LimitsConfig, type SubgraphConfig } from '../config/schema.ts';
 import type { RuntimeSnapshot } from '../kernel/context.ts';
-import type { HeaderRules, Outbound } from '../kernel/outbound.ts';
+import type {
+  HeaderRules,
+  IdentityHeaderNames,
+  IdentityProof,
+  Outbound,
+} from '../kernel/outbound.ts';
+import type { Credentials } from '../policies/auth/authenticate.ts';
+import type { JwksPool } from '../policies/auth/jwks.ts';
+import { buildCredentials } from './credentials.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
@@ -52,6 +60,8 @@ export interface SnapshotParts {
   readonly costModel: CostModel;
   /** The chain every backend call of this snapshot goes through. */
   readonly outbound: Outbound;
+  /** How callers are verified (`auth`): what the `authenticate` stage reads. */
+  readonly credentials: Credentials;
 }
 
 declare module '../kernel/context.ts' {
@@ -70,6 +80,13 @@ export interface RuntimeDeps {
   readonly grpcChannels: GrpcChannels;
   /** Circuit breakers, when configured: their state outlives snapshots. */
   readonly breakers?: Breakers | undefined;
+  /** JWKS caches by URL: fetched keys outlive snapshots. */
+  readonly jwks: JwksPool;
+  /**
+   * The names identity travels under and the gateway's proof (`auth.identity`, read at start:
+   * its signing keys must outlive reloads, or backends would refuse calls mid-rotation).
+   */
+  readonly identity: { names: IdentityHeaderNames; proof: IdentityProof | undefined };
 }
 
 /** The graph a source produced, before the rest of the snapshot is built around it. */
@@ -84,6 +101,7 @@ export function buildOutbound(deps: RuntimeDeps): Outbound {
     dispatcher: deps.dispatcher,
     channels: deps.grpcChannels,
     breakers: deps.breakers,
+    identity: deps.identity,
   });
 }
 
@@ -121,6 +139,7 @@ export function assembleSnapshot(
   adapters: ReadonlyMap<string, AdapterSubgraph>,
   outbound: Outbound,
   watchFiles: readonly string[],
+  deps: RuntimeDeps,
 ): RuntimeSnapshot {
   const config = loaded?.config;
   const grpcFront =
@@ -156,6 +175,7 @@ export function assembleSnapshot(
       config?.tracing,
       config?.circuit_breaker,
       config?.grpc_server,
+      config?.auth.identity,
     ]),
     adapters,
     transcoder: createTranscoder({
@@ -168,6 +188,7 @@ export function assembleSnapshot(
     limits,
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size),
     outbound,
+    credentials: buildCredentials(loaded, deps),
   };
 }
 

@@ -46,7 +46,7 @@ export function configSource(file: string, env: Env, first?: LoadedConfig): Supe
       const outbound = buildOutbound(deps);
       const adapters = buildAdapters(loaded, outbound, deps);
       const graph = await composeFromConfig(loaded, adapters);
-      return assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles);
+      return assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles, deps);
     },
   };
 }
@@ -63,7 +63,7 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
       const outbound = buildOutbound(deps);
       const adapters = loaded ? buildAdapters(loaded, outbound, deps) : new Map();
       const graph = { supergraph: await readSupergraphFile(file), hints: [] };
-      return assembleSnapshot(loaded, graph, adapters, outbound, [file]);
+      return assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
     },
   };
 }

@@ -15,7 +15,9 @@ import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { channels } from '../kernel/channels.ts';
 import { createScope } from '../kernel/context.ts';
 import { systemClock, type Clock } from '../kernel/clock.ts';
-import type { RequestContext } from '../kernel/context.ts';
+import type { AuthMode, RequestContext } from '../kernel/context.ts';
+import type { Route, RouteBackend } from '../routes/route-table.ts';
+import type { TranscodeRoute } from '../translate/transcoder.ts';
 import {
   codeOfHttpStatus,
   ensureError,
@@ -29,7 +31,6 @@ import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
 import { Breakers } from '../policies/traffic/breaker.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
-import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
@@ -201,15 +202,20 @@ export function buildApp(options: AppOptions): App {
     search: string,
     isGraphQL: boolean,
   ): Promise<void> {
-    const { method, path } = ctx;
+    const { method } = ctx;
     const accept = req.headers.accept;
     try {
+      // What a REST request reached is known before the stages run, so they apply its policy
+      // (a route's or method's `auth`); a path nothing serves is answered after them, with the
+      // correlation id every answer carries.
+      const endpoint = isGraphQL ? undefined : matchRest(req, ctx);
+      if (endpoint?.auth !== undefined) ctx.authMode = endpoint.auth;
       await inbound.admit(ctx);
       applyResponseHeaders(res, ctx);
       // A draining gateway still serves: requests arriving now come from clients and balancers
       // that have not yet seen readiness turn.
-      if (!isGraphQL) {
-        await serveRest(req, res, ctx, ctx.snapshot, method, path, search);
+      if (endpoint) {
+        await serveRest(req, res, ctx, endpoint, search);
         return;
       }
       if (method !== 'GET' && method !== 'POST') {
@@ -256,24 +262,19 @@ export function buildApp(options: AppOptions): App {
 
   /**
    * Every path but the GraphQL endpoint: gRPC methods by their HTTP bindings first (exact
-   * templates), then plain REST routes by prefix. Errors answer as google.rpc.Status JSON.
+   * templates), then plain REST routes by prefix.
    */
-  async function serveRest(
-    req: IncomingMessage,
-    res: ServerResponse,
-    ctx: RequestContext,
-    snapshot: RuntimeSnapshot,
-    method: string,
-    path: string,
-    search: string,
-  ): Promise<void> {
+  function matchRest(req: IncomingMessage, ctx: RequestContext): RestEndpoint {
+    const { method, path, snapshot } = ctx;
     const transcoded = snapshot.transcoder.match(method, path);
     if (transcoded?.kind === 'route') {
       ctx.facts.route = `${method} ${transcoded.route.binding.template.source}`;
-      return serveTranscoded(req, res, ctx, transcoded.route, transcoded.pathValues, search, {
-        bodyLimit: server.body_limit,
-        mask: server.mode === 'production',
-      });
+      return {
+        kind: 'transcoded',
+        route: transcoded.route,
+        pathValues: transcoded.pathValues,
+        auth: transcoded.route.auth,
+      };
     }
     const routed = snapshot.routes.match(
       method,
@@ -284,16 +285,44 @@ export function buildApp(options: AppOptions): App {
     );
     if (routed?.kind === 'route') {
       ctx.facts.route = routed.route.name;
-      return serveProxied(req, res, ctx, routed.route, routed.backend, routed.path, search, {
+      return {
+        kind: 'proxied',
+        route: routed.route,
+        backend: routed.backend,
+        path: routed.path,
+        auth: routed.route.config.auth,
+      };
+    }
+    return {
+      kind: 'none',
+      allowed: [...(transcoded?.allowed ?? []), ...(routed?.allowed ?? [])],
+      auth: undefined,
+    };
+  }
+
+  /** A matched REST endpoint is served; errors answer as google.rpc.Status JSON. */
+  async function serveRest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    endpoint: RestEndpoint,
+    search: string,
+  ): Promise<void> {
+    const { method, path } = ctx;
+    if (endpoint.kind === 'transcoded')
+      return serveTranscoded(req, res, ctx, endpoint.route, endpoint.pathValues, search, {
+        bodyLimit: server.body_limit,
+        mask: server.mode === 'production',
+      });
+    if (endpoint.kind === 'proxied')
+      return serveProxied(req, res, ctx, endpoint.route, endpoint.backend, endpoint.path, search, {
         bodyLimit: server.body_limit,
       });
-    }
-    const allowed = [...(transcoded?.allowed ?? []), ...(routed?.allowed ?? [])];
-    if (allowed.length > 0) {
-      res.setHeader('allow', allowed.join(', '));
+    if (endpoint.allowed.length > 0) {
+      res.setHeader('allow', endpoint.allowed.join(', '));
       throw new GatewayError(
         ErrorCode.METHOD_NOT_ALLOWED,
-        `Method ${method} is not allowed on ${path}; use ${allowed.join(' or ')}.`,
+        `Method ${method} is not allowed on ${path}; use ${endpoint.allowed.join(' or ')}.`,
       );
     }
     throw new GatewayError(
@@ -360,6 +389,13 @@ export async function serveMetrics(res: ServerResponse, metrics: GatewayMetrics)
   res.setHeader('content-type', contentType);
   res.end(body);
 }
+
+/** What a REST request reached, and what that endpoint demands of its caller. */
+type RestEndpoint = { readonly auth: AuthMode | undefined } & (
+  | { kind: 'transcoded'; route: TranscodeRoute; pathValues: ReadonlyMap<string, string> }
+  | { kind: 'proxied'; route: Route; backend: RouteBackend; path: string }
+  | { kind: 'none'; allowed: readonly string[] }
+);
 
 function applyResponseHeaders(res: ServerResponse, ctx: RequestContext): void {
   for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);

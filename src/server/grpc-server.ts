@@ -174,6 +174,8 @@ async function serve(
   ctx.facts.operationName = rpc;
   ctx.facts.route = rpc;
   const method = ctx.snapshot.grpcFront?.methods.get(loaded.path) ?? loaded;
+  const auth = ctx.snapshot.grpcServer.services[method.entry]?.auth;
+  if (auth !== undefined) ctx.authMode = auth;
   const answer = (md: grpc.Metadata) => {
     for (const [name, value] of ctx.responseHeaders) md.set(name, value);
     return md;

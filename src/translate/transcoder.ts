@@ -3,7 +3,7 @@ import { readChannelTls } from '../adapters/grpc/channels.ts';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedTranscode } from '../config/load.ts';
-import type { TranscodeConfig } from '../config/schema.ts';
+import type { AuthMode, TranscodeConfig } from '../config/schema.ts';
 import type { ChannelTls, HeaderRules } from '../kernel/outbound.ts';
 import {
   compareSpecificity,
@@ -37,6 +37,8 @@ export interface TranscodeRoute {
   readonly tls: ChannelTls | undefined;
   /** Client headers passed on as metadata (`forward_headers`). */
   readonly headerRules: HeaderRules;
+  /** What the method demands of callers (`method_auth`, else `auth`); undefined: the surface's. */
+  readonly auth: AuthMode | undefined;
 }
 
 export type TranscodeMatch =
@@ -84,9 +86,15 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
     }
     const tls = resolved.tls && readChannelTls(resolved.tls, input.configFile, `${at}.tls`);
     const headerRules: HeaderRules = { forward: resolved.config.forward_headers, set: {} };
+    const methodAuth = resolved.config.method_auth;
+    const authNamed = new Set<string>();
     for (const service of services) {
       for (const method of service.methodsArray) {
         const rpc = `${service.fullName.slice(1)}/${method.name}`;
+        const qualified = `${service.fullName.slice(1)}.${method.name}`;
+        const authKey = Object.hasOwn(methodAuth, qualified) ? qualified : method.name;
+        if (Object.hasOwn(methodAuth, authKey)) authNamed.add(authKey);
+        const auth = methodAuth[authKey] ?? resolved.config.auth;
         // Client and bidirectional streams have no HTTP/1 request-response form.
         if (method.requestStream) continue;
         let bindings: HttpBinding[];
@@ -119,10 +127,15 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
             address: resolved.address,
             tls,
             headerRules,
+            auth,
           });
         }
       }
     }
+    // A policy key that names no method would leave the method it meant open: refuse it.
+    for (const key of Object.keys(methodAuth))
+      if (!authNamed.has(key))
+        issue(`method_auth.${key}`, `names no method served here (Method or package.Service.Method)`);
   }
   if (issues.length > 0) throw new ConfigError(issues);
   // A stable sort: equally specific templates keep the order the protos declare them in.

@@ -14,7 +14,13 @@ import type {
   HttpExchange,
   NamedInterceptor,
 } from './exchange.ts';
+import {
+  DEFAULT_IDENTITY_NAMES,
+  type IdentityHeaderNames,
+  type IdentityProof,
+} from '../../kernel/outbound.ts';
 import type { Breakers } from './breaker.ts';
+import { identityHeaders } from './identity.ts';
 import { deadline } from './deadline.ts';
 import { propagateHeaders } from './headers.ts';
 import { publishAttempt } from './publish.ts';
@@ -26,6 +32,8 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *
  *   deadline          what is left of the request's budget bounds the call; none left, no call
  *   propagateHeaders  the backend's forwarded and static headers, the call's own, the stages' last
+ *   identityHeaders   client copies of the identity names dropped; the verified identity and the
+ *                     gateway's proof set
  *   (cache, dedup, balance and retry take their places here: each sees the headers it keys on
  *   and wraps every attempt below it)
  *   publishAttempt    `gateway:call` on diagnostics_channel: logs, metrics and spans subscribe;
@@ -42,13 +50,27 @@ export interface OutboundDeps {
   channels: GrpcChannelPool;
   /** Circuit breakers, when configured: their state outlives snapshots. */
   breakers?: Breakers | undefined;
+  /**
+   * The names identity travels under, and the proof backends check (none: no proof sent).
+   * @default the default names, no proof
+   */
+  identity?: { names: IdentityHeaderNames; proof: IdentityProof | undefined } | undefined;
 }
 
 /** The interceptors of a chain, outermost first: the order above, as data. */
-export function interceptorsOf(deps: Pick<OutboundDeps, 'breakers'>): NamedInterceptor[] {
+export function interceptorsOf(
+  deps: Pick<OutboundDeps, 'breakers' | 'identity'>,
+): NamedInterceptor[] {
   return [
     { name: 'deadline', wrap: deadline },
     { name: 'propagateHeaders', wrap: propagateHeaders },
+    {
+      name: 'identityHeaders',
+      wrap: identityHeaders(
+        deps.identity?.names ?? DEFAULT_IDENTITY_NAMES,
+        deps.identity?.proof,
+      ),
+    },
     { name: 'publishAttempt', wrap: publishAttempt },
     ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
   ];
