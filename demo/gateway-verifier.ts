@@ -11,7 +11,10 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { verifySharedSecretProof } from '../src/policies/auth/gateway-proof.ts';
+import {
+  verifySharedSecretProof,
+  type IdentityValues,
+} from '../src/policies/auth/gateway-proof.ts';
 
 /** The header names the demo gateway sends (supergraph.yaml `auth.identity.headers`). */
 export const DEMO_IDENTITY_HEADERS: Readonly<IdentityHeaders> = {
@@ -21,8 +24,8 @@ export const DEMO_IDENTITY_HEADERS: Readonly<IdentityHeaders> = {
   proof: 'x-gateway-proof',
 };
 
-/** The demo gateway's internal tokens (supergraph.yaml `auth.identity.proof`). */
-export const DEMO_PROOF = { issuer: 'gateway', audience: 'demo-backends' } as const;
+/** The demo gateway's internal tokens: `auth.identity.proof`'s defaults, which the demo keeps. */
+export const DEMO_PROOF = { issuer: 'gateway', audience: 'backends' } as const;
 
 export interface IdentityHeaders {
   readonly subject: string;
@@ -103,6 +106,7 @@ export interface GatewayVerifier {
 
 export function createGatewayVerifier(options: GatewayVerifierOptions): GatewayVerifier {
   const headers = options.headers ?? DEMO_IDENTITY_HEADERS;
+  /** The identity headers exactly as sent (what an HMAC covers); decode() them before use. */
   const identity = (read: HeaderReader) => ({
     subject: single(read, headers.subject),
     scopes: single(read, headers.scopes),
@@ -119,7 +123,8 @@ export function createGatewayVerifier(options: GatewayVerifierOptions): GatewayV
           maxSkewS,
         });
         if (!check.ok) throw new ProofRejectedError(`HMAC proof ${check.reason}`);
-        return caller(sent.subject, sent.scopes, sent.clientId);
+        const values = decoded(sent);
+        return caller(values.subject, values.scopes, values.clientId);
       },
     };
   }
@@ -151,7 +156,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions): GatewayV
         throw new ProofRejectedError(`JWT proof: ${(error as Error).message}`, { cause: error });
       }
       // The token is the identity; headers that disagree with it were not the gateway's.
-      const sent = identity(read);
+      const sent = decoded(identity(read));
       const subject = stringClaim(payload.sub);
       const scope = stringClaim(payload.scope);
       const clientId = stringClaim(payload.client_id);
@@ -195,6 +200,27 @@ function single(read: HeaderReader, name: string): string | undefined {
   if (value.length > 1) throw new ProofRejectedError(`${name} sent more than once`);
   const [only] = value;
   return only === undefined || only === '' ? undefined : String(only);
+}
+
+/**
+ * The gateway percent-encodes (UTF-8) a value with anything outside printable ASCII, `%`
+ * included, and sends the rest as is; a value without `%` therefore decodes to itself.
+ */
+function decode(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ProofRejectedError('an identity header is not percent-encoded properly');
+  }
+}
+
+function decoded(sent: IdentityValues): IdentityValues {
+  return {
+    subject: decode(sent.subject),
+    scopes: decode(sent.scopes),
+    clientId: decode(sent.clientId),
+  };
 }
 
 function stringClaim(value: unknown): string | undefined {

@@ -307,6 +307,32 @@ describe('createGatewayVerifier', () => {
     });
   });
 
+  test('decodes identity headers the gateway percent-encoded (values beyond printable ASCII or with %)', async () => {
+    const zoe: Identity = { ...ADA, subject: 'Zoë', clientId: '100%' };
+    const sent = {
+      [H.subject]: encodeURIComponent('Zoë'),
+      [H.scopes]: 'users:email orders:write',
+      [H.clientId]: encodeURIComponent('100%'),
+    };
+    const expected = { subject: 'Zoë', scopes: ['users:email', 'orders:write'], clientId: '100%' };
+    assert.deepEqual(
+      await verifier.verify(reader({ ...sent, [H.proof]: tokens.proofFor(zoe, sent) })),
+      expected,
+    );
+    const secret = 'x'.repeat(32);
+    const hmac = createGatewayVerifier({ secret });
+    const signer = new SharedSecretProof({ secret, names: H });
+    assert.deepEqual(
+      await hmac.verify(reader({ ...sent, [H.proof]: signer.proofFor(zoe, sent) })),
+      expected,
+    );
+    const malformed = { ...sent, [H.subject]: '%E0%A4%A' };
+    await assert.rejects(
+      hmac.verify(reader({ ...malformed, [H.proof]: signer.proofFor(zoe, malformed) })),
+      ProofRejectedError,
+    );
+  });
+
   test('refuses a proof sent twice (gRPC metadata can repeat a key)', async () => {
     const proof = tokens.proofFor(ADA, {});
     await assert.rejects(
