@@ -3,6 +3,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { startOrdersGrpc } from './backends/orders-grpc.ts';
 import { startProductsSubgraph } from './backends/products-subgraph.ts';
 import { startUsersRest, type RunningBackend } from './backends/users-rest.ts';
+import type { GatewayVerifier } from './gateway-verifier.ts';
 
 export interface DemoPorts {
   users?: number;
@@ -21,7 +22,8 @@ export interface DemoBackends {
 
 /**
  * The three demo backends. Port 0 = ephemeral. Users (REST) and orders (gRPC) join the graph
- * through the gateway's adapters; products is a federation subgraph itself.
+ * through the gateway's adapters; products is a federation subgraph itself. With a `verifier`,
+ * all three refuse calls that lack the gateway's proof (401, or UNAUTHENTICATED over gRPC).
  */
 export async function startDemoBackends(
   ports: DemoPorts = {},
@@ -29,6 +31,7 @@ export async function startDemoBackends(
     onUsersRequest?: (req: IncomingMessage) => void;
     onOrdersCall?: (md: Metadata) => void;
     onProductsRequest?: (req: IncomingMessage) => void;
+    verifier?: GatewayVerifier;
   } = {},
 ): Promise<DemoBackends> {
   const started: RunningBackend[] = [];
@@ -39,11 +42,21 @@ export async function startDemoBackends(
   };
   try {
     const users = await track(
-      startUsersRest({ port: ports.users, onRequest: hooks.onUsersRequest }),
+      startUsersRest({
+        port: ports.users,
+        onRequest: hooks.onUsersRequest,
+        verifier: hooks.verifier,
+      }),
     );
-    const orders = await track(startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall }));
+    const orders = await track(
+      startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall, verifier: hooks.verifier }),
+    );
     const products = await track(
-      startProductsSubgraph({ port: ports.products, onRequest: hooks.onProductsRequest }),
+      startProductsSubgraph({
+        port: ports.products,
+        onRequest: hooks.onProductsRequest,
+        verifier: hooks.verifier,
+      }),
     );
     return {
       users,

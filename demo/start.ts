@@ -1,8 +1,14 @@
-// `npm start`: the demo backends on loopback, then the gateway as its own process, exactly as an
-// operator runs it. Ctrl-C stops the gateway (which drains) and then the backends.
+// `npm start`: the demo backends and the development token issuer on loopback, then the gateway
+// as its own process, exactly as an operator runs it. Ctrl-C stops the gateway (which drains)
+// and then the rest.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startDemoBackends, type DemoPorts } from './backends.ts';
+import { DEMO_KEYS_DIR, DEV_ISSUER_PORT, startDevIssuer } from './dev-issuer.ts';
+import { createGatewayVerifier, DEMO_PROOF } from './gateway-verifier.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const PORTS: Record<keyof DemoPorts, [string, number]> = {
@@ -11,36 +17,71 @@ const PORTS: Record<keyof DemoPorts, [string, number]> = {
   products: ['PRODUCTS_PORT', 4203],
 };
 
+/**
+ * The gateway's port unless PORT says otherwise: the demo contract's 4000. The gateway is always
+ * given PORT, so it listens where the backends fetch its JWKS from, whatever supergraph.yaml says.
+ */
+const GATEWAY_PORT = 4000;
+
+function portFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    throw new Error(`${name} must be a port number, got "${process.env[name]}"`);
+  }
+  return value;
+}
+
 function portsFromEnv(): DemoPorts {
   const ports: DemoPorts = {};
   for (const [key, [name, fallback]] of Object.entries(PORTS) as [
     keyof DemoPorts,
     [string, number],
   ][]) {
-    const value = Number(process.env[name] ?? fallback);
-    if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-      throw new Error(`${name} must be a port number, got "${process.env[name]}"`);
-    }
-    ports[key] = value;
+    ports[key] = portFromEnv(name, fallback);
   }
   return ports;
 }
 
+/** A port free right now, for a gateway asked to take any (PORT=0) whose JWKS URL we must name. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 async function main() {
   const ports = portsFromEnv();
+  // The backends fetch the gateway's JWKS, so they must know its port before it listens.
+  const gatewayPort = portFromEnv('PORT', GATEWAY_PORT) || (await freePort());
+  let issuer;
   let backends;
   try {
-    backends = await startDemoBackends(ports);
+    issuer = await startDevIssuer({
+      port: portFromEnv('DEV_ISSUER_PORT', DEV_ISSUER_PORT),
+      keysDir: process.env.DEMO_KEYS_DIR || DEMO_KEYS_DIR,
+    });
+    backends = await startDemoBackends(ports, {
+      // Fetched on the first call, so it does not matter that the gateway is not up yet.
+      verifier: createGatewayVerifier({
+        jwksUrl: `http://127.0.0.1:${gatewayPort}/.well-known/jwks.json`,
+        ...DEMO_PROOF,
+      }),
+    });
   } catch (error) {
+    await issuer?.close();
     const { code, port } = error as { code?: string; port?: number };
     if (
       code === 'EADDRINUSE' ||
       /EADDRINUSE|address already in use|No address added/i.test(String(error))
     ) {
-      const taken = Object.values(PORTS).find(([, p]) => p === port);
+      const taken = [...Object.values(PORTS), ['DEV_ISSUER_PORT', DEV_ISSUER_PORT] as const].find(
+        ([, p]) => p === port,
+      );
       console.error(
         `demo: a backend port is already in use${port ? ` (${port})` : ''}; free it or set ${
-          taken?.[0] ?? 'USERS_PORT, ORDERS_PORT or PRODUCTS_PORT'
+          taken?.[0] ?? 'USERS_PORT, ORDERS_PORT, PRODUCTS_PORT or DEV_ISSUER_PORT'
         } to another port (0 picks a free one).`,
       );
       process.exit(1);
@@ -50,6 +91,9 @@ async function main() {
   console.log(`demo: users REST     ${backends.users.url}`);
   console.log(`demo: orders gRPC    ${backends.orders.url}`);
   console.log(`demo: products       ${backends.products.url}`);
+  console.log(
+    `demo: dev issuer     ${issuer.jwksUrl} (a token: npm run token -- --sub 1 --scopes "users:email")`,
+  );
 
   // The `gateway` command itself, so the demo runs the gateway as production does: types
   // stripped by Node where it can, tsx only where it cannot (bin/typescript-loader.js).
@@ -63,6 +107,8 @@ async function main() {
         ...process.env,
         GATEWAY_MODE: process.env.GATEWAY_MODE ?? 'development',
         ...backends.env,
+        PORT: String(gatewayPort),
+        DEV_ISSUER_JWKS_URL: issuer.jwksUrl,
       },
       // Its own process group: Ctrl-C reaches only us, and we send the gateway exactly one
       // SIGTERM (a second signal would make it skip draining).
@@ -81,7 +127,9 @@ async function main() {
     if (gateway.exitCode === null) gateway.kill('SIGKILL');
   });
   gateway.once('exit', (code, signal) => {
-    void backends.close().then(() => process.exit(code ?? (signal ? 1 : 0)));
+    void Promise.all([backends.close(), issuer.close()]).then(() =>
+      process.exit(code ?? (signal ? 1 : 0)),
+    );
   });
 }
 

@@ -4,6 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { BUILTIN_PROTOS } from '../../src/adapters/grpc/proto-schema.ts';
 import { ORDERS, type Order, type OrderStatus } from '../data.ts';
+import {
+  grpcMetadata,
+  ProofKeysUnavailableError,
+  type GatewayVerifier,
+} from '../gateway-verifier.ts';
 import type { RunningBackend } from './users-rest.ts';
 
 export const PROTOS_DIR = join(import.meta.dirname, '../../protos');
@@ -53,13 +58,19 @@ function toMessage(order: Order): OrderMessage {
 const fail = (code: grpc.status, details: string) =>
   Object.assign(new Error(details), { code, details });
 
-export async function startOrdersGrpc(
-  options: {
-    port?: number;
-    host?: string;
-    onCall?: (metadata: grpc.Metadata, method: string, request: unknown) => void;
-  } = {},
-): Promise<RunningBackend> {
+export interface OrdersGrpcOptions {
+  port?: number;
+  host?: string;
+  /** Called with every call as it arrives, refused ones included. */
+  onCall?: (metadata: grpc.Metadata, method: string, request: unknown) => void;
+  /**
+   * Accept only calls carrying the gateway's proof in their metadata (demo/gateway-verifier.ts):
+   * others fail UNAUTHENTICATED. The health service stays open: /readyz asks it directly.
+   */
+  verifier?: GatewayVerifier;
+}
+
+export async function startOrdersGrpc(options: OrdersGrpcOptions = {}): Promise<RunningBackend> {
   const orders = new Map<string, Order>(ORDERS.map((o) => [o.id, { ...o, items: [...o.items] }]));
   let nextId = orders.size + 1;
   const service = loadOrderService().service;
@@ -68,14 +79,12 @@ export async function startOrdersGrpc(
   type Unary<Req> = grpc.ServerUnaryCall<Req, unknown>;
   const handlers = {
     GetOrder(call: Unary<{ id: string }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata, 'GetOrder', call.request);
       const order = orders.get(call.request.id);
       if (!order)
         return callback(fail(grpc.status.NOT_FOUND, `order ${call.request.id} not found`));
       callback(null, toMessage(order));
     },
     ListOrdersByUser(call: Unary<{ userId: string }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata, 'ListOrdersByUser', call.request);
       if (!call.request.userId)
         return callback(fail(grpc.status.INVALID_ARGUMENT, 'user_id is required'));
       const mine = [...orders.values()]
@@ -84,7 +93,6 @@ export async function startOrdersGrpc(
       callback(null, { orders: mine.map(toMessage) });
     },
     BatchGetOrders(call: Unary<{ ids: string[] }>, callback: grpc.sendUnaryData<unknown>) {
-      options.onCall?.(call.metadata, 'BatchGetOrders', call.request);
       callback(null, {
         orders: call.request.ids.flatMap((id) => orders.get(id) ?? []).map(toMessage),
       });
@@ -93,7 +101,6 @@ export async function startOrdersGrpc(
       call: Unary<{ userId: string; items: { productId: string; quantity: number }[] }>,
       callback: grpc.sendUnaryData<unknown>,
     ) {
-      options.onCall?.(call.metadata, 'CreateOrder', call.request);
       const { userId, items } = call.request;
       if (!userId || items.length === 0) {
         return callback(
@@ -119,7 +126,10 @@ export async function startOrdersGrpc(
       callback(null, toMessage(order));
     },
   };
-  server.addService(service, handlers as unknown as grpc.UntypedServiceImplementation);
+  server.addService(
+    service,
+    admitted(handlers, options) as unknown as grpc.UntypedServiceImplementation,
+  );
   // grpc.health.v1, which the gateway's /readyz asks: this server is up whenever it answers.
   const health = grpc.loadPackageDefinition(
     protoLoader.loadSync('grpc/health/v1/health.proto', LOADER_OPTIONS),
@@ -145,4 +155,37 @@ export async function startOrdersGrpc(
       server.forceShutdown();
     },
   };
+}
+
+type UnaryHandler = (
+  call: grpc.ServerUnaryCall<never, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+) => void;
+
+/**
+ * Each handler behind the `onCall` hook and, with a verifier, behind the gateway's proof: a call
+ * without a valid one fails UNAUTHENTICATED before the handler sees it.
+ */
+function admitted(
+  handlers: Record<string, UnaryHandler>,
+  { onCall, verifier }: OrdersGrpcOptions,
+): Record<string, UnaryHandler> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]): [string, UnaryHandler] => [
+      name,
+      (call, callback) => {
+        onCall?.(call.metadata, name, call.request);
+        if (!verifier) return handler(call, callback);
+        verifier.verify(grpcMetadata(call.metadata)).then(
+          () => handler(call, callback),
+          (error: unknown) =>
+            callback(
+              error instanceof ProofKeysUnavailableError
+                ? fail(grpc.status.UNAVAILABLE, 'the gateway proof cannot be checked right now')
+                : fail(grpc.status.UNAUTHENTICATED, 'call this service through the gateway'),
+            ),
+        );
+      },
+    ]),
+  );
 }

@@ -6,8 +6,13 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import type { IncomingMessage } from 'node:http';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import { PRODUCTS } from '../data.ts';
+import {
+  httpHeaders,
+  ProofKeysUnavailableError,
+  type GatewayVerifier,
+} from '../gateway-verifier.ts';
 import type { RunningBackend } from './users-rest.ts';
 
 export const PRODUCTS_SDL = readFileSync(
@@ -23,6 +28,8 @@ export async function startProductsSubgraph(
     host?: string;
     /** Called with every request (tests assert the headers the gateway sent). */
     onRequest?: (req: IncomingMessage) => void;
+    /** Accept only calls carrying the gateway's proof (demo/gateway-verifier.ts): others get 401. */
+    verifier?: GatewayVerifier;
   } = {},
 ): Promise<RunningBackend> {
   const server = new ApolloServer({
@@ -45,7 +52,24 @@ export async function startProductsSubgraph(
     listen: { port: options.port ?? 0, host },
     context: async ({ req }) => {
       options.onRequest?.(req);
-      return {};
+      if (!options.verifier) return {};
+      try {
+        return { caller: await options.verifier.verify(httpHeaders(req.headers)) };
+      } catch (error) {
+        // Apollo Server answers a context error with the status in extensions.http.
+        const unavailable = error instanceof ProofKeysUnavailableError;
+        throw new GraphQLError(
+          unavailable
+            ? 'the gateway proof cannot be checked right now'
+            : 'call this service through the gateway',
+          {
+            extensions: {
+              code: unavailable ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED',
+              http: { status: unavailable ? 503 : 401 },
+            },
+          },
+        );
+      }
     },
   });
   const port = Number(new URL(url).port);

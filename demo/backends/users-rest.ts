@@ -3,12 +3,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { USERS, type User } from '../data.ts';
+import {
+  httpHeaders,
+  ProofKeysUnavailableError,
+  type GatewayVerifier,
+  type VerifiedCaller,
+} from '../gateway-verifier.ts';
 
 export interface UsersRestOptions {
   port?: number;
   host?: string;
   /** Called with every request as it arrives (tests assert forwarded headers with it). */
   onRequest?: (req: IncomingMessage) => void;
+  /**
+   * Accept only calls that carry the gateway's proof (demo/gateway-verifier.ts): others get 401.
+   * Without it every call is served, as a service on a trusted network would.
+   */
+  verifier?: GatewayVerifier;
 }
 
 export interface RunningBackend {
@@ -21,14 +32,36 @@ const BODY_LIMIT = 64 * 1024;
 
 export async function startUsersRest(options: UsersRestOptions = {}): Promise<RunningBackend> {
   const users = new Map<string, User>(USERS.map((u) => [u.id, { ...u }]));
+  /** Who created each user, by the identity the gateway vouched for. */
+  const createdBy = new Map<string, string>();
   let nextId = users.size + 1;
 
   const server = createServer((req, res) => {
     options.onRequest?.(req);
-    handle(req, res).catch(() => send(res, 500, { error: 'internal error' }));
+    admit(req, res)
+      .then((caller) => caller && handle(req, res, caller))
+      .catch(() => send(res, 500, { error: 'internal error' }));
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse) {
+  /** The verified caller, or undefined once a refusal is sent. */
+  async function admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<VerifiedCaller | undefined> {
+    if (!options.verifier) return { scopes: [] };
+    try {
+      return await options.verifier.verify(httpHeaders(req.headers));
+    } catch (error) {
+      if (error instanceof ProofKeysUnavailableError) {
+        send(res, 503, { error: 'the gateway proof cannot be checked right now' });
+      } else {
+        send(res, 401, { error: 'call this service through the gateway' });
+      }
+      return undefined;
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, caller: VerifiedCaller) {
     const url = new URL(req.url ?? '/', 'http://users.local');
     const single = /^\/users\/([^/]+)$/.exec(url.pathname);
     if (single) {
@@ -65,7 +98,13 @@ export async function startUsersRest(options: UsersRestOptions = {}): Promise<Ru
       }
       const user = { id: String(nextId++), name: body.name, email: body.email };
       users.set(user.id, user);
-      return send(res, 201, user, { location: `/users/${user.id}` });
+      // Read only after the proof verified: without a verifier no identity header is trusted.
+      const creator = options.verifier ? caller.subject : undefined;
+      if (creator) createdBy.set(user.id, creator);
+      return send(res, 201, user, {
+        location: `/users/${user.id}`,
+        ...(creator ? { 'x-created-by': creator } : {}),
+      });
     }
     return send(res, 405, { error: 'use GET or POST' }, { allow: 'GET, POST' });
   }

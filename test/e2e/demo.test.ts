@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
@@ -20,7 +22,10 @@ function startArgs(): string[] {
   return args;
 }
 
-test('npm start serves the demo query, the orders REST API, the users gRPC API, and Ctrl-C stops it all', async () => {
+test('npm start serves the demo query, the orders REST API, the users gRPC API, and Ctrl-C stops it all', async (t) => {
+  // The dev issuer's key goes to a temporary folder, not the checkout's .demo-keys/.
+  const keysDir = await mkdtemp(join(tmpdir(), 'demo-keys-'));
+  t.after(() => rm(keysDir, { recursive: true, force: true }));
   // What `npm start` runs, on ephemeral ports so the test never collides with a running demo.
   const child = spawn(process.execPath, startArgs(), {
     cwd: ROOT,
@@ -31,13 +36,21 @@ test('npm start serves the demo query, the orders REST API, the users gRPC API, 
       ORDERS_PORT: '0',
       PRODUCTS_PORT: '0',
       GRPC_PORT: '0',
+      DEV_ISSUER_PORT: '0',
+      DEMO_KEYS_DIR: keysDir,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
+  // A failed assertion must not leave the demo running.
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGINT');
+  });
   let url: string | undefined;
   let grpcAddress: string | undefined;
+  let usersUrl: string | undefined;
   for await (const line of createInterface({ input: child.stdout })) {
+    usersUrl ??= /^demo: users REST +(\S+)/.exec(line)?.[1];
     if (line.includes('"msg":"gRPC port listening"'))
       grpcAddress = (JSON.parse(line) as { address: string }).address;
     if (line.includes('"msg":"gateway listening"')) {
@@ -48,6 +61,11 @@ test('npm start serves the demo query, the orders REST API, the users gRPC API, 
   assert.ok(url, 'the gateway never said it was listening');
   assert.ok(grpcAddress, 'the gateway never opened its gRPC port');
   child.stdout.resume();
+
+  // The backends take calls from the gateway only: a direct one lacks its proof.
+  assert.ok(usersUrl, 'the demo never printed the users service URL');
+  const direct = await get(`${usersUrl}/users/1`);
+  assert.equal(direct.status, 401);
 
   const res = await post(url, { query: DEMO_QUERY });
   assert.equal(res.status, 200);
