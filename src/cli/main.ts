@@ -106,7 +106,9 @@ async function start(args: string[]): Promise<void> {
       metrics: loaded?.config.metrics ?? MetricsConfig.parse({}),
       tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
     },
-    ...(loaded ? { circuitBreaker: loaded.config.circuit_breaker } : {}),
+    ...(loaded
+      ? { circuitBreaker: loaded.config.circuit_breaker, identity: loaded.config.auth.identity }
+      : {}),
   });
   exitOnSignals(running, logger);
 }
@@ -200,7 +202,7 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
     values.host,
   );
   const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
-  const deps = createLoadDeps();
+  const deps = createLoadDeps(loaded.config.auth.identity);
   // The whole snapshot, as `start` builds it: the adapter runs exactly as it does in-process.
   const snapshot = await configSource(loaded.file, process.env, loaded).load(deps);
   if (!snapshot.adapters.has(name)) {

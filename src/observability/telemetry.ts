@@ -303,6 +303,10 @@ export class Telemetry {
           status,
           durationMs: tenths(ms),
           ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
+          // Who called and how, never the credential: a rejection's reason is only here.
+          ...(facts.auth !== undefined ? { auth: facts.auth } : {}),
+          ...(ctx.identity ? { subject: ctx.identity.subject } : {}),
+          ...(facts.authFailure !== undefined ? { authFailure: facts.authFailure } : {}),
           calls: facts.calls,
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },

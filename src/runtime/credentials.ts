@@ -1,6 +1,11 @@
 import type { AuthKeyFile, LoadedConfig } from '../config/load.ts';
 import { AuthConfig, type JwtIssuerConfig } from '../config/auth.ts';
-import type { IdentityHeaderNames } from '../kernel/outbound.ts';
+import type { IdentityHeaderNames, IdentityProof } from '../kernel/outbound.ts';
+import {
+  GatewayTokens,
+  SharedSecretProof,
+  type GatewayJwks,
+} from '../policies/auth/gateway-proof.ts';
 import { ApiKeys } from '../policies/auth/api-keys.ts';
 import type { Credentials, TokenVerifier } from '../policies/auth/authenticate.ts';
 import { Introspector, type IntrospectionOptions } from '../policies/auth/introspection.ts';
@@ -114,4 +119,39 @@ function keySourceOf(issuer: JwtIssuerConfig, file: AuthKeyFile | undefined): Ke
 
 function claimsOf(claims: AuthConfig['jwt'][number]['claims']) {
   return { subject: claims.subject, scopes: claims.scopes, clientId: claims.client_id };
+}
+
+/** The gateway's proof to backends, made once at start: its keys outlive every snapshot. */
+export interface GatewayProof {
+  readonly names: IdentityHeaderNames;
+  readonly proof: IdentityProof | undefined;
+  /** The public keys backends verify `jwt` proofs with (`/.well-known/jwks.json`). */
+  jwks(): GatewayJwks | undefined;
+  close(): void;
+}
+
+export function createGatewayProof(auth: Pick<AuthConfig, 'identity'>): GatewayProof {
+  const names = identityNamesOf(auth);
+  const settings = auth.identity.proof;
+  switch (settings.mode) {
+    case 'jwt': {
+      const tokens = new GatewayTokens({
+        issuer: settings.issuer,
+        audience: settings.audience,
+        lifetimeS: Math.max(1, Math.round(settings.lifetime / 1000)),
+        rotateEveryMs: settings.rotate_every,
+      });
+      return { names, proof: tokens, jwks: () => tokens.jwks(), close: () => tokens.close() };
+    }
+    case 'hmac':
+      return {
+        names,
+        // The schema requires a secret with this mode.
+        proof: new SharedSecretProof({ secret: settings.secret as string, names }),
+        jwks: () => undefined,
+        close: () => {},
+      };
+    case 'none':
+      return { names, proof: undefined, jwks: () => undefined, close: () => {} };
+  }
 }

@@ -2,6 +2,9 @@ import { Agent } from 'undici';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import { composeFromConfig } from '../composition/from-config.ts';
 import { readSupergraphFile } from '../composition/supergraph.ts';
+import { IdentityConfig } from '../config/auth.ts';
+import { JwksPool } from '../policies/auth/jwks.ts';
+import { createGatewayProof } from './credentials.ts';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.ts';
 import {
   assembleSnapshot,
@@ -18,13 +21,22 @@ export interface SupergraphSource {
 }
 
 /** Fresh deps for a command that loads once (compose, print, serve-subgraph) and then closes them. */
-export function createLoadDeps(): RuntimeDeps & { close(): Promise<void> } {
+export function createLoadDeps(
+  identity: IdentityConfig = IdentityConfig.parse({}),
+): RuntimeDeps & { close(): Promise<void> } {
   const dispatcher = new Agent();
   const grpcChannels = new GrpcChannels();
+  const jwks = new JwksPool({ dispatcher });
+  // A standalone adapter (serve-subgraph) calls backends as the gateway does, with its proof.
+  const proof = createGatewayProof({ identity });
   return {
     dispatcher,
     grpcChannels,
+    jwks,
+    identity: { names: proof.names, proof: proof.proof },
     async close() {
+      proof.close();
+      jwks.close();
       grpcChannels.close();
       await dispatcher.close();
     },

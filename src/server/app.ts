@@ -30,6 +30,10 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
 import { Breakers } from '../policies/traffic/breaker.ts';
+import { IdentityConfig } from '../config/auth.ts';
+import { JwksPool } from '../policies/auth/jwks.ts';
+import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
+import { createGatewayProof } from '../runtime/credentials.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
@@ -57,6 +61,11 @@ export interface AppOptions {
   };
   /** Circuit breakers per backend endpoint; off unless enabled. Read at start. */
   circuitBreaker?: CircuitBreakerConfig;
+  /**
+   * How identity reaches backends (`auth.identity`), read at start: the gateway's signing keys
+   * must outlive reloads. @default the defaults: identity headers and a `jwt` proof
+   */
+  identity?: IdentityConfig;
   /** Time for the breakers (tests move it by hand). @default the monotonic clock */
   clock?: Clock;
 }
@@ -102,9 +111,19 @@ export function buildApp(options: AppOptions): App {
         (backend, endpoint, state) => channels.breaker.publish({ scope, backend, endpoint, state }),
       )
     : undefined;
+  const gatewayProof = createGatewayProof({
+    identity: options.identity ?? IdentityConfig.parse({}),
+  });
+  const jwks = new JwksPool({ dispatcher });
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
-    deps: { dispatcher, grpcChannels, breakers },
+    deps: {
+      dispatcher,
+      grpcChannels,
+      breakers,
+      jwks,
+      identity: { names: gatewayProof.names, proof: gatewayProof.proof },
+    },
   });
   manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));
   const observability = options.observability ?? {};
@@ -159,6 +178,10 @@ export function buildApp(options: AppOptions): App {
         server.correlation_header,
         correlationIdOf(req.headers[server.correlation_header]),
       );
+    if (path === JWKS_PATH && gatewayProof.jwks()) {
+      markCorrelation();
+      return serveJwks(res, gatewayProof.jwks() as GatewayJwks);
+    }
     if (path === '/healthz' || path === '/readyz' || path === metricsPath) {
       markCorrelation();
       if (path === '/healthz') return serveHealthz(res);
@@ -374,6 +397,8 @@ export function buildApp(options: AppOptions): App {
     },
     async stop() {
       manager.stop();
+      gatewayProof.close();
+      jwks.close();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
       grpcChannels.close();
@@ -381,6 +406,19 @@ export function buildApp(options: AppOptions): App {
       await telemetry.close();
     },
   };
+}
+
+/** Where backends fetch the public keys of the gateway's `jwt` proofs (RFC 8615 well-known). */
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+/**
+ * The gateway's public keys: the current and the previous signing key. Backends cache them for
+ * a minute: a new key is published before it signs (see gateway-keys.ts), so none misses it.
+ */
+function serveJwks(res: ServerResponse, jwks: GatewayJwks): void {
+  res.setHeader('content-type', 'application/jwk-set+json');
+  res.setHeader('cache-control', 'public, max-age=60');
+  res.end(JSON.stringify(jwks));
 }
 
 /** Prometheus text format, scraped by Prometheus or any OpenMetrics-compatible agent. */

@@ -137,7 +137,9 @@ export async function startTestGateway(options: {
     observability: options.observability ?? {
       ...(loaded ? { log: loaded.config.log, metrics: loaded.config.metrics } : {}),
     },
-    ...(loaded ? { circuitBreaker: loaded.config.circuit_breaker } : {}),
+    ...(loaded
+      ? { circuitBreaker: loaded.config.circuit_breaker, identity: loaded.config.auth.identity }
+      : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return {
