@@ -103,7 +103,10 @@ export interface JwtVerifierOptions {
   readonly cache?: VerifiedCacheOptions | false;
 }
 
-/** Longest token read at all; real access tokens are one or two kilobytes (RFC 8725 3.x: bound input). */
+/**
+ * Longest token read at all. Real access tokens are one or two kilobytes; bounding the input
+ * bounds what an anonymous caller can make the gateway decode and parse before any check.
+ */
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
