@@ -7,6 +7,12 @@ import type { LoadedConfig } from '../config/load.ts';
 import { GrpcServerConfig, LimitsConfig, type SubgraphConfig } from '../config/schema.ts';
 import type { RuntimeSnapshot } from '../kernel/context.ts';
 import type { HeaderRules, Outbound } from '../kernel/outbound.ts';
+import {
+  buildAuthModel,
+  sdlForApolloGateway,
+  type AuthModel,
+  type PolicyRule,
+} from '../policies/auth/requirements.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
@@ -23,6 +29,11 @@ import type { Dispatcher } from 'undici';
  */
 export interface SnapshotParts {
   readonly supergraph: Supergraph;
+  /**
+   * The supergraph SDL as Apollo Gateway loads it: the features the gateway enforces itself
+   * (field authorization) linked without their `for: SECURITY` purpose (`sdlForApolloGateway`).
+   */
+  readonly gatewaySdl: string;
   readonly hints: readonly CompositionProblem[];
   /** Per-subgraph settings by name; a subgraph without an entry uses the defaults. */
   readonly subgraphs: Readonly<Record<string, SubgraphConfig>>;
@@ -50,6 +61,8 @@ export interface SnapshotParts {
   readonly limits: LimitsConfig;
   /** `@cost` and `@listSize` of this supergraph, read once per load. */
   readonly costModel: CostModel;
+  /** `@authenticated`, `@requiresScopes` and `@policy` of this supergraph, read once per load. */
+  readonly authModel: AuthModel;
   /** The chain every backend call of this snapshot goes through. */
   readonly outbound: Outbound;
 }
@@ -128,10 +141,16 @@ export function assembleSnapshot(
       ? createGrpcFront(loaded.grpcServices, loaded.file)
       : undefined;
   const limits = config?.limits ?? LimitsConfig.parse({});
+  // The policy rules come from the config's auth section (issue 18); until it exists, none is
+  // defined, so a @policy denies every caller and is reported at load.
+  const policies = new Map<string, PolicyRule>();
+  const auth = buildAuthModel(graph.supergraph.sdl, policies);
   return {
     supergraph: graph.supergraph,
+    gatewaySdl: sdlForApolloGateway(graph.supergraph.sdl),
     hints: [
       ...graph.hints,
+      ...auth.warnings.map((message) => problem('AUTH_POLICY_UNDEFINED', message)),
       ...[...adapters].flatMap(([name, adapter]) =>
         adapter.warnings.map((message) =>
           problem('ADAPTER_UNSUPPORTED', `subgraph ${name}: ${message}`),
@@ -167,6 +186,7 @@ export function assembleSnapshot(
     grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
     limits,
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size),
+    authModel: auth.model,
     outbound,
   };
 }
