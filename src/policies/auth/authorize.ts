@@ -28,6 +28,7 @@ import {
   type VariableNode,
   visit,
 } from 'graphql';
+import { operationParts } from '../../kernel/operation.ts';
 import type { OperationFacts, RequestContext } from '../../kernel/context.ts';
 import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import { allows, type AuthModel, type Requirement } from './requirements.ts';
@@ -212,7 +213,7 @@ function analysisOf(model: AuthModel, operation: OperationFacts): Analysis {
 /** The guarded fields the operation selects, through every fragment, whatever the variables. */
 function analyse(model: AuthModel, facts: OperationFacts): Analysis {
   const { schema, document } = facts;
-  const { operation, fragments } = partsOf(document, facts.name);
+  const { operation, fragments } = operationParts(document, facts.name);
   const root = operation && schema.getRootType(operation.operation);
   if (!operation || !root) return NOTHING_GUARDED;
   const guards = new Map<FieldNode, Guard>();
@@ -635,27 +636,6 @@ function conditionType(
   parent: GraphQLNamedType | undefined,
 ): GraphQLNamedType | undefined {
   return condition ? schema.getType(condition.name.value) : parent;
-}
-
-function partsOf(
-  document: DocumentNode,
-  name: string | undefined,
-): {
-  operation: OperationDefinitionNode | undefined;
-  fragments: Map<string, FragmentDefinitionNode>;
-} {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  let operation: OperationDefinitionNode | undefined;
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION)
-      fragments.set(definition.name.value, definition);
-    else if (
-      definition.kind === Kind.OPERATION_DEFINITION &&
-      (name === undefined || definition.name?.value === name)
-    )
-      operation ??= definition;
-  }
-  return { operation, fragments };
 }
 
 /** An alias no field of the document uses, for the `__typename` the copy adds. */

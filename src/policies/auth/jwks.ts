@@ -2,6 +2,7 @@ import { importJWK, importSPKI, importX509, type CryptoKey } from 'jose';
 import { request, type Dispatcher } from 'undici';
 import { type Clock, systemClock } from '../../kernel/clock.ts';
 import { AuthUnavailableError } from './credential-errors.ts';
+import { ASYMMETRIC_ALGORITHMS as CONFIGURABLE_ASYMMETRIC } from '../../config/auth.ts';
 
 /**
  * Where the keys that verify JWT signatures come from: a JWKS fetched over HTTP and kept fresh
@@ -21,19 +22,7 @@ import { AuthUnavailableError } from './credential-errors.ts';
  * algorithms you expect; HMAC only when a secret is configured, `none` never). `Ed25519` is RFC
  * 9864's fully specified name for what `EdDSA` means with an Ed25519 key.
  */
-export const ASYMMETRIC_ALGORITHMS: readonly string[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-];
+export const ASYMMETRIC_ALGORITHMS: readonly string[] = CONFIGURABLE_ASYMMETRIC;
 
 /** HMAC algorithms with the least secret length each allows (RFC 7518 section 3.2), in bytes. */
 export const HMAC_ALGORITHMS: Readonly<Record<string, number>> = {

@@ -12,16 +12,15 @@ import {
   type DirectiveNode,
   type DocumentNode,
   type FieldNode,
-  type FragmentDefinitionNode,
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLOutputType,
   type GraphQLSchema,
-  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
 import type { RequestContext } from '../../kernel/context.ts';
+import { operationParts } from '../../kernel/operation.ts';
 
 /**
  * Static cost estimation per the GraphQL Cost Directives specification
@@ -148,17 +147,7 @@ export function estimateOperationCost(
   operationName: string | undefined,
   variables: Readonly<Record<string, unknown>>,
 ): CostEstimate {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  let operation: OperationDefinitionNode | undefined;
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION)
-      fragments.set(definition.name.value, definition);
-    else if (
-      definition.kind === Kind.OPERATION_DEFINITION &&
-      (operationName === undefined || definition.name?.value === operationName)
-    )
-      operation ??= definition;
-  }
+  const { operation, fragments } = operationParts(document, operationName);
   const estimate: CostEstimate = { cost: 0, variableDependent: false };
   if (!operation) return estimate;
   // A named fragment costs the same wherever it is spread under the same sizes: counting it
