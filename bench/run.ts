@@ -703,7 +703,11 @@ async function authCase(dir: string) {
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks`;
-  const sign = (alg: string, key: Parameters<InstanceType<typeof SignJWT>['sign']>[0], kid: string) =>
+  const sign = (
+    alg: string,
+    key: Parameters<InstanceType<typeof SignJWT>['sign']>[0],
+    kid: string,
+  ) =>
     new SignJWT({ scope: 'users:email orders:read' })
       .setProtectedHeader({ alg, kid, typ: 'JWT' })
       .setIssuer('https://bench.example/')

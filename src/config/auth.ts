@@ -264,7 +264,8 @@ export const AuthConfig = z
         ctx.addIssue({
           code: 'custom',
           path: ['surfaces', surface],
-          message: 'required, but no jwt, introspection or api_keys is configured to verify callers',
+          message:
+            'required, but no jwt, introspection or api_keys is configured to verify callers',
         });
   });
 

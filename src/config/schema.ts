@@ -77,7 +77,6 @@ const GrpcTls = z.union([
     }),
 ]);
 
-
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
  * field to an HTTP call with `@rest` (see docs/adapters.md, "REST adapter").

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/errors.ts';
 import type { AuthKeyFile, LoadedConfig } from '../config/load.ts';
 import { AuthConfig, type JwtIssuerConfig } from '../config/auth.ts';
 import type { IdentityHeaderNames, IdentityProof } from '../kernel/outbound.ts';
@@ -18,6 +19,8 @@ export interface CredentialDeps {
   readonly dispatcher: Dispatcher;
   /** One cache per JWKS URL, kept across reloads so a reload does not refetch every key set. */
   readonly jwks: JwksPool;
+  /** Wall-clock ms since the epoch. @default Date.now */
+  readonly wallClock?: (() => number) | undefined;
 }
 
 /**
@@ -29,30 +32,46 @@ export function buildCredentials(
   deps: CredentialDeps,
 ): Credentials {
   const auth = loaded?.config.auth ?? AuthConfig.parse({});
-  const issuers = auth.jwt.map((issuer, index) => issuerOptions(issuer, loaded?.authKeys.get(index)));
+  const issuers = auth.jwt.map((issuer, index) =>
+    issuerOptions(issuer, loaded?.authKeys.get(index)),
+  );
   const introspection = auth.introspection;
+  const wallClock = deps.wallClock;
+  const file = loaded?.file ?? 'supergraph.yaml';
+  let jwt: JwtVerifier | undefined;
+  try {
+    jwt =
+      issuers.length > 0
+        ? new JwtVerifier(issuers, {
+            pool: deps.jwks,
+            ...(wallClock ? { now: () => wallClock() / 1000 } : {}),
+          })
+        : undefined;
+  } catch (error) {
+    throw new ConfigError([{ file, path: 'auth.jwt', message: (error as Error).message }]);
+  }
+  const opaque = introspection
+    ? introspector(
+        {
+          url: introspection.url,
+          clientId: introspection.client_id,
+          clientSecret: introspection.client_secret,
+          timeoutMs: introspection.timeout,
+          maxCacheMs: introspection.cache_max_age,
+          negativeCacheMs: introspection.negative_cache,
+          ...(introspection.issuer === undefined ? {} : { issuer: introspection.issuer }),
+          ...(introspection.audiences === undefined ? {} : { audiences: introspection.audiences }),
+          claims: claimsOf(introspection.claims),
+        },
+        deps.dispatcher,
+        wallClock,
+      )
+    : undefined;
   return {
     surfaces: auth.surfaces,
     realm: auth.realm,
-    jwt: issuers.length > 0 ? new JwtVerifier(issuers, { pool: deps.jwks }) : undefined,
-    introspection: introspection
-      ? introspector(
-          {
-            url: introspection.url,
-            clientId: introspection.client_id,
-            clientSecret: introspection.client_secret,
-            timeoutMs: introspection.timeout,
-            maxCacheMs: introspection.cache_max_age,
-            negativeCacheMs: introspection.negative_cache,
-            ...(introspection.issuer === undefined ? {} : { issuer: introspection.issuer }),
-            ...(introspection.audiences === undefined
-              ? {}
-              : { audiences: introspection.audiences }),
-            claims: claimsOf(introspection.claims),
-          },
-          deps.dispatcher,
-        )
-      : undefined,
+    jwt,
+    introspection: opaque,
     apiKeys: auth.api_keys
       ? {
           header: auth.api_keys.header,
@@ -67,12 +86,30 @@ export function buildCredentials(
           ),
         }
       : undefined,
+    async ready() {
+      try {
+        await jwt?.start();
+      } catch (error) {
+        throw new ConfigError([{ file, path: 'auth.jwt', message: (error as Error).message }]);
+      }
+    },
+    close() {
+      jwt?.close();
+      opaque?.close();
+    },
   };
 }
 
-function introspector(options: IntrospectionOptions, dispatcher: Dispatcher): TokenVerifier {
-  const endpoint = new Introspector(options, { dispatcher });
-  return { verify: (token) => endpoint.introspect(token) };
+function introspector(
+  options: IntrospectionOptions,
+  dispatcher: Dispatcher,
+  now: (() => number) | undefined,
+): TokenVerifier & { close(): void } {
+  const endpoint = new Introspector(options, { dispatcher, ...(now ? { now } : {}) });
+  return {
+    verify: (token) => endpoint.introspect(token),
+    close: () => void endpoint.close(),
+  };
 }
 
 /** The names identity travels under to backends (`auth.identity`). */

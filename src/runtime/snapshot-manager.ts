@@ -113,8 +113,10 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
         if (changed) this.#update?.(next.supergraph.sdl);
       } catch (error) {
         this.#current = previous;
+        next.credentials.close();
         throw error;
       }
+      if (previous) retire(previous);
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
           'server, log, metrics, tracing, circuit_breaker, grpc_server or auth.identity settings changed in the config; they apply at the next restart',
@@ -187,3 +189,14 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
     }
   }
 }
+
+/**
+ * A replaced snapshot lets go of its verifiers' shared JWKS caches once no request can still be
+ * authenticating with it (requests pin their snapshot when they arrive and authenticate first),
+ * so an issuer removed from the config stops being fetched while one still listed keeps its keys.
+ */
+function retire(snapshot: RuntimeSnapshot): void {
+  setTimeout(() => snapshot.credentials.close(), RETIRE_AFTER_MS).unref();
+}
+
+const RETIRE_AFTER_MS = 60_000;

@@ -87,6 +87,8 @@ export interface RuntimeDeps {
    * its signing keys must outlive reloads, or backends would refuse calls mid-rotation).
    */
   readonly identity: { names: IdentityHeaderNames; proof: IdentityProof | undefined };
+  /** Wall-clock ms since the epoch, for credentials' times. @default Date.now */
+  readonly wallClock?: () => number;
 }
 
 /** The graph a source produced, before the rest of the snapshot is built around it. */

@@ -58,7 +58,10 @@ export function configSource(file: string, env: Env, first?: LoadedConfig): Supe
       const outbound = buildOutbound(deps);
       const adapters = buildAdapters(loaded, outbound, deps);
       const graph = await composeFromConfig(loaded, adapters);
-      return assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles, deps);
+      const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles, deps);
+      // Keys are imported and fetched before the snapshot serves: its first requests verify.
+      await snapshot.credentials.ready();
+      return snapshot;
     },
   };
 }
@@ -75,7 +78,9 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
       const outbound = buildOutbound(deps);
       const adapters = loaded ? buildAdapters(loaded, outbound, deps) : new Map();
       const graph = { supergraph: await readSupergraphFile(file), hints: [] };
-      return assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
+      const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
+      await snapshot.credentials.ready();
+      return snapshot;
     },
   };
 }

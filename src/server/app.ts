@@ -68,6 +68,11 @@ export interface AppOptions {
   identity?: IdentityConfig;
   /** Time for the breakers (tests move it by hand). @default the monotonic clock */
   clock?: Clock;
+  /**
+   * Wall-clock time in ms since the epoch, for credentials' `exp`, `nbf` and `iat` (tests pin
+   * it to the time their tokens were made). @default Date.now
+   */
+  wallClock?: () => number;
 }
 
 export interface App {
@@ -123,6 +128,7 @@ export function buildApp(options: AppOptions): App {
       breakers,
       jwks,
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },
+      ...(options.wallClock ? { wallClock: options.wallClock } : {}),
     },
   });
   manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));

@@ -135,7 +135,10 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
     // A policy key that names no method would leave the method it meant open: refuse it.
     for (const key of Object.keys(methodAuth))
       if (!authNamed.has(key))
-        issue(`method_auth.${key}`, `names no method served here (Method or package.Service.Method)`);
+        issue(
+          `method_auth.${key}`,
+          `names no method served here (Method or package.Service.Method)`,
+        );
   }
   if (issues.length > 0) throw new ConfigError(issues);
   // A stable sort: equally specific templates keep the order the protos declare them in.

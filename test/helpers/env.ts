@@ -116,6 +116,7 @@ export async function startTestGateway(options: {
   stages?: readonly StageEntry[];
   observability?: AppOptions['observability'];
   clock?: AppOptions['clock'];
+  wallClock?: AppOptions['wallClock'];
 }): Promise<TestGateway> {
   const env = options.env ?? {};
   const loaded = options.configFile ? await loadConfig(options.configFile, env) : undefined;
@@ -141,6 +142,7 @@ export async function startTestGateway(options: {
       ? { circuitBreaker: loaded.config.circuit_breaker, identity: loaded.config.auth.identity }
       : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.wallClock ? { wallClock: options.wallClock } : {}),
   });
   return {
     url: `${running.origin}${server.graphql_path}`,

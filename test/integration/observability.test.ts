@@ -98,7 +98,8 @@ describe('observability over the demo graph', () => {
       {
         'x-correlation-id': 'obs-log-1',
         'apollographql-client-name': 'web',
-        authorization: 'Bearer secret-token-123',
+        // A secret a client sends; credentials are verified, and never logged, in auth-gateway.test.ts.
+        cookie: 'session=secret-token-123',
         traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01`,
       },
     );

@@ -22,6 +22,13 @@ export interface Credentials {
   /** Introspection of opaque tokens, when configured. */
   readonly introspection?: TokenVerifier | undefined;
   readonly apiKeys?: { readonly header: string; readonly keys: KeyMatcher } | undefined;
+  /**
+   * Resolves once configured keys are imported and remote ones fetched once (an unreachable
+   * JWKS does not reject: it is retried); rejects when a configured key is unusable.
+   */
+  ready(): Promise<void>;
+  /** Lets go of what the verifiers hold (JWKS references, introspection caches and pools). */
+  close(): void;
 }
 
 /** A compact JWS: three base64url segments. Anything else bearer-shaped is opaque. */
@@ -107,7 +114,8 @@ async function identify(
 
 /** The one value of a header; a repeated credential header is refused, not guessed at. */
 function single(value: string | string[] | undefined): string | undefined {
-  if (Array.isArray(value)) throw new CredentialError('repeated credential header', 'invalid_request');
+  if (Array.isArray(value))
+    throw new CredentialError('repeated credential header', 'invalid_request');
   return value;
 }
 

@@ -66,10 +66,7 @@ export function interceptorsOf(
     { name: 'propagateHeaders', wrap: propagateHeaders },
     {
       name: 'identityHeaders',
-      wrap: identityHeaders(
-        deps.identity?.names ?? DEFAULT_IDENTITY_NAMES,
-        deps.identity?.proof,
-      ),
+      wrap: identityHeaders(deps.identity?.names ?? DEFAULT_IDENTITY_NAMES, deps.identity?.proof),
     },
     { name: 'publishAttempt', wrap: publishAttempt },
     ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),

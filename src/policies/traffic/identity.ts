@@ -4,7 +4,8 @@ import type { Interceptor } from './exchange.ts';
 /** Printable ASCII: anything else in a header value is percent-encoded (UTF-8). */
 const PLAIN = /^[\x20-\x24\x26-\x7e]*$/;
 
-const headerValue = (value: string): string => (PLAIN.test(value) ? value : encodeURIComponent(value));
+const headerValue = (value: string): string =>
+  PLAIN.test(value) ? value : encodeURIComponent(value);
 
 /**
  * The verified identity, and only it, under the identity names: whatever a client sent under
