@@ -177,7 +177,11 @@ export function grpcClient(
 /** Headers of HTTP requests a backend received, in order. */
 export class HttpRecord {
   readonly requests: { method: string; url: string; headers: IncomingHttpHeaders }[] = [];
-  push(req: { method?: string | undefined; url?: string | undefined; headers: IncomingHttpHeaders }) {
+  push(req: {
+    method?: string | undefined;
+    url?: string | undefined;
+    headers: IncomingHttpHeaders;
+  }) {
     this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
   }
   get count(): number {
@@ -291,7 +295,9 @@ export const readMetadata =
 /** Every name and value a backend received, for "the client's value is nowhere". */
 export function allValues(received: IncomingHttpHeaders | grpc.Metadata): string[] {
   const entries =
-    received instanceof grpc.Metadata ? Object.entries(received.getMap()) : Object.entries(received);
+    received instanceof grpc.Metadata
+      ? Object.entries(received.getMap())
+      : Object.entries(received);
   return entries.flatMap(([name, value]) => [
     name,
     ...(Array.isArray(value) ? value : [value]).map(String),

@@ -23,7 +23,12 @@ import {
   type GrpcTestClient,
   type IntrospectionServer,
 } from '../helpers/auth-surfaces.ts';
-import { startSubgraphs, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
+import {
+  startSubgraphs,
+  startTestGateway,
+  writeProject,
+  type TestGateway,
+} from '../helpers/env.ts';
 import type { SubgraphServer } from '../helpers/subgraph-server.ts';
 
 /**
@@ -193,7 +198,10 @@ describe('auth modes and introspection through the gateway (every surface requir
       const res = await call();
       const body = assertUnauthenticated(res, surface, undefined);
       // API keys are accepted too: their challenge follows the Bearer one.
-      assert.match(String(res.headers['www-authenticate']), /ApiKey realm="gateway", header="x-api-key"/);
+      assert.match(
+        String(res.headers['www-authenticate']),
+        /ApiKey realm="gateway", header="x-api-key"/,
+      );
       bodies.add(`${surface} ${body}`);
     }
     // One GraphQL body and one REST body: nothing differs between the endpoints.
@@ -213,11 +221,21 @@ describe('auth modes and introspection through the gateway (every surface requir
     const key = { 'x-api-key': API_KEY };
     const res = await graphql(key);
     assert.deepEqual(res.json, { data: { me: { id: 'u1' } } });
-    assertIdentityAtBackend(readHeaders(graph.received.at(-1)!.headers), graph.received.at(-1)!.headers, PARTNER, 'subgraph');
+    assertIdentityAtBackend(
+      readHeaders(graph.received.at(-1)!.headers),
+      graph.received.at(-1)!.headers,
+      PARTNER,
+      'subgraph',
+    );
     assert.equal((await rest('/api/users/1', key)).status, 200);
     assertIdentityAtBackend(readHeaders(users.last()), users.last(), PARTNER, 'route');
     assert.equal((await rest('/v1/orders:batchGet?ids=1', key)).status, 200);
-    assertIdentityAtBackend(readMetadata(orderCalls.at(-1)!), orderCalls.at(-1)!, PARTNER, 'transcoded');
+    assertIdentityAtBackend(
+      readMetadata(orderCalls.at(-1)!),
+      orderCalls.at(-1)!,
+      PARTNER,
+      'transcoded',
+    );
     const { reply } = await usersGrpc.call('GetUser', { id: '1' }, key);
     assert.equal(reply?.name, 'Ada Lovelace');
     assertIdentityAtBackend(readHeaders(users.last()), users.last(), PARTNER, 'gRPC port');
@@ -228,10 +246,20 @@ describe('auth modes and introspection through the gateway (every surface requir
     assert.equal((await rest('/open/users/1')).status, 200);
     assertIdentityAtBackend(readHeaders(users.last()), users.last(), undefined, 'route');
     assert.equal((await rest('/v1/users/1/orders')).status, 200);
-    assertIdentityAtBackend(readMetadata(orderCalls.at(-1)!), orderCalls.at(-1)!, undefined, 'transcoded');
+    assertIdentityAtBackend(
+      readMetadata(orderCalls.at(-1)!),
+      orderCalls.at(-1)!,
+      undefined,
+      'transcoded',
+    );
     const { error } = await libraryGrpc.call('GetBook', { name: 'shelves/1/books/1' });
     assert.equal(error, undefined);
-    assertIdentityAtBackend(readHeaders(books.record.last()), books.record.last(), undefined, 'gRPC port');
+    assertIdentityAtBackend(
+      readHeaders(books.record.last()),
+      books.record.last(),
+      undefined,
+      'gRPC port',
+    );
     assert.equal(backendCalls(), before + 3);
 
     const bad = { 'x-api-key': `${API_KEY.slice(0, -1)}!` };
@@ -248,22 +276,33 @@ describe('auth modes and introspection through the gateway (every surface requir
 
   test('an endpoint that says none never reads the credential: a bad one is served anonymously, a good one too', async () => {
     const asked = introspection.requests;
-    for (const headers of [
+    const credentials: Record<string, string>[] = [
       { authorization: 'Bearer not-a-token-anyone-issued' },
       { authorization: 'Basic dXNlcjpwYXNz' },
       { 'x-api-key': 'wrong' },
       { 'x-api-key': API_KEY },
-    ]) {
+    ];
+    for (const headers of credentials) {
       const label = JSON.stringify(headers);
       assert.equal((await rest('/none/users/1', headers)).status, 200, label);
       assertIdentityAtBackend(readHeaders(users.last()), users.last(), undefined, `route ${label}`);
       const order = await rest('/v1/orders/1', headers);
       assert.equal(order.status, 200, label);
       assert.equal(order.json.id, '1');
-      assertIdentityAtBackend(readMetadata(orderCalls.at(-1)!), orderCalls.at(-1)!, undefined, `transcoded ${label}`);
+      assertIdentityAtBackend(
+        readMetadata(orderCalls.at(-1)!),
+        orderCalls.at(-1)!,
+        undefined,
+        `transcoded ${label}`,
+      );
       const { error } = await booksGrpc.call('GetBook', { name: 'shelves/1/books/1' }, headers);
       assert.equal(error, undefined, label);
-      assertIdentityAtBackend(readHeaders(books.record.last()), books.record.last(), undefined, `gRPC port ${label}`);
+      assertIdentityAtBackend(
+        readHeaders(books.record.last()),
+        books.record.last(),
+        undefined,
+        `gRPC port ${label}`,
+      );
     }
     // Not read: the opaque token was never introspected.
     assert.equal(introspection.requests, asked);
@@ -295,11 +334,26 @@ describe('auth modes and introspection through the gateway (every surface requir
       const seen = graph.received.at(-1)!.headers;
       assertIdentityAtBackend(readHeaders(seen), seen, expected('user-opaque-1'), 'subgraph');
       assert.equal((await rest('/api/users/2', auth)).status, 200);
-      assertIdentityAtBackend(readHeaders(users.last()), users.last(), expected('user-opaque-1'), 'route');
+      assertIdentityAtBackend(
+        readHeaders(users.last()),
+        users.last(),
+        expected('user-opaque-1'),
+        'route',
+      );
       assert.equal((await rest('/v1/orders:batchGet?ids=2', auth)).status, 200);
-      assertIdentityAtBackend(readMetadata(orderCalls.at(-1)!), orderCalls.at(-1)!, expected('user-opaque-1'), 'transcoded');
+      assertIdentityAtBackend(
+        readMetadata(orderCalls.at(-1)!),
+        orderCalls.at(-1)!,
+        expected('user-opaque-1'),
+        'transcoded',
+      );
       assert.equal((await usersGrpc.call('GetUser', { id: '2' }, auth)).reply?.id, '2');
-      assertIdentityAtBackend(readHeaders(users.last()), users.last(), expected('user-opaque-1'), 'gRPC port');
+      assertIdentityAtBackend(
+        readHeaders(users.last()),
+        users.last(),
+        expected('user-opaque-1'),
+        'gRPC port',
+      );
       // Asked once: the active answer is cached for the other surfaces.
       assert.deepEqual(
         introspection.tokens.filter((t) => t === token),
