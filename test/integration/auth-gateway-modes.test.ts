@@ -1,10 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { startOrdersGrpc } from '../../demo/backends/orders-grpc.ts';
 import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
+import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
 import { accounts } from '../fixtures/graphs/shop.ts';
 import {
   assertIdentityAtBackend,
@@ -60,14 +62,8 @@ describe('auth modes and introspection through the gateway (every surface requir
   const backendCalls = () =>
     graph.received.length + users.count + orderCalls.length + books.record.count;
 
-  before(async () => {
-    subgraphs = await startSubgraphs([accounts]);
-    graph = subgraphs.servers[0]!;
-    usersBackend = await startUsersRest({ onRequest: (req) => users.push(req) });
-    ordersBackend = await startOrdersGrpc({ onCall: (md) => orderCalls.push(md) });
-    books = await startRecordingRest();
-    introspection = await startIntrospectionServer();
-    project = await writeProject([graph]);
+  /** The gateway's config, with every surface demanding `surfaces` (endpoints say otherwise). */
+  function config(surfaces: 'required' | 'none'): string {
     const route = (name: string, prefix: string, extra: object = {}) => ({
       name,
       path_prefix: prefix,
@@ -76,78 +72,84 @@ describe('auth modes and introspection through the gateway (every surface requir
       forward_headers: FORWARDED,
       ...extra,
     });
-    await project.write(
-      'supergraph.yaml',
-      stringify({
-        federation_version: '=2.3.0',
-        subgraphs: {
-          accounts: {
-            routing_url: graph.url,
-            schema: { file: './accounts.graphql' },
-            forward_headers: FORWARDED,
-          },
+    return stringify({
+      federation_version: '=2.3.0',
+      subgraphs: {
+        accounts: {
+          routing_url: graph.url,
+          schema: { file: './accounts.graphql' },
+          forward_headers: FORWARDED,
         },
-        transcode: {
-          orders: {
-            address: ordersBackend.url,
-            protos: ['demo/orders/v1/orders.proto'],
+      },
+      transcode: {
+        orders: {
+          address: ordersBackend.url,
+          protos: ['demo/orders/v1/orders.proto'],
+          include_dirs: [PROTOS],
+          forward_headers: FORWARDED,
+          method_auth: { GetOrder: 'none', ListOrdersByUser: 'optional' },
+        },
+      },
+      grpc_server: {
+        port: 0,
+        services: {
+          users: {
+            protos: ['demo/users/v1/users.proto'],
             include_dirs: [PROTOS],
-            forward_headers: FORWARDED,
-            method_auth: { GetOrder: 'none', ListOrdersByUser: 'optional' },
+            base_url: usersBackend.url,
+            forward_metadata: FORWARDED,
+          },
+          books: {
+            protos: ['annotated/v1/annotated.proto'],
+            include_dirs: [FIXTURE_PROTOS],
+            base_url: books.url,
+            forward_metadata: FORWARDED,
+            auth: 'none',
+          },
+          library: {
+            protos: ['transcode/v1/library.proto'],
+            include_dirs: [FIXTURE_PROTOS],
+            base_url: books.url,
+            forward_metadata: FORWARDED,
+            auth: 'optional',
           },
         },
-        grpc_server: {
-          port: 0,
-          services: {
-            users: {
-              protos: ['demo/users/v1/users.proto'],
-              include_dirs: [PROTOS],
-              base_url: usersBackend.url,
-              forward_metadata: FORWARDED,
-            },
-            books: {
-              protos: ['annotated/v1/annotated.proto'],
-              include_dirs: [FIXTURE_PROTOS],
-              base_url: books.url,
-              forward_metadata: FORWARDED,
-              auth: 'none',
-            },
-            library: {
-              protos: ['transcode/v1/library.proto'],
-              include_dirs: [FIXTURE_PROTOS],
-              base_url: books.url,
-              forward_metadata: FORWARDED,
-              auth: 'optional',
-            },
-          },
+      },
+      routes: [
+        route('users', '/api/users'),
+        route('open-users', '/open/users', { auth: 'optional' }),
+        route('none-users', '/none/users', { auth: 'none' }),
+      ],
+      auth: {
+        surfaces: { graphql: surfaces, rest: surfaces, grpc: surfaces },
+        introspection: {
+          url: introspection.url,
+          client_id: 'gateway',
+          client_secret: 'introspection-secret',
         },
-        routes: [
-          route('users', '/api/users'),
-          route('open-users', '/open/users', { auth: 'optional' }),
-          route('none-users', '/none/users', { auth: 'none' }),
-        ],
-        auth: {
-          surfaces: { graphql: 'required', rest: 'required', grpc: 'required' },
-          introspection: {
-            url: introspection.url,
-            client_id: 'gateway',
-            client_secret: 'introspection-secret',
-            // A down endpoint must answer fast: the tests wait for it.
-            timeout: '2s',
-          },
-          api_keys: {
-            keys: [
-              {
-                name: PARTNER.subject,
-                sha256: createHash('sha256').update(API_KEY).digest('hex'),
-                client_id: PARTNER.clientId,
-                scopes: [PARTNER.scopes],
-              },
-            ],
-          },
+        api_keys: {
+          keys: [
+            {
+              name: PARTNER.subject,
+              sha256: createHash('sha256').update(API_KEY).digest('hex'),
+              client_id: PARTNER.clientId,
+              scopes: [PARTNER.scopes],
+            },
+          ],
         },
-      }),
-    );
+      },
+    });
+  }
+
+  before(async () => {
+    subgraphs = await startSubgraphs([accounts]);
+    graph = subgraphs.servers[0]!;
+    usersBackend = await startUsersRest({ onRequest: (req) => users.push(req) });
+    ordersBackend = await startOrdersGrpc({ onCall: (md) => orderCalls.push(md) });
+    books = await startRecordingRest();
+    introspection = await startIntrospectionServer();
+    project = await writeProject([graph]);
+    await project.write('supergraph.yaml', config('required'));
     gateway = await startTestGateway({ configFile: project.configFile });
     const address = gateway.running.grpcAddress as string;
     usersGrpc = grpcClient(address, 'demo/users/v1/users.proto', 'demo.users.v1.UserService');
@@ -209,6 +211,11 @@ describe('auth modes and introspection through the gateway (every surface requir
     const { error } = await usersGrpc.call('GetUser', { id: '1' });
     assert.equal(error?.code, grpc.status.UNAUTHENTICATED);
     assert.equal(error?.details, 'The request is not authenticated.');
+    // The challenge travels in the status's trailing metadata.
+    assert.equal(
+      error?.metadata.get('www-authenticate')[0],
+      'Bearer realm="gateway", ApiKey realm="gateway", header="x-api-key"',
+    );
     assert.equal(backendCalls(), before);
     for (const id of ['none-graphql', 'none-route', 'none-batch', 'none-create']) {
       const line = await logLine(id);
@@ -421,5 +428,38 @@ describe('auth modes and introspection through the gateway (every surface requir
       );
       assert.ok(String(missing.headers['www-authenticate']).startsWith(bearerChallenge(undefined)));
     });
+  });
+
+  // Last: it reloads the config with every surface `none`.
+  test('a surface that says none does not read credentials at all, after a reload says so', async () => {
+    const reloaded = once(gateway.running.app.manager, 'reload');
+    await project.write('supergraph.yaml', config('none'));
+    assert.equal(((await reloaded) as [ReloadOutcome])[0].ok, true);
+    const asked = introspection.requests;
+    const bad = { authorization: 'Bearer never-introspected', 'x-correlation-id': 'surface-none' };
+    assert.deepEqual((await graphql(bad)).json, { data: { me: { id: 'u1' } } });
+    const seen = graph.received.at(-1)!.headers;
+    assertIdentityAtBackend(readHeaders(seen), seen, undefined, 'subgraph');
+    assert.equal((await rest('/api/users/1', bad)).status, 200);
+    assertIdentityAtBackend(readHeaders(users.last()), users.last(), undefined, 'route');
+    assert.equal((await rest('/v1/orders:batchGet?ids=1', bad)).status, 200);
+    assertIdentityAtBackend(
+      readMetadata(orderCalls.at(-1)!),
+      orderCalls.at(-1)!,
+      undefined,
+      'transcoded',
+    );
+    assert.equal((await usersGrpc.call('GetUser', { id: '1' }, bad)).reply?.id, '1');
+    assertIdentityAtBackend(readHeaders(users.last()), users.last(), undefined, 'gRPC port');
+    assert.equal(introspection.requests, asked);
+    const line = await logLine('surface-none');
+    assert.equal(line.auth, undefined);
+    assert.equal(line.authFailure, undefined);
+    // An endpoint that says more than its surface still does: optional reads a credential.
+    assertUnauthenticated(
+      await rest('/open/users/1', { authorization: 'Bearer inactive-one' }),
+      'rest',
+      'invalid_token',
+    );
   });
 });

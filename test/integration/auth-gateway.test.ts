@@ -278,7 +278,12 @@ describe('authentication through the gateway, on every surface', () => {
     headers: Record<string, string | string[]> = {},
     options: { method?: string; body?: unknown } = {},
   ) => send(`${gateway.origin}${path}`, { headers, ...options });
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  /** Every credential a test sent: the last test finds none of them in the logs. */
+  const sent = new Set<string>([ACME_KEY, REVOKED_KEY]);
+  const bearer = (token: string) => {
+    sent.add(token);
+    return { authorization: `Bearer ${token}` };
+  };
   const logLine = (correlationId: string) =>
     gateway.logs.find((l) => l.msg === 'request' && l.correlationId === correlationId);
   /** A valid token of the fixture's issuer, or of another issuer with the fixture's claims. */
@@ -714,6 +719,7 @@ describe('authentication through the gateway, on every surface', () => {
     for (const [name, headersOf, reason, overGrpc] of cases) {
       test(name, async () => {
         const headers = await headersOf();
+        for (const value of Object.values(headers).flat()) sent.add(value);
         const before = backendCalls();
         const id = (surface: string) => ({
           ...headers,
@@ -750,6 +756,7 @@ describe('authentication through the gateway, on every surface', () => {
       // Node's HTTP parser bounds a request's headers at 16 KiB (--max-http-header-size): a
       // longer credential never reaches the stages. Still a refusal, never 500, no backend called.
       const headers = { authorization: `Bearer ${'a'.repeat(20 * 1024)}` };
+      sent.add(headers.authorization);
       const before = backendCalls();
       for (const path of [new URL(gateway.url).pathname, '/api/users/1', '/v1/orders/1']) {
         const res = await send(`${gateway.origin}${path}`, { headers });
@@ -764,5 +771,13 @@ describe('authentication through the gateway, on every surface', () => {
       assert.equal((await logLine('huge-grpc')).authFailure, 'malformed authorization');
       assert.equal(backendCalls(), before);
     });
+  });
+
+  test('no log line holds a credential, and the attacker’s server was never asked', () => {
+    const logged = gateway.logs.text();
+    // Short values ("Bearer", "abc") would match by chance; every real credential is longer.
+    for (const credential of [...sent].filter((c) => c.length >= 16))
+      assert.ok(!logged.includes(credential), `logged: ${credential.slice(0, 40)}...`);
+    assert.equal(fixture.attacker.requests, 0);
   });
 });
