@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { request } from 'undici';
 import { BUILTIN_PROTOS } from '../../src/adapters/grpc/proto-schema.ts';
+import type { AuthMode } from '../../src/config/schema.ts';
 import type { HttpResult } from './env.ts';
 
 /**
@@ -26,6 +27,32 @@ export const IDENTITY = {
   proof: 'x-gateway-proof',
 } as const;
 export const IDENTITY_NAMES: readonly string[] = Object.values(IDENTITY);
+
+/** Every identity name, and a header forwarding rules do pass, to show the rules still work. */
+export const FORWARDED: readonly string[] = [...IDENTITY_NAMES, 'x-tenant'];
+
+/** A route (config) to a users REST service's `/users` under `prefix`, forwarding FORWARDED. */
+export function usersRoute(usersUrl: string, name: string, prefix: string, auth?: AuthMode) {
+  return {
+    name,
+    path_prefix: prefix,
+    rewrite_prefix: '/users',
+    backends: [{ url: usersUrl }],
+    forward_headers: FORWARDED,
+    ...(auth ? { auth } : {}),
+  };
+}
+
+/** A REST backend on the gRPC port (config), described by `proto` under `includeDir`. */
+export function portService(proto: string, includeDir: string, baseUrl: string, auth?: AuthMode) {
+  return {
+    protos: [proto],
+    include_dirs: [includeDir],
+    base_url: baseUrl,
+    forward_metadata: FORWARDED,
+    ...(auth ? { auth } : {}),
+  };
+}
 
 /** What a spoofing client puts in every identity name: no backend may ever see it. */
 export const SPOOF = 'spoofed-by-the-client';

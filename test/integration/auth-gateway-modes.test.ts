@@ -13,9 +13,10 @@ import {
   assertUnauthenticated,
   bearerChallenge,
   FIXTURE_PROTOS,
+  FORWARDED,
   grpcClient,
   HttpRecord,
-  IDENTITY_NAMES,
+  portService,
   PROTOS,
   readHeaders,
   readMetadata,
@@ -24,6 +25,7 @@ import {
   startRecordingRest,
   type GrpcTestClient,
   type IntrospectionServer,
+  usersRoute,
 } from '../helpers/auth-surfaces.ts';
 import {
   startSubgraphs,
@@ -39,7 +41,6 @@ import type { SubgraphServer } from '../helpers/subgraph-server.ts';
  * introspection. Backends are real servers on loopback that record what reached them.
  */
 
-const FORWARDED = [...IDENTITY_NAMES, 'x-tenant'];
 const API_KEY = `gw_${randomBytes(24).toString('base64url')}`;
 const PARTNER = { subject: 'partner', scopes: 'orders:read', clientId: 'partner-app' };
 
@@ -64,14 +65,6 @@ describe('auth modes and introspection through the gateway (every surface requir
 
   /** The gateway's config, with every surface demanding `surfaces` (endpoints say otherwise). */
   function config(surfaces: 'required' | 'none'): string {
-    const route = (name: string, prefix: string, extra: object = {}) => ({
-      name,
-      path_prefix: prefix,
-      rewrite_prefix: '/users',
-      backends: [{ url: usersBackend.url }],
-      forward_headers: FORWARDED,
-      ...extra,
-    });
     return stringify({
       federation_version: '=2.3.0',
       subgraphs: {
@@ -93,32 +86,15 @@ describe('auth modes and introspection through the gateway (every surface requir
       grpc_server: {
         port: 0,
         services: {
-          users: {
-            protos: ['demo/users/v1/users.proto'],
-            include_dirs: [PROTOS],
-            base_url: usersBackend.url,
-            forward_metadata: FORWARDED,
-          },
-          books: {
-            protos: ['annotated/v1/annotated.proto'],
-            include_dirs: [FIXTURE_PROTOS],
-            base_url: books.url,
-            forward_metadata: FORWARDED,
-            auth: 'none',
-          },
-          library: {
-            protos: ['transcode/v1/library.proto'],
-            include_dirs: [FIXTURE_PROTOS],
-            base_url: books.url,
-            forward_metadata: FORWARDED,
-            auth: 'optional',
-          },
+          users: portService('demo/users/v1/users.proto', PROTOS, usersBackend.url),
+          books: portService('annotated/v1/annotated.proto', FIXTURE_PROTOS, books.url, 'none'),
+          library: portService('transcode/v1/library.proto', FIXTURE_PROTOS, books.url, 'optional'),
         },
       },
       routes: [
-        route('users', '/api/users'),
-        route('open-users', '/open/users', { auth: 'optional' }),
-        route('none-users', '/none/users', { auth: 'none' }),
+        usersRoute(usersBackend.url, 'users', '/api/users'),
+        usersRoute(usersBackend.url, 'open-users', '/open/users', 'optional'),
+        usersRoute(usersBackend.url, 'none-users', '/none/users', 'none'),
       ],
       auth: {
         surfaces: { graphql: surfaces, rest: surfaces, grpc: surfaces },

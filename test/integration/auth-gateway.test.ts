@@ -21,9 +21,10 @@ import {
   assertIdentityAtBackend,
   assertUnauthenticated,
   FIXTURE_PROTOS,
+  FORWARDED,
   grpcClient,
   HttpRecord,
-  IDENTITY_NAMES,
+  portService,
   PROTOS,
   readHeaders,
   readMetadata,
@@ -31,6 +32,7 @@ import {
   SPOOFED_HEADERS,
   startRecordingRest,
   type GrpcTestClient,
+  usersRoute,
 } from '../helpers/auth-surfaces.ts';
 import { startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 import {
@@ -59,8 +61,6 @@ import {
  */
 
 const SCHEMAS = join(import.meta.dirname, '../../schemas');
-/** Every identity name, and a header that forwarding rules do pass, to show they work. */
-const FORWARDED = [...IDENTITY_NAMES, 'x-tenant'];
 
 /** Issuers besides the fixture's, each with its own JWKS server and timings. */
 const ROTATING = 'https://rotating.gateway.test/';
@@ -114,14 +114,6 @@ describe('authentication through the gateway, on every surface', () => {
       jwks_url: jwks.url,
       ...timings,
     });
-    const route = (name: string, prefix: string, extra: object = {}) => ({
-      name,
-      path_prefix: prefix,
-      rewrite_prefix: '/users',
-      backends: [{ url: backends.users.url }],
-      forward_headers: FORWARDED,
-      ...extra,
-    });
     return stringify({
       federation_version: '=2.3.0',
       subgraphs: {
@@ -156,25 +148,14 @@ describe('authentication through the gateway, on every surface', () => {
       grpc_server: {
         port: 0,
         services: {
-          users: {
-            protos: ['demo/users/v1/users.proto'],
-            include_dirs: [PROTOS],
-            base_url: backends.users.url,
-            forward_metadata: FORWARDED,
-          },
-          books: {
-            protos: ['annotated/v1/annotated.proto'],
-            include_dirs: [FIXTURE_PROTOS],
-            base_url: books.url,
-            forward_metadata: FORWARDED,
-            auth: 'required',
-          },
+          users: portService('demo/users/v1/users.proto', PROTOS, backends.users.url),
+          books: portService('annotated/v1/annotated.proto', FIXTURE_PROTOS, books.url, 'required'),
         },
       },
       routes: [
-        route('users', '/api/users'),
-        route('private-users', '/private/users', { auth: 'required' }),
-        route('open-users', '/open/users', { auth: 'none' }),
+        usersRoute(backends.users.url, 'users', '/api/users'),
+        usersRoute(backends.users.url, 'private-users', '/private/users', 'required'),
+        usersRoute(backends.users.url, 'open-users', '/open/users', 'none'),
       ],
       auth: {
         jwt: [
