@@ -29,7 +29,7 @@ export async function startDemoBackends(
   ports: DemoPorts = {},
   hooks: {
     onUsersRequest?: (req: IncomingMessage) => void;
-    onOrdersCall?: (md: Metadata) => void;
+    onOrdersCall?: (md: Metadata, method: string, request: unknown) => void;
     onProductsRequest?: (req: IncomingMessage) => void;
     verifier?: GatewayVerifier;
   } = {},

@@ -8,6 +8,8 @@ import type { ServerConfig } from '../config/schema.ts';
 import { channels } from '../kernel/channels.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
+import { authorize } from '../policies/auth/authorize.ts';
+import { withFieldAuthorization } from './authorized-gateway.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
@@ -70,7 +72,9 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     },
   });
   const apollo = new ApolloServer<RequestContext>({
-    gateway,
+    gateway: withFieldAuthorization(gateway, {
+      enforced: pipeline.stages.some((stage) => stage.run === authorize),
+    }),
     logger: logger.child({ component: 'apollo-server' }),
     introspection: server.introspection ?? development,
     csrfPrevention: server.csrf_prevention,

@@ -3,6 +3,7 @@ import type { RequestContext, Surface } from '../kernel/context.ts';
 import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
+import { authorize } from '../policies/auth/authorize.ts';
 import { estimateCost } from '../policies/limits/cost.ts';
 
 /** A stage does one job on the request and throws a GatewayError to end it. */
@@ -29,12 +30,14 @@ export interface StageEntry {
  * The inbound stages, in the order they run. This list is the one place that order is written;
  * docs/pipeline.md shows it as a table, and a test holds the two together. The stages the
  * design adds next take their places: identifyClient between correlate and authenticate;
- * operationLimits after estimateCost, then rateLimit, authorize and cacheLookup.
+ * operationLimits and rateLimit after estimateCost, before authorize; cacheLookup after
+ * authorize (a cached answer must be one this caller may read).
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
   { name: 'authenticate', event: 'request', run: authenticate },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
+  { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },
 ];
 
 const SURFACES: readonly Surface[] = ['graphql', 'rest', 'grpc'];

@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ASTNode } from 'graphql';
 
 /**
  * Every code a client can see in `errors[].extensions.code`. The table with meanings, HTTP
@@ -160,6 +160,10 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** Extra extensions a client may see (never secrets, URLs or bodies). */
   extensions?: Record<string, unknown>;
+  /** The response path of the field the error is about (a field error's `path`). */
+  path?: readonly (string | number)[];
+  /** The operation's nodes the error is about: the client sees their `locations`. */
+  nodes?: readonly ASTNode[];
   /**
    * The error ends the whole request (a refusing stage, a malformed request), so its status is
    * the response's: Apollo Server applies `extensions.http` from any error to the whole
@@ -183,6 +187,8 @@ export class GatewayError extends GraphQLError {
     const status = HTTP_STATUS[code];
     super(message, {
       originalError: options.cause instanceof Error ? options.cause : undefined,
+      ...(options.path ? { path: options.path } : {}),
+      ...(options.nodes ? { nodes: options.nodes } : {}),
       extensions: {
         ...options.extensions,
         code,

@@ -73,7 +73,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
     const snapshot = this.#current ?? (await this.load());
     this.#update = update;
     if (this.#watchEnabled) this.#watch(snapshot.watchFiles);
-    return { supergraphSdl: snapshot.supergraph.sdl, cleanup: async () => this.stop() };
+    return { supergraphSdl: snapshot.gatewaySdl, cleanup: async () => this.stop() };
   };
 
   /** Reloads now (also what a file change triggers). Concurrent calls coalesce into one more run. */
@@ -110,7 +110,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       // is served goes back to the previous snapshot.
       this.#current = next;
       try {
-        if (changed) this.#update?.(next.supergraph.sdl);
+        if (changed) this.#update?.(next.gatewaySdl);
       } catch (error) {
         this.#current = previous;
         next.credentials.close();

@@ -15,6 +15,12 @@ import type {
 import type { Credentials } from '../policies/auth/authenticate.ts';
 import type { JwksPool } from '../policies/auth/jwks.ts';
 import { buildCredentials } from './credentials.ts';
+import {
+  buildAuthModel,
+  sdlForApolloGateway,
+  type AuthModel,
+  type PolicyRule,
+} from '../policies/auth/requirements.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
@@ -31,6 +37,11 @@ import type { Dispatcher } from 'undici';
  */
 export interface SnapshotParts {
   readonly supergraph: Supergraph;
+  /**
+   * The supergraph SDL as Apollo Gateway loads it: the features the gateway enforces itself
+   * (field authorization) linked without their `for: SECURITY` purpose (`sdlForApolloGateway`).
+   */
+  readonly gatewaySdl: string;
   readonly hints: readonly CompositionProblem[];
   /** Per-subgraph settings by name; a subgraph without an entry uses the defaults. */
   readonly subgraphs: Readonly<Record<string, SubgraphConfig>>;
@@ -58,6 +69,8 @@ export interface SnapshotParts {
   readonly limits: LimitsConfig;
   /** `@cost` and `@listSize` of this supergraph, read once per load. */
   readonly costModel: CostModel;
+  /** `@authenticated`, `@requiresScopes` and `@policy` of this supergraph, read once per load. */
+  readonly authModel: AuthModel;
   /** The chain every backend call of this snapshot goes through. */
   readonly outbound: Outbound;
   /** How callers are verified (`auth`): what the `authenticate` stage reads. */
@@ -149,10 +162,25 @@ export function assembleSnapshot(
       ? createGrpcFront(loaded.grpcServices, loaded.file)
       : undefined;
   const limits = config?.limits ?? LimitsConfig.parse({});
+  // `@policy` names are decided by `auth.policies`; a name no rule defines denies every caller
+  // and is reported at load.
+  const policies = new Map<string, PolicyRule>(
+    Object.entries(config?.auth.policies ?? {}).map(([name, rule]) => [
+      name,
+      {
+        ...(rule.scopes ? { scopes: rule.scopes } : {}),
+        ...(rule.claims ? { claims: rule.claims } : {}),
+        ...(rule.client_ids ? { clientIds: rule.client_ids } : {}),
+      },
+    ]),
+  );
+  const auth = buildAuthModel(graph.supergraph.sdl, policies);
   return {
     supergraph: graph.supergraph,
+    gatewaySdl: sdlForApolloGateway(graph.supergraph.sdl),
     hints: [
       ...graph.hints,
+      ...auth.warnings.map((message) => problem('AUTH_POLICY_UNDEFINED', message)),
       ...[...adapters].flatMap(([name, adapter]) =>
         adapter.warnings.map((message) =>
           problem('ADAPTER_UNSUPPORTED', `subgraph ${name}: ${message}`),
@@ -189,6 +217,7 @@ export function assembleSnapshot(
     grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
     limits,
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size),
+    authModel: auth.model,
     outbound,
     credentials: buildCredentials(loaded, deps),
   };

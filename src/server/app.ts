@@ -119,7 +119,16 @@ export function buildApp(options: AppOptions): App {
   const gatewayProof = createGatewayProof({
     identity: options.identity ?? IdentityConfig.parse({}),
   });
-  const jwks = new JwksPool({ dispatcher });
+  const authLog = logger.child({ component: 'auth' });
+  const jwks = new JwksPool({
+    dispatcher,
+    // A JWKS endpoint that fails is worth a warning: tokens keep verifying with the last keys,
+    // but new keys (a rotation) cannot arrive until it answers again.
+    onEvent: (event) =>
+      event.type === 'jwks_fetch_failed'
+        ? authLog.warn({ jwks: withoutUserinfo(event.url), err: event.error }, 'JWKS fetch failed')
+        : authLog.debug({ jwks: withoutUserinfo(event.url) }, 'JWKS refreshed'),
+  });
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
     deps: {
@@ -412,6 +421,18 @@ export function buildApp(options: AppOptions): App {
       await telemetry.close();
     },
   };
+}
+
+/** A URL as logs may show it: credentials in it never are. */
+function withoutUserinfo(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
 }
 
 /** Where backends fetch the public keys of the gateway's `jwt` proofs (RFC 8615 well-known). */

@@ -8,6 +8,7 @@ import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../fixtures/demo.ts';
 import { startBareGateway } from '../helpers/bare-gateway.ts';
 import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+import { asCaller, withTestIdentity } from '../helpers/identity.ts';
 
 const CONFIG = join(import.meta.dirname, '../../supergraph.yaml');
 
@@ -19,20 +20,31 @@ describe('the demo graph', () => {
   const standalone: ServedSubgraph[] = [];
   const deps = createLoadDeps();
   const correlationIds: string[] = [];
+  const ordersMethods: string[] = [];
 
   before(async () => {
     backends = await startDemoBackends(
       { users: 0, orders: 0, products: 0 },
       {
         onUsersRequest: (req) => correlationIds.push(`users:${req.headers['x-correlation-id']}`),
-        onOrdersCall: (md) => correlationIds.push(`orders:${md.get('x-correlation-id')[0]}`),
+        onOrdersCall: (md, method) => {
+          correlationIds.push(`orders:${md.get('x-correlation-id')[0]}`);
+          ordersMethods.push(method);
+        },
       },
     );
-    ours = await startTestGateway({ configFile: CONFIG, env: { ...backends.env, GRPC_PORT: '0' } });
+    ours = await startTestGateway({
+      configFile: CONFIG,
+      env: { ...backends.env, GRPC_PORT: '0' },
+      // Callers with an identity until the authenticate stage verifies tokens (issue 18).
+      stages: withTestIdentity(),
+    });
     // A bare gateway has no in-process adapters: it reaches the users REST adapter served
     // standalone, as another router would (`gateway serve-subgraph users`).
     const snapshot = await configSource(CONFIG, backends.env).load(deps);
-    let sdl = snapshot.supergraph.sdl;
+    // The SDL Apollo Gateway loads: the bare gateway does not enforce field authorization, so
+    // the queries compared below read no guarded field.
+    let sdl = snapshot.gatewaySdl;
     for (const name of snapshot.adapters.keys()) {
       const served = await serveSubgraph(snapshot, name, { port: 0, host: '127.0.0.1' });
       standalone.push(served);
@@ -58,7 +70,7 @@ describe('the demo graph', () => {
   const queries: Record<string, string> = {
     'the demo query': DEMO_QUERY,
     'an order with its user and products':
-      '{ getOrder(id: "3") { id status createdAt user { id name email } items { quantity product { id name priceCents } } } }',
+      '{ getOrder(id: "3") { id status createdAt user { id name } items { quantity product { id name priceCents } } } }',
     'a list of users with orders': '{ users(ids: ["2", "4", "9"]) { name orders { id status } } }',
     'an unknown order': '{ getOrder(id: "nope") { id } }',
     'a product list': '{ products { id name priceCents } }',
@@ -85,6 +97,38 @@ describe('the demo graph', () => {
     const ready = await get(`${ours.origin}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.json.backends, { orders: 'SERVING' });
+  });
+
+  test('User.email needs the scope users:email: without it the rest of the user is served', async () => {
+    const query = '{ user(id: "2") { name email } }';
+    const anonymous = await post(ours.url, { query });
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(anonymous.json.data, { user: { name: 'Alan Turing', email: null } });
+    assert.deepEqual(
+      anonymous.json.errors.map((e: any) => [e.path, e.extensions.code]),
+      [[['user', 'email'], 'UNAUTHENTICATED']],
+    );
+    const unscoped = await post(ours.url, { query }, asCaller({ scopes: ['orders:read'] }));
+    assert.equal(unscoped.json.errors[0].extensions.code, 'FORBIDDEN');
+    const scoped = await post(ours.url, { query }, asCaller({ scopes: ['users:email'] }));
+    assert.deepEqual(scoped.json, {
+      data: { user: { name: 'Alan Turing', email: 'alan@example.com' } },
+    });
+  });
+
+  test('creating an order needs an authenticated caller; anonymously nothing reaches the backend', async () => {
+    const query =
+      'mutation { createOrder(userId: "3", items: [{ productId: "p2", quantity: 1 }]) { status user { name } } }';
+    ordersMethods.length = 0;
+    const anonymous = await post(ours.url, { query });
+    assert.deepEqual(anonymous.json.data, { createOrder: null });
+    assert.equal(anonymous.json.errors[0].extensions.code, 'UNAUTHENTICATED');
+    assert.deepEqual(ordersMethods, []);
+    const created = await post(ours.url, { query }, asCaller({ subject: '3' }));
+    assert.deepEqual(created.json, {
+      data: { createOrder: { status: 'PENDING', user: { name: 'Grace Hopper' } } },
+    });
+    assert.deepEqual(ordersMethods, ['CreateOrder']);
   });
 
   test('a mutation creates a user through the REST backend', async () => {

@@ -1,8 +1,10 @@
 import {
   Kind,
+  print,
   visit,
   type ConstDirectiveNode,
   type ConstValueNode,
+  type DefinitionNode,
   type DocumentNode,
   type FieldDefinitionNode,
 } from 'graphql';
@@ -54,7 +56,7 @@ export interface Overlay {
 }
 
 export function readOverlay(
-  overlay: DocumentNode,
+  written: DocumentNode,
   generated: DocumentNode,
   services: readonly protobuf.Service[],
   file: string,
@@ -65,15 +67,21 @@ export function readOverlay(
   };
   // The overlay's own `extend schema @link(...)` (it may import more, e.g. @shareable) replaces
   // the generated one: a subgraph links the federation spec once.
-  const overlayLinks = overlay.definitions.some(
+  const overlayLinks = written.definitions.some(
     (d) => d.kind === Kind.SCHEMA_EXTENSION || d.kind === Kind.SCHEMA_DEFINITION,
   );
-  const base = overlayLinks
-    ? generated.definitions.filter((d) => d.kind !== Kind.SCHEMA_EXTENSION)
-    : generated.definitions;
+  const annotated = annotateGenerated(
+    overlayLinks
+      ? generated.definitions.filter((d) => d.kind !== Kind.SCHEMA_EXTENSION)
+      : generated.definitions,
+    written.definitions,
+    report,
+  );
+  // What is left of the overlay once its annotations of generated fields are applied.
+  const overlay = annotated.overlay;
   const merged: DocumentNode = {
     kind: Kind.DOCUMENT,
-    definitions: [...base, ...overlay.definitions],
+    definitions: [...annotated.generated, ...annotated.overlay],
   };
   const fieldsByType = new Map<string, FieldDefinitionNode[]>();
   for (const def of merged.definitions) {
@@ -161,7 +169,7 @@ export function readOverlay(
   const fields = new Map<string, GrpcCall>();
   const entities = new Map<string, GrpcEntity>();
   const references = new Map<string, readonly (readonly [string, Template])[]>();
-  for (const def of overlay.definitions) {
+  for (const def of overlay) {
     if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION)
       continue;
     const type = def.name.value;
@@ -233,4 +241,94 @@ export function readOverlay(
     DirectiveDefinition: (node) => (GRPC_DIRECTIVES.has(node.name.value) ? null : undefined),
   });
   return { overlay: { document, fields, entities, references }, issues };
+}
+
+/**
+ * A field the overlay declares on a generated type under the name of a generated field does not
+ * add a field: it annotates the generated one, which the overlay could not otherwise reach. Its
+ * directives (`@authenticated`, `@requiresScopes`, `@policy`, `@tag`...) and its description go
+ * onto the generated field, so that they are composed like any subgraph's:
+ *
+ *   extend type Mutation { createOrder: Order @authenticated }
+ *
+ * Its type must be the generated one, and its arguments, when written, the generated ones: the
+ * protos decide both. A generated field already calls its method, so @grpc and @grpcReference do
+ * not apply to it.
+ */
+function annotateGenerated(
+  generated: readonly DefinitionNode[],
+  overlay: readonly DefinitionNode[],
+  report: (node: Located, path: string, message: string) => void,
+): { generated: DefinitionNode[]; overlay: DefinitionNode[] } {
+  const generatedFields = new Map<string, Map<string, FieldDefinitionNode>>();
+  for (const def of generated)
+    if (def.kind === Kind.OBJECT_TYPE_DEFINITION)
+      generatedFields.set(def.name.value, new Map(def.fields?.map((f) => [f.name.value, f])));
+  const annotations = new Map<string, Map<string, FieldDefinitionNode>>();
+  const rest: DefinitionNode[] = [];
+  for (const def of overlay) {
+    const existing =
+      def.kind === Kind.OBJECT_TYPE_EXTENSION ? generatedFields.get(def.name.value) : undefined;
+    if (def.kind !== Kind.OBJECT_TYPE_EXTENSION || !existing) {
+      rest.push(def);
+      continue;
+    }
+    const own: FieldDefinitionNode[] = [];
+    for (const field of def.fields ?? []) {
+      const original = existing.get(field.name.value);
+      if (!original) {
+        own.push(field);
+        continue;
+      }
+      const where = `${def.name.value}.${field.name.value}`;
+      if (print(field.type) !== print(original.type))
+        report(
+          field.type,
+          where,
+          `${where} is generated from the protos as ${print(original.type)}; an annotation keeps that type`,
+        );
+      const args = (list: FieldDefinitionNode['arguments']) =>
+        (list ?? []).map((a) => print({ ...a, description: undefined })).join(', ');
+      if (field.arguments?.length && args(field.arguments) !== args(original.arguments))
+        report(
+          field,
+          where,
+          `${where} is generated with the arguments (${args(original.arguments)}); leave them out or write them as generated`,
+        );
+      for (const directive of field.directives ?? [])
+        if (directive.name.value === 'grpc' || directive.name.value === 'grpcReference')
+          report(
+            directive,
+            where,
+            `@${directive.name.value} does not apply to ${where}: a generated field already calls its method`,
+          );
+      let byType = annotations.get(def.name.value);
+      if (!byType) annotations.set(def.name.value, (byType = new Map()));
+      byType.set(field.name.value, field);
+    }
+    // An extension left with nothing of its own is dropped: `extend type X` alone is not SDL.
+    if (own.length > 0 || def.directives?.length || def.interfaces?.length)
+      rest.push({ ...def, fields: own });
+  }
+  if (annotations.size === 0) return { generated: [...generated], overlay: rest };
+  return {
+    generated: generated.map((def) => {
+      const byType =
+        def.kind === Kind.OBJECT_TYPE_DEFINITION ? annotations.get(def.name.value) : undefined;
+      if (!byType || def.kind !== Kind.OBJECT_TYPE_DEFINITION) return def;
+      return {
+        ...def,
+        fields: def.fields?.map((field) => {
+          const annotation = byType.get(field.name.value);
+          if (!annotation) return field;
+          return {
+            ...field,
+            description: annotation.description ?? field.description,
+            directives: [...(field.directives ?? []), ...(annotation.directives ?? [])],
+          };
+        }),
+      };
+    }),
+    overlay: rest,
+  };
 }

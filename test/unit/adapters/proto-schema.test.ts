@@ -172,12 +172,43 @@ const overlayCases: [string, string, RegExp][] = [
     'extend type Item { owner: Owner @grpcReference(key: { id: "{parent.ownr}" }) }\ntype Owner @key(fields: "id", resolvable: false) { id: ID! }',
     /\{parent\.ownr\}: type Item has no field "ownr"/,
   ],
+  [
+    'an annotation that changes a generated field’s type',
+    'extend type Item { id: ID @authenticated }',
+    /svc\.graphql:1:24: Item\.id: Item\.id is generated from the protos as String!; an annotation keeps that type/,
+  ],
+  [
+    'an annotation with other arguments than the generated ones',
+    'extend type Query { batchGet(ids: [ID!]): Items @authenticated }',
+    /Query\.batchGet is generated with the arguments \(ids: \[String!\]\); leave them out or write them as generated/,
+  ],
+  [
+    '@grpcReference on a generated field',
+    'extend type Item { ownerId: String! @grpcReference(key: { id: "{parent.id}" }) }',
+    /@grpcReference does not apply to Item\.ownerId: a generated field already calls its method/,
+  ],
 ];
 for (const [name, overlay, message] of overlayCases) {
   test(`an overlay with ${name} is a config error with the overlay's file and line`, async () => {
     await assert.rejects(adapterFor(SERVICE, {}, overlay), message);
   });
 }
+
+test('an overlay annotates a generated field: its directives and description, no second field', async () => {
+  const adapter = await adapterFor(
+    SERVICE,
+    {},
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key", "@authenticated", "@requiresScopes"])\n' +
+      'extend type Query { "Items by id." batchGet: Items @authenticated }\n' +
+      'extend type Item { ownerId: String! @requiresScopes(scopes: [["owners"]]) }',
+  );
+  assert.match(
+    adapter.sdl,
+    /type Query \{\n {2}"Items by id\."\n {2}batchGet\(ids: \[String!\]\): Items @authenticated\n\}/,
+  );
+  assert.match(adapter.sdl, /ownerId: String! @requiresScopes\(scopes: \[\["owners"\]\]\)/);
+  assert.doesNotMatch(adapter.sdl, /extend type (Query|Item)/);
+});
 
 test('protos importing google/api/annotations.proto load without a network fetch', () => {
   const loaded = loadProtos(['annotated/v1/annotated.proto'], [MAPPING_PROTOS]);
