@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -211,7 +211,7 @@ export function buildApp(options: AppOptions): App {
             surface: isGraphQL ? 'graphql' : 'rest',
             method,
             path,
-            headers: req.headers,
+            headers: stageHeaders(req),
             name: `${method} ${isGraphQL ? path : 'rest'}`,
             attributes: { 'http.request.method': method, 'url.path': path },
           });
@@ -464,6 +464,23 @@ type RestEndpoint = { readonly auth: AuthMode | undefined } & (
 
 function applyResponseHeaders(res: ServerResponse, ctx: RequestContext): void {
   for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
+}
+
+/**
+ * The request's headers as the stages read them. Node keeps the first of repeated
+ * `Authorization` headers and drops the others, so a request carrying two credentials would be
+ * judged by the first alone; the stages get every value, and `authenticate` refuses a repeated
+ * credential header (docs/auth.md) rather than pick one.
+ */
+function stageHeaders(req: IncomingMessage): IncomingHttpHeaders {
+  if (req.headers.authorization === undefined) return req.headers;
+  const values: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]?.toLowerCase() === 'authorization') values.push(raw[i + 1] ?? '');
+  if (values.length < 2) return req.headers;
+  // IncomingHttpHeaders types `authorization` as one string; the stage reads a list as refused.
+  return { ...req.headers, authorization: values as unknown as string };
 }
 
 /** Browsers ask for text/html first; GraphQL clients never do. */
