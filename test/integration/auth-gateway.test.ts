@@ -616,6 +616,28 @@ describe('authentication through the gateway, on every surface', () => {
     }
   });
 
+  test('a field that needs a scope is null with an error at its path for a token without it, and the rest is served', async () => {
+    const query = { query: '{ user(id: "1") { name email } }' };
+    const anonymous = await graphql(query);
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(anonymous.json.data, { user: { name: 'Ada Lovelace', email: null } });
+    assert.deepEqual(anonymous.json.errors[0].path, ['user', 'email']);
+    assert.equal(anonymous.json.errors[0].extensions.code, 'UNAUTHENTICATED');
+
+    // The fixture's tokens carry `users:read orders:write`, not `users:email`.
+    const unscoped = await graphql(query, bearer(await validToken()));
+    assert.equal(unscoped.status, 200);
+    assert.deepEqual(unscoped.json.data, { user: { name: 'Ada Lovelace', email: null } });
+    assert.deepEqual(unscoped.json.errors[0].path, ['user', 'email']);
+    assert.equal(unscoped.json.errors[0].extensions.code, 'FORBIDDEN');
+
+    const scoped = await sign(fixture.claims({ scope: 'users:email' }), { key: fixture.keys.rsa });
+    const allowed = await graphql(query, bearer(scoped));
+    assert.deepEqual(allowed.json, {
+      data: { user: { name: 'Ada Lovelace', email: 'ada@example.com' } },
+    });
+  });
+
   test('a backend refuses a direct call without the gateway’s proof, and serves the same call through the gateway', async () => {
     const direct = await request(`${backends.users.url}/users/1`);
     assert.equal(direct.statusCode, 401);
