@@ -41,6 +41,7 @@ import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
 import { renderLandingPage } from './landing-page.ts';
+import { lingerAfterAnswer } from './linger.ts';
 import { serveProxied } from './proxy-route.ts';
 import { sendGraphQLError, sendStatusError } from './respond.ts';
 import { serveTranscoded } from './transcode-route.ts';
@@ -285,8 +286,10 @@ export function buildApp(options: AppOptions): App {
         'request failed',
       );
       ctx.facts.errorCodes.add(error.code);
-      // The rest of an oversize body is never read: closing is cheaper than draining it.
-      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
+      // The rest of an oversize body is read and dropped for a bounded time only, then the
+      // connection closes; closing at once would lose the 413 to the client (linger.ts).
+      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent)
+        lingerAfterAnswer(req, res);
       if (res.headersSent) {
         res.destroy();
         return;
