@@ -350,8 +350,30 @@ export const TracingConfig = z
     path: ['endpoint'],
   });
 
-/** Query cost: how operations are weighed (docs/limits.md). */
+/**
+ * What one HTTP request may carry before anything reads it (docs/http.md, "Limits"). Each
+ * default is on and sits where browsers and common clients never reach, while an abusive request
+ * is refused at a few KiB: nginx allows 8 KiB per header line and Node's parser 16 KiB of headers
+ * by default; a URL over 8 KiB is beyond what browsers, proxies and CDNs pass on reliably.
+ */
+export const HttpLimitsConfig = z.strictObject({
+  /**
+   * Most request headers, counted as sent (a repeated header counts each time); more is 431.
+   * 100 is Apollo Router's `http1_max_request_headers` default. @default 100
+   */
+  max_headers: z.number().int().positive().default(100),
+  /**
+   * Largest total size of the request headers (names, values, `: ` and line ends; the request
+   * line is `max_url_length`'s); more is 431. @default 16kib
+   */
+  max_header_size: ByteSize.default(16_384),
+  /** Longest request target (path and query string); longer is 414. @default 8kib */
+  max_url_length: ByteSize.default(8_192),
+});
+
+/** Request limits and query cost: what a request may carry and how operations are weighed. */
 export const LimitsConfig = z.strictObject({
+  http: HttpLimitsConfig.default(HttpLimitsConfig.parse({})),
   cost: z
     .strictObject({
       /**
@@ -597,6 +619,7 @@ export type MetricsConfig = z.output<typeof MetricsConfig>;
 export type TracingConfig = z.output<typeof TracingConfig>;
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
+export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

@@ -5,6 +5,7 @@ import { correlate } from '../observability/correlation.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { estimateCost } from '../policies/limits/cost.ts';
+import { httpLimits } from '../policies/limits/http-limits.ts';
 
 /** A stage does one job on the request and throws a GatewayError to end it. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
@@ -35,6 +36,9 @@ export interface StageEntry {
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
+  // Right after correlate: the refusal carries the correlation id, and nothing reads a header
+  // (credentials above all) of a request whose headers are over the limit.
+  { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
   { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },

@@ -41,6 +41,8 @@ export interface RequestContext {
   /** The URL path, without the query string. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** The HTTP request as it arrived, on the HTTP port; none on the gRPC port. */
+  readonly http?: HttpRequestLine;
   /** `performance.now()` when the request arrived. */
   readonly startedAt: number;
   /**
@@ -72,6 +74,14 @@ export interface RequestContext {
    * request stages run. Undefined: the surface's default (`auth.surfaces`).
    */
   authMode?: AuthMode;
+}
+
+/** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */
+export interface HttpRequestLine {
+  /** The request target: path and query string. */
+  readonly url: string;
+  /** Header names and values in the order sent, repeated ones included (Node's `rawHeaders`). */
+  readonly rawHeaders: readonly string[];
 }
 
 /** `required`: no credential, no service; `optional`: verified when presented; `none`: not read. */
@@ -140,6 +150,7 @@ export interface RequestArrival {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  readonly http?: HttpRequestLine;
   /** `performance.now()` when it arrived. */
   readonly startedAt: number;
   /** `server.request_timeout`. */
@@ -156,6 +167,7 @@ export function createRequestContext(arrival: RequestArrival): RequestContext {
     method: arrival.method,
     path: arrival.path,
     headers: arrival.headers,
+    ...(arrival.http ? { http: arrival.http } : {}),
     startedAt: arrival.startedAt,
     deadline: arrival.startedAt + arrival.timeoutMs,
     responseHeaders: new Map(),

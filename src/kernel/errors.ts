@@ -19,6 +19,9 @@ export const ErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  REQUEST_HEADER_FIELDS_TOO_LARGE: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+  URI_TOO_LONG: 'URI_TOO_LONG',
+  BATCHING_NOT_ENABLED: 'BATCHING_NOT_ENABLED',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   NOT_FOUND: 'NOT_FOUND',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
@@ -47,6 +50,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE]: 431,
+  [ErrorCode.URI_TOO_LONG]: 414,
+  [ErrorCode.BATCHING_NOT_ENABLED]: 400,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.BAD_USER_INPUT]: 400,
@@ -77,6 +83,9 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_REQUEST]: 3, // INVALID_ARGUMENT
   [ErrorCode.METHOD_NOT_ALLOWED]: 12, // UNIMPLEMENTED
   [ErrorCode.PAYLOAD_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as gRPC answers an oversize message
+  [ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as oversize metadata
+  [ErrorCode.URI_TOO_LONG]: 8, // RESOURCE_EXHAUSTED: a size limit, like the two above
+  [ErrorCode.BATCHING_NOT_ENABLED]: 12, // UNIMPLEMENTED: a feature turned off
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 3, // INVALID_ARGUMENT
   [ErrorCode.NOT_FOUND]: 5, // NOT_FOUND
   [ErrorCode.BAD_USER_INPUT]: 3, // INVALID_ARGUMENT
@@ -123,10 +132,14 @@ export function codeOfHttpStatus(status: number): ErrorCode {
       return ErrorCode.METHOD_NOT_ALLOWED;
     case 413:
       return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 414:
+      return ErrorCode.URI_TOO_LONG;
     case 415:
       return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
     case 429:
       return ErrorCode.RATE_LIMITED;
+    case 431:
+      return ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE;
     default:
       return ErrorCode.BAD_REQUEST;
   }
@@ -251,10 +264,17 @@ export class UpstreamError extends GatewayError {
 /** A malformed HTTP request: bad JSON, wrong shape, wrong media type, too large. */
 export class RequestError extends GatewayError {
   constructor(
-    code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE',
+    code:
+      | 'BAD_REQUEST'
+      | 'PAYLOAD_TOO_LARGE'
+      | 'UNSUPPORTED_MEDIA_TYPE'
+      | 'REQUEST_HEADER_FIELDS_TOO_LARGE'
+      | 'URI_TOO_LONG'
+      | 'BATCHING_NOT_ENABLED',
     message: string,
+    extensions?: Record<string, unknown>,
   ) {
-    super(code, message, { requestLevel: true });
+    super(code, message, { requestLevel: true, ...(extensions ? { extensions } : {}) });
   }
 }
 

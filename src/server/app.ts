@@ -4,6 +4,7 @@ import { Agent } from 'undici';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
+  HttpLimitsConfig,
   MetricsConfig,
   type CircuitBreakerConfig,
   type LogConfig,
@@ -30,6 +31,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
 import { Breakers } from '../policies/traffic/breaker.ts';
+import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
@@ -41,6 +43,7 @@ import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
 import { renderLandingPage } from './landing-page.ts';
+import { lingerAfterAnswer } from './linger.ts';
 import { serveProxied } from './proxy-route.ts';
 import { sendGraphQLError, sendStatusError } from './respond.ts';
 import { serveTranscoded } from './transcode-route.ts';
@@ -193,12 +196,21 @@ export function buildApp(options: AppOptions): App {
         server.correlation_header,
         correlationIdOf(req.headers[server.correlation_header]),
       );
-    if (path === JWKS_PATH && gatewayProof.jwks()) {
+    const jwksServed = path === JWKS_PATH ? gatewayProof.jwks() : undefined;
+    if (jwksServed || path === '/healthz' || path === '/readyz' || path === metricsPath) {
       markCorrelation();
-      return serveJwks(res, gatewayProof.jwks() as GatewayJwks);
-    }
-    if (path === '/healthz' || path === '/readyz' || path === metricsPath) {
-      markCorrelation();
+      // These answer outside the stages, so the HTTP limits are checked here: every request on
+      // the port is measured (a snapshot's limits once one is loaded, the defaults before).
+      const overLimit = checkHttpLimits(
+        { url, rawHeaders: req.rawHeaders },
+        manager.current?.limits.http ?? DEFAULT_HTTP_LIMITS,
+      );
+      if (overLimit) {
+        const correlationId = res.getHeader(server.correlation_header) as string;
+        logger.info({ correlationId, code: overLimit.code, path }, 'request refused');
+        return sendStatusError(res, overLimit, correlationId);
+      }
+      if (jwksServed) return serveJwks(res, jwksServed);
       if (path === '/healthz') return serveHealthz(res);
       if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
@@ -212,6 +224,7 @@ export function buildApp(options: AppOptions): App {
             method,
             path,
             headers: stageHeaders(req),
+            http: { url, rawHeaders: req.rawHeaders },
             name: `${method} ${isGraphQL ? path : 'rest'}`,
             attributes: { 'http.request.method': method, 'url.path': path },
           });
@@ -285,8 +298,10 @@ export function buildApp(options: AppOptions): App {
         'request failed',
       );
       ctx.facts.errorCodes.add(error.code);
-      // The rest of an oversize body is never read: closing is cheaper than draining it.
-      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
+      // The rest of an oversize body is read and dropped for a bounded time only, then the
+      // connection closes; closing at once would lose the 413 to the client (linger.ts).
+      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent)
+        lingerAfterAnswer(req, res);
       if (res.headersSent) {
         res.destroy();
         return;
@@ -422,6 +437,8 @@ export function buildApp(options: AppOptions): App {
     },
   };
 }
+
+const DEFAULT_HTTP_LIMITS = HttpLimitsConfig.parse({});
 
 /** A URL as logs may show it: credentials in it never are. */
 function withoutUserinfo(url: string): string {

@@ -30,6 +30,14 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
+    // Apollo Server would run a batch's operations over one shared context, so the operation
+    // stages (cost, authorization) would see each other's operations: batches are refused with
+    // Apollo Router's code until each operation gets a context of its own (docs/http.md).
+    if (Array.isArray(body))
+      throw new RequestError(
+        ErrorCode.BATCHING_NOT_ENABLED,
+        `Batched operations are not accepted (this body has ${body.length}); send one operation per request.`,
+      );
     const persistedQuery = persistedQueryError(body ?? searchParamsOf(search));
     if (persistedQuery) throw persistedQuery;
     const request: HTTPGraphQLRequest = { method, headers, search, body };

@@ -6,6 +6,7 @@ import { channels } from '../kernel/channels.ts';
 import {
   createRequestContext,
   type AppScope,
+  type HttpRequestLine,
   type RequestContext,
   type Surface,
 } from '../kernel/context.ts';
@@ -16,6 +17,8 @@ export interface Arrival {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** The request line and raw headers, on the HTTP port. */
+  readonly http?: HttpRequestLine;
   /** The server span's name. */
   readonly name: string;
   readonly attributes: Readonly<Record<string, string>>;
@@ -54,6 +57,7 @@ export class Inbound {
       method: arrival.method,
       path: arrival.path,
       headers: arrival.headers,
+      ...(arrival.http ? { http: arrival.http } : {}),
       startedAt: performance.now(),
       timeoutMs: server.request_timeout,
       correlationHeader: server.correlation_header,

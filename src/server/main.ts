@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { HttpLimitsConfig } from '../config/schema.ts';
 import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
+import { createClientErrorHandler, parserLimits } from './client-error.ts';
 import { ExitCode } from './exit-codes.ts';
 
 export interface RunningGateway {
@@ -27,9 +29,25 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
   const { server: settings, logger } = options;
   const app = buildApp(options);
   await app.start();
-  const server = createServer({ keepAliveTimeout: settings.keep_alive_timeout }, app.handle);
+  const limits = () => app.manager.current?.limits.http ?? HttpLimitsConfig.parse({});
+  const server = createServer(
+    { keepAliveTimeout: settings.keep_alive_timeout, ...parserLimits(limits()) },
+    app.handle,
+  );
   // Headers must arrive within the keep-alive window plus slack, or idle sockets linger.
   server.headersTimeout = settings.keep_alive_timeout + 1_000;
+  // What Node's parser refuses before a request exists gets the gateway's answer, not Node's
+  // bare status line; its limits follow `limits.http` through reloads (read per connection).
+  server.on(
+    'clientError',
+    createClientErrorHandler({
+      graphqlPath: settings.graphql_path,
+      correlationHeader: settings.correlation_header,
+      logger,
+      limits,
+    }),
+  );
+  app.manager.on('reload', () => Object.assign(server, parserLimits(limits())));
   server.listen(settings.port, settings.host);
   try {
     await once(server, 'listening');

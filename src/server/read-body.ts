@@ -20,22 +20,53 @@ export function parseJson(body: Buffer): unknown {
 
 /**
  * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is refused
- * before a byte is read; a chunked body is refused as soon as it crosses the limit.
+ * before a byte is read; a chunked body is refused as soon as it crosses the limit. A refused
+ * body is left unread, its request not destroyed: the caller answers 413 and then reads and
+ * drops the rest (linger.ts), so that the client gets to read the answer.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () =>
     new RequestError(
       ErrorCode.PAYLOAD_TOO_LARGE,
       `Request body is larger than the limit of ${limit} bytes.`,
     );
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  if (declared > limit) return Promise.reject(tooLarge());
+  // Listeners rather than `for await`: leaving an async iterator early destroys the request,
+  // and with it the socket, before the 413 is written.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => {
+      stop();
+      reject(new Error('The client closed the connection before its body ended.'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }

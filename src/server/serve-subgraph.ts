@@ -8,6 +8,7 @@ import { createRequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
 import type { RuntimeSnapshot } from '../runtime/snapshot.ts';
+import { lingerAfterAnswer } from './linger.ts';
 import { readBody } from './read-body.ts';
 import { sendGraphQLError, sendJson } from './respond.ts';
 
@@ -81,6 +82,7 @@ export async function serveSubgraph(
             : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
                 cause: error,
               });
+        if (gatewayError.code === ErrorCode.PAYLOAD_TOO_LARGE) lingerAfterAnswer(req, res);
         sendGraphQLError(res, gatewayError, req.headers.accept, ctx.correlationId);
       }
     })();
