@@ -72,6 +72,12 @@ export interface RequestContext {
    * request stages run. Undefined: the surface's default (`auth.surfaces`).
    */
   authMode?: AuthMode;
+  /**
+   * Whether the GraphQL endpoint the request reached serves introspection (`__schema`,
+   * `__type`): set by the surface before the stages run, from `server.introspection` (a BFF
+   * client's endpoint sets its own later). Anything but `true` refuses it.
+   */
+  introspection?: boolean;
 }
 
 /** `required`: no credential, no service; `optional`: verified when presented; `none`: not read. */
