@@ -371,9 +371,39 @@ export const HttpLimitsConfig = z.strictObject({
   max_url_length: ByteSize.default(8_192),
 });
 
-/** Request limits and query cost: what a request may carry and how operations are weighed. */
+/**
+ * Operation limits (docs/limits.md): an operation over any is refused with HTTP 400 before its
+ * cost is weighed or a backend is called. Counted as Apollo Router counts them; reloads apply.
+ */
+export const OperationLimitsConfig = z.strictObject({
+  /** Deepest nesting of fields (a fragment adds no level). @default 100 */
+  max_depth: z.number().int().positive().default(100),
+  /**
+   * Fields of the operation, fragments counted at every spread. The standard introspection
+   * query (graphql-js `getIntrospectionQuery`) has 220. @default 400
+   */
+  max_height: z.number().int().positive().default(400),
+  /** Fields of the operation's own selection set, fragments spread there included. @default 20 */
+  max_root_fields: z.number().int().positive().default(20),
+  /** Aliased fields, fragments counted at every spread. @default 30 */
+  max_aliases: z.number().int().nonnegative().default(30),
+  /** Directive applications in the operation, fragments counted at every spread. @default 50 */
+  max_directives: z.number().int().nonnegative().default(50),
+  /**
+   * Lexical tokens of the document: the parser stops past this many, so a huge document is
+   * refused before it is parsed into memory (Apollo Router's `parser_max_tokens` default).
+   * @default 15000
+   */
+  max_tokens: z.number().int().positive().default(15_000),
+});
+
+/**
+ * Request and operation limits and query cost: what a request may carry, what an operation may
+ * ask, and how operations are weighed.
+ */
 export const LimitsConfig = z.strictObject({
   http: HttpLimitsConfig.default(HttpLimitsConfig.parse({})),
+  operation: OperationLimitsConfig.default(OperationLimitsConfig.parse({})),
   cost: z
     .strictObject({
       /**
@@ -620,6 +650,7 @@ export type TracingConfig = z.output<typeof TracingConfig>;
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
+export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

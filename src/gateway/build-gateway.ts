@@ -4,7 +4,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import type { Logger } from 'pino';
-import type { ServerConfig } from '../config/schema.ts';
+import { LimitsConfig, type ServerConfig } from '../config/schema.ts';
 import { channels } from '../kernel/channels.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
@@ -18,6 +18,7 @@ import { correlateErrorsPlugin } from './plugins/correlate-errors.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
 import { graphqlEventsPlugin } from './plugins/graphql-events.ts';
 import { operationSupportPlugin } from './plugins/operation-support.ts';
+import { parseLimitsPlugin } from './plugins/parse-limits.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -71,12 +72,24 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       } satisfies GraphQLDataSource<RequestContext>;
     },
   });
+  // Read at each parse, so a reload's `limits.operation.max_tokens` applies to new documents.
+  const parseOptions = {
+    get maxTokens() {
+      return (
+        manager.current?.limits.operation.max_tokens ?? LimitsConfig.parse({}).operation.max_tokens
+      );
+    },
+  };
   const apollo = new ApolloServer<RequestContext>({
     gateway: withFieldAuthorization(gateway, {
       enforced: pipeline.stages.some((stage) => stage.run === authorize),
     }),
     logger: logger.child({ component: 'apollo-server' }),
-    introspection: server.introspection ?? development,
+    // Introspection is refused per endpoint by the `introspection` stage, with Apollo Router's
+    // code: Apollo Server's own rule would answer GRAPHQL_VALIDATION_FAILED, and the documents
+    // it validates are cached across endpoints.
+    introspection: true,
+    parseOptions,
     csrfPrevention: server.csrf_prevention,
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,
@@ -91,6 +104,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      parseLimitsPlugin(),
       operationSupportPlugin(),
       stagesPlugin(pipeline),
       errorLogPlugin(logger.child({ component: 'graphql' })),

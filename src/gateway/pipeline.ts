@@ -6,6 +6,8 @@ import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { estimateCost } from '../policies/limits/cost.ts';
 import { httpLimits } from '../policies/limits/http-limits.ts';
+import { refuseIntrospection } from '../policies/limits/introspection.ts';
+import { limitOperation } from '../policies/limits/operation-limits.ts';
 
 /** A stage does one job on the request and throws a GatewayError to end it. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
@@ -31,8 +33,9 @@ export interface StageEntry {
  * The inbound stages, in the order they run. This list is the one place that order is written;
  * docs/pipeline.md shows it as a table, and a test holds the two together. The stages the
  * design adds next take their places: identifyClient between correlate and authenticate;
- * operationLimits and rateLimit after estimateCost, before authorize; cacheLookup after
- * authorize (a cached answer must be one this caller may read).
+ * rateLimit after estimateCost, before authorize; cacheLookup after authorize (a cached answer
+ * must be one this caller may read). The operation's limits come first among the operation
+ * stages: a cheap count that refuses a hostile document before the cost walk.
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
@@ -40,6 +43,8 @@ export const STAGES: readonly StageEntry[] = [
   // (credentials above all) of a request whose headers are over the limit.
   { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
+  { name: 'operationLimits', event: 'operation', surfaces: ['graphql'], run: limitOperation },
+  { name: 'introspection', event: 'operation', surfaces: ['graphql'], run: refuseIntrospection },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
   { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },
 ];

@@ -74,6 +74,12 @@ export interface RequestContext {
    * request stages run. Undefined: the surface's default (`auth.surfaces`).
    */
   authMode?: AuthMode;
+  /**
+   * Whether the GraphQL endpoint the request reached serves introspection (`__schema`,
+   * `__type`): set by the surface before the stages run, from `server.introspection` (a BFF
+   * client's endpoint sets its own later). Anything but `true` refuses it.
+   */
+  introspection?: boolean;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

@@ -8,7 +8,9 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * leaves a client's mistake uncoded (an answer of 500 or INTERNAL_SERVER_ERROR), the gateway
  * uses Apollo Router's code for it: SUBSCRIPTION_NOT_SUPPORTED, PERSISTED_QUERY_HASH_MISMATCH,
  * and GRAPHQL_VALIDATION_FAILED for an operation name that names no operation
- * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs).
+ * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs). Operation limits
+ * and disabled introspection use the Router's codes too (MAX_DEPTH_LIMIT, ...,
+ * INTROSPECTION_DISABLED); MAX_TOKENS_LIMIT and MAX_DIRECTIVES_LIMIT are ours, named after them.
  */
 export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
@@ -16,6 +18,13 @@ export const ErrorCode = {
   SUBSCRIPTION_NOT_SUPPORTED: 'SUBSCRIPTION_NOT_SUPPORTED',
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
+  MAX_TOKENS_LIMIT: 'MAX_TOKENS_LIMIT',
+  MAX_DEPTH_LIMIT: 'MAX_DEPTH_LIMIT',
+  MAX_HEIGHT_LIMIT: 'MAX_HEIGHT_LIMIT',
+  MAX_ROOT_FIELDS_LIMIT: 'MAX_ROOT_FIELDS_LIMIT',
+  MAX_ALIASES_LIMIT: 'MAX_ALIASES_LIMIT',
+  MAX_DIRECTIVES_LIMIT: 'MAX_DIRECTIVES_LIMIT',
+  INTROSPECTION_DISABLED: 'INTROSPECTION_DISABLED',
   BAD_REQUEST: 'BAD_REQUEST',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -47,6 +56,13 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // which then registers the query (the APQ protocol's normal first step).
   [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 200,
   [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 400,
+  [ErrorCode.MAX_TOKENS_LIMIT]: 400,
+  [ErrorCode.MAX_DEPTH_LIMIT]: 400,
+  [ErrorCode.MAX_HEIGHT_LIMIT]: 400,
+  [ErrorCode.MAX_ROOT_FIELDS_LIMIT]: 400,
+  [ErrorCode.MAX_ALIASES_LIMIT]: 400,
+  [ErrorCode.MAX_DIRECTIVES_LIMIT]: 400,
+  [ErrorCode.INTROSPECTION_DISABLED]: 400,
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
@@ -80,6 +96,13 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.SUBSCRIPTION_NOT_SUPPORTED]: 12, // UNIMPLEMENTED
   [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 5, // NOT_FOUND
   [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 3, // INVALID_ARGUMENT
+  [ErrorCode.MAX_TOKENS_LIMIT]: 3, // INVALID_ARGUMENT: the operation, not a quota, is at fault
+  [ErrorCode.MAX_DEPTH_LIMIT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.MAX_HEIGHT_LIMIT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.MAX_ROOT_FIELDS_LIMIT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.MAX_ALIASES_LIMIT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.MAX_DIRECTIVES_LIMIT]: 3, // INVALID_ARGUMENT
+  [ErrorCode.INTROSPECTION_DISABLED]: 7, // PERMISSION_DENIED
   [ErrorCode.BAD_REQUEST]: 3, // INVALID_ARGUMENT
   [ErrorCode.METHOD_NOT_ALLOWED]: 12, // UNIMPLEMENTED
   [ErrorCode.PAYLOAD_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as gRPC answers an oversize message

@@ -173,7 +173,8 @@ export function buildApp(options: AppOptions): App {
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
   const { apollo } = buildGraphQL({ manager, server, logger, pipeline });
   const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
-  const landingPage = server.landing_page ?? server.introspection ?? server.mode === 'development';
+  const introspection = server.introspection ?? server.mode === 'development';
+  const landingPage = server.landing_page ?? introspection;
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
 
   let state: 'starting' | 'ready' | 'draining' = 'starting';
@@ -261,6 +262,8 @@ export function buildApp(options: AppOptions): App {
       // correlation id every answer carries.
       const endpoint = isGraphQL ? undefined : matchRest(req, ctx);
       if (endpoint?.auth !== undefined) ctx.authMode = endpoint.auth;
+      // The GraphQL endpoint's introspection setting; a BFF client's endpoint sets its own here.
+      if (isGraphQL) ctx.introspection = introspection;
       await inbound.admit(ctx);
       applyResponseHeaders(res, ctx);
       // A draining gateway still serves: requests arriving now come from clients and balancers

@@ -71,6 +71,7 @@ describe('the landing page in a browser', () => {
     assert.doesNotMatch(page.text, /<html/);
     const { post } = await import('../helpers/env.ts');
     const introspection = await post(prod.url, { query: '{ __schema { queryType { name } } }' });
-    assert.equal(introspection.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+    assert.equal(introspection.status, 400);
+    assert.equal(introspection.json.errors[0].extensions.code, 'INTROSPECTION_DISABLED');
   });
 });
