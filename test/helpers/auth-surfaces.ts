@@ -8,7 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { request } from 'undici';
 import { BUILTIN_PROTOS } from '../../src/adapters/grpc/proto-schema.ts';
 import type { AuthMode } from '../../src/config/schema.ts';
-import type { HttpResult } from './env.ts';
+import { read, type HttpResult } from './env.ts';
 
 /**
  * What the gateway-level auth tests share: the four surfaces as a client calls them, backends
@@ -129,19 +129,13 @@ export async function send(
     headers['content-type'] ??= 'application/json';
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
   }
-  const response = await request(url, {
-    method: (options.method ?? (body === undefined ? 'GET' : 'POST')) as 'GET',
-    headers,
-    body,
-  });
-  const text = await response.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.statusCode, headers: response.headers, text, json };
+  return read(
+    await request(url, {
+      method: (options.method ?? (body === undefined ? 'GET' : 'POST')) as 'GET',
+      headers,
+      body,
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

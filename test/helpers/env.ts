@@ -180,7 +180,8 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   return read(await request(url, { method: 'GET', headers }));
 }
 
-async function read(response: Awaited<ReturnType<typeof request>>): Promise<HttpResult> {
+/** A response read whole: its status, headers, text and, when it is JSON, the parsed value. */
+export async function read(response: Awaited<ReturnType<typeof request>>): Promise<HttpResult> {
   const text = await response.body.text();
   let json: unknown;
   try {
