@@ -22,6 +22,7 @@ import {
   type PolicyRule,
 } from '../policies/auth/requirements.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
+import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
 import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
@@ -75,6 +76,8 @@ export interface SnapshotParts {
   readonly outbound: Outbound;
   /** How callers are verified (`auth`): what the `authenticate` stage reads. */
   readonly credentials: Credentials;
+  /** Where rate budgets are kept: the running gateway's, so budgets outlive reloads. */
+  readonly limitStore: LimitStore;
 }
 
 declare module '../kernel/context.ts' {
@@ -100,6 +103,8 @@ export interface RuntimeDeps {
    * its signing keys must outlive reloads, or backends would refuse calls mid-rotation).
    */
   readonly identity: { names: IdentityHeaderNames; proof: IdentityProof | undefined };
+  /** Rate budgets (`limits.rate`): spent across snapshots, closed when the gateway stops. */
+  readonly limitStore: LimitStore;
   /** Wall-clock ms since the epoch, for credentials' times. @default Date.now */
   readonly wallClock?: () => number;
 }
@@ -220,6 +225,7 @@ export function assembleSnapshot(
     authModel: auth.model,
     outbound,
     credentials: buildCredentials(loaded, deps),
+    limitStore: deps.limitStore,
   };
 }
 

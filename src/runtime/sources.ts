@@ -4,6 +4,7 @@ import { composeFromConfig } from '../composition/from-config.ts';
 import { readSupergraphFile } from '../composition/supergraph.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
+import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import { createGatewayProof } from './credentials.ts';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.ts';
 import {
@@ -29,14 +30,17 @@ export function createLoadDeps(
   const jwks = new JwksPool({ dispatcher });
   // A standalone adapter (serve-subgraph) calls backends as the gateway does, with its proof.
   const proof = createGatewayProof({ identity });
+  const limitStore = new MemoryLimitStore();
   return {
     dispatcher,
     grpcChannels,
     jwks,
+    limitStore,
     identity: { names: proof.names, proof: proof.proof },
     async close() {
       proof.close();
       jwks.close();
+      await limitStore.close();
       grpcChannels.close();
       await dispatcher.close();
     },

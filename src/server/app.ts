@@ -34,6 +34,7 @@ import { Breakers } from '../policies/traffic/breaker.ts';
 import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
+import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
@@ -132,6 +133,7 @@ export function buildApp(options: AppOptions): App {
         ? authLog.warn({ jwks: withoutUserinfo(event.url), err: event.error }, 'JWKS fetch failed')
         : authLog.debug({ jwks: withoutUserinfo(event.url) }, 'JWKS refreshed'),
   });
+  const limitStore = new MemoryLimitStore(options.clock ? { clock: options.clock } : {});
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
     deps: {
@@ -139,6 +141,7 @@ export function buildApp(options: AppOptions): App {
       grpcChannels,
       breakers,
       jwks,
+      limitStore,
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },
       ...(options.wallClock ? { wallClock: options.wallClock } : {}),
     },
@@ -432,6 +435,7 @@ export function buildApp(options: AppOptions): App {
       manager.stop();
       gatewayProof.close();
       jwks.close();
+      await limitStore.close();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
       grpcChannels.close();
