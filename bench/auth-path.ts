@@ -70,6 +70,7 @@ const contextOf = (headers: Record<string, string>): RequestContext =>
     scope,
     snapshot,
     surface: 'graphql',
+    clientAddress: '127.0.0.1',
     method: 'POST',
     path: '/graphql',
     headers,

@@ -46,6 +46,7 @@ function request(): void {
     scope,
     snapshot,
     surface: 'graphql',
+    clientAddress: '127.0.0.1',
     method: 'POST',
     path: '/graphql',
     headers: HEADERS,

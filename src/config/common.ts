@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** The value formats every section shares: durations, sizes, header names. */
@@ -69,3 +70,13 @@ export const HeaderNames = z
       .transform((h) => h.toLowerCase()),
   )
   .default([]);
+
+/** An IP address or a CIDR range: `10.0.0.1`, `10.0.0.0/8`, `fd00::/8`. */
+export const IpRange = z.string().refine((value) => {
+  const [address = '', prefix, extra] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (version === 4 ? 32 : 128);
+}, 'expected an IP address or a CIDR range (10.0.0.0/8, fd00::/8)');

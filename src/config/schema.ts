@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ByteSize, Duration, HEADER_NAME, HeaderNames } from './common.ts';
+import { ByteSize, Duration, HEADER_NAME, HeaderNames, IpRange } from './common.ts';
 import { AuthConfig, AuthMode } from './auth.ts';
 
 export { ByteSize, Duration } from './common.ts';
@@ -283,6 +283,13 @@ export const ServerConfig = z.strictObject({
     .default('x-correlation-id'),
   /** Reload when supergraph.yaml or a schema file it names changes. @default true */
   hot_reload: z.boolean().default(true),
+  /**
+   * Proxies in front of the gateway (IP addresses and CIDR ranges) whose `X-Forwarded-For`
+   * entries are believed: a request's client address is the nearest one in that header no
+   * trusted proxy owns. Empty: the header is never read and the peer is the client (docs/http.md,
+   * "Client address"). @default []
+   */
+  trusted_proxies: z.array(IpRange).default([]),
 });
 
 export const LogConfig = z.strictObject({

@@ -41,6 +41,12 @@ export interface RequestContext {
   /** The URL path, without the query string. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /**
+   * The caller's IP address: the connection's peer, or behind trusted proxies
+   * (`server.trusted_proxies`) the nearest `X-Forwarded-For` address none of them owns
+   * (server/client-address.ts). What anonymous callers are told apart by (rate limits).
+   */
+  readonly clientAddress: string;
   /** The HTTP request as it arrived, on the HTTP port; none on the gRPC port. */
   readonly http?: HttpRequestLine;
   /** `performance.now()` when the request arrived. */
@@ -156,6 +162,7 @@ export interface RequestArrival {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  readonly clientAddress: string;
   readonly http?: HttpRequestLine;
   /** `performance.now()` when it arrived. */
   readonly startedAt: number;
@@ -173,6 +180,7 @@ export function createRequestContext(arrival: RequestArrival): RequestContext {
     method: arrival.method,
     path: arrival.path,
     headers: arrival.headers,
+    clientAddress: arrival.clientAddress,
     ...(arrival.http ? { http: arrival.http } : {}),
     startedAt: arrival.startedAt,
     deadline: arrival.startedAt + arrival.timeoutMs,

@@ -43,6 +43,7 @@ import { createGraphQLRoute } from './graphql-route.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
+import { ClientAddresses } from './client-address.ts';
 import { renderLandingPage } from './landing-page.ts';
 import { lingerAfterAnswer } from './linger.ts';
 import { serveProxied } from './proxy-route.ts';
@@ -133,6 +134,7 @@ export function buildApp(options: AppOptions): App {
         ? authLog.warn({ jwks: withoutUserinfo(event.url), err: event.error }, 'JWKS fetch failed')
         : authLog.debug({ jwks: withoutUserinfo(event.url) }, 'JWKS refreshed'),
   });
+  const clientAddresses = new ClientAddresses(server.trusted_proxies);
   const limitStore = new MemoryLimitStore(options.clock ? { clock: options.clock } : {});
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
@@ -228,6 +230,10 @@ export function buildApp(options: AppOptions): App {
             method,
             path,
             headers: stageHeaders(req),
+            clientAddress: clientAddresses.of(
+              req.socket.remoteAddress,
+              req.headers['x-forwarded-for'],
+            ),
             http: { url, rawHeaders: req.rawHeaders },
             name: `${method} ${isGraphQL ? path : 'rest'}`,
             attributes: { 'http.request.method': method, 'url.path': path },

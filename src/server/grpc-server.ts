@@ -25,6 +25,7 @@ import {
   type GrpcFront,
 } from '../translate/grpc-to-rest.ts';
 import type { Inbound } from './inbound.ts';
+import { addressOfGrpcPeer } from './client-address.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -164,6 +165,8 @@ async function serve(
     method: 'POST',
     path: loaded.path,
     headers,
+    // The gRPC port reads no forwarding metadata: the peer is the caller.
+    clientAddress: addressOfGrpcPeer(call.getPeer()),
     name: rpc,
     attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': methodName },
   });

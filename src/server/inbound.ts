@@ -17,6 +17,8 @@ export interface Arrival {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** The caller's address (server/client-address.ts). */
+  readonly clientAddress: string;
   /** The request line and raw headers, on the HTTP port. */
   readonly http?: HttpRequestLine;
   /** The server span's name. */
@@ -57,6 +59,7 @@ export class Inbound {
       method: arrival.method,
       path: arrival.path,
       headers: arrival.headers,
+      clientAddress: arrival.clientAddress,
       ...(arrival.http ? { http: arrival.http } : {}),
       startedAt: performance.now(),
       timeoutMs: server.request_timeout,

@@ -38,6 +38,7 @@ export async function serveSubgraph(
       scope,
       snapshot,
       surface: 'graphql',
+      clientAddress: req.socket.remoteAddress ?? '',
       method: req.method ?? 'POST',
       path: req.url ?? '/',
       headers: req.headers,

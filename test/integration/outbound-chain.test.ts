@@ -124,6 +124,7 @@ describe('the outbound chain', () => {
       scope: createScope(),
       snapshot: {} as RuntimeSnapshot,
       surface: 'rest',
+      clientAddress: '127.0.0.1',
       method: 'GET',
       path: '/',
       headers,
