@@ -1,13 +1,16 @@
 import { systemClock, type Clock } from '../../../kernel/clock.ts';
-import type { BudgetState, Charge, Decision, LimitStore } from './store.ts';
+import { slotMs, type BudgetState, type Charge, type Decision, type LimitStore } from './store.ts';
 
 /**
- * What one budget of one identity admitted in its window: times and costs in arrival order,
- * read from `head` (entries before it have left the window; the arrays are compacted now and
- * then rather than shifted on every request).
+ * What one budget of one identity admitted in its window, in slots of 1/`SLOTS_PER_WINDOW` of
+ * the window (store.ts says why a slot's units leave with its newest): for each slot, when it
+ * opened, when it last admitted, and what it holds, in arrival order from `head` (slots before
+ * it have left the window; the arrays are compacted now and then rather than shifted on every
+ * request).
  */
 class WindowLog {
-  times: number[] = [];
+  opened: number[] = [];
+  newest: number[] = [];
   costs: number[] = [];
   head = 0;
   /** The costs from `head` on. */
@@ -18,40 +21,53 @@ class WindowLog {
     this.windowMs = windowMs;
   }
 
-  /** Drops what is no longer in the span (now - window, now]. */
+  /** Drops the slots whose newest unit is no longer in the span (now - window, now]. */
   expire(now: number): void {
     const edge = now - this.windowMs;
-    while (this.head < this.times.length && this.times[this.head]! <= edge) {
+    while (this.head < this.newest.length && this.newest[this.head]! <= edge) {
       this.sum -= this.costs[this.head]!;
       this.head++;
     }
-    if (this.head > 64 && this.head * 2 > this.times.length) {
-      this.times = this.times.slice(this.head);
+    if (this.head > 64 && this.head * 2 > this.newest.length) {
+      this.opened = this.opened.slice(this.head);
+      this.newest = this.newest.slice(this.head);
       this.costs = this.costs.slice(this.head);
       this.head = 0;
     }
   }
 
   get empty(): boolean {
-    return this.head === this.times.length;
+    return this.head === this.newest.length;
+  }
+
+  record(cost: number, now: number): void {
+    const last = this.newest.length - 1;
+    if (last >= this.head && now - this.opened[last]! < slotMs(this.windowMs)) {
+      this.newest[last] = now;
+      this.costs[last]! += cost;
+    } else {
+      this.opened.push(now);
+      this.newest.push(now);
+      this.costs.push(cost);
+    }
+    this.sum += cost;
   }
 
   /** Milliseconds until `cost` more fits under `limit`: until enough of the oldest leave. */
   waitFor(cost: number, limit: number, now: number): number {
     if (cost > limit) return Infinity;
     let left = this.sum;
-    for (let i = this.head; i < this.times.length; i++) {
+    for (let i = this.head; i < this.newest.length; i++) {
       left -= this.costs[i]!;
-      if (left + cost <= limit) return this.times[i]! + this.windowMs - now;
+      if (left + cost <= limit) return this.newest[i]! + this.windowMs - now;
     }
     return 0;
   }
 
   state(limit: number, now: number): BudgetState {
-    const newest = this.times[this.times.length - 1];
     return {
       remaining: Math.max(0, limit - this.sum),
-      resetMs: this.empty || newest === undefined ? 0 : newest + this.windowMs - now,
+      resetMs: this.empty ? 0 : this.newest[this.newest.length - 1]! + this.windowMs - now,
     };
   }
 }
@@ -64,9 +80,9 @@ export interface MemoryLimitStoreOptions {
 
 /**
  * Budgets in this process: exact for this instance, and the default (nothing to set up). Each
- * identity's log holds at most `limit` entries per budget (an entry costs at least 1), and
- * identities whose windows emptied are swept, so memory follows the identities active in the
- * last window.
+ * identity's log holds at most `SLOTS_PER_WINDOW` slots per budget (and at most `limit`, a slot
+ * holding at least 1), and identities whose windows emptied are swept, so memory follows the
+ * identities active in the last window, whatever the limits.
  */
 export class MemoryLimitStore implements LimitStore {
   readonly kind = 'memory';
@@ -99,10 +115,7 @@ export class MemoryLimitStore implements LimitStore {
     if (admitted) {
       for (let i = 0; i < charges.length; i++) {
         const { cost } = charges[i]!;
-        if (cost <= 0) continue;
-        logs[i]!.times.push(now);
-        logs[i]!.costs.push(cost);
-        logs[i]!.sum += cost;
+        if (cost > 0) logs[i]!.record(cost, now);
       }
     }
     return {
@@ -129,9 +142,16 @@ export class MemoryLimitStore implements LimitStore {
     }
   }
 
-  /** Identities with a log, for tests and the sweep's bound. */
+  /** Budgets with a log, for tests and the sweep's bound. */
   get size(): number {
     return this.#logs.size;
+  }
+
+  /** Slots held by every budget together, for tests of the memory bound. */
+  get slots(): number {
+    let slots = 0;
+    for (const log of this.#logs.values()) slots += log.newest.length - log.head;
+    return slots;
   }
 
   close(): Promise<void> {

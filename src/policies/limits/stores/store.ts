@@ -7,7 +7,22 @@
  * `windowMs`. Fixed windows admit twice the limit around a boundary, and GCRA admits its burst
  * plus the refill within one window-long span; a log is exact at any boundary (docs/limits.md,
  * "Rate limits", says why this is the algorithm).
+ *
+ * A log of every admission would grow with the limit (a daily quota of a million requests, a
+ * million entries per caller), so admissions are kept in slots of 1/`SLOTS_PER_WINDOW` of the
+ * window, and a slot's units leave the window with its newest one. Counting a unit for up to a
+ * slot longer than it was spent can only refuse early, never admit more: no window-long span ever
+ * admits more than the limit, a unit comes back at most `windowMs / SLOTS_PER_WINDOW` late, and a
+ * budget holds at most that many slots whatever its limit.
  */
+
+/** Slots a window is kept in (see above). */
+export const SLOTS_PER_WINDOW = 1000;
+
+/** How long one slot of a `windowMs` window stays open to more admissions. */
+export function slotMs(windowMs: number): number {
+  return windowMs / SLOTS_PER_WINDOW;
+}
 
 /** At most `limit` units in any window-long span. */
 export interface Budget {
