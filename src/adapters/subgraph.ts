@@ -1,4 +1,5 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { FieldLimit } from '../kernel/field-limit.ts';
 import type { Outbound } from '../kernel/outbound.ts';
 import type { GrpcChannels } from './grpc/channels.ts';
 
@@ -12,6 +13,11 @@ export interface AdapterSubgraph {
   readonly schema: GraphQLSchema;
   /** The SDL the adapter serves, as text: what `gateway rest print` shows. */
   readonly sdl: string;
+  /**
+   * The SDL's `@rateLimit`s by `Type.field`: the snapshot has policies/limits wrap those fields
+   * of `schema` (adapters do not import policies).
+   */
+  readonly fieldLimits: ReadonlyMap<string, FieldLimit>;
   /** What the adapter could not map faithfully, by name (logged at every load). */
   readonly warnings: readonly string[];
   /** The backend's own health, where its protocol has one (grpc.health.v1); for /readyz. */

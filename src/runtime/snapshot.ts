@@ -22,6 +22,7 @@ import {
   type PolicyRule,
 } from '../policies/auth/requirements.ts';
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
+import { limitFields } from '../policies/limits/field-limits.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
@@ -125,7 +126,10 @@ export function buildOutbound(deps: RuntimeDeps): Outbound {
   });
 }
 
-/** Every subgraph with a `source` becomes an in-process adapter; its SDL errors are config errors. */
+/**
+ * Every subgraph with a `source` becomes an in-process adapter, its `@rateLimit` fields
+ * enforced; its SDL errors are config errors.
+ */
 export function buildAdapters(
   loaded: LoadedConfig,
   outbound: Outbound,
@@ -135,15 +139,14 @@ export function buildAdapters(
   for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
     const schema = loaded.schemas.get(name);
     if (!subgraph.source || !schema || schema.kind === 'subgraph_url') continue;
-    adapters.set(
+    const adapter = createAdapter({
       name,
-      createAdapter({
-        name,
-        source: subgraph.source,
-        schema,
-        deps: { outbound, grpcChannels: deps.grpcChannels },
-      }),
-    );
+      source: subgraph.source,
+      schema,
+      deps: { outbound, grpcChannels: deps.grpcChannels },
+    });
+    limitFields(adapter.schema, adapter.fieldLimits, { subgraph: name });
+    adapters.set(name, adapter);
   }
   return adapters;
 }

@@ -1,10 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stringify } from 'yaml';
-import { PROTOS_DIR, startOrdersGrpc } from '../../demo/backends/orders-grpc.ts';
-import type { RunningBackend } from '../../demo/backends/users-rest.ts';
-import { LIBRARY_SDL, startLibrary } from '../fixtures/rest/library.ts';
-import { post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
+import { LIBRARY_SDL } from '../fixtures/rest/library.ts';
+import { startAdapterGateway } from '../helpers/adapter-gateway.ts';
+import { post, type TestGateway } from '../helpers/env.ts';
 import { asCaller, withTestIdentity } from '../helpers/identity.ts';
 
 /**
@@ -35,50 +33,21 @@ type User @key(fields: "id") {
 }`;
 
 describe('field authorization on REST and gRPC adapter fields', () => {
-  let library: Awaited<ReturnType<typeof startLibrary>>;
-  let orders: RunningBackend;
-  const grpcCalls: string[] = [];
-  let project: Awaited<ReturnType<typeof writeProject>>;
+  let env: Awaited<ReturnType<typeof startAdapterGateway>>;
   let gateway: TestGateway;
+  let library: Awaited<ReturnType<typeof startAdapterGateway>>['library'];
+  const grpcMethods = () => env.grpcCalls.map((c) => c.method);
 
   before(async () => {
-    library = await startLibrary();
-    orders = await startOrdersGrpc({ onCall: (_metadata, method) => grpcCalls.push(method) });
-    project = await writeProject([]);
-    await project.write('library.graphql', LIBRARY);
-    await project.write('orders.graphql', ORDERS_OVERLAY);
-    await project.write(
-      'supergraph.yaml',
-      stringify({
-        subgraphs: {
-          library: {
-            schema: { file: './library.graphql' },
-            source: { kind: 'rest', base_url: library.url },
-          },
-          orders: {
-            schema: { file: './orders.graphql' },
-            source: {
-              kind: 'grpc',
-              address: orders.url,
-              protos: ['demo/orders/v1/orders.proto'],
-              include_dirs: [PROTOS_DIR],
-            },
-          },
-        },
-      }),
-    );
-    gateway = await startTestGateway({
-      configFile: project.configFile,
+    env = await startAdapterGateway({
+      librarySdl: LIBRARY,
+      ordersOverlay: ORDERS_OVERLAY,
       stages: withTestIdentity(),
     });
+    ({ gateway, library } = env);
   });
 
-  after(async () => {
-    await gateway.close();
-    await orders.close();
-    await library.close();
-    await project.remove();
-  });
+  after(() => env.close());
 
   const urlsDuring = async (send: () => Promise<unknown>) => {
     const from = library.calls.length;
@@ -126,30 +95,30 @@ describe('field authorization on REST and gRPC adapter fields', () => {
   });
 
   test('a generated gRPC method the overlay makes @authenticated is not called anonymously', async () => {
-    grpcCalls.length = 0;
+    env.grpcCalls.length = 0;
     const query =
       'mutation { createOrder(userId: "1", items: [{ productId: "p1", quantity: 1 }]) { id status } }';
     const denied = await post(gateway.url, { query });
     assert.deepEqual(denied.json.data, { createOrder: null });
     assert.deepEqual(denied.json.errors[0].path, ['createOrder']);
     assert.equal(denied.json.errors[0].extensions.code, 'UNAUTHENTICATED');
-    assert.deepEqual(grpcCalls, []);
+    assert.deepEqual(grpcMethods(), []);
     const created = await post(gateway.url, { query }, asCaller({ subject: '1' }));
     assert.equal(created.json.errors, undefined);
     assert.equal(created.json.data.createOrder.status, 'PENDING');
-    assert.deepEqual(grpcCalls, ['CreateOrder']);
+    assert.deepEqual(grpcMethods(), ['CreateOrder']);
   });
 
   test('an overlay field mapped to a gRPC method is not called without its scope', async () => {
-    grpcCalls.length = 0;
+    env.grpcCalls.length = 0;
     const query = '{ getOrder(id: "3") { id user { id orders { id } } } }';
     const denied = await post(gateway.url, { query }, asCaller());
     assert.deepEqual(denied.json.data, { getOrder: { id: '3', user: { id: '2', orders: null } } });
     assert.equal(denied.json.errors[0].extensions.code, 'FORBIDDEN');
-    assert.deepEqual(grpcCalls, ['GetOrder']);
-    grpcCalls.length = 0;
+    assert.deepEqual(grpcMethods(), ['GetOrder']);
+    env.grpcCalls.length = 0;
     const allowed = await post(gateway.url, { query }, asCaller({ scopes: ['orders:read'] }));
     assert.deepEqual(allowed.json.data.getOrder.user.orders, [{ id: '8' }, { id: '3' }]);
-    assert.deepEqual(grpcCalls, ['GetOrder', 'ListOrdersByUser']);
+    assert.deepEqual(grpcMethods(), ['GetOrder', 'ListOrdersByUser']);
   });
 });

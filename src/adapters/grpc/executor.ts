@@ -14,7 +14,7 @@ import { readChannelTls, type GrpcChannels } from './channels.ts';
 import type { ChannelTls } from '../../kernel/outbound.ts';
 import { messageCodec } from './codec.ts';
 import { checkHealth } from './health.ts';
-import { readOverlay, type GrpcCall } from './overlay.ts';
+import { readOverlay, type GrpcCall, type Overlay } from './overlay.ts';
 import { isEmptyMessage, loadProtos, ProtoLoadError, protosToSdl } from './proto-schema.ts';
 import { GRPC_SCALARS } from './scalars.ts';
 import { errorForGrpcStatus } from './status-map.ts';
@@ -78,6 +78,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
   let document: DocumentNode = parse(new Source(generated.sdl, `${name} (generated from protos)`));
   const resolvers: Record<string, Record<string, unknown>> = {};
   const on = (type: string) => (resolvers[type] ??= {});
+  let fieldLimits: Overlay['limits'] = new Map();
 
   for (const mapping of generated.methods) {
     on(mapping.operation === 'query' ? 'Query' : 'Mutation')[mapping.field] = (
@@ -96,6 +97,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     );
     if (issues.length > 0) throw new ConfigError(issues);
     document = overlay.document;
+    fieldLimits = overlay.limits;
     for (const [where, call] of overlay.fields) {
       const [type = '', field = ''] = where.split('.');
       on(type)[field] = (parent: Obj, args: Obj, ctx?: RequestContext) =>
@@ -126,6 +128,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     schema: buildSubgraphSchema({ typeDefs: document, resolvers: resolvers as never }),
     sdl: options.overlay ? sdl : generated.sdl,
     warnings: generated.unsupported,
+    fieldLimits,
     // The empty service name asks about the server as a whole, which every health server knows.
     health: () => checkHealth(options.channels.get(source.address, tls), '', HEALTH_TIMEOUT_MS),
   };

@@ -10,7 +10,9 @@ import {
 } from 'graphql';
 import type protobuf from 'protobufjs';
 import type { ConfigIssue } from '../../config/errors.ts';
+import type { FieldLimit } from '../../kernel/field-limit.ts';
 import { ENTITY_LIMITS, readEntityLimits, type EntityResolution } from '../entity-loader.ts';
+import { RATE_LIMIT_DIRECTIVE, readFieldLimits } from '../rate-limit-directive.ts';
 import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
@@ -29,6 +31,9 @@ import {
  *   type  @grpcEntity(method: "GetOrder", request: { id: "{key.id}" }, concurrency: 4)
  *   field @grpc(method: "ListOrdersByUser", request: { userId: "{parent.id}" }, select: "orders")
  *   field @grpcReference(key: { id: "{parent.productId}" })     an entity of another subgraph
+ *
+ * and `@rateLimit(window, max, identityArgs)` on any field, generated ones included through an
+ * annotation (rate-limit-directive.ts).
  */
 export const GRPC_DIRECTIVES: ReadonlySet<string> = new Set([
   'grpc',
@@ -53,7 +58,12 @@ export interface Overlay {
   readonly entities: ReadonlyMap<string, GrpcEntity>;
   /** `Type.field` -> the key of the referenced entity, from the parent's fields. */
   readonly references: ReadonlyMap<string, readonly (readonly [string, Template])[]>;
+  /** `@rateLimit` by `Type.field`. */
+  readonly limits: ReadonlyMap<string, FieldLimit>;
 }
+
+/** The directives the overlay's reader takes out before composition. */
+const STRIPPED: ReadonlySet<string> = new Set([...GRPC_DIRECTIVES, RATE_LIMIT_DIRECTIVE]);
 
 export function readOverlay(
   written: DocumentNode,
@@ -236,11 +246,13 @@ export function readOverlay(
       }
     }
   }
+  // Read from the merged document: an annotation has put its @rateLimit on the generated field.
+  const limits = readFieldLimits(merged.definitions, report);
   const document = visit(merged, {
-    Directive: (node) => (GRPC_DIRECTIVES.has(node.name.value) ? null : undefined),
-    DirectiveDefinition: (node) => (GRPC_DIRECTIVES.has(node.name.value) ? null : undefined),
+    Directive: (node) => (STRIPPED.has(node.name.value) ? null : undefined),
+    DirectiveDefinition: (node) => (STRIPPED.has(node.name.value) ? null : undefined),
   });
-  return { overlay: { document, fields, entities, references }, issues };
+  return { overlay: { document, fields, entities, references, limits }, issues };
 }
 
 /**

@@ -11,7 +11,9 @@ import {
   type TypeNode,
 } from 'graphql';
 import { ConfigError, type ConfigIssue } from '../../config/errors.ts';
+import type { FieldLimit } from '../../kernel/field-limit.ts';
 import { ENTITY_LIMITS, readEntityLimits, type EntityResolution } from '../entity-loader.ts';
+import { RATE_LIMIT_DIRECTIVE, readFieldLimits } from '../rate-limit-directive.ts';
 import { issueAt, type Located } from '../sdl-issue.ts';
 import {
   parseTemplate,
@@ -29,6 +31,7 @@ import {
  *   type  @restEntity(get: "/users", query: { ids: "{keys.id}" }, maxBatch: 50)   batch
  *   type  @restEntity(get: "/users/{key.id}", concurrency: 8)                     one call per key
  *   field @restField(from: "json_name")                                          rename
+ *   field @rateLimit(window: "1m", max: 2)           per caller (rate-limit-directive.ts)
  *
  * They are read here, validated against the SDL (every placeholder must name an argument, a
  * field of the parent type or a key field), and stripped before composition: the supergraph
@@ -63,6 +66,8 @@ export interface RestMapping {
   readonly entities: ReadonlyMap<string, EntityCall>;
   /** JSON property names by `Type.field`, where they differ from the field name. */
   readonly renames: ReadonlyMap<string, string>;
+  /** `@rateLimit` by `Type.field`. */
+  readonly limits: ReadonlyMap<string, FieldLimit>;
   /** The SDL without the adapter's directives, locations intact. */
   readonly document: DocumentNode;
 }
@@ -147,8 +152,10 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
     }
   }
 
+  const limits = readFieldLimits([...objects.values()].flat(), report);
+
   if (issues.length > 0) throw new ConfigError(issues);
-  return { fields, entities, renames, document: strip(document) };
+  return { fields, entities, renames, limits, document: strip(document) };
 }
 
 type Report = (node: Located, path: string, message: string) => void;
@@ -370,11 +377,14 @@ function readEntity(
   };
 }
 
+/** The directives the adapter reads and composition must not see. */
+const STRIPPED: ReadonlySet<string> = new Set([...REST_DIRECTIVES, RATE_LIMIT_DIRECTIVE]);
+
 /** The SDL with the adapter's directives (uses and definitions) removed; other nodes keep their locations. */
 function strip(document: DocumentNode): DocumentNode {
   return visit(document, {
-    Directive: (node) => (REST_DIRECTIVES.has(node.name.value) ? null : undefined),
-    DirectiveDefinition: (node) => (REST_DIRECTIVES.has(node.name.value) ? null : undefined),
+    Directive: (node) => (STRIPPED.has(node.name.value) ? null : undefined),
+    DirectiveDefinition: (node) => (STRIPPED.has(node.name.value) ? null : undefined),
   });
 }
 

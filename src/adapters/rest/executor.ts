@@ -67,7 +67,7 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
     // @apollo/subgraph does not export its resolver map type from the package root.
     resolvers: buildResolvers(options.name, mapping, call, loaders) as never,
   });
-  return { document: mapping.document, schema, sdl, warnings };
+  return { document: mapping.document, schema, sdl, warnings, fieldLimits: mapping.limits };
 }
 
 /** The SDL from an OpenAPI document (YAML or JSON); its locations name the generated text. */
