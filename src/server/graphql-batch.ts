@@ -79,8 +79,8 @@ export function checkBatch(
 
 /**
  * What the request's log line and metrics read of a batch: its cost is the sum of its
- * operations' (what they were charged), its error codes every code any operation saw (the
- * first is the request's outcome label).
+ * operations' estimates (an operation refused before estimation adds none), its error codes
+ * every code any operation saw (the first is the request's outcome label).
  */
 function summarise(ctx: RequestContext): void {
   let cost: number | undefined;
