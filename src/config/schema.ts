@@ -225,6 +225,23 @@ export const SubgraphConfig = z
 
 const SUBGRAPH_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/**
+ * Batched operations on the GraphQL endpoint: a JSON array of operations in one POST body, as
+ * Apollo Client's `BatchHttpLink` sends them (Apollo Router's `batching`, whose one mode is
+ * `batch_http_link`). Each operation runs on its own: its own limits, cost, authorization and
+ * charges, as if it had come alone (docs/http.md#batches).
+ */
+export const BatchingConfig = z.strictObject({
+  /** Accept batches; when off, a batch is refused with 400 `BATCHING_NOT_ENABLED`. @default false */
+  enabled: z.boolean().default(false),
+  /**
+   * Most operations in one batch; a larger batch is refused whole, before any operation runs,
+   * with 422 `BATCH_LIMIT_EXCEEDED` (the Router's `maximum_size`). 10 is `BatchHttpLink`'s own
+   * `batchMax` default, so its batches always fit. @default 10
+   */
+  maximum_size: z.number().int().positive().default(10),
+});
+
 export const ServerConfig = z.strictObject({
   /** Interface to listen on. @default 127.0.0.1 */
   host: z.string().min(1).default('127.0.0.1'),
@@ -290,6 +307,8 @@ export const ServerConfig = z.strictObject({
    * "Client address"). @default []
    */
   trusted_proxies: z.array(IpRange).default([]),
+  /** Batched operations (JSON array bodies). @default refused */
+  batching: BatchingConfig.default(BatchingConfig.parse({})),
 });
 
 export const LogConfig = z.strictObject({
@@ -649,6 +668,7 @@ export type SubgraphConfig = z.output<typeof SubgraphConfig>;
 export type RestSource = z.output<typeof RestSource>;
 export type GrpcSource = z.output<typeof GrpcSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
+export type BatchingConfig = z.output<typeof BatchingConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type TranscodeConfig = z.output<typeof TranscodeConfig>;
 export type LogConfig = z.output<typeof LogConfig>;

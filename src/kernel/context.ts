@@ -57,7 +57,12 @@ export interface RequestContext {
    * client.
    */
   readonly deadline: number;
-  /** Headers stages add to the response, error responses included. */
+  /**
+   * Headers stages add to the response, error responses included. The operations of a batch
+   * share their HTTP request's map (createOperationContext), so what an operation stage sets (a
+   * rate limit's headers) reaches the one response; of two operations setting the same header,
+   * the later write wins.
+   */
   readonly responseHeaders: Map<string, string>;
   /**
    * Headers stages set for every backend call of this request (correlation, identity). The
@@ -86,6 +91,11 @@ export interface RequestContext {
    * client's endpoint sets its own later). Anything but `true` refuses it.
    */
   introspection?: boolean;
+  /**
+   * On an operation of a batch: the HTTP request it came in, whose request stages it passed
+   * and whose answer carries its result (createOperationContext). Undefined on a request.
+   */
+  readonly parent?: RequestContext;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */
@@ -139,8 +149,13 @@ export interface RequestFacts {
   operationName?: string;
   /** sha256 of the GraphQL document. */
   documentHash?: string;
-  /** Estimated cost, once cost estimation runs. */
+  /** Estimated cost, once cost estimation runs; of a batch, the sum of its operations'. */
   cost?: number;
+  /**
+   * Of a batch: each operation's facts, in the order of the batch. The request's own facts keep
+   * what concerns the HTTP request (calls, who called, every error code).
+   */
+  batch?: readonly RequestFacts[];
   /**
    * How the caller was authenticated (`jwt`, `opaque`, `api_key`) or `anonymous`; a rejected
    * credential's reason (`expired`, `bad signature`...) in `authFailure`, for the log line only.
@@ -187,5 +202,22 @@ export function createRequestContext(arrival: RequestArrival): RequestContext {
     responseHeaders: new Map(),
     upstreamHeaders: {},
     facts: { surface: arrival.surface, calls: [], errorCodes: new Set() },
+  };
+}
+
+/**
+ * The context of one operation of a batch, made from its HTTP request's after the request stages
+ * ran: the same snapshot, correlation id, identity, deadline and headers, so it is served as the
+ * request would be; its own `operation` and facts (cost, operation name, error codes), so the
+ * operation stages judge and charge it alone. Shared on purpose: `responseHeaders` (one
+ * response), `upstreamHeaders` (set by request stages) and the list of backend calls (the
+ * request's log line lists them all).
+ */
+export function createOperationContext(request: RequestContext): RequestContext {
+  const { operation: _operation, ...shared } = request;
+  return {
+    ...shared,
+    parent: request,
+    facts: { ...request.facts, errorCodes: new Set() },
   };
 }

@@ -8,9 +8,10 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * leaves a client's mistake uncoded (an answer of 500 or INTERNAL_SERVER_ERROR), the gateway
  * uses Apollo Router's code for it: SUBSCRIPTION_NOT_SUPPORTED, PERSISTED_QUERY_HASH_MISMATCH,
  * and GRAPHQL_VALIDATION_FAILED for an operation name that names no operation
- * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs). Operation limits
- * and disabled introspection use the Router's codes too (MAX_DEPTH_LIMIT, ...,
- * INTROSPECTION_DISABLED); MAX_TOKENS_LIMIT and MAX_DIRECTIVES_LIMIT are ours, named after them.
+ * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs). Operation limits,
+ * disabled introspection and batches use the Router's codes too (MAX_DEPTH_LIMIT, ...,
+ * INTROSPECTION_DISABLED, BATCHING_NOT_ENABLED, BATCH_LIMIT_EXCEEDED); MAX_TOKENS_LIMIT and
+ * MAX_DIRECTIVES_LIMIT are ours, named after them.
  */
 export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
@@ -31,6 +32,7 @@ export const ErrorCode = {
   REQUEST_HEADER_FIELDS_TOO_LARGE: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
   URI_TOO_LONG: 'URI_TOO_LONG',
   BATCHING_NOT_ENABLED: 'BATCHING_NOT_ENABLED',
+  BATCH_LIMIT_EXCEEDED: 'BATCH_LIMIT_EXCEEDED',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   NOT_FOUND: 'NOT_FOUND',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
@@ -69,6 +71,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE]: 431,
   [ErrorCode.URI_TOO_LONG]: 414,
   [ErrorCode.BATCHING_NOT_ENABLED]: 400,
+  // Apollo Router's status for a batch over `maximum_size`: the request is well-formed JSON,
+  // its content is what the gateway will not process.
+  [ErrorCode.BATCH_LIMIT_EXCEEDED]: 422,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.BAD_USER_INPUT]: 400,
@@ -109,6 +114,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as oversize metadata
   [ErrorCode.URI_TOO_LONG]: 8, // RESOURCE_EXHAUSTED: a size limit, like the two above
   [ErrorCode.BATCHING_NOT_ENABLED]: 12, // UNIMPLEMENTED: a feature turned off
+  [ErrorCode.BATCH_LIMIT_EXCEEDED]: 8, // RESOURCE_EXHAUSTED: a size limit, like PAYLOAD_TOO_LARGE
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 3, // INVALID_ARGUMENT
   [ErrorCode.NOT_FOUND]: 5, // NOT_FOUND
   [ErrorCode.BAD_USER_INPUT]: 3, // INVALID_ARGUMENT
@@ -293,7 +299,8 @@ export class RequestError extends GatewayError {
       | 'UNSUPPORTED_MEDIA_TYPE'
       | 'REQUEST_HEADER_FIELDS_TOO_LARGE'
       | 'URI_TOO_LONG'
-      | 'BATCHING_NOT_ENABLED',
+      | 'BATCHING_NOT_ENABLED'
+      | 'BATCH_LIMIT_EXCEEDED',
     message: string,
     extensions?: Record<string, unknown>,
   ) {

@@ -47,6 +47,12 @@ interface RequestState {
   validate?: TraceSpan;
   execution?: TraceSpan;
   planning?: TraceSpan;
+  /**
+   * Of an operation of a batch: its HTTP request's state, which counts its calls and writes the
+   * line. The operation's own state holds only its GraphQL phase spans, so operations running
+   * side by side never end each other's spans.
+   */
+  request?: RequestState;
   /** Backend call attempts started and not yet ended. */
   open: number;
   /**
@@ -68,6 +74,16 @@ const CLIENT_HEADER = 'apollographql-client-name';
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 const tenths = (ms: number) => Math.round(ms * 10) / 10;
+
+/** One operation of a batch, in its request's line. */
+function operationLine(facts: RequestFacts): Record<string, unknown> {
+  return {
+    ...(facts.operationName ? { operationName: facts.operationName } : {}),
+    ...(facts.documentHash ? { documentHash: facts.documentHash } : {}),
+    ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
+    ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
+  };
+}
 
 export class Telemetry {
   readonly metrics?: GatewayMetrics;
@@ -149,8 +165,23 @@ export class Telemetry {
     this.#state.set(ctx.facts, state);
   }
 
+  /**
+   * A request's state; an operation of a batch gets its own on its first event, under its
+   * request's server span.
+   */
+  #stateOf(ctx: RequestContext): RequestState | undefined {
+    const own = this.#state.get(ctx.facts);
+    if (own || !ctx.parent) return own;
+    const request = this.#state.get(ctx.parent.facts);
+    if (!request) return undefined;
+    const { span, traceId, traceparent, tracestate } = request;
+    const state: RequestState = { span, traceId, traceparent, tracestate, request, open: 0 };
+    this.#state.set(ctx.facts, state);
+    return state;
+  }
+
   #graphql(event: GraphQLEvent): void {
-    const state = this.#state.get(event.ctx.facts);
+    const state = this.#stateOf(event.ctx);
     if (!state) return;
     if ('cache' in event) {
       this.metrics?.recordCacheLookup(event.cache, event.hit);
@@ -181,7 +212,7 @@ export class Telemetry {
   /** An attempt starts: its span, and the trace context that goes out with it. */
   #startCall(exchange: Exchange): void {
     const ctx = exchange.ctx;
-    const state = ctx && this.#state.get(ctx.facts);
+    const state = ctx && this.#stateOf(ctx);
     if (!state) return;
     let span: TraceSpan | undefined;
     const parent = state.execution ?? state.span;
@@ -193,8 +224,9 @@ export class Telemetry {
       exchange.headers.traceparent = state.traceparent;
       if (state.tracestate) exchange.headers.tracestate = state.tracestate;
     }
-    state.open++;
-    this.#calls.set(exchange, { request: state, startedAt: performance.now(), span });
+    const request = state.request ?? state;
+    request.open++;
+    this.#calls.set(exchange, { request, startedAt: performance.now(), span });
   }
 
   #endCall(exchange: Exchange): void {
@@ -222,7 +254,7 @@ export class Telemetry {
     request.open--;
     if (request.open === 0 && request.ending) {
       const { status: answered, outcome: first, ms: took } = request.ending;
-      this.#finishRequest(exchange.ctx, request, answered, first, took);
+      this.#finishRequest(exchange.ctx.parent ?? exchange.ctx, request, answered, first, took);
     }
   }
 
@@ -236,10 +268,12 @@ export class Telemetry {
   /** The operation label: a GraphQL operation name, a REST route or binding, a gRPC method. */
   #operationLabel(ctx: RequestContext): string {
     const { facts } = ctx;
+    // A batch counts as one request under one label: its operations' names would multiply the
+    // series by every combination clients send.
     const operation =
       facts.operationName ??
       facts.route ??
-      (facts.surface === 'graphql' ? '(anonymous)' : '(no route)');
+      (facts.batch ? '(batch)' : facts.surface === 'graphql' ? '(anonymous)' : '(no route)');
     let budget = this.#operations.get(facts.surface);
     if (!budget)
       this.#operations.set(facts.surface, (budget = new LabelBudget(this.#maxOperations)));
@@ -278,7 +312,11 @@ export class Telemetry {
       );
       if (outcome === ErrorCode.RATE_LIMITED)
         this.metrics.recordRateLimited(facts.surface, clientLabel);
-      if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
+      // Operation costs, one observation per operation: a batch's sum is no operation's cost.
+      if (facts.batch) {
+        for (const operation of facts.batch)
+          if (operation.cost !== undefined) this.metrics.recordCost(clientLabel, operation.cost);
+      } else if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
     }
     const span = state.span;
     if (span) {
@@ -307,6 +345,7 @@ export class Telemetry {
           ...(facts.auth !== undefined ? { auth: facts.auth } : {}),
           ...(ctx.identity ? { subject: ctx.identity.subject } : {}),
           ...(facts.authFailure !== undefined ? { authFailure: facts.authFailure } : {}),
+          ...(facts.batch ? { batch: facts.batch.map(operationLine) } : {}),
           calls: facts.calls,
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },

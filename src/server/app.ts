@@ -177,7 +177,11 @@ export function buildApp(options: AppOptions): App {
   const pipeline = new Pipeline(stages);
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
   const { apollo } = buildGraphQL({ manager, server, logger, pipeline });
-  const serveGraphQL = createGraphQLRoute({ apollo, bodyLimit: server.body_limit });
+  const serveGraphQL = createGraphQLRoute({
+    apollo,
+    bodyLimit: server.body_limit,
+    batching: server.batching,
+  });
   const introspection = server.introspection ?? server.mode === 'development';
   const landingPage = server.landing_page ?? introspection;
   const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;

@@ -1,13 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import {
+  HeaderMap,
+  type ApolloServer,
+  type HTTPGraphQLRequest,
+  type HTTPGraphQLResponse,
+} from '@apollo/server';
+import type { BatchingConfig } from '../config/schema.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { persistedQueryError, searchParamsOf } from '../gateway/persisted-query.ts';
-import { ErrorCode, RequestError } from '../kernel/errors.ts';
+import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
+import { serveBatch } from './graphql-batch.ts';
 import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
+import { graphQLMediaType } from './respond.ts';
 
 export interface GraphQLRouteOptions {
   apollo: ApolloServer<RequestContext>;
   bodyLimit: number;
+  /** `server.batching`: whether JSON array bodies run, and how many operations they may hold. */
+  batching: BatchingConfig;
 }
 
 /**
@@ -17,7 +27,9 @@ export interface GraphQLRouteOptions {
  * (GraphQL over HTTP, "Request") rather than a framework's HTML error page.
  */
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
-  const { apollo, bodyLimit } = options;
+  const { apollo, bodyLimit, batching } = options;
+  const execute = (request: HTTPGraphQLRequest, ctx: RequestContext) =>
+    apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => ctx });
   return async function serveGraphQL(
     req: IncomingMessage,
     res: ServerResponse,
@@ -30,22 +42,17 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
-    // Apollo Server would run a batch's operations over one shared context, so the operation
-    // stages (cost, authorization) would see each other's operations: batches are refused with
-    // Apollo Router's code until each operation gets a context of its own (docs/http.md).
-    if (Array.isArray(body))
-      throw new RequestError(
-        ErrorCode.BATCHING_NOT_ENABLED,
-        `Batched operations are not accepted (this body has ${body.length}); send one operation per request.`,
-      );
+    // A batch never reaches Apollo Server as one: it would run every operation over one shared
+    // context (graphql-batch.ts).
+    if (Array.isArray(body)) return serveOperations(res, ctx, headers, search, body);
     const persistedQuery = persistedQueryError(body ?? searchParamsOf(search));
     if (persistedQuery) throw persistedQuery;
     const request: HTTPGraphQLRequest = { method, headers, search, body };
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: request,
-      context: async () => ctx,
-    });
+    const response = await execute(request, ctx);
     for (const [name, value] of response.headers) res.setHeader(name, value);
+    // Over Apollo Server's headers: what the operation stages set (the request stages' were
+    // written before the body was read; setting them again is harmless).
+    applyStageHeaders(res, ctx);
     if (response.body.kind === 'complete') {
       res.statusCode = legacyStatus(
         response.status ?? 200,
@@ -59,6 +66,64 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+
+  /**
+   * A batch: each operation through Apollo Server alone, with its own context. The answer is
+   * one JSON array, 200 whatever each operation's outcome (each result carries its own errors;
+   * a status speaks for the whole batch only when the batch is refused whole, before any runs).
+   */
+  async function serveOperations(
+    res: ServerResponse,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    search: string,
+    body: unknown[],
+  ): Promise<void> {
+    // One JSON document answers the batch, so every operation is asked for the batch's media
+    // type: Apollo Server never picks incremental delivery (multipart, event streams) or a 406
+    // for one of them.
+    const contentType = graphQLMediaType(headers.get('accept'));
+    const operationHeaders = new HeaderMap(headers);
+    operationHeaders.set('accept', contentType.split(';')[0] as string);
+    const text = await serveBatch(body, ctx, batching, async (operation, operationCtx) => {
+      const refused = persistedQueryError(operation);
+      if (refused) {
+        operationCtx.facts.errorCodes.add(refused.code);
+        return errorResult(refused);
+      }
+      const request = { method: 'POST', headers: operationHeaders, search, body: operation };
+      return resultText(await execute(request, operationCtx));
+    });
+    // Apollo Server's own headers of each operation are its content type (the batch's, set
+    // here) and cache hints, which no HTTP cache applies to a POST; the operation stages' headers
+    // are in the request's shared map.
+    applyStageHeaders(res, ctx);
+    res.statusCode = 200;
+    res.setHeader('content-type', contentType);
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.end(text);
+  }
+}
+
+function applyStageHeaders(res: ServerResponse, ctx: RequestContext): void {
+  for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
+}
+
+/** One operation's result text in a batch. */
+function resultText(response: HTTPGraphQLResponse): string {
+  // Unreachable: each operation is asked for a JSON media type (serveOperations).
+  if (response.body.kind !== 'complete')
+    throw new GatewayError(
+      ErrorCode.INTERNAL_SERVER_ERROR,
+      'A batch cannot hold incremental delivery.',
+    );
+  return response.body.string;
+}
+
+/** A batch entry refused before Apollo Server saw it: its error, as a result of its own. */
+function errorResult(error: GatewayError): string {
+  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  return JSON.stringify({ errors: [{ message: error.message, extensions }] });
 }
 
 /** Errors of a well-formed request that GraphQL itself refused: no execution happened. */
