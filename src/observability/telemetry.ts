@@ -11,7 +11,6 @@ import {
   type RequestStart,
 } from '../kernel/channels.ts';
 import type { AppScope, RequestContext, RequestFacts } from '../kernel/context.ts';
-import { ErrorCode } from '../kernel/errors.ts';
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';
 import type { Tracing, TraceSpan } from './trace.ts';
@@ -276,8 +275,9 @@ export class Telemetry {
         outcome,
         ms / 1000,
       );
-      if (outcome === ErrorCode.RATE_LIMITED)
-        this.metrics.recordRateLimited(facts.surface, clientLabel);
+      // The stage names the refusing policy; a backend's own 429 is UPSTREAM_RATE_LIMITED, not this.
+      if (facts.rateLimited !== undefined)
+        this.metrics.recordRateLimited(facts.rateLimited, facts.surface);
       if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
     }
     const span = state.span;
@@ -307,6 +307,7 @@ export class Telemetry {
           ...(facts.auth !== undefined ? { auth: facts.auth } : {}),
           ...(ctx.identity ? { subject: ctx.identity.subject } : {}),
           ...(facts.authFailure !== undefined ? { authFailure: facts.authFailure } : {}),
+          ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
           calls: facts.calls,
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },

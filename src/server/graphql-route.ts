@@ -46,6 +46,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       context: async () => ctx,
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
+    // What the operation stages set (the RateLimit fields, Retry-After) ran after the request
+    // stages' headers were written, on success and refusal alike.
+    for (const [name, value] of ctx.responseHeaders) res.setHeader(name, value);
     if (response.body.kind === 'complete') {
       res.statusCode = legacyStatus(
         response.status ?? 200,
