@@ -91,9 +91,11 @@ function writeHeaders(
       `"${charge.policy}";q=${charge.budget.limit};w=${seconds(charge.budget.windowMs)}${unit}`,
     );
     const { remaining, resetMs } = decision.states[i]!;
-    // `t`: when more quota is back. The store reports when the whole budget is, a bound the
-    // draft allows a sliding window to give; a budget nothing has spent leaves `t` out.
-    state.push(`"${charge.policy}";r=${remaining}${resetMs > 0 ? `;t=${seconds(resetMs)}` : ''}`);
+    // `r` is an sf-integer (a cost weight may not be whole). `t`: when more quota is back; the
+    // store reports when the whole budget is, a bound the draft allows a sliding window to give,
+    // and a budget nothing has spent leaves `t` out.
+    const reset = resetMs > 0 ? `;t=${seconds(resetMs)}` : '';
+    state.push(`"${charge.policy}";r=${Math.floor(remaining)}${reset}`);
   });
   ctx.responseHeaders.set('ratelimit-policy', policy.join(', '));
   ctx.responseHeaders.set('ratelimit', state.join(', '));
