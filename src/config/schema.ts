@@ -424,6 +424,67 @@ export const OperationLimitsConfig = z.strictObject({
 });
 
 /**
+ * A rate policy's name: it names the budget in the `RateLimit-Policy` and `RateLimit` headers (an
+ * sf-string there, so this keeps to characters that need no escaping), in errors, logs and the
+ * `policy` label of `gateway_rate_limited_total`.
+ */
+const RATE_POLICY_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** One budget every identity gets: at most `limit` units in any `window`-long span. */
+export const RatePolicyConfig = z.strictObject({
+  /** Letters, digits, `_`, `.` and `-`, starting with a letter; unique among the policies. */
+  name: z
+    .string()
+    .regex(
+      RATE_POLICY_NAME,
+      'expected a name of up to 64 letters, digits, _, . and -, starting with a letter',
+    ),
+  /**
+   * What a request spends: `requests` (1 each) or `cost` (a GraphQL operation's estimated cost;
+   * a REST or gRPC request, which has no estimate, spends 1). @default requests
+   */
+  unit: z.enum(['requests', 'cost']).default('requests'),
+  /** Units each identity may spend per window. */
+  limit: z.number().int().positive(),
+  /**
+   * The window: whole seconds, at least 1s (the RateLimit headers state windows in seconds).
+   */
+  window: Duration.refine((ms) => ms >= 1_000 && ms % 1_000 === 0, {
+    message: 'expected a whole number of seconds (1s or more): RateLimit headers count seconds',
+  }),
+  /** Surfaces the policy applies to (`graphql`, `rest`, `grpc`). @default every surface */
+  surfaces: z
+    .array(z.enum(['graphql', 'rest', 'grpc']))
+    .min(1)
+    .optional(),
+  /**
+   * Limits by API key plan (`auth.api_keys.keys[].plan`): a caller whose key has a plan listed
+   * here gets its limit instead of `limit`. @default {}
+   */
+  plans: z.record(z.string(), z.number().int().positive()).default({}),
+});
+
+/** Rate limits and quotas per identity (docs/limits.md, "Rate limits"); reloads apply. */
+export const RateLimitsConfig = z.strictObject({
+  /** The budgets, all charged together by each request they apply to. @default [] (off) */
+  policies: z
+    .array(RatePolicyConfig)
+    .default([])
+    .superRefine((policies, ctx) => {
+      const seen = new Set<string>();
+      policies.forEach((policy, index) => {
+        if (seen.has(policy.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'name'],
+            message: `"${policy.name}" names another policy too: names identify budgets`,
+          });
+        seen.add(policy.name);
+      });
+    }),
+});
+
+/**
  * Request and operation limits and query cost: what a request may carry, what an operation may
  * ask, and how operations are weighed.
  */
@@ -439,6 +500,7 @@ export const LimitsConfig = z.strictObject({
       list_size: z.number().int().nonnegative().default(10),
     })
     .default({ list_size: 10 }),
+  rate: RateLimitsConfig.default(RateLimitsConfig.parse({})),
 });
 
 /**
@@ -678,6 +740,7 @@ export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
 export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;
+export type RatePolicyConfig = z.output<typeof RatePolicyConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

@@ -8,6 +8,7 @@ import { estimateCost } from '../policies/limits/cost.ts';
 import { httpLimits } from '../policies/limits/http-limits.ts';
 import { refuseIntrospection } from '../policies/limits/introspection.ts';
 import { limitOperation } from '../policies/limits/operation-limits.ts';
+import { rateLimit } from '../policies/limits/rate-limit.ts';
 
 /** A stage does one job on the request and throws a GatewayError to end it. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
@@ -33,9 +34,9 @@ export interface StageEntry {
  * The inbound stages, in the order they run. This list is the one place that order is written;
  * docs/pipeline.md shows it as a table, and a test holds the two together. The stages the
  * design adds next take their places: identifyClient between correlate and authenticate;
- * rateLimit after estimateCost, before authorize; cacheLookup after authorize (a cached answer
- * must be one this caller may read). The operation's limits come first among the operation
- * stages: a cheap count that refuses a hostile document before the cost walk.
+ * cacheLookup after authorize (a cached answer must be one this caller may read). The
+ * operation's limits come first among the operation stages: a cheap count that refuses a
+ * hostile document before the cost walk.
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
@@ -43,9 +44,15 @@ export const STAGES: readonly StageEntry[] = [
   // (credentials above all) of a request whose headers are over the limit.
   { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
+  // One limiter, two places: where a REST or gRPC request is known (its caller), and where a
+  // GraphQL operation is (its cost, below).
+  { name: 'rateLimit', event: 'request', surfaces: ['rest', 'grpc'], run: rateLimit },
   { name: 'operationLimits', event: 'operation', surfaces: ['graphql'], run: limitOperation },
   { name: 'introspection', event: 'operation', surfaces: ['graphql'], run: refuseIntrospection },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
+  // After the cost is known (an alias-amplified query spends its cost, not 1) and after every
+  // limit that refuses an operation for what it is, so a refused operation is never charged.
+  { name: 'rateLimit', event: 'operation', surfaces: ['graphql'], run: rateLimit },
   { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },
 ];
 

@@ -162,6 +162,8 @@ export interface RequestFacts {
    */
   auth?: string;
   authFailure?: string;
+  /** The rate policy that refused the request (`limits.rate.policies[].name`), for the log line and metrics. */
+  rateLimited?: string;
   /** Backend calls in the order they ended. */
   readonly calls: { backend: string; kind: string; ms: number; outcome: string }[];
   /** Error codes the client saw. */

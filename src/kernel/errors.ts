@@ -40,6 +40,7 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   AUTH_UNAVAILABLE: 'AUTH_UNAVAILABLE',
   RATE_LIMITED: 'RATE_LIMITED',
+  UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
@@ -83,6 +84,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // gateway cannot tell, so it neither serves nor blames the client.
   [ErrorCode.AUTH_UNAVAILABLE]: 503,
   [ErrorCode.RATE_LIMITED]: 429,
+  // The backend's own limit: passed on as 429 so the client slows down, under its own code so
+  // neither the client nor the gateway's metrics take it for the gateway's budgets.
+  [ErrorCode.UPSTREAM_RATE_LIMITED]: 429,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
@@ -122,6 +126,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.FORBIDDEN]: 7, // PERMISSION_DENIED
   [ErrorCode.AUTH_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
+  [ErrorCode.UPSTREAM_RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
@@ -139,7 +144,7 @@ export const CODE_OF_GRPC_STATUS: Readonly<Partial<Record<number, ErrorCode>>> =
   3: ErrorCode.BAD_USER_INPUT, // INVALID_ARGUMENT
   16: ErrorCode.UNAUTHENTICATED,
   7: ErrorCode.FORBIDDEN, // PERMISSION_DENIED
-  8: ErrorCode.RATE_LIMITED, // RESOURCE_EXHAUSTED
+  8: ErrorCode.UPSTREAM_RATE_LIMITED, // RESOURCE_EXHAUSTED: the backend's limit, not ours
   4: ErrorCode.UPSTREAM_TIMEOUT, // DEADLINE_EXCEEDED
   14: ErrorCode.UPSTREAM_UNAVAILABLE, // UNAVAILABLE
 };
@@ -166,7 +171,7 @@ export function codeOfHttpStatus(status: number): ErrorCode {
     case 415:
       return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
     case 429:
-      return ErrorCode.RATE_LIMITED;
+      return ErrorCode.UPSTREAM_RATE_LIMITED;
     case 431:
       return ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE;
     default:

@@ -50,7 +50,8 @@ export interface GatewayMetrics {
     seconds: number,
   ): void;
   recordCall(backend: string, kind: string, outcome: string, seconds: number): void;
-  recordRateLimited(surface: string, client: string): void;
+  /** A rate policy (`limits.rate.policies[].name`: bounded by the config) refused a request. */
+  recordRateLimited(policy: string, surface: string): void;
   recordCost(client: string, cost: number): void;
   recordReload(ok: boolean): void;
   recordCacheLookup(cache: CacheName, hit: boolean): void;
@@ -90,8 +91,8 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
   });
   const rateLimited = new Counter({
     name: 'gateway_rate_limited_total',
-    help: 'Requests refused with RATE_LIMITED, by surface and client.',
-    labelNames: ['surface', 'client'],
+    help: 'Requests the gateway’s rate limits refused (RATE_LIMITED), by the refusing policy and surface.',
+    labelNames: ['policy', 'surface'],
     registers,
   });
   const cost = new Histogram({
@@ -136,8 +137,8 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     recordCall(backend, kind, outcome, seconds) {
       calls.observe([backend, kind, outcome], seconds);
     },
-    recordRateLimited(surface, client) {
-      rateLimited.inc({ surface, client });
+    recordRateLimited(policy, surface) {
+      rateLimited.inc({ policy, surface });
     },
     recordCost(client, value) {
       cost.observe({ client }, value);

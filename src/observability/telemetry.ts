@@ -11,7 +11,6 @@ import {
   type RequestStart,
 } from '../kernel/channels.ts';
 import type { AppScope, RequestContext, RequestFacts } from '../kernel/context.ts';
-import { ErrorCode } from '../kernel/errors.ts';
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';
 import type { Tracing, TraceSpan } from './trace.ts';
@@ -81,6 +80,7 @@ function operationLine(facts: RequestFacts): Record<string, unknown> {
     ...(facts.operationName ? { operationName: facts.operationName } : {}),
     ...(facts.documentHash ? { documentHash: facts.documentHash } : {}),
     ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
+    ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
     ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
   };
 }
@@ -310,8 +310,11 @@ export class Telemetry {
         outcome,
         ms / 1000,
       );
-      if (outcome === ErrorCode.RATE_LIMITED)
-        this.metrics.recordRateLimited(facts.surface, clientLabel);
+      // The stage names the refusing policy (of each operation, in a batch); a backend's own 429
+      // is UPSTREAM_RATE_LIMITED, not this.
+      for (const operation of facts.batch ?? [facts])
+        if (operation.rateLimited !== undefined)
+          this.metrics.recordRateLimited(operation.rateLimited, facts.surface);
       // Operation costs, one observation per operation: a batch's sum is no operation's cost.
       if (facts.batch) {
         for (const operation of facts.batch)
@@ -346,6 +349,7 @@ export class Telemetry {
           ...(ctx.identity ? { subject: ctx.identity.subject } : {}),
           ...(facts.authFailure !== undefined ? { authFailure: facts.authFailure } : {}),
           ...(facts.batch ? { batch: facts.batch.map(operationLine) } : {}),
+          ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
           calls: facts.calls,
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },

@@ -386,6 +386,10 @@ export function buildApp(options: AppOptions): App {
     if (endpoint.kind === 'proxied')
       return serveProxied(req, res, ctx, endpoint.route, endpoint.backend, endpoint.path, search, {
         bodyLimit: server.body_limit,
+        forwardedFor: clientAddresses.forwardedFor(
+          req.socket.remoteAddress,
+          req.headers['x-forwarded-for'],
+        ),
       });
     if (endpoint.allowed.length > 0) {
       res.setHeader('allow', endpoint.allowed.join(', '));

@@ -40,6 +40,20 @@ export class ClientAddresses {
     return current;
   }
 
+  /**
+   * The `X-Forwarded-For` to send on to a backend: the incoming list with the peer appended when
+   * the peer is a trusted proxy (the list is then the chain the client address was read from),
+   * else the peer alone, so an untrusted caller's invented hops never reach a backend as if a
+   * proxy had written them. (The de facto rule nginx's `$proxy_add_x_forwarded_for` and Envoy's
+   * `use_remote_address` follow; RFC 7239 section 5.2 for `Forwarded`.)
+   */
+  forwardedFor(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
+    const current = normalize(peer ?? '');
+    if (!this.#trusted || forwardedFor === undefined || !this.#isTrusted(current)) return current;
+    const incoming = (Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor).trim();
+    return incoming ? `${incoming}, ${current}` : current;
+  }
+
   #isTrusted(address: string): boolean {
     const type = isIP(address);
     return type !== 0 && this.#trusted!.check(address, type === 6 ? 'ipv6' : 'ipv4');

@@ -8,6 +8,8 @@ import { readBody } from './read-body.ts';
 
 export interface ProxyOptions {
   bodyLimit: number;
+  /** The `X-Forwarded-For` to send (ClientAddresses.forwardedFor). */
+  forwardedFor: string;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function serveProxied(
   const body =
     method === 'GET' || method === 'HEAD' ? undefined : await readBody(req, options.bodyLimit);
   const forwarded: Record<string, string> = {
-    'x-forwarded-for': req.socket.remoteAddress ?? '',
+    'x-forwarded-for': options.forwardedFor,
     'x-forwarded-proto': 'encrypted' in req.socket ? 'https' : 'http',
   };
   if (req.headers.host) forwarded['x-forwarded-host'] = req.headers.host;

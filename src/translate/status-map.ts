@@ -91,14 +91,24 @@ function errorInfo(reason: ErrorCode, correlationId: string, extra: Record<strin
 
 /** An error the gateway raised itself (bad input, no route, a refusing stage, a backend down). */
 export function statusOfGatewayError(error: GatewayError, correlationId: string): StatusAnswer {
-  const field = (error.extensions as { field?: unknown }).field;
+  const { field, policy, retryAfter } = error.extensions as {
+    field?: unknown;
+    policy?: unknown;
+    retryAfter?: unknown;
+  };
+  const metadata: Record<string, string> = {};
+  if (typeof field === 'string') metadata.field = field;
+  if (typeof policy === 'string') metadata.policy = policy;
+  const details: Record<string, unknown>[] = [errorInfo(error.code, correlationId, metadata)];
+  // A refusal that waiting cures says how long, as google.rpc.RetryInfo (a Duration in JSON).
+  if (typeof retryAfter === 'number')
+    details.push({
+      '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+      retryDelay: `${retryAfter}s`,
+    });
   return {
     httpStatus: error.status,
-    body: {
-      code: GRPC_CODE[error.code],
-      message: error.message,
-      details: [errorInfo(error.code, correlationId, typeof field === 'string' ? { field } : {})],
-    },
+    body: { code: GRPC_CODE[error.code], message: error.message, details },
   };
 }
 

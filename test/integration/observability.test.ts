@@ -39,12 +39,15 @@ describe('observability over the demo graph', () => {
   const header = (value: string | string[] | undefined) =>
     Array.isArray(value) ? value[0] : value;
 
-  // Stands in for the rate-limit stage of a later issue: refuses the way it will.
+  // Refuses the way the rateLimit stage does (test/integration/rate-limits.test.ts runs the real
+  // one): the refusing policy named in the facts, RATE_LIMITED thrown.
   const limiter: StageEntry = {
     name: 'rate-limit-probe',
     event: 'request',
-    run() {
-      if (refuse) throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests.');
+    run(ctx) {
+      if (!refuse) return;
+      ctx.facts.rateLimited = 'probe-policy';
+      throw new GatewayError(ErrorCode.RATE_LIMITED, 'Too many requests.');
     },
   };
 
@@ -252,7 +255,8 @@ describe('observability over the demo graph', () => {
   });
 
   test('/metrics counts a rate-limit refusal', async () => {
-    const before = await metric('gateway_rate_limited_total', { surface: 'graphql' });
+    const labels = { policy: 'probe-policy', surface: 'graphql' };
+    const before = await metric('gateway_rate_limited_total', labels);
     refuse = true;
     try {
       const res = await post(gateway.url, { query: '{ products { id } }' });
@@ -260,7 +264,7 @@ describe('observability over the demo graph', () => {
     } finally {
       refuse = false;
     }
-    assert.equal(await metric('gateway_rate_limited_total', { surface: 'graphql' }), before + 1);
+    assert.equal(await metric('gateway_rate_limited_total', labels), before + 1);
     assert.ok((await metric('gateway_requests_total', { outcome: 'RATE_LIMITED' })) >= 1);
   });
 

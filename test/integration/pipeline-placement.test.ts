@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
@@ -11,7 +10,6 @@ import type { RequestContext, Surface } from '../../src/kernel/context.ts';
 import { ErrorCode, GatewayError } from '../../src/kernel/errors.ts';
 import { accounts } from '../fixtures/graphs/shop.ts';
 import { startLibraryServer } from '../fixtures/protos/library-server.ts';
-import { MAPPING_PROTOS } from '../fixtures/protos/mapping-server.ts';
 import {
   get,
   post,
@@ -21,6 +19,7 @@ import {
   type GatewayOver,
   type TestGateway,
 } from '../helpers/env.ts';
+import { everySurfaceConfig } from '../helpers/surfaces.ts';
 
 /**
  * The placement test (after Apollo Router's): the real stage list with a probe between every
@@ -176,35 +175,7 @@ describe('the request pipeline on REST routes, transcoded methods and the gRPC p
     project = await writeProject([]);
     await project.write(
       'supergraph.yaml',
-      stringify({
-        subgraphs: {
-          stub: {
-            routing_url: 'http://127.0.0.1:9/graphql',
-            schema: { sdl: 'type Query { hello: String }' },
-          },
-        },
-        routes: [
-          { path_prefix: '/api/users', rewrite_prefix: '/users', backends: [{ url: users.url }] },
-        ],
-        transcode: {
-          library: {
-            address: library.address,
-            protos: ['transcode/v1/library.proto'],
-            include_dirs: [MAPPING_PROTOS],
-          },
-        },
-        grpc_server: {
-          port: 0,
-          reflection: false,
-          services: {
-            users: {
-              protos: ['demo/users/v1/users.proto'],
-              include_dirs: [join(import.meta.dirname, '../../protos')],
-              base_url: users.url,
-            },
-          },
-        },
-      }),
+      stringify(everySurfaceConfig(users.url, library.address)),
     );
     gateway = await startTestGateway({ configFile: project.configFile, stages: list });
   });

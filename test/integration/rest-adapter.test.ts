@@ -159,7 +159,8 @@ describe('a REST service as a subgraph', () => {
     [422, 'BAD_USER_INPUT'],
     [401, 'UNAUTHENTICATED'],
     [403, 'FORBIDDEN'],
-    [429, 'RATE_LIMITED'],
+    // The backend's own limit keeps a code of its own: RATE_LIMITED is the gateway's budgets.
+    [429, 'UPSTREAM_RATE_LIMITED'],
     [500, 'UPSTREAM_ERROR'],
     [503, 'UPSTREAM_ERROR'],
   ];

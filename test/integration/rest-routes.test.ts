@@ -208,6 +208,45 @@ describe('REST routes', () => {
   });
 });
 
+describe('REST routes and X-Forwarded-For', () => {
+  /** A gateway over one echo route; `trusted` is `server.trusted_proxies`. */
+  async function start(t: { after: (fn: () => Promise<void>) => void }, trusted: string[]) {
+    const echo = await startEchoBackend('echo');
+    const project = await writeProject([]);
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: STUB_SUBGRAPH,
+        routes: [{ path_prefix: '/things', backends: [{ url: echo.url }] }],
+      }),
+    );
+    const gateway = await startTestGateway({
+      configFile: project.configFile,
+      server: { trusted_proxies: trusted },
+    });
+    t.after(async () => {
+      await gateway.close();
+      await echo.close();
+      await project.remove();
+    });
+    return gateway;
+  }
+
+  test('from a trusted proxy, the peer is appended to the list it forwarded', async (t) => {
+    const gateway = await start(t, ['127.0.0.1']);
+    const result = await get(`${gateway.origin}/things/1`, {
+      'x-forwarded-for': '198.51.100.7, 203.0.113.2',
+    });
+    assert.equal(result.json.headers['x-forwarded-for'], '198.51.100.7, 203.0.113.2, 127.0.0.1');
+  });
+
+  test('from a peer no one trusts, the list is replaced by the peer', async (t) => {
+    const gateway = await start(t, []);
+    const result = await get(`${gateway.origin}/things/1`, { 'x-forwarded-for': '198.51.100.7' });
+    assert.equal(result.json.headers['x-forwarded-for'], '127.0.0.1');
+  });
+});
+
 describe('REST routes and hot reload', () => {
   test('a changed route applies to the next request after the reload; a broken one keeps the last good routes', async (t) => {
     const [first, second] = await Promise.all(['first', 'second'].map(startEchoBackend));

@@ -296,6 +296,12 @@ describe('REST to gRPC transcoding', () => {
     });
   }
 
+  test('a backend’s own RESOURCE_EXHAUSTED keeps its own reason, not the gateway’s RATE_LIMITED', async () => {
+    const result = await post(`${gateway.origin}/mapping.v1.MappingService/Fail`, { code: 8 });
+    assert.equal(result.status, 429);
+    assert.equal(result.json.details[0].reason, 'UPSTREAM_RATE_LIMITED');
+  });
+
   test('a backend past its deadline answers 504 DEADLINE_EXCEEDED', async () => {
     const result = await post(`${gateway.origin}/mapping.v1.MappingService/Slow`, { millis: 2000 });
     assert.equal(result.status, 504);

@@ -10,7 +10,7 @@ export const REST_STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   403: ErrorCode.FORBIDDEN,
   404: ErrorCode.NOT_FOUND,
   422: ErrorCode.BAD_USER_INPUT,
-  429: ErrorCode.RATE_LIMITED,
+  429: ErrorCode.UPSTREAM_RATE_LIMITED,
 };
 
 /** The error for a non-2xx answer; the body goes to the log (as the cause), never to the client. */

@@ -16,7 +16,7 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   const metrics = createMetrics({ processMetrics: true });
   metrics.recordRequest('graphql', 'web', 'Q', 'ok', 0.01);
   metrics.recordCall('users', 'rest', 'ok', 0.002);
-  metrics.recordRateLimited('graphql', 'web');
+  metrics.recordRateLimited('per-minute', 'graphql');
   metrics.recordCost('web', 6);
   metrics.recordReload(true);
   metrics.recordCacheLookup('document', true);

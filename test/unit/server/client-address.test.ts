@@ -69,3 +69,19 @@ test('trusted_proxies entries are addresses or CIDR ranges', () => {
   for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example', '10.0.0.0/8/1', '10.0.0.0/x', ''])
     assert.equal(IpRange.safeParse(bad).success, false, bad);
 });
+
+// [trusted proxies, peer, X-Forwarded-For, what is sent on, why]
+const FORWARDED: [string[], string, string | string[] | undefined, string, string][] = [
+  [[], '203.0.113.9', '198.51.100.1', '203.0.113.9', 'no trusted proxies: the peer alone'],
+  [['10.0.0.0/8'], '203.0.113.9', '1.1.1.1', '203.0.113.9', 'an untrusted peer: replaced'],
+  [['10.0.0.0/8'], '10.1.2.3', '1.1.1.1, 10.9.9.9', '1.1.1.1, 10.9.9.9, 10.1.2.3', 'appended'],
+  [['10.0.0.0/8'], '10.1.2.3', ['1.1.1.1', '10.9.9.9'], '1.1.1.1, 10.9.9.9, 10.1.2.3', 'repeated'],
+  [['10.0.0.0/8'], '10.1.2.3', undefined, '10.1.2.3', 'a trusted peer without a list'],
+  [['10.0.0.5'], '::ffff:10.0.0.5', '1.1.1.1', '1.1.1.1, 10.0.0.5', 'the peer as IPv4'],
+];
+
+for (const [trusted, peer, forwarded, expected, why] of FORWARDED) {
+  test(`X-Forwarded-For sent on: ${why}`, () => {
+    assert.equal(new ClientAddresses(trusted).forwardedFor(peer, forwarded), expected);
+  });
+}
