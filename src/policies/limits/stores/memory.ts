@@ -59,15 +59,17 @@ class WindowLog {
     let left = this.sum;
     for (let i = this.head; i < this.newest.length; i++) {
       left -= this.costs[i]!;
-      if (left + cost <= limit) return this.newest[i]! + this.windowMs - now;
+      if (left + cost <= limit) return this.windowMs - (now - this.newest[i]!);
     }
     return 0;
   }
 
+  // Times are subtracted before the window is added: `newest + window - now` on fractional
+  // clock readings can exceed the window by a rounding error, a whole second once rounded up.
   state(limit: number, now: number): BudgetState {
     return {
       remaining: Math.max(0, limit - this.sum),
-      resetMs: this.empty ? 0 : this.newest[this.newest.length - 1]! + this.windowMs - now,
+      resetMs: this.empty ? 0 : this.windowMs - (now - this.newest[this.newest.length - 1]!),
     };
   }
 }

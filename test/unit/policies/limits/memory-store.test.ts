@@ -87,4 +87,20 @@ describe('memory limit store', () => {
       await store.close();
     }
   });
+
+  test('on fractional clock readings the wait is never longer than the window', async () => {
+    let now = 7_251_133.918_273;
+    const store = new MemoryLimitStore({ clock: { now: () => now } });
+    try {
+      for (let i = 0; i < 100; i++) {
+        now += 0.123_456_7;
+        const { states } = store.decide('f', [
+          { policy: 'p', cost: 1, budget: { limit: 1_000, windowMs: 10_000 } },
+        ]);
+        assert.ok(states[0]!.resetMs <= 10_000, `${states[0]!.resetMs}`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
