@@ -89,7 +89,8 @@ describe('memory limit store', () => {
   });
 
   test('on fractional clock readings the wait is never longer than the window', async () => {
-    let now = 7_251_133.918_273;
+    // Just under 2^23 ms: adding the window crosses a binary exponent, where sums round.
+    let now = 8_388_600.918_273;
     const store = new MemoryLimitStore({ clock: { now: () => now } });
     try {
       for (let i = 0; i < 100; i++) {
