@@ -4,7 +4,7 @@ import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
-import { estimateCost } from '../policies/limits/cost.ts';
+import { estimateCost, limitCost } from '../policies/limits/cost.ts';
 import { httpLimits } from '../policies/limits/http-limits.ts';
 import { refuseIntrospection } from '../policies/limits/introspection.ts';
 import { limitOperation } from '../policies/limits/operation-limits.ts';
@@ -46,6 +46,9 @@ export const STAGES: readonly StageEntry[] = [
   { name: 'operationLimits', event: 'operation', surfaces: ['graphql'], run: limitOperation },
   { name: 'introspection', event: 'operation', surfaces: ['graphql'], run: refuseIntrospection },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
+  // Right after the estimate and before any rate limit: an operation refused for its cost is
+  // charged nothing.
+  { name: 'costLimit', event: 'operation', surfaces: ['graphql'], run: limitCost },
   { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },
 ];
 

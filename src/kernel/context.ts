@@ -135,6 +135,8 @@ export interface RequestFacts {
   documentHash?: string;
   /** Estimated cost, once cost estimation runs. */
   cost?: number;
+  /** Actual cost: what the backends' results weighed, once any answered (policies/limits/cost.ts). */
+  actualCost?: number;
   /**
    * How the caller was authenticated (`jwt`, `opaque`, `api_key`) or `anonymous`; a rejected
    * credential's reason (`expired`, `bad signature`...) in `authFailure`, for the log line only.
