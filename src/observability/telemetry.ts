@@ -279,6 +279,8 @@ export class Telemetry {
       if (outcome === ErrorCode.RATE_LIMITED)
         this.metrics.recordRateLimited(facts.surface, clientLabel);
       if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
+      if (facts.actualCost !== undefined)
+        this.metrics.recordActualCost(clientLabel, facts.actualCost);
     }
     const span = state.span;
     if (span) {
@@ -303,6 +305,7 @@ export class Telemetry {
           status,
           durationMs: tenths(ms),
           ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
+          ...(facts.actualCost !== undefined ? { actualCost: facts.actualCost } : {}),
           // Who called and how, never the credential: a rejection's reason is only here.
           ...(facts.auth !== undefined ? { auth: facts.auth } : {}),
           ...(ctx.identity ? { subject: ctx.identity.subject } : {}),

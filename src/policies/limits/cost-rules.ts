@@ -96,11 +96,29 @@ export function typeWeight(
   definition: GraphQLField<unknown, unknown>,
   composite: number,
 ): number {
-  return (
-    fieldEntry(model.weights, parent, definition.name) ??
-    model.weights.get(getNamedType(definition.type).name) ??
-    composite
-  );
+  return declaredWeight(model, parent, definition) ?? composite;
+}
+
+// The declared weight of each field definition, by model: the actual cost asks for it once per
+// value in the data, and building coordinates every time was most of that walk's time.
+const declared = new WeakMap<CostModel, WeakMap<GraphQLField<unknown, unknown>, number | null>>();
+
+function declaredWeight(
+  model: CostModel,
+  parent: GraphQLNamedType,
+  definition: GraphQLField<unknown, unknown>,
+): number | undefined {
+  let byField = declared.get(model);
+  if (!byField) declared.set(model, (byField = new WeakMap()));
+  let weight = byField.get(definition);
+  if (weight === undefined) {
+    weight =
+      fieldEntry(model.weights, parent, definition.name) ??
+      model.weights.get(getNamedType(definition.type).name) ??
+      null;
+    byField.set(definition, weight);
+  }
+  return weight ?? undefined;
 }
 
 /**

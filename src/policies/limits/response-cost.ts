@@ -62,9 +62,15 @@ export function weighResponse(
       const fragment =
         selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
       const condition = fragment?.typeCondition?.name.value;
-      // Without a __typename the object's type is unknown: its fragments all count, as the Router's.
-      if (!fragment || (isObjectType(type) && !applies(schema, condition, type))) continue;
-      visitObject(type, fragment.selectionSet, object);
+      if (!fragment) continue;
+      if (isObjectType(type)) {
+        if (applies(schema, condition, type)) visitObject(type, fragment.selectionSet, object);
+        continue;
+      }
+      // Without a __typename the object's type is unknown (an entity fetch asks for none): its
+      // fragments all count, as the Router's, each over its own type condition.
+      const conditionType = condition === undefined ? undefined : schema.getType(condition);
+      visitObject(conditionType ?? type, fragment.selectionSet, object);
     }
   };
 
