@@ -1,5 +1,11 @@
 import { operationFromDocument, Supergraph } from '@apollo/federation-internals';
-import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
+import {
+  QueryPlanner,
+  type FetchNode,
+  type PlanNode,
+  type QueryPlan,
+  type ResponsePath,
+} from '@apollo/query-planner';
 import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 /**
@@ -58,29 +64,34 @@ export function createCostPlanner(supergraphSdl: string): CostPlanner {
 /**
  * Adds up what a plan's fetches weigh, as the Router does: a sequence, a parallel group and a
  * deferred part sum their nodes, a condition (`@skip`/`@include` decided by a variable at run
- * time) counts its costlier branch, and a subscription its first fetch.
+ * time) counts its costlier branch, and a subscription its first fetch. A fetch under a
+ * `Flatten` is weighed with the response path it joins at (its entities are there).
  */
 export function planCost(
   node: PlanNode | QueryPlan['node'] | undefined,
-  weighFetch: (fetch: FetchNode) => number,
+  weighFetch: (fetch: FetchNode, path: ResponsePath | undefined) => number,
+  path?: ResponsePath,
 ): number {
   if (!node) return 0;
   switch (node.kind) {
     case 'Sequence':
     case 'Parallel':
-      return node.nodes.reduce((sum, each) => sum + planCost(each, weighFetch), 0);
+      return node.nodes.reduce((sum, each) => sum + planCost(each, weighFetch, path), 0);
     case 'Flatten':
-      return planCost(node.node, weighFetch);
+      return planCost(node.node, weighFetch, node.path);
     case 'Fetch':
-      return weighFetch(node);
+      return weighFetch(node, path);
     case 'Condition':
-      return Math.max(planCost(node.ifClause, weighFetch), planCost(node.elseClause, weighFetch));
+      return Math.max(
+        planCost(node.ifClause, weighFetch, path),
+        planCost(node.elseClause, weighFetch, path),
+      );
     case 'Defer':
       return node.deferred.reduce(
-        (sum, each) => sum + planCost(each.node, weighFetch),
-        planCost(node.primary.node, weighFetch),
+        (sum, each) => sum + planCost(each.node, weighFetch, path),
+        planCost(node.primary.node, weighFetch, path),
       );
     case 'Subscription':
-      return weighFetch(node.primary);
+      return weighFetch(node.primary, path);
   }
 }

@@ -3,6 +3,8 @@ import {
   isAbstractType,
   isInputObjectType,
   isInterfaceType,
+  isListType,
+  isNonNullType,
   isObjectType,
   Kind,
   valueFromASTUntyped,
@@ -12,9 +14,11 @@ import {
   type GraphQLField,
   type GraphQLInputField,
   type GraphQLNamedType,
+  type GraphQLOutputType,
   type GraphQLSchema,
   type ValueNode,
 } from 'graphql';
+import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import type { CostModel } from './cost-model.ts';
 
 /**
@@ -189,4 +193,51 @@ export function applies(
     isObjectType(type) &&
     schema.isSubType(conditionType, type)
   );
+}
+
+/**
+ * The size `@listSize` gives a field: the largest slicing argument, else `assumedSize`;
+ * undefined when it gives none. Refuses a field that breaks `requireOneSlicingArgument`.
+ */
+export function expectedSize(
+  model: CostModel,
+  parent: GraphQLNamedType,
+  field: FieldNode,
+  definition: GraphQLField<unknown, unknown>,
+  reader: VariableReader,
+): number | undefined {
+  const declared = fieldEntry(model.listSizes, parent, definition.name);
+  if (!declared) return undefined;
+  if (!declared.slicingArguments) return declared.assumedSize;
+  const sizes: number[] = [];
+  for (const path of declared.slicingArguments) {
+    const [name, ...inner] = path.split('.');
+    const given = field.arguments?.find((a) => a.name.value === name);
+    let value: unknown = given
+      ? reader.value(given.value)
+      : definition.args.find((a) => a.name === name)?.defaultValue;
+    for (const segment of inner)
+      value =
+        value && typeof value === 'object'
+          ? (value as Record<string, unknown>)[segment]
+          : undefined;
+    const size = Array.isArray(value) ? value.length : value;
+    if (typeof size === 'number' && Number.isInteger(size)) sizes.push(size);
+  }
+  if (declared.requireOneSlicingArgument && sizes.length !== 1)
+    throw new GatewayError(
+      ErrorCode.COST_QUERY_PARSE_FAILURE,
+      `Exactly one slicing argument is required on ${parent.name}.${definition.name} ` +
+        `(${declared.slicingArguments.join(', ')}), but found ${sizes.length}.`,
+      {
+        nodes: [field],
+        extensions: { field: `${parent.name}.${definition.name}`, found: sizes.length },
+        requestLevel: true,
+      },
+    );
+  return sizes.length > 0 ? Math.max(...sizes) : declared.assumedSize;
+}
+
+export function isList(type: GraphQLOutputType): boolean {
+  return isListType(isNonNullType(type) ? type.ofType : type);
 }

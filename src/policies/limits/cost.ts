@@ -5,6 +5,7 @@ import type { CostModel } from './cost-model.ts';
 import { planCost } from './cost-planner.ts';
 import { VariableReader } from './cost-rules.ts';
 import { weighOperation } from './operation-cost.ts';
+import { representationCount } from './representations.ts';
 import { weighResponse } from './response-cost.ts';
 
 export { buildCostModel, type CostModel } from './cost-model.ts';
@@ -12,7 +13,8 @@ export { buildCostModel, type CostModel } from './cost-model.ts';
 /**
  * The estimated cost of an operation, as Apollo Router's demand control makes it
  * (https://www.apollographql.com/docs/graphos/routing/security/demand-control): the sum of what
- * each fetch of its query plan weighs on its subgraph (cost-planner.ts, operation-cost.ts).
+ * each fetch of its query plan weighs on its subgraph (cost-planner.ts, operation-cost.ts), an
+ * entity fetch for the representations its place in the plan sends it (representations.ts).
  * Over a schema that is not a supergraph, or an operation the planner refuses (the gateway
  * will refuse it too), the operation itself is weighed.
  */
@@ -30,11 +32,21 @@ export function estimateOperationCost(
   }
   const cost =
     planner && plan
-      ? planCost(plan.node, (fetch) => {
+      ? planCost(plan.node, (fetch, path) => {
           const schema = planner.schemaOf(fetch.serviceName);
-          return schema
-            ? weighOperation(model, schema, planner.documentOf(fetch), fetch.operationName, reader)
-            : 0;
+          if (!schema) return 0;
+          const entities = path
+            ? representationCount(
+                model,
+                operation.schema,
+                operation.document,
+                operation.name,
+                reader,
+                path,
+              )
+            : undefined;
+          const document = planner.documentOf(fetch);
+          return weighOperation(model, schema, document, fetch.operationName, reader, entities);
         })
       : weighOperation(model, operation.schema, operation.document, operation.name, reader);
   return { cost, variableDependent: reader.read };

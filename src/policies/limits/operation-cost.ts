@@ -1,25 +1,23 @@
 import {
   getNamedType,
   isCompositeType,
-  isListType,
-  isNonNullType,
   Kind,
   type DocumentNode,
   type FieldNode,
   type GraphQLField,
   type GraphQLNamedType,
-  type GraphQLOutputType,
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
-import { ErrorCode, GatewayError } from '../../kernel/errors.ts';
 import { operationParts } from '../../kernel/operation.ts';
 import type { CostModel } from './cost-model.ts';
 import {
   applies,
   argumentsCost,
+  expectedSize,
   fieldEntry,
   fieldOf,
+  isList,
   runtimeTypes,
   typeWeight,
   type VariableReader,
@@ -44,7 +42,10 @@ import {
  *   Here we differ from the Router, which adds every fragment up: a value is of one type, so
  *   the maximum is still an upper bound, and a client that lists ten union members is not
  *   charged ten times;
- * - `@skip`/`@include` are applied; `__typename` and introspection cost nothing.
+ * - `@skip`/`@include` are applied; `__typename` and introspection cost nothing;
+ * - an entity fetch (`entities` given: the representations it will carry, from its place in the
+ *   plan, representations.ts) counts that many `_entities` instances, and not the arguments of
+ *   `_entities`: they are the planner's representations, not anything the client sized.
  *
  * A selection set is weighed once per parent type and sizing, however many times fragments
  * spread it, so a document whose fragments spread others twice over is weighed in linear time.
@@ -55,6 +56,7 @@ export function weighOperation(
   document: DocumentNode,
   operationName: string | undefined,
   reader: VariableReader,
+  entities?: number,
 ): number {
   const { operation, fragments } = operationParts(document, operationName);
   if (!operation) return 0;
@@ -123,60 +125,26 @@ export function weighOperation(
           : undefined;
       cost += selectionCost(named, field.selectionSet, sized);
     }
-    return instances * cost + argumentsCost(model, parent, field, definition, reader);
+    // `_entities(representations: $representations)`: the planner's argument, whose size the
+    // instances already are; read as a variable it would also mark every entity fetch's
+    // estimate as variable-dependent, never cached.
+    const representations =
+      entities !== undefined && parent === root && definition.name === ENTITIES;
+    return (
+      instances * cost +
+      (representations ? 0 : argumentsCost(model, parent, field, definition, reader))
+    );
   };
 
   return (
     (operation.operation === 'mutation' ? MUTATION_BASE : 0) +
-    selectionCost(root, operation.selectionSet, undefined)
+    selectionCost(
+      root,
+      operation.selectionSet,
+      entities === undefined ? undefined : new Map([[ENTITIES, entities]]),
+    )
   );
 }
 
 const MUTATION_BASE = 10;
-
-/**
- * The size `@listSize` gives a field: the largest slicing argument, else `assumedSize`;
- * undefined when it gives none. Refuses a field that breaks `requireOneSlicingArgument`.
- */
-function expectedSize(
-  model: CostModel,
-  parent: GraphQLNamedType,
-  field: FieldNode,
-  definition: GraphQLField<unknown, unknown>,
-  reader: VariableReader,
-): number | undefined {
-  const declared = fieldEntry(model.listSizes, parent, definition.name);
-  if (!declared) return undefined;
-  if (!declared.slicingArguments) return declared.assumedSize;
-  const sizes: number[] = [];
-  for (const path of declared.slicingArguments) {
-    const [name, ...inner] = path.split('.');
-    const given = field.arguments?.find((a) => a.name.value === name);
-    let value: unknown = given
-      ? reader.value(given.value)
-      : definition.args.find((a) => a.name === name)?.defaultValue;
-    for (const segment of inner)
-      value =
-        value && typeof value === 'object'
-          ? (value as Record<string, unknown>)[segment]
-          : undefined;
-    const size = Array.isArray(value) ? value.length : value;
-    if (typeof size === 'number' && Number.isInteger(size)) sizes.push(size);
-  }
-  if (declared.requireOneSlicingArgument && sizes.length !== 1)
-    throw new GatewayError(
-      ErrorCode.COST_QUERY_PARSE_FAILURE,
-      `Exactly one slicing argument is required on ${parent.name}.${definition.name} ` +
-        `(${declared.slicingArguments.join(', ')}), but found ${sizes.length}.`,
-      {
-        nodes: [field],
-        extensions: { field: `${parent.name}.${definition.name}`, found: sizes.length },
-        requestLevel: true,
-      },
-    );
-  return sizes.length > 0 ? Math.max(...sizes) : declared.assumedSize;
-}
-
-function isList(type: GraphQLOutputType): boolean {
-  return isListType(isNonNullType(type) ? type.ofType : type);
-}
+const ENTITIES = '_entities';

@@ -8,6 +8,8 @@ import {
   estimateOperationCost,
   type CostModel,
 } from '../../../../src/policies/limits/cost.ts';
+import type { FetchNode, PlanNode } from '@apollo/query-planner';
+import { planCost } from '../../../../src/policies/limits/cost-planner.ts';
 import { VariableReader } from '../../../../src/policies/limits/cost-rules.ts';
 import { weighResponse } from '../../../../src/policies/limits/response-cost.ts';
 
@@ -260,7 +262,7 @@ test('the operation named is the one weighed', () => {
   assert.equal(estimate(source, {}, 'B').cost, 6);
 });
 
-function supergraphOf(subgraphs: Record<string, string>) {
+function supergraphOf(subgraphs: Record<string, string>, listSize = 10) {
   const { supergraphSdl } = composeSupergraph(
     Object.entries(subgraphs).map(([name, sdl]) => ({
       name,
@@ -270,7 +272,7 @@ function supergraphOf(subgraphs: Record<string, string>) {
     })),
   );
   return {
-    model: buildCostModel(supergraphSdl, 10),
+    model: buildCostModel(supergraphSdl, listSize),
     schema: buildSchema(supergraphSdl, { assumeValidSDL: true }),
   };
 }
@@ -289,10 +291,13 @@ test('weights come through composition under the names its @link gives them', ()
 });
 
 // Two subgraphs: Ship.fee @requires the owner's addresses, which only `users` serves. The plan
-// is three fetches, and the estimate is theirs, each weighed on its subgraph (list_size 10):
-//   ships:  { ships(first: 2) { name owner { id } } }            2 x (Ship 1 + owner 1) = 4
-//   users:  _entities { ... on User { addresses { zip } } }      10 x (1 + 2 addresses x 1) = 30
-//   ships:  _entities { ... on Ship { fee } }                    10 x (1 + 0) = 10
+// is three fetches, and the estimate is theirs, each weighed on its subgraph (list_size 10);
+// an entity fetch counts the representations its Flatten path reaches, `_entities` that many:
+//   ships:  { ships(first: 2) { name owner { id } } }       2 x (Ship 1 + owner 1)             = 4
+//   users:  Flatten(ships.@.owner) _entities { ... on User { addresses { zip } } }
+//           2 ships x 1 owner (a field the planner added) = 2 x (1 + 2 addresses x 1)   = 6
+//   ships:  Flatten(ships.@) _entities { ... on Ship { fee } }      2 x (1 + 0)         = 2
+// 12 in all (the Router counts 10 representations per entity fetch: 4 + 30 + 10 = 44).
 // Without fee, only the first fetch runs: 2 x 1 = 2.
 const SHIPS = supergraphOf({
   ships: `${FED('"@key", "@external", "@requires", "@listSize"')}
@@ -307,5 +312,138 @@ const SHIPS = supergraphOf({
 
 test('@requires: the fetches the plan adds for required fields count', () => {
   assert.equal(estimate('{ ships(first: 2) { name } }', {}, undefined, SHIPS).cost, 2);
-  assert.equal(estimate('{ ships(first: 2) { name fee } }', {}, undefined, SHIPS).cost, 44);
+  assert.equal(estimate('{ ships(first: 2) { name fee } }', {}, undefined, SHIPS).cost, 12);
+});
+
+test("where the path is one unsized list, the Router's own figure: federated_query_with_requires", () => {
+  // Its federated_ships fixture at list_size 100 (static_cost.rs: planned cost 10400):
+  //   vehicles: ships 100 x (Ship 1 + owner 1)                                 = 200
+  //   users:    Flatten(ships.@.owner) 100 x 1 = 100 x (1 + 100 addresses x 1)  = 10100
+  //   vehicles: Flatten(ships.@) 100 x (1 + registrationFee 0)                  = 100
+  const vehicles = supergraphOf(
+    {
+      vehicles: `${FED('"@key", "@external", "@requires"')}
+      type Query { ships: [Ship!]! }
+      type Ship @key(fields: "id") { id: ID! name: String! owner: User! registrationFee: Float @requires(fields: "owner { addresses { zipCode } }") }
+      type User @key(fields: "licenseNumber") { licenseNumber: ID! addresses: [Address!]! @external }
+      type Address { zipCode: Int! @external }`,
+      users: `${FED('"@key", "@shareable"')}
+      type Query { users: [User!]! }
+      type User @key(fields: "licenseNumber") { licenseNumber: ID! name: String! addresses: [Address!]! }
+      type Address @shareable { zipCode: Int! }`,
+    },
+    100,
+  );
+  assert.equal(estimate('{ ships { name registrationFee } }', {}, undefined, vehicles).cost, 10400);
+});
+
+// Products in `catalog`, their reviews in `reviews`, the reviews' authors in `people`: each
+// join is an entity fetch under Flatten(path), and `_entities` counts one instance per object at
+// that path: the product of the sizes of the lists (`@`) along it, a single object 1. `_entities`
+// returns the union _Entity (1 each); its `$representations` argument costs nothing.
+const SHOP = supergraphOf({
+  catalog: `${FED('"@key", "@listSize"')}
+    type Query {
+      product(id: ID!): Product
+      products(first: Int): [Product] @listSize(slicingArguments: ["first"])
+      productConnection(first: Int): ProductConnection @listSize(slicingArguments: ["first"], sizedFields: ["edges"])
+    }
+    type Product @key(fields: "id") { id: ID! name: String }
+    type ProductConnection { edges: [ProductEdge] }
+    type ProductEdge { node: Product }`,
+  reviews: `${FED('"@key", "@listSize"')}
+    type Product @key(fields: "id") { id: ID! reviews(first: Int): [Review] @listSize(slicingArguments: ["first"]) }
+    type Review { body: String author: User }
+    type User @key(fields: "id", resolvable: false) { id: ID! }`,
+  people: `${FED('"@key"')}
+    type User @key(fields: "id") { id: ID! name: String }`,
+});
+
+const ENTITY_ESTIMATES: [string, Record<string, unknown>, number, string][] = [
+  [
+    '{ product(id: 1) { name reviews(first: 3) { body } } }',
+    {},
+    5,
+    'under one object, 1 representation: catalog product 1; Flatten(product) 1 x (1 + 3 reviews x 1) = 4',
+  ],
+  [
+    'query($n: Int) { products(first: $n) { name reviews(first: 2) { body } } }',
+    { n: 50 },
+    200,
+    'under a list of $n = 50: catalog 50 x 1; Flatten(products.@) 50 x (1 + 2 x 1) = 150',
+  ],
+  [
+    'query($n: Int, $m: Int) { products(first: $n) { reviews(first: $m) { body author { name } } } }',
+    { n: 4, m: 5 },
+    68,
+    'nested lists, 4 x 5: catalog 4 x 1; Flatten(products.@) 4 x (1 + 5 x (Review 1 + author 1)) = 44; ' +
+      'Flatten(products.@.reviews.@.author) 4 x 5 = 20 x User 1',
+  ],
+  [
+    'query($r: Boolean!) { products(first: 3) { name reviews(first: 2) @include(if: $r) { body } } }',
+    { r: false },
+    12,
+    'a condition in the plan counts its costlier branch: 3 x 1 + Include(if: $r) 3 x (1 + 2 x 1)',
+  ],
+  [
+    '{ a: product(id: 1) { reviews(first: 2) { body } } b: products(first: 6) { reviews(first: 2) { body } } }',
+    {},
+    28,
+    'aliases name the path: catalog 1 + 6 x 1; Flatten(a) 1 x (1 + 2) = 3; Flatten(b.@) 6 x (1 + 2) = 18',
+  ],
+  [
+    '{ productConnection(first: 4) { edges { node { reviews(first: 2) { body } } } } }',
+    {},
+    21,
+    'sizedFields size the path too: catalog 1 x (1 + 4 edges x (1 + node 1)) = 9; ' +
+      'Flatten(productConnection.edges.@.node) 4 x (1 + 2) = 12',
+  ],
+];
+for (const [operation, variables, cost, why] of ENTITY_ESTIMATES) {
+  test(`entity fetch estimate ${cost}: ${operation.slice(0, 50)} (${why})`, () => {
+    assert.equal(estimate(operation, variables, undefined, SHOP).cost, cost);
+  });
+}
+
+test('an entity fetch estimate that reads no client variable is cached', () => {
+  // `$representations` is the planner's: reading it would make every entity fetch uncacheable.
+  assert.equal(
+    estimate('{ product(id: 1) { reviews(first: 3) { body } } }', {}, undefined, SHOP)
+      .variableDependent,
+    false,
+  );
+});
+
+test('a deferred or conditional fetch is weighed with the path of its Flatten', () => {
+  const fetch = (serviceName: string) =>
+    ({ kind: 'Fetch', serviceName, operation: '', operationKind: 'query' }) as unknown as FetchNode;
+  const paths: [string, string | undefined][] = [];
+  const cost = planCost(
+    {
+      kind: 'Defer',
+      primary: { node: fetch('a') },
+      deferred: [
+        {
+          depends: [],
+          queryPath: [],
+          label: undefined,
+          node: {
+            kind: 'Condition',
+            condition: 'x',
+            ifClause: { kind: 'Flatten', path: ['list', '@'], node: fetch('b') },
+            elseClause: undefined,
+          },
+        },
+      ],
+    } as unknown as PlanNode,
+    (node, path) => {
+      paths.push([node.serviceName, path?.join('.')]);
+      return 1;
+    },
+  );
+  assert.equal(cost, 2);
+  assert.deepEqual(paths, [
+    ['a', undefined],
+    ['b', 'list.@'],
+  ]);
 });
