@@ -498,8 +498,23 @@ export const LimitsConfig = z.strictObject({
        * @default 10
        */
       list_size: z.number().int().nonnegative().default(10),
+      /**
+       * The largest estimated cost an operation may have: over it, the operation is refused with
+       * 400 COST_ESTIMATED_TOO_EXPENSIVE before any backend is called. Apollo Router has no
+       * default; ours is on, and sized so the demo's and tests' queries fit with room to grow
+       * while a query that nests three unsized lists (10 x 10 x 10 objects and more) does not
+       * (docs/limits.md#query-cost).
+       * @default 5000
+       */
+      max: z.number().int().positive().default(5000),
+      /**
+       * When responses carry `extensions.cost` (`estimated`, `actual`, `max`): `on_request`
+       * when the request's `extensions` has `"cost": true`, `always`, or `never`.
+       * @default on_request
+       */
+      expose: z.enum(['on_request', 'always', 'never']).default('on_request'),
     })
-    .default({ list_size: 10 }),
+    .default({ list_size: 10, max: 5000, expose: 'on_request' }),
   rate: RateLimitsConfig.default(RateLimitsConfig.parse({})),
 });
 

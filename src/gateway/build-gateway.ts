@@ -9,12 +9,14 @@ import { channels } from '../kernel/channels.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { authorize } from '../policies/auth/authorize.ts';
+import { addFetchCost } from '../policies/limits/cost.ts';
 import { withFieldAuthorization } from './authorized-gateway.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
 import { maskError } from './mask-errors.ts';
 import { createOfflineGateway } from './offline-gateway.ts';
 import { correlateErrorsPlugin } from './plugins/correlate-errors.ts';
+import { costExtensionsPlugin } from './plugins/cost-extensions.ts';
 import { errorLogPlugin } from './plugins/error-log.ts';
 import { graphqlEventsPlugin } from './plugins/graphql-events.ts';
 import { operationSupportPlugin } from './plugins/operation-support.ts';
@@ -65,10 +67,28 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       // into an adapter or back without the gateway creating a new data source (it keeps one
       // per unchanged URL).
       return {
-        process: (request) =>
-          'incomingRequestContext' in request && request.context.snapshot.adapters.has(name)
-            ? local.process(request)
-            : remote.process(request),
+        async process(request) {
+          const operation = 'incomingRequestContext' in request;
+          const response =
+            operation && request.context.snapshot.adapters.has(name)
+              ? await local.process(request)
+              : await remote.process(request);
+          // Every fetch of an operation passes here with what it sent and got: the one place
+          // its actual cost can be weighed fetch by fetch, as the estimate was.
+          if (operation)
+            addFetchCost(
+              request.context,
+              name,
+              {
+                query: request.request.query ?? '',
+                operationName: request.request.operationName,
+                ...(request.document ? { document: request.document } : {}),
+              },
+              request.request.variables,
+              response.data,
+            );
+          return response;
+        },
       } satisfies GraphQLDataSource<RequestContext>;
     },
   });
@@ -107,6 +127,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       parseLimitsPlugin(),
       operationSupportPlugin(),
       stagesPlugin(pipeline),
+      costExtensionsPlugin(),
       errorLogPlugin(logger.child({ component: 'graphql' })),
       graphqlEventsPlugin(),
       ...(development ? [] : [correlateErrorsPlugin()]),

@@ -4,7 +4,7 @@ import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
-import { estimateCost } from '../policies/limits/cost.ts';
+import { estimateCost, limitCost } from '../policies/limits/cost.ts';
 import { httpLimits } from '../policies/limits/http-limits.ts';
 import { refuseIntrospection } from '../policies/limits/introspection.ts';
 import { limitOperation } from '../policies/limits/operation-limits.ts';
@@ -50,6 +50,9 @@ export const STAGES: readonly StageEntry[] = [
   { name: 'operationLimits', event: 'operation', surfaces: ['graphql'], run: limitOperation },
   { name: 'introspection', event: 'operation', surfaces: ['graphql'], run: refuseIntrospection },
   { name: 'estimateCost', event: 'operation', surfaces: ['graphql'], run: estimateCost },
+  // Right after the estimate and before any rate limit: an operation refused for its cost is
+  // charged nothing.
+  { name: 'costLimit', event: 'operation', surfaces: ['graphql'], run: limitCost },
   // After the cost is known (an alias-amplified query spends its cost, not 1) and after every
   // limit that refuses an operation for what it is, so a refused operation is never charged.
   { name: 'rateLimit', event: 'operation', surfaces: ['graphql'], run: rateLimit },

@@ -151,6 +151,8 @@ export interface RequestFacts {
   documentHash?: string;
   /** Estimated cost, once cost estimation runs; of a batch, the sum of its operations'. */
   cost?: number;
+  /** Actual cost: what the backends' results weighed, once any answered (policies/limits/cost.ts). */
+  actualCost?: number;
   /**
    * Of a batch: each operation's facts, in the order of the batch. The request's own facts keep
    * what concerns the HTTP request (calls, who called, every error code).

@@ -11,7 +11,9 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs). Operation limits,
  * disabled introspection and batches use the Router's codes too (MAX_DEPTH_LIMIT, ...,
  * INTROSPECTION_DISABLED, BATCHING_NOT_ENABLED, BATCH_LIMIT_EXCEEDED); MAX_TOKENS_LIMIT and
- * MAX_DIRECTIVES_LIMIT are ours, named after them.
+ * MAX_DIRECTIVES_LIMIT are ours, named after them. Cost refusals use the Router's demand
+ * control codes: COST_ESTIMATED_TOO_EXPENSIVE, and COST_QUERY_PARSE_FAILURE for a field that
+ * breaks `@listSize(requireOneSlicingArgument:)` (apollo-router/src/plugins/demand_control/mod.rs).
  */
 export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
@@ -26,6 +28,8 @@ export const ErrorCode = {
   MAX_ALIASES_LIMIT: 'MAX_ALIASES_LIMIT',
   MAX_DIRECTIVES_LIMIT: 'MAX_DIRECTIVES_LIMIT',
   INTROSPECTION_DISABLED: 'INTROSPECTION_DISABLED',
+  COST_ESTIMATED_TOO_EXPENSIVE: 'COST_ESTIMATED_TOO_EXPENSIVE',
+  COST_QUERY_PARSE_FAILURE: 'COST_QUERY_PARSE_FAILURE',
   BAD_REQUEST: 'BAD_REQUEST',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -66,6 +70,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.MAX_ALIASES_LIMIT]: 400,
   [ErrorCode.MAX_DIRECTIVES_LIMIT]: 400,
   [ErrorCode.INTROSPECTION_DISABLED]: 400,
+  [ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE]: 400,
+  [ErrorCode.COST_QUERY_PARSE_FAILURE]: 400,
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
@@ -112,6 +118,8 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.MAX_ALIASES_LIMIT]: 3, // INVALID_ARGUMENT
   [ErrorCode.MAX_DIRECTIVES_LIMIT]: 3, // INVALID_ARGUMENT
   [ErrorCode.INTROSPECTION_DISABLED]: 7, // PERMISSION_DENIED
+  [ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE]: 3, // INVALID_ARGUMENT: the operation asks too much
+  [ErrorCode.COST_QUERY_PARSE_FAILURE]: 3, // INVALID_ARGUMENT
   [ErrorCode.BAD_REQUEST]: 3, // INVALID_ARGUMENT
   [ErrorCode.METHOD_NOT_ALLOWED]: 12, // UNIMPLEMENTED
   [ErrorCode.PAYLOAD_TOO_LARGE]: 8, // RESOURCE_EXHAUSTED, as gRPC answers an oversize message

@@ -53,6 +53,8 @@ export interface GatewayMetrics {
   /** A rate policy (`limits.rate.policies[].name`: bounded by the config) refused a request. */
   recordRateLimited(policy: string, surface: string): void;
   recordCost(client: string, cost: number): void;
+  /** What the backends' results of an operation weighed (policies/limits/cost.ts). */
+  recordActualCost(client: string, cost: number): void;
   recordReload(ok: boolean): void;
   recordCacheLookup(cache: CacheName, hit: boolean): void;
   /** A circuit breaker changed state. */
@@ -102,6 +104,15 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     buckets: COST_BUCKETS,
     registers,
   });
+  // Beside the estimate, with the same buckets: the two histograms compare directly, and a
+  // client whose actual costs sit far below its estimates sends slicing arguments it need not.
+  const actualCost = new Histogram({
+    name: 'gateway_operation_actual_cost',
+    help: 'Actual cost of GraphQL operations (their backends’ results weighed), by client.',
+    labelNames: ['client'],
+    buckets: COST_BUCKETS,
+    registers,
+  });
   const reloads = new Counter({
     name: 'gateway_supergraph_reloads_total',
     help: 'Config and supergraph reloads, by outcome (success, failure).',
@@ -142,6 +153,9 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordCost(client, value) {
       cost.observe({ client }, value);
+    },
+    recordActualCost(client, value) {
+      actualCost.observe({ client }, value);
     },
     recordReload(ok) {
       reloads.inc({ outcome: ok ? 'success' : 'failure' });

@@ -316,10 +316,11 @@ export class Telemetry {
         if (operation.rateLimited !== undefined)
           this.metrics.recordRateLimited(operation.rateLimited, facts.surface);
       // Operation costs, one observation per operation: a batch's sum is no operation's cost.
-      if (facts.batch) {
-        for (const operation of facts.batch)
-          if (operation.cost !== undefined) this.metrics.recordCost(clientLabel, operation.cost);
-      } else if (facts.cost !== undefined) this.metrics.recordCost(clientLabel, facts.cost);
+      for (const operation of facts.batch ?? [facts]) {
+        if (operation.cost !== undefined) this.metrics.recordCost(clientLabel, operation.cost);
+        if (operation.actualCost !== undefined)
+          this.metrics.recordActualCost(clientLabel, operation.actualCost);
+      }
     }
     const span = state.span;
     if (span) {
@@ -344,6 +345,7 @@ export class Telemetry {
           status,
           durationMs: tenths(ms),
           ...(facts.cost !== undefined ? { cost: facts.cost } : {}),
+          ...(facts.actualCost !== undefined ? { actualCost: facts.actualCost } : {}),
           // Who called and how, never the credential: a rejection's reason is only here.
           ...(facts.auth !== undefined ? { auth: facts.auth } : {}),
           ...(ctx.identity ? { subject: ctx.identity.subject } : {}),

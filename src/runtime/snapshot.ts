@@ -183,9 +183,10 @@ export function assembleSnapshot(
     ]),
   );
   const auth = buildAuthModel(graph.supergraph.sdl, policies);
+  const gatewaySdl = sdlForApolloGateway(graph.supergraph.sdl);
   return {
     supergraph: graph.supergraph,
-    gatewaySdl: sdlForApolloGateway(graph.supergraph.sdl),
+    gatewaySdl,
     hints: [
       ...graph.hints,
       ...auth.warnings.map((message) => problem('AUTH_POLICY_UNDEFINED', message)),
@@ -224,7 +225,7 @@ export function assembleSnapshot(
     ...(grpcFront ? { grpcFront } : {}),
     grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
     limits,
-    costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size),
+    costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size, gatewaySdl),
     authModel: auth.model,
     outbound,
     credentials: buildCredentials(loaded, deps),

@@ -124,9 +124,14 @@ describe('observability over the demo graph', () => {
       'subgraph:products:ok',
     ]);
     for (const call of line.calls) assert.ok(call.ms >= 0);
-    // Estimated before any backend was called, with the default list size of 10 and no
-    // @cost in the demo schemas: user 1 + 10 orders x (1 + 10 items x (item 1 + product 1)).
-    assert.equal(line.cost, 211);
+    // Estimated before any backend was called, on the query plan (docs/limits.md), with the
+    // default list size of 10 and no @cost in the demo schemas. Three fetches:
+    //   users, `user { name }`: User 1                                                     = 1
+    //   orders, Flatten(user): 1 representation (user is one object) x (_Entity 1 +
+    //     10 orders x (Order 1 + 10 items x (OrderItem 1 + product 1))) = 1 x (1 + 10 x 21) = 211
+    //   products, Flatten(user.orders.@.items.@.product): 10 orders x 10 items
+    //     = 100 representations x (_Entity 1 + name 0)                                      = 100
+    assert.equal(line.cost, 312);
   });
 
   test('the correlation id and the trace id reach every backend', () => {

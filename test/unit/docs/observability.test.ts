@@ -18,6 +18,7 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   metrics.recordCall('users', 'rest', 'ok', 0.002);
   metrics.recordRateLimited('per-minute', 'graphql');
   metrics.recordCost('web', 6);
+  metrics.recordActualCost('web', 4);
   metrics.recordReload(true);
   metrics.recordCacheLookup('document', true);
   metrics.recordBreaker('users', '127.0.0.1:4201', 'open');
