@@ -38,6 +38,7 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   AUTH_UNAVAILABLE: 'AUTH_UNAVAILABLE',
   RATE_LIMITED: 'RATE_LIMITED',
+  RATE_LIMIT_UNAVAILABLE: 'RATE_LIMIT_UNAVAILABLE',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
@@ -78,6 +79,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // gateway cannot tell, so it neither serves nor blames the client.
   [ErrorCode.AUTH_UNAVAILABLE]: 503,
   [ErrorCode.RATE_LIMITED]: 429,
+  // The shared limit store did not answer and `limits.store.on_unavailable` is `refuse`: the
+  // gateway cannot tell whether the caller is within its budget, and it is not the caller's fault.
+  [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 503,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
@@ -116,6 +120,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.FORBIDDEN]: 7, // PERMISSION_DENIED
   [ErrorCode.AUTH_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
+  [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
