@@ -71,8 +71,9 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the server on its port (again) and resolves once it accepts connections. */
+  /** Starts the server on its port again when it is stopped; resolves once it accepts connections. */
   async restart(): Promise<void> {
+    if (this.#child && this.#child.exitCode === null) return;
     const binary = process.env.REDIS_SERVER_PATH || 'redis-server';
     const child = spawn(
       binary,
