@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,7 +30,9 @@ describe('limit store when Redis goes away and comes back', () => {
   });
   after(() => redis.kill());
 
-  async function open(mode: 'local' | 'allow' | 'refuse') {
+  /** A store over the test's server (running unless `stopped`), closed when the test ends. */
+  async function open(t: TestContext, mode: 'local' | 'allow' | 'refuse', stopped = false) {
+    await (stopped ? redis.kill() : redis.restart());
     const signals: LimitStoreSignal[] = [];
     const opened: OpenedLimitStore = openLimitStore({
       store: LimitStoreConfig.parse({ kind: 'redis', on_unavailable: mode }),
@@ -38,6 +40,7 @@ describe('limit store when Redis goes away and comes back', () => {
       onSignal: (signal) => signals.push(signal),
     });
     await opened.start();
+    t.after(() => opened.close());
     return { ...opened, signals };
   }
 
@@ -50,95 +53,75 @@ describe('limit store when Redis goes away and comes back', () => {
     return decision;
   }
 
-  test('local: decisions go on within the command timeout, one instance admits at most the limit, and sharing resumes after a restart', async () => {
-    await redis.restart();
-    const opened = await open('local');
-    try {
-      assert.deepEqual(opened.signals[0], {
-        type: 'up',
-        store: 'redis',
-        initial: true,
-        fallback: 'local',
-      });
-      // Two units spent in Redis before it goes.
-      for (let i = 0; i < 2; i++) assert.equal((await timedTake(opened, 'a')).admitted, true);
-      await redis.kill();
-      // 3L decisions, sequential and concurrent: none throws, none waits past the bound, and
-      // the local limiter (empty when Redis went) admits exactly L: N instances, N × L at most.
-      let admitted = 0;
-      for (let i = 0; i < LIMIT; i++) if ((await timedTake(opened, 'a')).admitted) admitted++;
-      const burst = await Promise.all(
-        Array.from({ length: 2 * LIMIT }, () => timedTake(opened, 'a')),
-      );
-      admitted += burst.filter((d) => d.admitted).length;
-      assert.equal(admitted, LIMIT);
-      const down = opened.signals.filter((s) => s.type === 'down');
-      assert.equal(down.length, 1, 'one transition, not one per decision');
-      assert.ok(opened.signals.filter((s) => s.type === 'fallback').length >= 3 * LIMIT);
-
-      // Redis back (empty: it saves nothing): shared decisions resume without a restart.
-      await redis.restart();
-      const back = performance.now();
-      while (!opened.signals.some((s) => s.type === 'up' && !s.initial)) {
-        assert.ok(performance.now() - back < 5_000, 'shared decisions did not resume in 5 s');
-        await opened.store.take('b', [charge]);
-        await sleep(50);
-      }
-      // The budget in Redis again: `c` spends from the empty server, L then refused.
-      const shared = await Promise.all(
-        Array.from({ length: 2 * LIMIT }, () => opened.store.take('c', [charge])),
-      );
-      assert.equal(shared.filter((d) => d.admitted).length, LIMIT);
-      assert.equal(opened.signals.filter((s) => s.type === 'up' && !s.initial).length, 1);
-    } finally {
-      await opened.close();
-    }
-  });
-
-  test('refuse: while Redis is away each decision is a typed 503, fast', async () => {
-    await redis.restart();
-    const opened = await open('refuse');
-    try {
-      await redis.kill();
-      for (let i = 0; i < 3; i++) {
-        const started = performance.now();
-        await assert.rejects(opened.store.take('a', [charge]), (error: unknown) => {
-          assert.ok(error instanceof GatewayError);
-          assert.equal(error.code, ErrorCode.RATE_LIMIT_UNAVAILABLE);
-          assert.equal(error.status, 503);
-          return true;
-        });
-        assert.ok(performance.now() - started < DECISION_BOUND_MS);
-      }
-    } finally {
-      await opened.close();
-    }
-  });
-
-  test('allow: while Redis is away everything is admitted, the budget reported whole', async () => {
-    await redis.restart();
-    const opened = await open('allow');
-    try {
-      await redis.kill();
-      const decisions = await Promise.all(
-        Array.from({ length: 3 * LIMIT }, () => timedTake(opened, 'a')),
-      );
-      assert.ok(decisions.every((d) => d.admitted && d.states[0]!.remaining === LIMIT));
-    } finally {
-      await opened.close();
-    }
-  });
-
-  test('a store that cannot reach Redis at start starts down and decides with the fallback', async () => {
+  test('local: decisions go on within the command timeout, one instance admits at most the limit, and sharing resumes after a restart', async (t) => {
+    const opened = await open(t, 'local');
+    assert.deepEqual(opened.signals[0], {
+      type: 'up',
+      store: 'redis',
+      initial: true,
+      fallback: 'local',
+    });
+    // Two units spent in Redis before it goes.
+    for (let i = 0; i < 2; i++) assert.equal((await timedTake(opened, 'a')).admitted, true);
     await redis.kill();
-    const opened = await open('local');
-    try {
-      assert.equal(opened.signals[0]?.type, 'down');
-      assert.equal(opened.signals[0]?.initial, true);
-      assert.equal((await timedTake(opened, 'a')).admitted, true);
-    } finally {
-      await opened.close();
+    // 3L decisions, sequential and concurrent: none throws, none waits past the bound, and
+    // the local limiter (empty when Redis went) admits exactly L: N instances, N × L at most.
+    let admitted = 0;
+    for (let i = 0; i < LIMIT; i++) if ((await timedTake(opened, 'a')).admitted) admitted++;
+    const burst = await Promise.all(
+      Array.from({ length: 2 * LIMIT }, () => timedTake(opened, 'a')),
+    );
+    admitted += burst.filter((d) => d.admitted).length;
+    assert.equal(admitted, LIMIT);
+    const down = opened.signals.filter((s) => s.type === 'down');
+    assert.equal(down.length, 1, 'one transition, not one per decision');
+    assert.ok(opened.signals.filter((s) => s.type === 'fallback').length >= 3 * LIMIT);
+
+    // Redis back (empty: it saves nothing): shared decisions resume without a restart.
+    await redis.restart();
+    const back = performance.now();
+    while (!opened.signals.some((s) => s.type === 'up' && !s.initial)) {
+      assert.ok(performance.now() - back < 5_000, 'shared decisions did not resume in 5 s');
+      await opened.store.take('b', [charge]);
+      await sleep(50);
     }
+    // The budget in Redis again: `c` spends from the empty server, L then refused.
+    const shared = await Promise.all(
+      Array.from({ length: 2 * LIMIT }, () => opened.store.take('c', [charge])),
+    );
+    assert.equal(shared.filter((d) => d.admitted).length, LIMIT);
+    assert.equal(opened.signals.filter((s) => s.type === 'up' && !s.initial).length, 1);
+  });
+
+  test('refuse: while Redis is away each decision is a typed 503, fast', async (t) => {
+    const opened = await open(t, 'refuse');
+    await redis.kill();
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      await assert.rejects(opened.store.take('a', [charge]), (error: unknown) => {
+        assert.ok(error instanceof GatewayError);
+        assert.equal(error.code, ErrorCode.RATE_LIMIT_UNAVAILABLE);
+        assert.equal(error.status, 503);
+        return true;
+      });
+      assert.ok(performance.now() - started < DECISION_BOUND_MS);
+    }
+  });
+
+  test('allow: while Redis is away everything is admitted, the budget reported whole', async (t) => {
+    const opened = await open(t, 'allow');
+    await redis.kill();
+    const decisions = await Promise.all(
+      Array.from({ length: 3 * LIMIT }, () => timedTake(opened, 'a')),
+    );
+    assert.ok(decisions.every((d) => d.admitted && d.states[0]!.remaining === LIMIT));
+  });
+
+  test('a store that cannot reach Redis at start starts down and decides with the fallback', async (t) => {
+    const opened = await open(t, 'local', true);
+    assert.equal(opened.signals[0]?.type, 'down');
+    assert.equal(opened.signals[0]?.initial, true);
+    assert.equal((await timedTake(opened, 'a')).admitted, true);
   });
 });
 
