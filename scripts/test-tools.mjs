@@ -1,6 +1,6 @@
 // What the tests need from the machine beyond `npm ci`, found (or installed) before they run, so
 // that the README's `npm test` passes on a fresh machine and never skips a test for want of a
-// tool. A tool is needed when a selected test file imports its helper; Debian's package brings
+// tool, and a Redis server answering on REDIS_URL (checked, not started: .ci/run starts one). A tool is needed when a selected test file imports its helper; Debian's package brings
 // it in when we may install (root with apt-get), else the run stops with one line saying what to
 // install.
 import { execFileSync } from 'node:child_process';
@@ -26,7 +26,60 @@ export const TOOLS = [
     paths: ['/usr/bin/chromium'],
   },
   { name: 'openssl', helper: 'helpers/tls.ts', why: 'the TLS tests make a throwaway CA with it' },
+  {
+    name: 'redis-server',
+    helper: 'helpers/redis.ts',
+    why: 'the Redis outage tests start and stop a server of their own',
+    env: 'REDIS_SERVER_PATH',
+    paths: ['/usr/bin/redis-server'],
+  },
 ];
+
+/** The Redis the tests share, as test/helpers/redis.ts reads it. */
+export const redisUrl = (env = process.env) => env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+/**
+ * Stops the run with one line when the selected tests need Redis (they import its helper) and
+ * none answers at REDIS_URL: those tests fail, never skip, and one clear line beats dozens of
+ * connection errors. .ci/run starts a server first; npm test does not start one of its own.
+ * @param {string[]} files
+ */
+export async function ensureRedis(files) {
+  const needs = files.some((file) => readFileSync(file, 'utf8').includes('helpers/redis.ts'));
+  if (!needs || (await redisAnswers())) return;
+  const shown = new globalThis.URL(redisUrl());
+  shown.username = '';
+  shown.password = '';
+  console.error(
+    `npm test: no Redis answers at ${shown} (REDIS_URL); the Redis tests need one: start it with \`redis-server --bind 127.0.0.1 --save '' --appendonly no --daemonize yes\` (Debian's redis-server package) or set REDIS_URL; .ci/run starts one`,
+  );
+  process.exit(1);
+}
+
+/**
+ * Whether a Redis server answers PING at REDIS_URL within two seconds (.ci/run asks too).
+ * @returns {Promise<boolean>}
+ */
+export async function redisAnswers(url = redisUrl()) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  let answer = '';
+  try {
+    await redis.connect();
+    answer = await redis.ping();
+  } catch {
+    // Refused, timed out, or refused our credentials: no answer.
+  } finally {
+    redis.disconnect();
+  }
+  return answer === 'PONG';
+}
 
 const isExecutable = (/** @type {string} */ file) => {
   try {

@@ -1,10 +1,11 @@
 // Runs every test file with node's test runner. Node 20's --test does not expand globs, so the
 // files are listed here; `npm test -- test/unit` narrows the run to a folder or file. What the
-// selected files need from the machine (Chromium, openssl) is found or installed first.
+// selected files need from the machine (Chromium, openssl, redis-server) is found or installed
+// first, and a Redis server must answer at REDIS_URL.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureTestTools } from './test-tools.mjs';
+import { ensureRedis, ensureTestTools } from './test-tools.mjs';
 
 function collect(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
@@ -20,6 +21,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const tools = ensureTestTools(files);
+await ensureRedis(files);
 const { status } = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
   stdio: 'inherit',
   env: { ...process.env, ...tools },

@@ -107,7 +107,12 @@ async function start(args: string[]): Promise<void> {
       tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
     },
     ...(loaded
-      ? { circuitBreaker: loaded.config.circuit_breaker, identity: loaded.config.auth.identity }
+      ? {
+          circuitBreaker: loaded.config.circuit_breaker,
+          identity: loaded.config.auth.identity,
+          limitStore: loaded.config.limits.store,
+          redis: loaded.config.redis,
+        }
       : {}),
   });
   exitOnSignals(running, logger);

@@ -485,6 +485,45 @@ export const RateLimitsConfig = z.strictObject({
 });
 
 /**
+ * Where rate budgets are kept (docs/limits.md, "Stores"). Read at start: budgets live in the
+ * store, and a reload must not empty them.
+ */
+export const LimitStoreConfig = z.strictObject({
+  /**
+   * `memory`: in this process (each instance counts alone); `redis`: shared by every instance
+   * through `redis`, exact across them. @default memory
+   */
+  kind: z.enum(['memory', 'redis']).default('memory'),
+  /**
+   * What decides while Redis does not answer: `local` a limiter in this process (N instances
+   * admit at most N times the limit), `allow` admits everything, `refuse` answers 503
+   * `RATE_LIMIT_UNAVAILABLE`. @default local
+   */
+  on_unavailable: z.enum(['local', 'allow', 'refuse']).default('local'),
+});
+
+/**
+ * The Redis server the gateway shares state through (rate budgets now; the response cache
+ * later). Read at start.
+ */
+export const RedisConfig = z.strictObject({
+  /**
+   * `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; a password belongs in
+   * `${ENV}`. Never logged with its credentials. @default none: Redis is not used
+   */
+  url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
+  /** Prepended to every key the gateway writes, so several gateways share one server. @default gateway: */
+  key_prefix: z.string().default('gateway:'),
+  /** How long one connection attempt may take before it counts as failed. @default 1s */
+  connect_timeout: Duration.default(1_000),
+  /**
+   * How long one command may take; past it the caller falls back (`limits.store.on_unavailable`)
+   * rather than hold the request. @default 100ms
+   */
+  command_timeout: Duration.default(100),
+});
+
+/**
  * Request and operation limits and query cost: what a request may carry, what an operation may
  * ask, and how operations are weighed.
  */
@@ -516,6 +555,7 @@ export const LimitsConfig = z.strictObject({
     })
     .default({ list_size: 10, max: 5000, expose: 'on_request' }),
   rate: RateLimitsConfig.default(RateLimitsConfig.parse({})),
+  store: LimitStoreConfig.default(LimitStoreConfig.parse({})),
 });
 
 /**
@@ -738,6 +778,7 @@ export const GatewayConfigSchema = z.strictObject({
   routes: z.array(RouteConfig).default([]),
   /** Who may call and how identity reaches backends. @default no credentials: nothing required */
   auth: AuthConfig.default(AuthConfig.parse({})),
+  redis: RedisConfig.default(RedisConfig.parse({})),
 });
 
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
@@ -756,6 +797,8 @@ export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
 export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;
 export type RatePolicyConfig = z.output<typeof RatePolicyConfig>;
+export type LimitStoreConfig = z.output<typeof LimitStoreConfig>;
+export type RedisConfig = z.output<typeof RedisConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

@@ -88,6 +88,25 @@ export interface ReloadDone {
   readonly ok: boolean;
 }
 
+/**
+ * What a shared limit store (Redis) reports: whether it answers, and each decision made without
+ * it (policies/limits/stores/fallback.ts). `up`/`down` are published once per transition, and
+ * once at start (`initial`); `fallback` once per decision the fallback made.
+ */
+export type LimitStoreSignal =
+  | {
+      readonly type: 'up' | 'down';
+      readonly store: string;
+      readonly initial: boolean;
+      /** What decides while the store is down (`limits.store.on_unavailable`). */
+      readonly fallback: 'local' | 'allow' | 'refuse';
+      /** Why it is down: the client's error message (never the URL's credentials). */
+      readonly reason?: string;
+    }
+  | { readonly type: 'fallback'; readonly store: string };
+
+export type LimitStoreEvent = LimitStoreSignal & { readonly scope: AppScope };
+
 export const channels = {
   requestStart: diagnostics.channel('gateway:request:start'),
   requestEnd: diagnostics.channel('gateway:request:end'),
@@ -96,4 +115,5 @@ export const channels = {
   call: diagnostics.tracingChannel<'gateway:call', Exchange>('gateway:call'),
   breaker: diagnostics.channel('gateway:breaker'),
   reload: diagnostics.channel('gateway:reload'),
+  limitStore: diagnostics.channel('gateway:limit-store'),
 };

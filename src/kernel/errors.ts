@@ -45,6 +45,7 @@ export const ErrorCode = {
   AUTH_UNAVAILABLE: 'AUTH_UNAVAILABLE',
   RATE_LIMITED: 'RATE_LIMITED',
   UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
+  RATE_LIMIT_UNAVAILABLE: 'RATE_LIMIT_UNAVAILABLE',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
@@ -93,6 +94,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The backend's own limit: passed on as 429 so the client slows down, under its own code so
   // neither the client nor the gateway's metrics take it for the gateway's budgets.
   [ErrorCode.UPSTREAM_RATE_LIMITED]: 429,
+  // The shared limit store did not answer and `limits.store.on_unavailable` is `refuse`: the
+  // gateway cannot tell whether the caller is within its budget, and it is not the caller's fault.
+  [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 503,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
@@ -135,6 +139,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.AUTH_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
   [ErrorCode.UPSTREAM_RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
+  [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED

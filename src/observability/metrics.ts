@@ -59,6 +59,10 @@ export interface GatewayMetrics {
   recordCacheLookup(cache: CacheName, hit: boolean): void;
   /** A circuit breaker changed state. */
   recordBreaker(backend: string, endpoint: string, state: 'closed' | 'open' | 'half_open'): void;
+  /** A shared limit store started answering (`up`) or stopped. */
+  recordLimitStoreUp(store: string, up: boolean): void;
+  /** A rate decision was made without the shared store (`limits.store.on_unavailable`). */
+  recordLimitStoreFallback(store: string): void;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -137,6 +141,18 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['backend', 'endpoint', 'state'],
     registers,
   });
+  const limitStoreUp = new Gauge({
+    name: 'gateway_limit_store_up',
+    help: 'Whether the shared limit store (Redis) answers: 1 while it decides rate limits, 0 while the fallback does.',
+    labelNames: ['store'],
+    registers,
+  });
+  const limitStoreFallbacks = new Counter({
+    name: 'gateway_limit_store_fallbacks_total',
+    help: 'Rate decisions made without the shared limit store, as limits.store.on_unavailable says.',
+    labelNames: ['store'],
+    registers,
+  });
   return {
     async scrape() {
       const body = `${requests.render()}${calls.render()}${await registry.metrics()}`;
@@ -167,6 +183,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       for (const each of BREAKER_STATES)
         breakerState.set({ backend, endpoint, state: each }, each === state ? 1 : 0);
       breakerTransitions.inc({ backend, endpoint, state });
+    },
+    recordLimitStoreUp(store, up) {
+      limitStoreUp.set({ store }, up ? 1 : 0);
+    },
+    recordLimitStoreFallback(store) {
+      limitStoreFallbacks.inc({ store });
     },
   };
 }

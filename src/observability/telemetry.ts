@@ -6,6 +6,7 @@ import {
   type BreakerChange,
   type Exchange,
   type GraphQLEvent,
+  type LimitStoreEvent,
   type ReloadDone,
   type RequestEnd,
   type RequestStart,
@@ -27,7 +28,7 @@ export interface TelemetryOptions {
   scope: AppScope;
   /** The access log (one info line per request). */
   logger: Logger;
-  /** Operational lines: circuits opening and closing. */
+  /** Operational lines: circuits opening and closing, the limit store going and coming back. */
   events: Logger;
   /** One info line per request. */
   logRequests: boolean;
@@ -137,6 +138,9 @@ export class Telemetry {
     });
     on<ReloadDone>(channels.reload, (m) => {
       if (m.scope === this.#scope) this.metrics?.recordReload(m.ok);
+    });
+    on<LimitStoreEvent>(channels.limitStore, (m) => {
+      if (m.scope === this.#scope) this.#limitStore(m);
     });
     on<Exchange>(channels.call.start, (m) => this.#startCall(m));
     on<Exchange>(channels.call.asyncEnd, (m) => this.#endCall(m));
@@ -263,6 +267,29 @@ export class Telemetry {
     const fields = { backend, endpoint, state };
     if (state === 'open') this.#events.warn(fields, 'circuit opened: calls to the backend paused');
     else this.#events.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
+  }
+
+  /**
+   * The shared limit store's transitions, one line each (never one per request: a fallback
+   * decision only counts), and the decisions made without it.
+   */
+  #limitStore(event: LimitStoreEvent): void {
+    if (event.type === 'fallback') {
+      this.metrics?.recordLimitStoreFallback(event.store);
+      return;
+    }
+    const { store, fallback, reason, initial } = event;
+    this.metrics?.recordLimitStoreUp(store, event.type === 'up');
+    if (event.type === 'down')
+      this.#events.warn(
+        { store, fallback, reason },
+        `limit store unavailable: rate limits decided by the ${fallback} fallback`,
+      );
+    else
+      this.#events.info(
+        { store },
+        initial ? 'limit store connected' : 'limit store available again: rate limits shared',
+      );
   }
 
   /** The operation label: a GraphQL operation name, a REST route or binding, a gRPC method. */

@@ -119,7 +119,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       if (previous) retire(previous);
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
-          'server, log, metrics, tracing, circuit_breaker, grpc_server or auth.identity settings changed in the config; they apply at the next restart',
+          'server, log, metrics, tracing, circuit_breaker, grpc_server, auth.identity, limits.store or redis settings changed in the config; they apply at the next restart',
         );
       }
       this.#logHints(next);

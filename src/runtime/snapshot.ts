@@ -52,9 +52,9 @@ export interface SnapshotParts {
   /** Files whose change triggers a reload (absolute paths). */
   readonly watchFiles: readonly string[];
   /**
-   * The server, log, metrics, tracing, circuit_breaker and grpc_server sections (services
-   * included: the gRPC port's methods are fixed when it opens), serialised: they apply at start
-   * only, so a reload compares them.
+   * The server, log, metrics, tracing, circuit_breaker, grpc_server, auth.identity,
+   * limits.store and redis settings (services included: the gRPC port's methods are fixed when
+   * it opens), serialised: they apply at start only, so a reload compares them.
    */
   readonly startupSettings: string;
   /** In-process subgraphs for REST/gRPC backends, by subgraph name. */
@@ -215,6 +215,8 @@ export function assembleSnapshot(
       config?.circuit_breaker,
       config?.grpc_server,
       config?.auth.identity,
+      config?.limits.store,
+      config?.redis,
     ]),
     adapters,
     transcoder: createTranscoder({

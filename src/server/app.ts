@@ -5,7 +5,9 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
   HttpLimitsConfig,
+  LimitStoreConfig,
   MetricsConfig,
+  RedisConfig,
   type CircuitBreakerConfig,
   type LogConfig,
   type ServerConfig,
@@ -26,6 +28,7 @@ import {
   GatewayError,
   logLevelOf,
 } from '../kernel/errors.ts';
+import { withoutUserinfo } from '../kernel/redact.ts';
 import { correlationIdOf } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
@@ -34,9 +37,9 @@ import { Breakers } from '../policies/traffic/breaker.ts';
 import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
-import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
+import { openLimitStore } from '../runtime/limit-store.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
@@ -71,6 +74,13 @@ export interface AppOptions {
    * must outlive reloads. @default the defaults: identity headers and a `jwt` proof
    */
   identity?: IdentityConfig;
+  /**
+   * Where rate budgets are kept (`limits.store`), read at start: budgets must outlive reloads.
+   * @default in memory
+   */
+  limitStore?: LimitStoreConfig;
+  /** The shared Redis (`redis`), read at start. @default none */
+  redis?: RedisConfig;
   /** Time for the breakers (tests move it by hand). @default the monotonic clock */
   clock?: Clock;
   /**
@@ -135,7 +145,15 @@ export function buildApp(options: AppOptions): App {
         : authLog.debug({ jwks: withoutUserinfo(event.url) }, 'JWKS refreshed'),
   });
   const clientAddresses = new ClientAddresses(server.trusted_proxies);
-  const limitStore = new MemoryLimitStore(options.clock ? { clock: options.clock } : {});
+  const budgets = openLimitStore({
+    store: options.limitStore ?? LimitStoreConfig.parse({}),
+    redis: options.redis ?? RedisConfig.parse({}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    onSignal: (signal) => {
+      if (channels.limitStore.hasSubscribers) channels.limitStore.publish({ ...signal, scope });
+    },
+  });
+  const limitStore = budgets.store;
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
     deps: {
@@ -420,6 +438,7 @@ export function buildApp(options: AppOptions): App {
     manager,
     telemetry,
     async start() {
+      await budgets.start();
       await manager.load();
       await apollo.start();
       state = 'ready';
@@ -449,7 +468,7 @@ export function buildApp(options: AppOptions): App {
       manager.stop();
       gatewayProof.close();
       jwks.close();
-      await limitStore.close();
+      await budgets.close();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
       grpcChannels.close();
@@ -460,18 +479,6 @@ export function buildApp(options: AppOptions): App {
 }
 
 const DEFAULT_HTTP_LIMITS = HttpLimitsConfig.parse({});
-
-/** A URL as logs may show it: credentials in it never are. */
-function withoutUserinfo(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
 
 /** Where backends fetch the public keys of the gateway's `jwt` proofs (RFC 8615 well-known). */
 export const JWKS_PATH = '/.well-known/jwks.json';

@@ -139,7 +139,12 @@ export async function startTestGateway(options: {
       ...(loaded ? { log: loaded.config.log, metrics: loaded.config.metrics } : {}),
     },
     ...(loaded
-      ? { circuitBreaker: loaded.config.circuit_breaker, identity: loaded.config.auth.identity }
+      ? {
+          circuitBreaker: loaded.config.circuit_breaker,
+          identity: loaded.config.auth.identity,
+          limitStore: loaded.config.limits.store,
+          redis: loaded.config.redis,
+        }
       : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),

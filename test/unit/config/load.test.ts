@@ -244,3 +244,20 @@ test('inline SDL records the line it starts on', async () => {
     line: 6,
   });
 });
+
+test('a Redis limit store without redis.url is reported at limits.store.kind', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
+  await writeFile(join(dir, 'supergraph.yaml'), `${VALID}limits:\n  store:\n    kind: redis\n`);
+  await assert.rejects(
+    loadConfig(join(dir, 'supergraph.yaml'), {}),
+    /supergraph\.yaml:9:11: limits\.store\.kind: redis needs redis\.url \(the shared server\)/,
+  );
+  await writeFile(
+    join(dir, 'supergraph.yaml'),
+    `${VALID}limits:\n  store:\n    kind: redis\nredis:\n  url: \${REDIS_URL:-redis://127.0.0.1:6379}\n`,
+  );
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.equal(loaded.config.redis.url, 'redis://127.0.0.1:6379');
+  assert.equal(loaded.config.redis.command_timeout, 100);
+});
