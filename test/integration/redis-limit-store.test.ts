@@ -75,6 +75,26 @@ describe('redis limit store', () => {
     }
   });
 
+  test('a budget holds at most one slot per 1/1000 of its window, whatever its limit', async () => {
+    const prefix = uniquePrefix('slots');
+    const opened = await openStore(prefix);
+    try {
+      // 2,000 admissions in a 30 s window: one slot per 30 ms at most, however fast they come.
+      const charge = { policy: 'quota', cost: 1, budget: { limit: 1_000_000, windowMs: 30_000 } };
+      const started = Date.now();
+      let last;
+      for (let i = 0; i < 2_000; i++) last = await opened.store.take('busy', [charge]);
+      const elapsed = Date.now() - started;
+      const [log] = keysOf(prefix, 'busy', 'quota');
+      const slots = await opened.redis.zcard(log);
+      assert.ok(slots <= Math.ceil(elapsed / 30) + 1, `${slots} slots in ${elapsed} ms`);
+      assert.ok(slots < 2_000, `${slots} slots`);
+      assert.equal(last!.states[0]!.remaining, 1_000_000 - 2_000);
+    } finally {
+      await opened.close();
+    }
+  });
+
   test('three processes sharing one budget of L admit exactly L of 10L concurrent takes, run after run', async (t) => {
     const prefix = uniquePrefix('processes');
     const cleanup = testClient();

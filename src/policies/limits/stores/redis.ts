@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { SharedLimitStore } from './fallback.ts';
-import type { BudgetState, Charge, Decision } from './store.ts';
+import { SLOTS_PER_WINDOW, type BudgetState, type Charge, type Decision } from './store.ts';
 
 /**
  * Budgets in Redis, shared by every instance: one Lua script decides all charges of one
@@ -11,8 +11,8 @@ import type { BudgetState, Charge, Decision } from './store.ts';
  * "Stores").
  *
  * Keys of one decision (`KEYS`), two per charge:
- *   `<prefix>{<identity>}:log:<policy>`  ZSET of admissions: score = admission time in µs,
- *                                        member = `<cost>:<unique id>`
+ *   `<prefix>{<identity>}:log:<policy>`  ZSET of slots (store.ts): score = the slot's newest
+ *                                        admission in µs, member = `<cost>:<opened µs>:<id>`
  *   `<prefix>{<identity>}:sum:<policy>`  the sum of the ZSET's costs, kept beside it so a
  *                                        decision that fits never reads the whole log
  * The identity is the hash tag: every key of a decision lands in one Redis Cluster slot, which a
@@ -26,7 +26,7 @@ import type { BudgetState, Charge, Decision } from './store.ts';
  * remaining₁, resetMs₁, remaining₂, ...}`, numbers as strings: Redis turns a Lua number into an
  * integer by truncation, and costs need not be whole.
  */
-const TAKE_SCRIPT = `
+const TAKE_SCRIPT = /* lua */ `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS / 2
@@ -77,7 +77,17 @@ if admitted then
   for i = 1, n do
     if costs[i] > 0 then
       local log, sumKey = KEYS[2 * i - 1], KEYS[2 * i]
-      redis.call('ZADD', log, now, costs[i] .. ':' .. member .. ':' .. i)
+      -- The newest slot takes this admission while it is open (store.ts: slots of 1/${SLOTS_PER_WINDOW}
+      -- of the window); its member is renamed, since the member carries the slot's cost.
+      local last = redis.call('ZRANGE', log, -1, -1)
+      local c, opened, id
+      if #last == 1 then c, opened, id = string.match(last[1], '^([^:]+):([^:]+):(.+)$') end
+      if opened and now - tonumber(opened) < windows[i] / ${SLOTS_PER_WINDOW} then
+        redis.call('ZREM', log, last[1])
+        redis.call('ZADD', log, now, (tonumber(c) + costs[i]) .. ':' .. opened .. ':' .. id)
+      else
+        redis.call('ZADD', log, now, costs[i] .. ':' .. now .. ':' .. member .. ':' .. i)
+      end
       sums[i] = sums[i] + costs[i]
       redis.call('SET', sumKey, sums[i])
       local ttl = math.ceil(windows[i] / 1000)
