@@ -37,7 +37,10 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
   if (url === undefined) throw new Error('limits.store.kind redis needs redis.url');
   const redis: Redis = createRedisClient({ ...settings.redis, url });
   const store = new FallbackLimitStore({
-    shared: new RedisLimitStore(redis, { keyPrefix: settings.redis.key_prefix }),
+    shared: new RedisLimitStore(redis, {
+      keyPrefix: settings.redis.key_prefix,
+      commandTimeoutMs: settings.redis.command_timeout,
+    }),
     local,
     mode: settings.store.on_unavailable,
     ...(settings.onSignal ? { onSignal: settings.onSignal } : {}),

@@ -7,8 +7,9 @@ import type { RedisConfig } from '../config/schema.ts';
  *
  * - `enableOfflineQueue: false`: while disconnected a command fails at once instead of queueing
  *   until a reconnect, so the caller's fallback decides now;
- * - `commandTimeout`: a Redis that accepts the connection but does not answer (overloaded,
- *   paused, a network partition) fails the command after `command_timeout`;
+ * - no `commandTimeout`: a Redis that accepts the connection but does not answer (overloaded,
+ *   paused, a network partition) is bounded by each caller's `command_timeout` instead
+ *   (`answerWithin` in policies/limits/stores/redis.ts), which a busy event loop cannot trip;
  * - `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false`: a command lost with its
  *   connection is not sent again after the reconnect; its caller has decided without it, and
  *   a late replay would spend a budget twice;
@@ -18,7 +19,6 @@ import type { RedisConfig } from '../config/schema.ts';
 export function createRedisClient(config: RedisConfig & { url: string }): Redis {
   const redis = new Redis(config.url, {
     connectTimeout: config.connect_timeout,
-    commandTimeout: config.command_timeout,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

@@ -19,7 +19,7 @@ interface TakeOrder {
 const [url = '', prefix = ''] = process.argv.slice(2);
 // A generous command timeout: the test measures exactness, not the fallback.
 const redis = createRedisClient({ ...redisSettings(url, prefix, { command_timeout: 5_000 }), url });
-const store = new RedisLimitStore(redis, { keyPrefix: prefix });
+const store = new RedisLimitStore(redis, { keyPrefix: prefix, commandTimeoutMs: 5_000 });
 
 process.on('message', (message: TakeOrder | { type: 'exit' }) => {
   if (message.type === 'exit') {

@@ -24,7 +24,7 @@ async function openStore(prefix: string) {
     ...redisSettings(REDIS_URL, prefix, { command_timeout: 2_000 }),
     url: REDIS_URL,
   });
-  const store = new RedisLimitStore(redis, { keyPrefix: prefix });
+  const store = new RedisLimitStore(redis, { keyPrefix: prefix, commandTimeoutMs: 2_000 });
   if (!(await store.ready(2_000))) {
     redis.disconnect();
     assert.fail(`Redis does not answer at ${REDIS_URL}`);

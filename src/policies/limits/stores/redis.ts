@@ -117,6 +117,8 @@ type ScriptedRedis = Redis & {
 export interface RedisLimitStoreOptions {
   /** Prepended to every key, so several gateways (or tests) share one Redis. */
   keyPrefix: string;
+  /** How long a decision may wait for Redis (`redis.command_timeout`). */
+  commandTimeoutMs: number;
 }
 
 /**
@@ -128,6 +130,7 @@ export class RedisLimitStore implements SharedLimitStore {
   readonly kind = 'redis';
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
+  readonly #timeoutMs: number;
   /** Member ids: unique per process by the counter, across processes by the random part. */
   readonly #instance = randomBytes(6).toString('base64url');
   #sequence = 0;
@@ -136,6 +139,7 @@ export class RedisLimitStore implements SharedLimitStore {
     redis.defineCommand('gatewayLimitTake', { lua: TAKE_SCRIPT });
     this.#redis = redis as ScriptedRedis;
     this.#prefix = options.keyPrefix;
+    this.#timeoutMs = options.commandTimeoutMs;
   }
 
   async take(identity: string, charges: readonly Charge[]): Promise<Decision> {
@@ -147,7 +151,10 @@ export class RedisLimitStore implements SharedLimitStore {
       keys.push(`${tag}:log:${policy}`, `${tag}:sum:${policy}`);
       args.push(budget.limit, budget.windowMs, cost);
     }
-    const reply = await this.#redis.gatewayLimitTake(keys.length, ...keys, ...args);
+    const reply = await answerWithin(
+      this.#redis.gatewayLimitTake(keys.length, ...keys, ...args),
+      this.#timeoutMs,
+    );
     const states: BudgetState[] = [];
     for (let i = 2; i < reply.length; i += 2)
       states.push({ remaining: Number(reply[i]), resetMs: Number(reply[i + 1]) });
@@ -177,6 +184,42 @@ export class RedisLimitStore implements SharedLimitStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * `reply`, or a rejection once `ms` have passed without it. A timer fires first in the event
+ * loop's turn, before the sockets are read: on a loop busy for longer than `ms` (a process at
+ * full CPU) a reply that arrived in time would lose to it, and every instance under load would
+ * take Redis for down and fall back. So the timer only lets the sockets be read once
+ * (`setImmediate` runs after the poll phase) and then judges: a reply already received wins.
+ */
+export function answerWithin<T>(reply: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`Redis did not answer within ${ms} ms`));
+        }),
+      ms,
+    );
+    reply.then(
+      (value) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /**
