@@ -12,6 +12,8 @@
 //   auth        the federation query with a credential verified (JWT RS256 and ES256 against a
 //               JWKS served over HTTP, fetched once and cached; an API key), identity headers
 //               and the gateway's proof to every subgraph, vs auth off (no credentials, no proof)
+//   limits      the federation query with rate policies (requests and cost points, never
+//               reached) kept in memory, then in Redis (REDIS_URL), vs no rate policies
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -42,7 +44,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
-  process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability,auth'
+  process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability,auth,limits'
 ).split(',');
 const WARMUP_S = 3;
 /** The observability case's tracing.sample_ratio. */
@@ -784,6 +786,80 @@ cost of auth, ${line}`);
   console.log(`\ncost of auth against auth off:\n${summary.map((l) => `  ${l}`).join('\n')}`);
 }
 
+/**
+ * The federation query with limits on: operation limits and the cost max are on in every case
+ * (their defaults); "on" adds rate policies (requests and cost points, budgets no request
+ * reaches, so every request is decided and admitted) kept in memory or in Redis, vs no policies.
+ */
+async function limitsCase(dir: string) {
+  const defs = await startSubgraphs();
+  const subgraphs = Object.fromEntries(
+    defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
+  );
+  const policies = [
+    { name: 'per-minute', limit: 1_000_000_000, window: '60s' },
+    { name: 'points', unit: 'cost', limit: 1_000_000_000, window: '60s', surfaces: ['graphql'] },
+  ];
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const prefix = `gateway-bench:${process.pid}:`;
+  await writeFile(join(dir, 'limits-off.yaml'), stringify({ subgraphs }));
+  await writeFile(
+    join(dir, 'limits-memory.yaml'),
+    stringify({ subgraphs, limits: { rate: { policies } } }),
+  );
+  await writeFile(
+    join(dir, 'limits-redis.yaml'),
+    stringify({
+      subgraphs,
+      limits: { rate: { policies }, store: { kind: 'redis' } },
+      redis: { url: redisUrl, key_prefix: prefix },
+    }),
+  );
+  const start = (file: string) =>
+    spawnTs(['src/cli/main.ts', 'start', '--config', join(dir, file), '--port', '0'], listening);
+  const [off, memory, redis] = await Promise.all([
+    start('limits-off.yaml'),
+    start('limits-memory.yaml'),
+    start('limits-redis.yaml'),
+  ]);
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
+  );
+  const target = (name: string, line: string): Target => ({
+    name,
+    url: urlOf(line),
+    pid: pidOf.get(line),
+    method: 'POST',
+    body,
+    check: expectJson(reference),
+  });
+  const summary: string[] = [];
+  for (const [name, line] of [
+    ['memory', memory],
+    ['Redis', redis],
+  ] as const) {
+    const { a, b } = await compare(
+      `limits: rate policies (requests and cost points) in ${name} vs none, federation query`,
+      target(`rate limits, ${name}`, line),
+      target('no rate limits', off),
+    );
+    const cpu =
+      a.cpuUs !== undefined && b.cpuUs !== undefined
+        ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+        : '';
+    const row = `${name}: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
+    console.log(`\ncost of rate limits, ${row}`);
+    summary.push(row);
+  }
+  console.log(`\ncost of rate limits against none:\n${summary.map((l) => `  ${l}`).join('\n')}`);
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redisUrl);
+  const keys = await client.keys(`${prefix}*`);
+  if (keys.length > 0) await client.del(...keys);
+  client.disconnect();
+}
+
 async function main() {
   console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
@@ -795,6 +871,7 @@ async function main() {
     if (CASES.includes('grpc-front')) await grpcFrontCase(dir);
     if (CASES.includes('observability')) await observabilityCase(dir);
     if (CASES.includes('auth')) await authCase(dir);
+    if (CASES.includes('limits')) await limitsCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);

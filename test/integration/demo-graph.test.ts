@@ -138,4 +138,38 @@ describe('the demo graph', () => {
     });
     assert.deepEqual(res.json, { data: { createUser: { id: '6', name: 'Katherine Johnson' } } });
   });
+
+  test('the demo limits: budgets on every answer, a query over the cost max refused, a 429 past the burst', async () => {
+    // A caller of its own, so the other tests' requests do not share its budget.
+    const caller = asCaller({ subject: 'limits-demo', issuer: 'test' });
+    const first = await post(ours.url, { query: '{ user(id: "1") { name } }' }, caller);
+    assert.equal(first.status, 200);
+    assert.equal(
+      first.headers['ratelimit-policy'],
+      '"burst";q=100;w=10, "points";q=20000;w=60;gateway-unit="cost-points"',
+    );
+    assert.match(String(first.headers.ratelimit), /^"burst";r=99;t=10, "points";r=\d+;t=60$/);
+    // The README's query over the max: two list levels of orders' items' products, twice.
+    const expensive = await post(
+      ours.url,
+      {
+        query:
+          '{ users(ids: ["1"]) { orders { items { product { name } } } more: orders { items { product { name } } } } }',
+      },
+      caller,
+    );
+    assert.equal(expensive.status, 400);
+    assert.equal(expensive.json.errors[0].extensions.code, 'COST_ESTIMATED_TOO_EXPENSIVE');
+    assert.equal(expensive.json.errors[0].extensions['cost.max'], 5000);
+    const rest = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        post(ours.url, { query: '{ user(id: "1") { name } }' }, caller),
+      ),
+    );
+    const statuses = rest.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 99, `${statuses}`);
+    const refused = rest.find((r) => r.status === 429)!;
+    assert.equal(refused.json.errors[0].extensions.code, 'RATE_LIMITED');
+    assert.match(String(refused.headers['retry-after']), /^(9|10)$/);
+  });
 });
