@@ -1,9 +1,12 @@
 // What the tests need from the machine beyond `npm ci`, found (or installed) before they run, so
 // that the README's `npm test` passes on a fresh machine and never skips a test for want of a
-// tool, and a Redis server answering on REDIS_URL (checked, not started: .ci/run starts one). A tool is needed when a selected test file imports its helper; Debian's package brings
+// tool, and a Redis server answering on REDIS_URL (started for the run when none answers). A tool is needed when a selected test file imports its helper; Debian's package brings
 // it in when we may install (root with apt-get), else the run stops with one line saying what to
 // install.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:net';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 
@@ -39,21 +42,56 @@ export const TOOLS = [
 export const redisUrl = (env = process.env) => env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 /**
- * Stops the run with one line when the selected tests need Redis (they import its helper) and
- * none answers at REDIS_URL: those tests fail, never skip, and one clear line beats dozens of
- * connection errors. .ci/run starts a server first; npm test does not start one of its own.
+ * Makes sure a Redis server answers for the selected tests when they need one (they import its
+ * helper): the one at REDIS_URL when it answers; else, when REDIS_URL is not set, a server of the
+ * run's own on a free loopback port (nothing saved; stopped by its PID when the run ends), so
+ * `npm test` needs nothing running on a fresh machine. A REDIS_URL that is set and does not
+ * answer stops the run with one line: those tests fail, never skip, and one clear line beats
+ * dozens of connection errors.
  * @param {string[]} files
+ * @param {string | undefined} server the redis-server binary (ensureTestTools found or installed it)
+ * @returns {Promise<{ env: Record<string, string>, stop: () => void }>}
  */
-export async function ensureRedis(files) {
+export async function ensureRedis(files, server) {
+  const none = { env: {}, stop: () => {} };
   const needs = files.some((file) => readFileSync(file, 'utf8').includes('helpers/redis.ts'));
-  if (!needs || (await redisAnswers())) return;
+  if (!needs || (await redisAnswers())) return none;
   const shown = new globalThis.URL(redisUrl());
   shown.username = '';
   shown.password = '';
-  console.error(
-    `npm test: no Redis answers at ${shown} (REDIS_URL); the Redis tests need one: start it with \`redis-server --bind 127.0.0.1 --save '' --appendonly no --daemonize yes\` (Debian's redis-server package) or set REDIS_URL; .ci/run starts one`,
+  if (process.env.REDIS_URL || !server) {
+    console.error(
+      `npm test: no Redis answers at ${shown} (REDIS_URL); the Redis tests need one: start one (Debian's redis-server package) or unset REDIS_URL and npm test starts its own`,
+    );
+    process.exit(1);
+  }
+  const port = await freePort();
+  const child = spawn(
+    server,
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
   );
-  process.exit(1);
+  const stop = () => child.kill();
+  process.once('exit', stop);
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await sleep(100);
+  if (!(await redisAnswers(url))) {
+    stop();
+    console.error(`npm test: no Redis answers at ${shown}, and ${server} did not start one`);
+    process.exit(1);
+  }
+  console.log(`npm test: no Redis at ${shown}; started redis-server on ${url} for this run`);
+  return { env: { REDIS_URL: url }, stop };
+}
+
+/** A port free on loopback now. */
+async function freePort() {
+  const listener = createServer().listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const { port } = /** @type {import('node:net').AddressInfo} */ (listener.address());
+  listener.close();
+  await once(listener, 'close');
+  return port;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Runs every test file with node's test runner. Node 20's --test does not expand globs, so the
 // files are listed here; `npm test -- test/unit` narrows the run to a folder or file. What the
 // selected files need from the machine (Chromium, openssl, redis-server) is found or installed
-// first, and a Redis server must answer at REDIS_URL.
+// first, and a Redis server answers at REDIS_URL (one of the run's own when none does).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,9 +21,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const tools = ensureTestTools(files);
-await ensureRedis(files);
+const redis = await ensureRedis(files, tools.REDIS_SERVER_PATH);
 const { status } = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
   stdio: 'inherit',
-  env: { ...process.env, ...tools },
+  env: { ...process.env, ...tools, ...redis.env },
 });
+redis.stop();
 process.exit(status ?? 1);
