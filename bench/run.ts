@@ -181,6 +181,41 @@ function cpuMs(pid: number | undefined): number | undefined {
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+
+/** What `a` costs against `b`: throughput, CPU per request where known, p99. */
+function costOf(a: Summary, b: Summary): string {
+  const cpu =
+    a.cpuUs !== undefined && b.cpuUs !== undefined
+      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
+      : '';
+  return `${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
+}
+
+/**
+ * The federation query's targets on gateways started by this bench, each checked against what
+ * the gateway of `referenceLine` answers.
+ */
+async function federationTargets(referenceLine: string) {
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({
+      name: 'reference',
+      url: urlOf(referenceLine),
+      method: 'POST',
+      body,
+      check: () => {},
+    }),
+  );
+  return (name: string, line: string, headers: Record<string, string> = {}): Target => ({
+    name,
+    url: urlOf(line),
+    pid: pidOf.get(line),
+    method: 'POST',
+    body,
+    headers,
+    check: expectJson(reference),
+  });
+}
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -312,36 +347,13 @@ async function observabilityCase(dir: string) {
   const start = (file: string) =>
     spawnTs(['src/cli/main.ts', 'start', '--config', join(dir, file), '--port', '0'], listening);
   const [on, off] = await Promise.all([start('obs-on.yaml'), start('obs-off.yaml')]);
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
-  );
+  const target = await federationTargets(off);
   const { a, b } = await compare(
     `observability: request logs + metrics + tracing (exporter none, sample ratio ${TRACE_SAMPLE}) on vs off, federation query`,
-    {
-      name: 'all on',
-      url: urlOf(on),
-      pid: pidOf.get(on),
-      method: 'POST',
-      body,
-      check: expectJson(reference),
-    },
-    {
-      name: 'all off',
-      url: urlOf(off),
-      pid: pidOf.get(off),
-      method: 'POST',
-      body,
-      check: expectJson(reference),
-    },
+    target('all on', on),
+    target('all off', off),
   );
-  const cpu =
-    a.cpuUs !== undefined && b.cpuUs !== undefined
-      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
-      : '';
-  console.log(
-    `\ncost of observability: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`,
-  );
+  console.log(`\ncost of observability: ${costOf(a, b)}`);
   // The same path in process, one process per mode: CPU per request without the load's noise.
   console.log('\nobservability path in process (100,000 requests, five backend calls each)');
   console.log('| mode | CPU µs/request | share of a request (all off) |');
@@ -656,30 +668,13 @@ async function contextManagerCase(dir: string) {
     spawnTs(['--import', join(ROOT, 'bench/context-manager.ts'), ...gateway], listening),
     spawnTs(gateway, listening),
   ]);
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({ name: 'without', url: urlOf(without), method: 'POST', body, check: () => {} }),
-  );
-  const target = (name: string, line: string): Target => ({
-    name,
-    url: urlOf(line),
-    pid: pidOf.get(line),
-    method: 'POST',
-    body,
-    check: expectJson(reference),
-  });
+  const target = await federationTargets(without);
   const { a, b } = await compare(
     `Apollo Gateway's spans through the AsyncLocalStorage context manager (node ${process.version}), tracing on, federation query`,
     target('with context manager', withManager),
     target('explicit parents only', without),
   );
-  const cpu =
-    a.cpuUs !== undefined && b.cpuUs !== undefined
-      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
-      : '';
-  console.log(
-    `\ncost of the context manager: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`,
-  );
+  console.log(`\ncost of the context manager: ${costOf(a, b)}`);
 }
 
 /**
@@ -744,19 +739,7 @@ async function authCase(dir: string) {
   const start = (file: string) =>
     spawnTs(['src/cli/main.ts', 'start', '--config', join(dir, file), '--port', '0'], listening);
   const [off, on] = await Promise.all([start('auth-off.yaml'), start('auth-on.yaml')]);
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
-  );
-  const target = (name: string, line: string, headers: Record<string, string> = {}): Target => ({
-    name,
-    url: urlOf(line),
-    pid: pidOf.get(line),
-    method: 'POST',
-    body,
-    headers,
-    check: expectJson(reference),
-  });
+  const target = await federationTargets(off);
   const variants: [string, Record<string, string>][] = [
     ['JWT RS256', { authorization: `Bearer ${await sign('RS256', rsa.privateKey, 'rsa')}` }],
     ['JWT ES256', { authorization: `Bearer ${await sign('ES256', ec.privateKey, 'ec')}` }],
@@ -771,11 +754,7 @@ async function authCase(dir: string) {
         target(`auth on, ${name}`, on, headers),
         target('auth off', off),
       );
-      const cpu =
-        a.cpuUs !== undefined && b.cpuUs !== undefined
-          ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
-          : '';
-      const line = `${name}: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
+      const line = `${name}: ${costOf(a, b)}`;
       console.log(`
 cost of auth, ${line}`);
       summary.push(line);
@@ -822,18 +801,7 @@ async function limitsCase(dir: string) {
     start('limits-memory.yaml'),
     start('limits-redis.yaml'),
   ]);
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({ name: 'off', url: urlOf(off), method: 'POST', body, check: () => {} }),
-  );
-  const target = (name: string, line: string): Target => ({
-    name,
-    url: urlOf(line),
-    pid: pidOf.get(line),
-    method: 'POST',
-    body,
-    check: expectJson(reference),
-  });
+  const target = await federationTargets(off);
   const summary: string[] = [];
   for (const [name, line] of [
     ['memory', memory],
@@ -844,11 +812,7 @@ async function limitsCase(dir: string) {
       target(`rate limits, ${name}`, line),
       target('no rate limits', off),
     );
-    const cpu =
-      a.cpuUs !== undefined && b.cpuUs !== undefined
-        ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
-        : '';
-    const row = `${name}: ${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
+    const row = `${name}: ${costOf(a, b)}`;
     console.log(`\ncost of rate limits, ${row}`);
     summary.push(row);
   }
