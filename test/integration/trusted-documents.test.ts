@@ -56,7 +56,7 @@ describe('trusted documents with a manifest and APQ', () => {
   let gateway: TestGateway;
   // 100 bytes: room for the three short documents of the eviction test, not for a fourth.
   before(async () => {
-    env = await startWith({}, { apq_cache_size: 100 });
+    env = await startWith({}, { apq_cache_size: 100, batching: { enabled: true } });
     gateway = env.gateway;
   });
   after(() => env.close());
@@ -79,6 +79,13 @@ describe('trusted documents with a manifest and APQ', () => {
     });
     assert.equal(got.status, 200, got.text);
     assert.deepEqual(got.json.data, { me: { name: 'Ada Lovelace' } });
+  });
+
+  test('in a batch each operation is resolved alone: a listed id runs, an unknown one is its own error', async () => {
+    const res = await post(gateway.url, [{ documentId: sha256(ME) }, { documentId: 'nope' }]);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json[0].data, { me: { name: 'Ada Lovelace' } });
+    assert.equal(codeOf(res.json[1]), 'PERSISTED_QUERY_NOT_IN_LIST');
   });
 
   test('an unknown documentId is refused with 404 PERSISTED_QUERY_NOT_IN_LIST', async () => {
