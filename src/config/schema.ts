@@ -866,10 +866,27 @@ export const GatewayConfigSchema = z
   .superRefine((config, ctx) => {
     // Cross-key checks of `clients`: what one client's schema cannot see.
     const keyClients = new Set(config.auth.api_keys?.keys.map((key) => key.client_id) ?? []);
-    const endpoints = new Map<string, string>();
+    // Paths the server answers before GraphQL (server/app.ts): a client there would never be served.
+    const endpoints = new Map<string, string>([
+      ['/healthz', 'the liveness probe'],
+      ['/readyz', 'the readiness probe'],
+      ['/.well-known/jwks.json', "the gateway's JWKS"],
+      ...(config.metrics.enabled && config.metrics.port === undefined
+        ? [[config.metrics.path, 'the metrics'] as [string, string]]
+        : []),
+    ]);
+    const credentials =
+      config.auth.jwt.length > 0 || config.auth.introspection || config.auth.api_keys;
     const boundBy = new Map<string, string>();
     let defaultClient: string | undefined;
     for (const [id, client] of Object.entries(config.clients)) {
+      if (client.auth === 'required' && !credentials)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', id, 'auth'],
+          message:
+            'required, but no jwt, introspection or api_keys is configured to verify callers',
+        });
       if (client.default) {
         if (defaultClient !== undefined)
           ctx.addIssue({

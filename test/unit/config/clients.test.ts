@@ -109,3 +109,27 @@ clients:
   assert.equal(mobile.limits.operation, config.limits.operation);
   assert.equal(clients.atEndpoint('/graphql/nope'), undefined);
 });
+
+test('a client on a path the server answers first (probes, metrics) is refused', () => {
+  assert.match(
+    failure(`  a: { endpoint: /healthz }\n`),
+    /clients\.a\.endpoint: \/healthz is the endpoint of the liveness probe too/,
+  );
+  assert.match(
+    failure(`  a: { endpoint: /metrics }\n`),
+    /clients\.a\.endpoint: \/metrics is the endpoint of the metrics too/,
+  );
+});
+
+test('a client requiring credentials with nothing configured to verify them is refused', () => {
+  try {
+    parseConfig(BASE.replace(/auth:[\s\S]*$/, 'clients:\n  a: { auth: required }\n'), FILE, {});
+    assert.fail('the config was accepted');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.match(
+      error.message,
+      /clients\.a\.auth: required, but no jwt, introspection or api_keys/,
+    );
+  }
+});
