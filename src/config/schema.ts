@@ -471,24 +471,24 @@ export const RatePolicyConfig = z.strictObject({
   plans: z.record(z.string(), z.number().int().positive()).default({}),
 });
 
+/** Rate policies, their names unique: a name identifies a budget. */
+const RatePolicyList = z.array(RatePolicyConfig).superRefine((policies, ctx) => {
+  const seen = new Set<string>();
+  policies.forEach((policy, index) => {
+    if (seen.has(policy.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'name'],
+        message: `"${policy.name}" names another policy too: names identify budgets`,
+      });
+    seen.add(policy.name);
+  });
+});
+
 /** Rate limits and quotas per identity (docs/limits.md, "Rate limits"); reloads apply. */
 export const RateLimitsConfig = z.strictObject({
   /** The budgets, all charged together by each request they apply to. @default [] (off) */
-  policies: z
-    .array(RatePolicyConfig)
-    .default([])
-    .superRefine((policies, ctx) => {
-      const seen = new Set<string>();
-      policies.forEach((policy, index) => {
-        if (seen.has(policy.name))
-          ctx.addIssue({
-            code: 'custom',
-            path: [index, 'name'],
-            message: `"${policy.name}" names another policy too: names identify budgets`,
-          });
-        seen.add(policy.name);
-      });
-    }),
+  policies: RatePolicyList.default([]),
 });
 
 /**
@@ -563,6 +563,76 @@ export const LimitsConfig = z.strictObject({
     .default({ list_size: 10, max: 5000, expose: 'on_request' }),
   rate: RateLimitsConfig.default(RateLimitsConfig.parse({})),
   store: LimitStoreConfig.default(LimitStoreConfig.parse({})),
+});
+
+/** A client id: it names its endpoint, log lines and metric labels. */
+const CLIENT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * One client of the GraphQL surface (docs/clients.md, "Client endpoints and policies"): the endpoint it calls and the
+ * policies its requests get in place of the global ones. A request is this client's when it
+ * reaches its endpoint, or reaches `server.graphql_path` with a verified API key whose client
+ * id the client binds; a header never decides it (a client-chosen header would let a caller
+ * pick the weakest policies).
+ */
+export const ClientConfig = z.strictObject({
+  /** Its endpoint, besides the default one when `default`. @default <server.graphql_path>/<id> */
+  endpoint: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path starting with /')
+    .optional(),
+  /** The client `server.graphql_path` serves; at most one client is the default. @default false */
+  default: z.boolean().default(false),
+  /**
+   * API key client ids (`auth.api_keys.keys[].client_id`) whose verified keys make a request to
+   * `server.graphql_path` this client's. @default []
+   */
+  api_keys: z.array(z.string().min(1)).default([]),
+  /** What its endpoint demands of callers. @default auth.surfaces.graphql */
+  auth: AuthMode.optional(),
+  /** Whether its endpoint serves introspection. @default as server.introspection */
+  introspection: z.boolean().optional(),
+  /** Its own limits, over the global `limits`. @default the global limits */
+  limits: z
+    .strictObject({
+      /**
+       * Operation limits it sets; the others stay global. `max_tokens` is not among them: the
+       * parser applies it to every document before any stage knows the client. @default {}
+       */
+      operation: z
+        .strictObject({
+          /** @default limits.operation.max_depth */
+          max_depth: z.number().int().positive().optional(),
+          /** @default limits.operation.max_height */
+          max_height: z.number().int().positive().optional(),
+          /** @default limits.operation.max_root_fields */
+          max_root_fields: z.number().int().positive().optional(),
+          /** @default limits.operation.max_aliases */
+          max_aliases: z.number().int().nonnegative().optional(),
+          /** @default limits.operation.max_directives */
+          max_directives: z.number().int().nonnegative().optional(),
+        })
+        .optional(),
+      /** Its largest estimated cost. */
+      cost: z
+        .strictObject({
+          /** @default limits.cost.max */
+          max: z.number().int().positive().optional(),
+        })
+        .optional(),
+      /** Its rate budgets. */
+      rate: z
+        .strictObject({
+          /**
+           * Replace `limits.rate.policies` for its requests, and are kept apart from every other
+           * client's budgets (one caller of two clients spends two budgets).
+           * @default limits.rate.policies
+           */
+          policies: RatePolicyList.optional(),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -789,43 +859,127 @@ export const PersistedDocumentsConfig = z
       });
   });
 
-export const GatewayConfigSchema = z.strictObject({
-  /**
-   * rover's composition version. This gateway composes with @apollo/composition 2.x, so any 2.x
-   * value is accepted; Federation 1 composition is not offered.
-   */
-  federation_version: z
-    .union([z.string(), z.number()])
-    .refine((v) => FEDERATION_VERSION.test(String(v)), {
-      message:
-        'expected a Federation 2 version such as =2.9.0 or 2 (Federation 1 is not supported)',
-    })
-    .optional(),
-  subgraphs: z
-    .record(
-      z
-        .string()
-        .regex(SUBGRAPH_NAME, 'subgraph names start with a letter: letters, digits, _ and -'),
-      SubgraphConfig,
-    )
-    .refine((s) => Object.keys(s).length > 0, { message: 'expected at least one subgraph' }),
-  server: ServerConfig.default(ServerConfig.parse({})),
-  log: LogConfig.default(LogConfig.parse({})),
-  metrics: MetricsConfig.default(MetricsConfig.parse({})),
-  tracing: TracingConfig.default(TracingConfig.parse({})),
-  circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
-  limits: LimitsConfig.default(LimitsConfig.parse({})),
-  /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
-  transcode: z.record(z.string(), TranscodeConfig).default({}),
-  /** The gRPC port for REST backends. @default no port */
-  grpc_server: GrpcServerConfig.default(GrpcServerConfig.parse({})),
-  /** Plain REST routes, proxied to REST backends; the longest matching prefix wins. @default [] */
-  routes: z.array(RouteConfig).default([]),
-  /** Who may call and how identity reaches backends. @default no credentials: nothing required */
-  auth: AuthConfig.default(AuthConfig.parse({})),
-  redis: RedisConfig.default(RedisConfig.parse({})),
-  persisted_documents: PersistedDocumentsConfig.default(PersistedDocumentsConfig.parse({})),
-});
+export const GatewayConfigSchema = z
+  .strictObject({
+    /**
+     * rover's composition version. This gateway composes with @apollo/composition 2.x, so any 2.x
+     * value is accepted; Federation 1 composition is not offered.
+     */
+    federation_version: z
+      .union([z.string(), z.number()])
+      .refine((v) => FEDERATION_VERSION.test(String(v)), {
+        message:
+          'expected a Federation 2 version such as =2.9.0 or 2 (Federation 1 is not supported)',
+      })
+      .optional(),
+    subgraphs: z
+      .record(
+        z
+          .string()
+          .regex(SUBGRAPH_NAME, 'subgraph names start with a letter: letters, digits, _ and -'),
+        SubgraphConfig,
+      )
+      .refine((s) => Object.keys(s).length > 0, { message: 'expected at least one subgraph' }),
+    server: ServerConfig.default(ServerConfig.parse({})),
+    log: LogConfig.default(LogConfig.parse({})),
+    metrics: MetricsConfig.default(MetricsConfig.parse({})),
+    tracing: TracingConfig.default(TracingConfig.parse({})),
+    circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
+    limits: LimitsConfig.default(LimitsConfig.parse({})),
+    /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
+    transcode: z.record(z.string(), TranscodeConfig).default({}),
+    /** The gRPC port for REST backends. @default no port */
+    grpc_server: GrpcServerConfig.default(GrpcServerConfig.parse({})),
+    /** Plain REST routes, proxied to REST backends; the longest matching prefix wins. @default [] */
+    routes: z.array(RouteConfig).default([]),
+    /** Who may call and how identity reaches backends. @default no credentials: nothing required */
+    auth: AuthConfig.default(AuthConfig.parse({})),
+    redis: RedisConfig.default(RedisConfig.parse({})),
+    persisted_documents: PersistedDocumentsConfig.default(PersistedDocumentsConfig.parse({})),
+    /** The GraphQL surface's clients, by id (docs/clients.md). @default {} (one surface, global policies) */
+    clients: z
+      .record(
+        z
+          .string()
+          .regex(
+            CLIENT_ID,
+            'client ids are lowercase letters, digits and -, starting with one of the first two',
+          ),
+        ClientConfig,
+      )
+      .default({}),
+  })
+  .superRefine((config, ctx) => {
+    // Cross-key checks of `clients`: what one client's schema cannot see.
+    const keyClients = new Set(config.auth.api_keys?.keys.map((key) => key.client_id) ?? []);
+    // Paths the server answers before GraphQL (server/app.ts): a client there would never be served.
+    const endpoints = new Map<string, string>([
+      ['/healthz', 'the liveness probe'],
+      ['/readyz', 'the readiness probe'],
+      ['/.well-known/jwks.json', "the gateway's JWKS"],
+      ...(config.metrics.enabled && config.metrics.port === undefined
+        ? [[config.metrics.path, 'the metrics'] as [string, string]]
+        : []),
+    ]);
+    const credentials =
+      config.auth.jwt.length > 0 || config.auth.introspection || config.auth.api_keys;
+    const boundBy = new Map<string, string>();
+    let defaultClient: string | undefined;
+    for (const [id, client] of Object.entries(config.clients)) {
+      if (client.auth === 'required' && !credentials)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', id, 'auth'],
+          message:
+            'required, but no jwt, introspection or api_keys is configured to verify callers',
+        });
+      if (client.default) {
+        if (defaultClient !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', id, 'default'],
+            message: `client ${defaultClient} is the default already: ${config.server.graphql_path} serves one client`,
+          });
+        defaultClient ??= id;
+      }
+      const endpoint = clientEndpoint(config.server.graphql_path, id, client);
+      const other =
+        endpoint === config.server.graphql_path ? '(server.graphql_path)' : endpoints.get(endpoint);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', id, 'endpoint'],
+          message: `${endpoint} is the endpoint of ${other} too`,
+        });
+      endpoints.set(endpoint, `client ${id}`);
+      client.api_keys.forEach((keyClient, index) => {
+        const path = ['clients', id, 'api_keys', index];
+        if (!keyClients.has(keyClient))
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `no key of auth.api_keys.keys has client_id "${keyClient}"`,
+          });
+        const bound = boundBy.get(keyClient);
+        if (bound !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `"${keyClient}" is bound to client ${bound} already: a key identifies one client`,
+          });
+        boundBy.set(keyClient, id);
+      });
+    }
+  });
+
+/** A client's endpoint: its own, else the GraphQL path followed by its id. */
+export function clientEndpoint(
+  graphqlPath: string,
+  id: string,
+  client: Pick<z.output<typeof ClientConfig>, 'endpoint'>,
+): string {
+  return client.endpoint ?? `${graphqlPath.replace(/\/$/, '')}/${id}`;
+}
 
 export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
 export type SubgraphConfig = z.output<typeof SubgraphConfig>;
@@ -849,4 +1003,5 @@ export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;
 export type PersistedDocumentsConfig = z.output<typeof PersistedDocumentsConfig>;
+export type ClientConfig = z.output<typeof ClientConfig>;
 export type { AuthConfig, AuthMode } from './auth.ts';

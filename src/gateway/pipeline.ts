@@ -1,3 +1,4 @@
+import { identifyClient } from '../bff/identify-client.ts';
 import { channels } from '../kernel/channels.ts';
 import type { RequestContext, Surface } from '../kernel/context.ts';
 import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
@@ -32,10 +33,9 @@ export interface StageEntry {
 
 /**
  * The inbound stages, in the order they run. This list is the one place that order is written;
- * docs/pipeline.md shows it as a table, and a test holds the two together. The stages the
- * design adds next take their places: identifyClient between correlate and authenticate;
- * cacheLookup after authorize (a cached answer must be one this caller may read). The
- * operation's limits come first among the operation stages: a cheap count that refuses a
+ * docs/pipeline.md shows it as a table, and a test holds the two together. The stage the
+ * design adds next takes its place: cacheLookup after authorize (a cached answer must be one
+ * this caller may read). The operation's limits come first among the operation stages: a cheap count that refuses a
  * hostile document before the cost walk.
  */
 export const STAGES: readonly StageEntry[] = [
@@ -44,6 +44,9 @@ export const STAGES: readonly StageEntry[] = [
   // (credentials above all) of a request whose headers are over the limit.
   { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
+  // After authenticate: on the default endpoint a verified API key can pick the client. Before
+  // every policy stage, which read the client's policies (bff/identify-client.ts).
+  { name: 'identifyClient', event: 'request', surfaces: ['graphql'], run: identifyClient },
   // One limiter, two places: where a REST or gRPC request is known (its caller), and where a
   // GraphQL operation is (its cost, below).
   { name: 'rateLimit', event: 'request', surfaces: ['rest', 'grpc'], run: rateLimit },

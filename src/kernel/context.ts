@@ -92,10 +92,30 @@ export interface RequestContext {
    */
   introspection?: boolean;
   /**
+   * The client of the GraphQL surface the request is (`clients`), once `identifyClient` picked
+   * it; undefined when no client is configured or none matches. Later stages read their
+   * policies from it rather than from the snapshot's global ones.
+   */
+  client?: ClientProfile;
+  /**
    * On an operation of a batch: the HTTP request it came in, whose request stages it passed
    * and whose answer carries its result (createOperationContext). Undefined on a request.
    */
   readonly parent?: RequestContext;
+}
+
+/**
+ * A configured client with its policies resolved against the global ones, once per loaded config
+ * (bff/clients.ts): what the stages read of `ctx.client`.
+ */
+export interface ClientProfile {
+  /** Its id: log lines and metric labels name it. */
+  readonly id: string;
+  /** What its endpoint demands of callers; undefined: the GraphQL surface's default. */
+  readonly authMode: AuthMode | undefined;
+  readonly introspection: boolean;
+  /** The global limits with its own overrides applied. */
+  readonly limits: RuntimeSnapshot extends { limits: infer L } ? L : never;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

@@ -152,7 +152,9 @@ export class Telemetry {
    * join the client's trace (W3C Trace Context asks that of intermediaries that do not trace).
    */
   #beginRequest({ ctx, name, attributes }: RequestStart): void {
-    const client = ctx.headers[CLIENT_HEADER];
+    // With clients configured, identifyClient names the client from what it verified: a header
+    // never names a request's client there, so the label stays the configured ids.
+    const client = ctx.snapshot.clients.size > 0 ? undefined : ctx.headers[CLIENT_HEADER];
     if (typeof client === 'string' && CLIENT_NAME.test(client)) ctx.facts.client = client;
     const state: RequestState = { open: 0 };
     if (this.tracing) {

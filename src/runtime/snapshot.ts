@@ -4,11 +4,13 @@ import type { GrpcChannels } from '../adapters/grpc/channels.ts';
 import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import { buildClients, type Clients } from '../bff/clients.ts';
 import type { PersistedManifest } from '../config/manifest.ts';
 import {
   GrpcServerConfig,
   LimitsConfig,
   PersistedDocumentsConfig,
+  ServerConfig,
   type SubgraphConfig,
 } from '../config/schema.ts';
 
@@ -92,6 +94,8 @@ export interface SnapshotParts {
   readonly credentials: Credentials;
   /** Where rate budgets are kept: the running gateway's, so budgets outlive reloads. */
   readonly limitStore: LimitStore;
+  /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
+  readonly clients: Clients;
 }
 
 declare module '../kernel/context.ts' {
@@ -249,6 +253,7 @@ export function assembleSnapshot(
     outbound,
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
+    clients: buildClients(config?.clients ?? {}, config?.server ?? ServerConfig.parse({}), limits),
   };
 }
 

@@ -243,7 +243,10 @@ export function buildApp(options: AppOptions): App {
       if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
     }
-    const isGraphQL = path === server.graphql_path;
+    // A configured client's endpoint is GraphQL too, served by the same Apollo Server; the
+    // snapshot's clients are read so a reload that adds one serves it.
+    const isGraphQL =
+      path === server.graphql_path || manager.current?.clients.byEndpoint.has(path) === true;
     const ctx =
       state === 'starting'
         ? undefined
@@ -293,8 +296,13 @@ export function buildApp(options: AppOptions): App {
       // correlation id every answer carries.
       const endpoint = isGraphQL ? undefined : matchRest(req, ctx);
       if (endpoint?.auth !== undefined) ctx.authMode = endpoint.auth;
-      // The GraphQL endpoint's introspection setting; a BFF client's endpoint sets its own here.
-      if (isGraphQL) ctx.introspection = introspection;
+      // The GraphQL endpoint's introspection setting (identifyClient sets a client's); what a
+      // client's endpoint demands of callers is known from its path, before authenticate runs.
+      if (isGraphQL) {
+        ctx.introspection = introspection;
+        const auth = ctx.snapshot.clients.atEndpoint(ctx.path)?.authMode;
+        if (auth !== undefined) ctx.authMode = auth;
+      }
       await inbound.admit(ctx);
       applyResponseHeaders(res, ctx);
       // A draining gateway still serves: requests arriving now come from clients and balancers
@@ -310,7 +318,13 @@ export function buildApp(options: AppOptions): App {
           `Method ${method} is not allowed; use GET or POST.`,
         );
       }
-      if (landingHtml && method === 'GET' && !search && prefersHtml(accept)) {
+      if (
+        landingHtml &&
+        ctx.path === server.graphql_path &&
+        method === 'GET' &&
+        !search &&
+        prefersHtml(accept)
+      ) {
         res.setHeader('content-type', 'text/html; charset=utf-8');
         res.end(landingHtml);
         return;

@@ -15,7 +15,8 @@ export function costExtensionsPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async willSendResponse({ contextValue: ctx, request, response }) {
           if (response.body.kind !== 'single' || ctx.facts.cost === undefined) return;
-          const { expose, max } = ctx.snapshot.limits.cost;
+          // The max is the one the request was held to: its client's when it has one.
+          const { expose, max } = (ctx.client?.limits ?? ctx.snapshot.limits).cost;
           if (expose === 'never') return;
           if (expose === 'on_request' && request.extensions?.cost !== true) return;
           const result = response.body.singleResult;

@@ -83,7 +83,7 @@ export function estimateCost(ctx: RequestContext): void {
  */
 export function limitCost(ctx: RequestContext): void {
   const cost = ctx.facts.cost;
-  const max = ctx.snapshot.limits.cost.max;
+  const max = (ctx.client?.limits ?? ctx.snapshot.limits).cost.max;
   if (cost === undefined || cost <= max) return;
   throw new GatewayError(
     ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE,

@@ -196,15 +196,16 @@ export function exceededLimit(
 
 /**
  * Stage: refuses an operation deeper, higher, with more root fields, aliases or directives than
- * `limits.operation` allows, before its cost is weighed or anything is planned. A document
- * too long to parse (`max_tokens`) never reaches it: the parser refuses it first.
+ * `limits.operation` (or the request's client's `clients.<id>.limits.operation`) allows,
+ * before its cost is weighed or anything is planned. A document too long to parse
+ * (`max_tokens`) never reaches it: the parser refuses it first.
  */
 export function limitOperation(ctx: RequestContext): void {
   const operation = ctx.operation;
   if (!operation) return;
   const error = exceededLimit(
     measureOperation(operation.document, operation.name),
-    ctx.snapshot.limits.operation,
+    (ctx.client?.limits ?? ctx.snapshot.limits).operation,
   );
   if (error) throw error;
 }

@@ -12,8 +12,16 @@ import type { RequestContext } from '../../kernel/context.ts';
  *   two callers;
  * - anonymous: the address (`ip:<address>`), an IPv6 address by its /64, the block one host is
  *   usually given, so a host cannot take a fresh budget per address.
+ *
+ * A configured client's requests (`ctx.client`) spend budgets of their own (`<client>|...`): a
+ * caller of `web` and `mobile` has a budget on each, sized by each client's policies.
  */
 export function rateIdentity(ctx: RequestContext): string {
+  const caller = callerOf(ctx);
+  return ctx.client ? `${ctx.client.id}|${caller}` : caller;
+}
+
+function callerOf(ctx: RequestContext): string {
   const identity = ctx.identity;
   if (identity?.kind === 'api_key') return `key:${identity.clientId ?? identity.subject}`;
   if (identity) return `sub:${identity.issuer ?? ''} ${identity.subject}`;

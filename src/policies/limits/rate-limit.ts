@@ -18,7 +18,9 @@ import type { Charge, Decision } from './stores/store.ts';
  * (RFC 9110 section 10.2.3) when waiting can help.
  */
 export async function rateLimit(ctx: RequestContext): Promise<void> {
-  const policies = policiesOf(ctx.snapshot.limits.rate.policies, ctx.facts.surface);
+  // A client's own policies replace the global ones for its requests (bff/clients.ts).
+  const limits = ctx.client?.limits ?? ctx.snapshot.limits;
+  const policies = policiesOf(limits.rate.policies, ctx.facts.surface);
   if (policies.length === 0) return;
   const charges = policies.map((policy): Charge => ({
     policy: policy.name,

@@ -24,6 +24,11 @@ test('a verified caller keys its budget; anonymous callers by address', () => {
   assert.equal(rateIdentity(ctx({ ...base, kind: 'api_key', subject: 'ci-key' })), 'key:ci-key');
 });
 
+test("a configured client's requests spend budgets of their own, keyed by its id", () => {
+  const request = { clientAddress: '198.51.100.7', client: { id: 'mobile' } };
+  assert.equal(rateIdentity(request as unknown as RequestContext), 'mobile|ip:198.51.100.7');
+});
+
 test('IPv6 callers share the budget of their /64', () => {
   for (const [address, block] of [
     ['2001:db8:0:1::5', '2001:db8:0:1::/64'],
