@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Supergraph } from '@apollo/federation-internals';
 import { buildAdapters, buildOutbound, type RuntimeDeps } from '../runtime/snapshot.ts';
 import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
@@ -9,6 +10,7 @@ import { generateApiKey, hashApiKey } from '../policies/auth/api-keys.ts';
 import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { ExitCode } from '../server/exit-codes.ts';
+import { buildManifest, readDocuments } from './manifest-build.ts';
 import { exitOnSignals, startGateway } from '../server/main.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
@@ -34,6 +36,11 @@ Commands:
                --config <file>      (default: ./supergraph.yaml)
                --port <n>           (default: PORT, else 4100)
                --host <addr>        (default: 127.0.0.1)
+  manifest build <dir>
+             Build a persisted query manifest (Apollo's format) from the .graphql files under
+             dir: one entry per named operation, each validated against the gateway's API schema
+               --config <file>      (default: ./supergraph.yaml)
+               --out <file>         (default: stdout)
   key hash   Print the SHA-256 of the API key read from stdin (an API key entry's sha256)
   key new    Generate an API key; print it and its SHA-256
   help       Show this text
@@ -53,6 +60,10 @@ async function main(argv: string[]): Promise<void> {
       return serveSubgraphCommand(rest);
     case 'key':
       return key(rest);
+    case 'manifest':
+      if (rest[0] !== 'build')
+        throw new UsageError('the manifest command has one subcommand: manifest build <dir>');
+      return manifestBuild(rest.slice(1));
     case 'rest':
     case 'grpc':
       if (rest[0] !== 'print') {
@@ -144,6 +155,45 @@ async function compose(args: string[]): Promise<void> {
   process.stderr.write(
     `wrote ${output}: ${supergraph.subgraphs.length} subgraphs, sha256 ${supergraph.hash.slice(0, 12)}\n`,
   );
+}
+
+/**
+ * `manifest build <dir>`: the manifest a client ships, checked against the graph the config
+ * composes (the client's contract once clients exist). Every failure is printed as
+ * `file:line:column message` and exits 1 without writing anything.
+ */
+async function manifestBuild(args: string[]): Promise<void> {
+  const { values, positionals } = asUsage(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, out: { type: 'string' } },
+    }),
+  );
+  if (positionals.length !== 1) throw new UsageError('manifest build takes one directory');
+  const documents = await readDocuments(resolve(positionals[0] as string));
+  if (documents.length === 0) throw new Error(`no .graphql files under ${positionals[0]}`);
+  const deps = createLoadDeps();
+  const { supergraph } = await configSource(
+    resolve(values.config ?? 'supergraph.yaml'),
+    process.env,
+  )
+    .load(deps)
+    .finally(() => deps.close());
+  const schema = Supergraph.build(supergraph.sdl).apiSchema().toGraphQLJSSchema();
+  const built = buildManifest(documents, schema);
+  if ('failures' in built) {
+    for (const f of built.failures)
+      process.stderr.write(`${f.file}:${f.line}:${f.column} ${f.message}\n`);
+    throw new Error(`${built.failures.length} problem(s): no manifest written`);
+  }
+  const text = `${JSON.stringify(built.manifest, null, 2)}\n`;
+  if (values.out === undefined) {
+    process.stdout.write(text);
+    return;
+  }
+  await writeFile(resolve(values.out), text);
+  process.stderr.write(`wrote ${values.out}: ${built.manifest.operations.length} operations\n`);
 }
 
 /** parseArgs throws on unknown flags and stray arguments; those are usage errors. */

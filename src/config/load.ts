@@ -11,6 +11,7 @@ import {
   type Document,
 } from 'yaml';
 import type { z } from 'zod';
+import { parseManifest, type PersistedManifest } from './manifest.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
 import { interpolate, InterpolationError } from './interpolate.ts';
@@ -82,6 +83,8 @@ export interface LoadedConfig {
   readonly grpcServices: ReadonlyMap<string, ResolvedGrpcService>;
   /** The key files of `auth.jwt` entries, read: by the entry's index. */
   readonly authKeys: ReadonlyMap<number, AuthKeyFile>;
+  /** `persisted_documents.manifest`, read: document text by id (empty without a manifest). */
+  readonly persistedManifest: PersistedManifest;
 }
 
 /** A JWT issuer's keys from a file: a JWKS (parsed) or a PEM key or certificate. */
@@ -227,6 +230,22 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     if (typeof jwks === 'string') issues.push(issueAt(at, `${named}: ${jwks}`));
     else authKeys.set(index, { kind: 'jwks', file: read.file, jwks });
   }
+  let persistedManifest: PersistedManifest = new Map();
+  const manifestPath = config.persisted_documents.manifest;
+  const manifestKey = ['persisted_documents', 'manifest'];
+  const manifestFile = manifestPath && (await readNamed(manifestPath, manifestKey, 'manifest'));
+  if (manifestFile) {
+    const parsed = parseManifest(manifestFile.text);
+    if ('manifest' in parsed) persistedManifest = parsed.manifest;
+    else
+      for (const problem of parsed.problems)
+        issues.push(
+          issueAt(
+            manifestKey,
+            `${manifestPath}${problem.path ? ` at ${problem.path}` : ''}: ${problem.message}`,
+          ),
+        );
+  }
   const transcode = new Map<string, ResolvedTranscode>();
   for (const [name, entry] of Object.entries(config.transcode)) {
     const from = entry.subgraph === undefined ? undefined : config.subgraphs[entry.subgraph];
@@ -340,7 +359,17 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   for (const entry of [...transcode.values(), ...grpcServices.values()])
     watchFiles.push(...entry.files);
   for (const keys of authKeys.values()) watchFiles.push(keys.file);
-  return { file: path, config, schemas, watchFiles, transcode, grpcServices, authKeys };
+  if (manifestFile) watchFiles.push(manifestFile.file);
+  return {
+    file: path,
+    config,
+    schemas,
+    watchFiles,
+    transcode,
+    grpcServices,
+    authKeys,
+    persistedManifest,
+  };
 }
 
 /** A JWKS document, or what is wrong with it. Private key parts are refused: only public keys. */

@@ -309,6 +309,13 @@ export const ServerConfig = z.strictObject({
   trusted_proxies: z.array(IpRange).default([]),
   /** Batched operations (JSON array bodies). @default refused */
   batching: BatchingConfig.default(BatchingConfig.parse({})),
+  /**
+   * The most bytes of document text the automatic persisted query cache holds; past it the least
+   * recently used documents are evicted (clients register them again). Apollo Server's default
+   * cache is unbounded in count but shares 30 MiB with its other caches; this one is APQ's alone.
+   * Read at start. @default 30mib
+   */
+  apq_cache_size: ByteSize.default(31_457_280),
 });
 
 export const LogConfig = z.strictObject({
@@ -814,6 +821,44 @@ export const RouteConfig = z
 
 export const FEDERATION_VERSION = /^=?2(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
 
+/**
+ * Trusted documents on the GraphQL endpoint: a manifest of operations clients may send by id,
+ * whether anything else is refused, and whether clients may register documents by hash (APQ).
+ * Hot-reloaded, manifest file included. Shaped as one object so that a client entry can carry it
+ * when clients come (docs/clients.md#trusted-documents).
+ */
+export const PersistedDocumentsConfig = z
+  .strictObject({
+    /**
+     * A persisted-operation manifest, relative to supergraph.yaml: Apollo's persisted query
+     * manifest JSON, or the `persisted-documents.json` of GraphQL Code Generator's client preset.
+     * Its operations can be sent by id. @default no manifest
+     */
+    manifest: z.string().min(1).optional(),
+    /**
+     * Safelisting: refuse any document that is not in the manifest (403 QUERY_NOT_IN_SAFELIST);
+     * a listed document may still be sent as text. Needs `manifest` and `apq: false`.
+     * @default false
+     */
+    persisted_only: z.boolean().default(false),
+    /**
+     * Automatic persisted queries: a client may register a document under its SHA-256 and then
+     * send the hash alone. The cache is bounded by `server.apq_cache_size`. @default true
+     */
+    apq: z.boolean().default(true),
+  })
+  .superRefine((entry, ctx) => {
+    if (!entry.persisted_only) return;
+    if (entry.manifest === undefined)
+      ctx.addIssue({ code: 'custom', path: ['persisted_only'], message: 'needs a manifest' });
+    if (entry.apq)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apq'],
+        message: 'must be false with persisted_only: APQ would register any document',
+      });
+  });
+
 export const GatewayConfigSchema = z
   .strictObject({
     /**
@@ -850,6 +895,7 @@ export const GatewayConfigSchema = z
     /** Who may call and how identity reaches backends. @default no credentials: nothing required */
     auth: AuthConfig.default(AuthConfig.parse({})),
     redis: RedisConfig.default(RedisConfig.parse({})),
+    persisted_documents: PersistedDocumentsConfig.default(PersistedDocumentsConfig.parse({})),
     /** The GraphQL surface's clients, by id (docs/clients.md). @default {} (one surface, global policies) */
     clients: z
       .record(
@@ -956,5 +1002,6 @@ export type RedisConfig = z.output<typeof RedisConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;
+export type PersistedDocumentsConfig = z.output<typeof PersistedDocumentsConfig>;
 export type ClientConfig = z.output<typeof ClientConfig>;
 export type { AuthConfig, AuthMode } from './auth.ts';

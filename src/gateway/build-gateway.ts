@@ -10,6 +10,7 @@ import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { addFetchCost } from '../policies/limits/cost.ts';
+import { ApqCache } from './apq-cache.ts';
 import { withFieldAuthorization } from './authorized-gateway.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
@@ -110,6 +111,9 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     // it validates are cached across endpoints.
     introspection: true,
     parseOptions,
+    // Always on here: whether a request may use APQ is decided per snapshot before Apollo Server
+    // sees it (trusted-documents.ts), so `persisted_documents.apq` reloads.
+    persistedQueries: { cache: new ApqCache(server.apq_cache_size) },
     csrfPrevention: server.csrf_prevention,
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,

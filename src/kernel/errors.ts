@@ -7,6 +7,7 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * see them, and their log level and masking are decided here like ours. Where Apollo Server
  * leaves a client's mistake uncoded (an answer of 500 or INTERNAL_SERVER_ERROR), the gateway
  * uses Apollo Router's code for it: SUBSCRIPTION_NOT_SUPPORTED, PERSISTED_QUERY_HASH_MISMATCH,
+ * PERSISTED_QUERY_NOT_IN_LIST and QUERY_NOT_IN_SAFELIST (trusted documents),
  * and GRAPHQL_VALIDATION_FAILED for an operation name that names no operation
  * (apollo-router/src/spec/mod.rs, apollo-router/src/services/layers/apq.rs). Operation limits,
  * disabled introspection and batches use the Router's codes too (MAX_DEPTH_LIMIT, ...,
@@ -21,6 +22,8 @@ export const ErrorCode = {
   SUBSCRIPTION_NOT_SUPPORTED: 'SUBSCRIPTION_NOT_SUPPORTED',
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  QUERY_NOT_IN_SAFELIST: 'QUERY_NOT_IN_SAFELIST',
   MAX_TOKENS_LIMIT: 'MAX_TOKENS_LIMIT',
   MAX_DEPTH_LIMIT: 'MAX_DEPTH_LIMIT',
   MAX_HEIGHT_LIMIT: 'MAX_HEIGHT_LIMIT',
@@ -64,6 +67,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // which then registers the query (the APQ protocol's normal first step).
   [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 200,
   [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 400,
+  // Apollo Router's statuses (apollo-router/src/services/layers/persisted_queries): an id that
+  // names nothing and cannot be registered is not found; a listed-only endpoint refuses others.
+  [ErrorCode.PERSISTED_QUERY_NOT_IN_LIST]: 404,
+  [ErrorCode.QUERY_NOT_IN_SAFELIST]: 403,
   [ErrorCode.MAX_TOKENS_LIMIT]: 400,
   [ErrorCode.MAX_DEPTH_LIMIT]: 400,
   [ErrorCode.MAX_HEIGHT_LIMIT]: 400,
@@ -115,6 +122,8 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.SUBSCRIPTION_NOT_SUPPORTED]: 12, // UNIMPLEMENTED
   [ErrorCode.PERSISTED_QUERY_NOT_FOUND]: 5, // NOT_FOUND
   [ErrorCode.PERSISTED_QUERY_HASH_MISMATCH]: 3, // INVALID_ARGUMENT
+  [ErrorCode.PERSISTED_QUERY_NOT_IN_LIST]: 5, // NOT_FOUND
+  [ErrorCode.QUERY_NOT_IN_SAFELIST]: 7, // PERMISSION_DENIED
   [ErrorCode.MAX_TOKENS_LIMIT]: 3, // INVALID_ARGUMENT: the operation, not a quota, is at fault
   [ErrorCode.MAX_DEPTH_LIMIT]: 3, // INVALID_ARGUMENT
   [ErrorCode.MAX_HEIGHT_LIMIT]: 3, // INVALID_ARGUMENT

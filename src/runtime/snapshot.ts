@@ -5,12 +5,19 @@ import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { buildClients, type Clients } from '../bff/clients.ts';
+import type { PersistedManifest } from '../config/manifest.ts';
 import {
   GrpcServerConfig,
   LimitsConfig,
+  PersistedDocumentsConfig,
   ServerConfig,
   type SubgraphConfig,
 } from '../config/schema.ts';
+
+export interface PersistedDocuments {
+  readonly settings: PersistedDocumentsConfig;
+  readonly manifest: PersistedManifest;
+}
 import type { RuntimeSnapshot } from '../kernel/context.ts';
 import type {
   HeaderRules,
@@ -75,6 +82,8 @@ export interface SnapshotParts {
   readonly grpcServer: GrpcServerConfig;
   /** How operations are weighed; reloads apply. */
   readonly limits: LimitsConfig;
+  /** `persisted_documents` with its manifest read: what the GraphQL endpoint trusts. */
+  readonly persistedDocuments: PersistedDocuments;
   /** `@cost` and `@listSize` of this supergraph, read once per load. */
   readonly costModel: CostModel;
   /** `@authenticated`, `@requiresScopes` and `@policy` of this supergraph, read once per load. */
@@ -235,6 +244,10 @@ export function assembleSnapshot(
     ...(grpcFront ? { grpcFront } : {}),
     grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
     limits,
+    persistedDocuments: {
+      settings: config?.persisted_documents ?? PersistedDocumentsConfig.parse({}),
+      manifest: loaded?.persistedManifest ?? new Map(),
+    },
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size, gatewaySdl),
     authModel: auth.model,
     outbound,

@@ -8,6 +8,7 @@ import {
 import type { BatchingConfig } from '../config/schema.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { persistedQueryError, searchParamsOf } from '../gateway/persisted-query.ts';
+import { resolveDocument, resolveSearch } from '../gateway/trusted-documents.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { serveBatch } from './graphql-batch.ts';
 import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
@@ -47,7 +48,15 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     if (Array.isArray(body)) return serveOperations(res, ctx, headers, search, body);
     const persistedQuery = persistedQueryError(body ?? searchParamsOf(search));
     if (persistedQuery) throw persistedQuery;
-    const request: HTTPGraphQLRequest = { method, headers, search, body };
+    const trusted = ctx.snapshot.persistedDocuments;
+    const request: HTTPGraphQLRequest = isParams(body)
+      ? { method, headers, search, body: resolveDocument(body, trusted) }
+      : {
+          method,
+          headers,
+          search: method === 'GET' ? resolveSearch(search, trusted) : search,
+          body,
+        };
     const response = await execute(request, ctx);
     for (const [name, value] of response.headers) res.setHeader(name, value);
     // Over Apollo Server's headers: what the operation stages set (the request stages' were
@@ -86,12 +95,18 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const operationHeaders = new HeaderMap(headers);
     operationHeaders.set('accept', contentType.split(';')[0] as string);
     const text = await serveBatch(body, ctx, batching, async (operation, operationCtx) => {
-      const refused = persistedQueryError(operation);
-      if (refused) {
-        operationCtx.facts.errorCodes.add(refused.code);
-        return errorResult(refused);
+      let resolved = operation;
+      try {
+        const refused = persistedQueryError(operation);
+        if (refused) throw refused;
+        if (isParams(operation))
+          resolved = resolveDocument(operation, operationCtx.snapshot.persistedDocuments);
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        operationCtx.facts.errorCodes.add(error.code);
+        return errorResult(error);
       }
-      const request = { method: 'POST', headers: operationHeaders, search, body: operation };
+      const request = { method: 'POST', headers: operationHeaders, search, body: resolved };
       return resultText(await execute(request, operationCtx));
     });
     // Apollo Server's own headers of each operation are its content type (the batch's, set
@@ -103,6 +118,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     res.setHeader('content-length', Buffer.byteLength(text));
     res.end(text);
   }
+}
+
+function isParams(body: unknown): body is Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body);
 }
 
 function applyStageHeaders(res: ServerResponse, ctx: RequestContext): void {

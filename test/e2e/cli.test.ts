@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiKeys, hashApiKey } from '../../src/policies/auth/api-keys.ts';
@@ -194,5 +195,57 @@ describe('the key command', () => {
       assert.equal(code, 2, args.join(' '));
       assert.match(stderr, /key hash +Print the SHA-256/);
     }
+  });
+});
+
+describe('gateway manifest build', () => {
+  let project: Awaited<ReturnType<typeof writeProject>>;
+
+  // Only the schema files are read: no subgraph needs to run.
+  before(async () => {
+    project = await writeProject(
+      SHOP.map((s) => ({ name: s.name, url: 'http://127.0.0.1:1/graphql', sdl: s.sdl })),
+    );
+  });
+
+  after(() => project.remove());
+
+  test('manifest build writes one Apollo manifest entry per operation, with fragments from other files', async () => {
+    await mkdir(join(project.dir, 'ops/nested'), { recursive: true });
+    await project.write('ops/me.graphql', 'query Me {\n  me { ...UserName }\n}\n');
+    await project.write('ops/nested/fragments.graphql', 'fragment UserName on User { name }\n');
+    await project.write('ops/top.graphql', 'query Top { topProducts(first: 2) { upc } }\n');
+    const { code, stderr } = await run(
+      ['manifest', 'build', 'ops', '--config', 'supergraph.yaml', '--out', 'manifest.json'],
+      project.dir,
+    );
+    assert.equal(code, 0, stderr);
+    const manifest = JSON.parse(await readFile(join(project.dir, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.format, 'apollo-persisted-query-manifest');
+    assert.deepEqual(
+      manifest.operations.map((o: { name: string; type: string }) => [o.name, o.type]),
+      [
+        ['Me', 'query'],
+        ['Top', 'query'],
+      ],
+    );
+    const me = manifest.operations[0];
+    assert.match(me.body, /^query Me \{[\s\S]*fragment UserName on User/);
+    assert.equal(me.id, createHash('sha256').update(me.body).digest('hex'));
+  });
+
+  test('manifest build exits 1 naming the file and line of an operation that no longer validates', async () => {
+    await project.write(
+      'ops/stale.graphql',
+      '# renamed on the server\nquery Stale {\n  me { fullName }\n}\n',
+    );
+    const { code, stdout, stderr } = await run(['manifest', 'build', 'ops'], project.dir);
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.match(
+      stderr,
+      /ops\/stale\.graphql:3:8 operation Stale: Cannot query field "fullName" on type "User"/,
+    );
+    await rm(join(project.dir, 'ops/stale.graphql'));
   });
 });

@@ -261,3 +261,33 @@ test('a Redis limit store without redis.url is reported at limits.store.kind', a
   assert.equal(loaded.config.redis.url, 'redis://127.0.0.1:6379');
   assert.equal(loaded.config.redis.command_timeout, 100);
 });
+
+test('a persisted document manifest is read and watched; a broken one names file, key and entry', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  const yaml = `${VALID}persisted_documents:\n  manifest: ./manifest.json\n`;
+  await writeFile(join(dir, 'supergraph.yaml'), yaml);
+  await writeFile(join(dir, 'users.graphql'), 'type Query { me: String }');
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ abc: '{ me }' }));
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.equal(loaded.persistedManifest.get('abc'), '{ me }');
+  assert.ok(loaded.watchFiles.includes(join(dir, 'manifest.json')));
+  const broken = {
+    format: 'apollo-persisted-query-manifest',
+    version: 1,
+    operations: [
+      { id: 'a', name: 'A', type: 'query', body: '{ me }' },
+      { id: 'b', name: 'B' },
+    ],
+  };
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(broken));
+  await assert.rejects(
+    loadConfig(join(dir, 'supergraph.yaml'), {}),
+    /supergraph\.yaml:8:13: persisted_documents\.manifest: \.\/manifest\.json at operations\.1\.body: expected a non-empty string/,
+  );
+});
+
+test('persisted_only needs a manifest and apq off', () => {
+  const message = failure(`${VALID}persisted_documents:\n  persisted_only: true\n`);
+  assert.match(message, /persisted_documents\.persisted_only: needs a manifest/);
+  assert.match(message, /persisted_documents\.apq: must be false with persisted_only/);
+});

@@ -1,0 +1,167 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
+import { SHOP } from '../fixtures/graphs/shop.ts';
+import {
+  get,
+  post,
+  startSubgraphs,
+  startTestGateway,
+  writeProject,
+  type TestGateway,
+} from '../helpers/env.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const ME = 'query Me { me { name } }';
+const PRODUCTS = 'query Products { topProducts { upc } }';
+const apolloManifest = (bodies: string[]) =>
+  JSON.stringify({
+    format: 'apollo-persisted-query-manifest',
+    version: 1,
+    operations: bodies.map((body) => ({
+      id: sha256(body),
+      name: /query (\w+)/.exec(body)?.[1],
+      type: 'query',
+      body,
+    })),
+  });
+const byHash = (hash: string) => ({
+  extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+});
+const codeOf = (json: any) => json.errors?.[0]?.extensions?.code;
+
+async function startWith(persisted: Record<string, unknown>, server: Record<string, unknown> = {}) {
+  const subgraphs = await startSubgraphs(SHOP, 0);
+  const project = await writeProject(subgraphs.servers, {
+    persisted_documents: { manifest: './manifest.json', ...persisted },
+    server: { hot_reload: true, ...server },
+  });
+  await project.write('manifest.json', apolloManifest([ME]));
+  const gateway = await startTestGateway({ configFile: project.configFile });
+  return {
+    project,
+    gateway,
+    close: async () => {
+      await gateway.close();
+      await subgraphs.close();
+      await project.remove();
+    },
+  };
+}
+
+describe('trusted documents with a manifest and APQ', () => {
+  let env: Awaited<ReturnType<typeof startWith>>;
+  let gateway: TestGateway;
+  // 100 bytes: room for the three short documents of the eviction test, not for a fourth.
+  before(async () => {
+    env = await startWith({}, { apq_cache_size: 100, batching: { enabled: true } });
+    gateway = env.gateway;
+  });
+  after(() => env.close());
+
+  test('a manifest id sent as extensions.persistedQuery runs its document without a query', async () => {
+    const res = await post(gateway.url, byHash(sha256(ME)));
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.data, { me: { name: 'Ada Lovelace' } });
+  });
+
+  test('a manifest id sent as documentId runs its document, by POST and by GET', async () => {
+    const posted = await post(gateway.url, { documentId: sha256(ME) });
+    assert.deepEqual(posted.json.data, { me: { name: 'Ada Lovelace' } });
+    const prefixed = await post(gateway.url, { documentId: `sha256:${sha256(ME)}` });
+    assert.deepEqual(prefixed.json.data, { me: { name: 'Ada Lovelace' } });
+    const got = await get(`${gateway.url}?documentId=${sha256(ME)}`, {
+      accept: 'application/json',
+      // Apollo Server's CSRF prevention: a GET must show it is not a simple cross-site request.
+      'apollo-require-preflight': 'true',
+    });
+    assert.equal(got.status, 200, got.text);
+    assert.deepEqual(got.json.data, { me: { name: 'Ada Lovelace' } });
+  });
+
+  test('in a batch each operation is resolved alone: a listed id runs, an unknown one is its own error', async () => {
+    const res = await post(gateway.url, [{ documentId: sha256(ME) }, { documentId: 'nope' }]);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json[0].data, { me: { name: 'Ada Lovelace' } });
+    assert.equal(codeOf(res.json[1]), 'PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
+  test('an unknown documentId is refused with 404 PERSISTED_QUERY_NOT_IN_LIST', async () => {
+    const res = await post(gateway.url, { documentId: sha256('{ nope }') });
+    assert.equal(res.status, 404);
+    assert.equal(codeOf(res.json), 'PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
+  test('APQ: a miss, a registration, then a hit; a mismatched hash is refused', async () => {
+    const hash = sha256(PRODUCTS);
+    const miss = await post(gateway.url, byHash(hash));
+    assert.equal(miss.status, 200);
+    assert.equal(codeOf(miss.json), 'PERSISTED_QUERY_NOT_FOUND');
+    const registered = await post(gateway.url, { query: PRODUCTS, ...byHash(hash) });
+    assert.equal(registered.json.data.topProducts.length > 0, true);
+    const hit = await post(gateway.url, byHash(hash));
+    assert.deepEqual(hit.json.data, registered.json.data);
+    const mismatch = await post(gateway.url, { query: ME, ...byHash(hash) });
+    assert.equal(mismatch.status, 400);
+    assert.equal(codeOf(mismatch.json), 'PERSISTED_QUERY_HASH_MISMATCH');
+  });
+
+  test('the APQ cache is bounded: past server.apq_cache_size the oldest document is evicted', async () => {
+    const docs = [
+      'query A { me { id } }',
+      'query B { me { name } }',
+      'query C { me { username } }',
+    ];
+    for (const query of docs) await post(gateway.url, { query, ...byHash(sha256(query)) });
+    // PRODUCTS (38 bytes), then 21 + 23 + 27: 109 bytes over the bound of 100 evicts PRODUCTS.
+    assert.equal(
+      codeOf((await post(gateway.url, byHash(sha256(PRODUCTS)))).json),
+      'PERSISTED_QUERY_NOT_FOUND',
+    );
+    const last = await post(gateway.url, byHash(sha256(docs[2] as string)));
+    assert.deepEqual(last.json.data, { me: { username: 'ada' } });
+  });
+
+  test('a reloaded manifest in the codegen format is served at once, and the old ids are gone', async () => {
+    const reloaded = once(gateway.running.app.manager, 'reload');
+    await env.project.write('manifest.json', JSON.stringify({ [sha256(PRODUCTS)]: PRODUCTS }));
+    assert.equal(((await reloaded) as [ReloadOutcome])[0].ok, true);
+    const res = await post(gateway.url, { documentId: sha256(PRODUCTS) });
+    assert.equal(res.json.data.topProducts.length > 0, true);
+    const old = await post(gateway.url, { documentId: sha256(ME) });
+    assert.equal(codeOf(old.json), 'PERSISTED_QUERY_NOT_IN_LIST');
+  });
+});
+
+describe('persisted_only: the manifest as a safelist', () => {
+  let env: Awaited<ReturnType<typeof startWith>>;
+  before(async () => {
+    env = await startWith({ persisted_only: true, apq: false });
+  });
+  after(() => env.close());
+
+  test('a raw document not in the manifest is refused with 403 QUERY_NOT_IN_SAFELIST', async () => {
+    const res = await post(env.gateway.url, { query: PRODUCTS });
+    assert.equal(res.status, 403);
+    assert.equal(codeOf(res.json), 'QUERY_NOT_IN_SAFELIST');
+    assert.match(res.json.errors[0].message, /persisted document list/);
+  });
+
+  test('manifest ids and the listed document itself are served', async () => {
+    for (const body of [{ documentId: sha256(ME) }, byHash(sha256(ME)), { query: ME }]) {
+      const res = await post(env.gateway.url, body);
+      assert.deepEqual(res.json.data, { me: { name: 'Ada Lovelace' } }, JSON.stringify(body));
+    }
+  });
+
+  test('with apq off, a hash that is not listed is not found and cannot be registered', async () => {
+    const hash = sha256(PRODUCTS);
+    const res = await post(env.gateway.url, byHash(hash));
+    assert.equal(res.status, 404);
+    assert.equal(codeOf(res.json), 'PERSISTED_QUERY_NOT_IN_LIST');
+    const register = await post(env.gateway.url, { query: PRODUCTS, ...byHash(hash) });
+    assert.equal(codeOf(register.json), 'QUERY_NOT_IN_SAFELIST');
+  });
+});
