@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/config/errors.ts';
 import { parseConfig } from '../../../src/config/load.ts';
+import { configFailure } from '../../helpers/config.ts';
 import { buildClients } from '../../../src/bff/clients.ts';
 
 const FILE = join(process.cwd(), 'supergraph.yaml');
@@ -19,15 +20,7 @@ auth:
 `;
 
 /** The message the user sees, for a config that must fail. */
-function failure(clients: string): string {
-  try {
-    parseConfig(`${BASE}clients:\n${clients}`, FILE, {});
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.message;
-  }
-  assert.fail('the config was accepted');
-}
+const failure = (clients: string): string => configFailure(`${BASE}clients:\n${clients}`, FILE);
 
 test('without clients, none is configured: the GraphQL surface stays as it was', () => {
   const { config } = parseConfig(BASE, FILE, {});

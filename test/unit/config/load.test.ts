@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/config/errors.ts';
 import { loadConfig, parseConfig } from '../../../src/config/load.ts';
+import { configFailure } from '../../helpers/config.ts';
 
 const FILE = join(process.cwd(), 'supergraph.yaml');
 const VALID = `federation_version: =2.3.0
@@ -16,15 +16,8 @@ subgraphs:
 `;
 
 /** The message the user sees, for a config that must fail. */
-function failure(text: string, env: Record<string, string> = {}): string {
-  try {
-    parseConfig(text, FILE, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.message;
-  }
-  assert.fail('the config was accepted');
-}
+const failure = (text: string, env: Record<string, string> = {}): string =>
+  configFailure(text, FILE, env);
 
 test('a rover-only file loads with every default applied', () => {
   const { config } = parseConfig(VALID, FILE, {});
