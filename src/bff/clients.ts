@@ -4,6 +4,7 @@ import {
   type LimitsConfig,
   type ServerConfig,
 } from '../config/schema.ts';
+import type { PersistedManifest } from '../config/manifest.ts';
 import type { ClientProfile } from '../kernel/context.ts';
 
 /**
@@ -30,6 +31,8 @@ export function buildClients(
   clients: Readonly<Record<string, ClientConfig>>,
   server: ServerConfig,
   limits: LimitsConfig,
+  persistedDocuments: ClientProfile['persistedDocuments'],
+  manifests: ReadonlyMap<string, PersistedManifest>,
 ): Clients {
   const byEndpoint = new Map<string, ClientProfile>();
   const byApiKeyClient = new Map<string, ClientProfile>();
@@ -42,6 +45,13 @@ export function buildClients(
       authMode: config.auth,
       introspection: config.introspection ?? introspection,
       limits: resolveLimits(limits, config.limits),
+      // Its own trusted documents replace the top-level ones whole: its manifest, its rules.
+      persistedDocuments: config.persisted_documents
+        ? Object.freeze({
+            settings: config.persisted_documents,
+            manifest: manifests.get(id) ?? new Map(),
+          })
+        : persistedDocuments,
     });
     byEndpoint.set(clientEndpoint(server.graphql_path, id, config), profile);
     for (const keyClient of config.api_keys) byApiKeyClient.set(keyClient, profile);

@@ -85,6 +85,8 @@ export interface LoadedConfig {
   readonly authKeys: ReadonlyMap<number, AuthKeyFile>;
   /** `persisted_documents.manifest`, read: document text by id (empty without a manifest). */
   readonly persistedManifest: PersistedManifest;
+  /** `clients.<id>.persisted_documents.manifest`, read, for each client that has its own. */
+  readonly clientManifests: ReadonlyMap<string, PersistedManifest>;
 }
 
 /** A JWT issuer's keys from a file: a JWKS (parsed) or a PEM key or certificate. */
@@ -230,21 +232,42 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     if (typeof jwks === 'string') issues.push(issueAt(at, `${named}: ${jwks}`));
     else authKeys.set(index, { kind: 'jwks', file: read.file, jwks });
   }
-  let persistedManifest: PersistedManifest = new Map();
-  const manifestPath = config.persisted_documents.manifest;
-  const manifestKey = ['persisted_documents', 'manifest'];
-  const manifestFile = manifestPath && (await readNamed(manifestPath, manifestKey, 'manifest'));
-  if (manifestFile) {
+  const manifestFiles: string[] = [];
+  /** A `persisted_documents.manifest`, read; problems are issues at its key. */
+  const readManifest = async (
+    manifestPath: string | undefined,
+    manifestKey: string[],
+  ): Promise<PersistedManifest> => {
+    const manifestFile = manifestPath && (await readNamed(manifestPath, manifestKey, 'manifest'));
+    if (!manifestFile) return new Map();
+    manifestFiles.push(manifestFile.file);
     const parsed = parseManifest(manifestFile.text);
-    if ('manifest' in parsed) persistedManifest = parsed.manifest;
-    else
-      for (const problem of parsed.problems)
-        issues.push(
-          issueAt(
-            manifestKey,
-            `${manifestPath}${problem.path ? ` at ${problem.path}` : ''}: ${problem.message}`,
-          ),
-        );
+    if ('manifest' in parsed) return parsed.manifest;
+    for (const problem of parsed.problems)
+      issues.push(
+        issueAt(
+          manifestKey,
+          `${manifestPath}${problem.path ? ` at ${problem.path}` : ''}: ${problem.message}`,
+        ),
+      );
+    return new Map();
+  };
+  const persistedManifest = await readManifest(config.persisted_documents.manifest, [
+    'persisted_documents',
+    'manifest',
+  ]);
+  const clientManifests = new Map<string, PersistedManifest>();
+  for (const [id, client] of Object.entries(config.clients)) {
+    if (!client.persisted_documents) continue;
+    clientManifests.set(
+      id,
+      await readManifest(client.persisted_documents.manifest, [
+        'clients',
+        id,
+        'persisted_documents',
+        'manifest',
+      ]),
+    );
   }
   const transcode = new Map<string, ResolvedTranscode>();
   for (const [name, entry] of Object.entries(config.transcode)) {
@@ -359,7 +382,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   for (const entry of [...transcode.values(), ...grpcServices.values()])
     watchFiles.push(...entry.files);
   for (const keys of authKeys.values()) watchFiles.push(keys.file);
-  if (manifestFile) watchFiles.push(manifestFile.file);
+  watchFiles.push(...manifestFiles);
   return {
     file: path,
     config,
@@ -369,6 +392,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     grpcServices,
     authKeys,
     persistedManifest,
+    clientManifests,
   };
 }
 

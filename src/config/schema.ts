@@ -569,6 +569,44 @@ export const LimitsConfig = z.strictObject({
 const CLIENT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
+ * Trusted documents on the GraphQL endpoint: a manifest of operations clients may send by id,
+ * whether anything else is refused, and whether clients may register documents by hash (APQ).
+ * Hot-reloaded, manifest file included. A client entry can carry its own
+ * (`clients.<id>.persisted_documents`, docs/clients.md#trusted-documents).
+ */
+export const PersistedDocumentsConfig = z
+  .strictObject({
+    /**
+     * A persisted-operation manifest, relative to supergraph.yaml: Apollo's persisted query
+     * manifest JSON, or the `persisted-documents.json` of GraphQL Code Generator's client preset.
+     * Its operations can be sent by id. @default no manifest
+     */
+    manifest: z.string().min(1).optional(),
+    /**
+     * Safelisting: refuse any document that is not in the manifest (403 QUERY_NOT_IN_SAFELIST);
+     * a listed document may still be sent as text. Needs `manifest` and `apq: false`.
+     * @default false
+     */
+    persisted_only: z.boolean().default(false),
+    /**
+     * Automatic persisted queries: a client may register a document under its SHA-256 and then
+     * send the hash alone. The cache is bounded by `server.apq_cache_size`. @default true
+     */
+    apq: z.boolean().default(true),
+  })
+  .superRefine((entry, ctx) => {
+    if (!entry.persisted_only) return;
+    if (entry.manifest === undefined)
+      ctx.addIssue({ code: 'custom', path: ['persisted_only'], message: 'needs a manifest' });
+    if (entry.apq)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apq'],
+        message: 'must be false with persisted_only: APQ would register any document',
+      });
+  });
+
+/**
  * One client of the GraphQL surface (docs/clients.md, "Client endpoints and policies"): the endpoint it calls and the
  * policies its requests get in place of the global ones. A request is this client's when it
  * reaches its endpoint, or reaches `server.graphql_path` with a verified API key whose client
@@ -633,6 +671,12 @@ export const ClientConfig = z.strictObject({
         .optional(),
     })
     .optional(),
+  /**
+   * Its own trusted documents, in place of the top-level `persisted_documents` (not merged
+   * with it): its manifest, relative to supergraph.yaml, and its `persisted_only` and `apq`.
+   * @default the top-level persisted_documents
+   */
+  persisted_documents: PersistedDocumentsConfig.optional(),
 });
 
 /**
@@ -820,44 +864,6 @@ export const RouteConfig = z
   });
 
 export const FEDERATION_VERSION = /^=?2(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/;
-
-/**
- * Trusted documents on the GraphQL endpoint: a manifest of operations clients may send by id,
- * whether anything else is refused, and whether clients may register documents by hash (APQ).
- * Hot-reloaded, manifest file included. Shaped as one object so that a client entry can carry it
- * when clients come (docs/clients.md#trusted-documents).
- */
-export const PersistedDocumentsConfig = z
-  .strictObject({
-    /**
-     * A persisted-operation manifest, relative to supergraph.yaml: Apollo's persisted query
-     * manifest JSON, or the `persisted-documents.json` of GraphQL Code Generator's client preset.
-     * Its operations can be sent by id. @default no manifest
-     */
-    manifest: z.string().min(1).optional(),
-    /**
-     * Safelisting: refuse any document that is not in the manifest (403 QUERY_NOT_IN_SAFELIST);
-     * a listed document may still be sent as text. Needs `manifest` and `apq: false`.
-     * @default false
-     */
-    persisted_only: z.boolean().default(false),
-    /**
-     * Automatic persisted queries: a client may register a document under its SHA-256 and then
-     * send the hash alone. The cache is bounded by `server.apq_cache_size`. @default true
-     */
-    apq: z.boolean().default(true),
-  })
-  .superRefine((entry, ctx) => {
-    if (!entry.persisted_only) return;
-    if (entry.manifest === undefined)
-      ctx.addIssue({ code: 'custom', path: ['persisted_only'], message: 'needs a manifest' });
-    if (entry.apq)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['apq'],
-        message: 'must be false with persisted_only: APQ would register any document',
-      });
-  });
 
 export const GatewayConfigSchema = z
   .strictObject({

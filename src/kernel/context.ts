@@ -116,6 +116,8 @@ export interface ClientProfile {
   readonly introspection: boolean;
   /** The global limits with its own overrides applied. */
   readonly limits: RuntimeSnapshot extends { limits: infer L } ? L : never;
+  /** Its own `persisted_documents` with its manifest read, or else the top-level ones. */
+  readonly persistedDocuments: RuntimeSnapshot extends { persistedDocuments: infer P } ? P : never;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

@@ -187,6 +187,10 @@ export function assembleSnapshot(
       ? createGrpcFront(loaded.grpcServices, loaded.file)
       : undefined;
   const limits = config?.limits ?? LimitsConfig.parse({});
+  const persistedDocuments: PersistedDocuments = {
+    settings: config?.persisted_documents ?? PersistedDocumentsConfig.parse({}),
+    manifest: loaded?.persistedManifest ?? new Map(),
+  };
   // `@policy` names are decided by `auth.policies`; a name no rule defines denies every caller
   // and is reported at load.
   const policies = new Map<string, PolicyRule>(
@@ -244,16 +248,19 @@ export function assembleSnapshot(
     ...(grpcFront ? { grpcFront } : {}),
     grpcServer: config?.grpc_server ?? GrpcServerConfig.parse({}),
     limits,
-    persistedDocuments: {
-      settings: config?.persisted_documents ?? PersistedDocumentsConfig.parse({}),
-      manifest: loaded?.persistedManifest ?? new Map(),
-    },
+    persistedDocuments,
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size, gatewaySdl),
     authModel: auth.model,
     outbound,
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
-    clients: buildClients(config?.clients ?? {}, config?.server ?? ServerConfig.parse({}), limits),
+    clients: buildClients(
+      config?.clients ?? {},
+      config?.server ?? ServerConfig.parse({}),
+      limits,
+      persistedDocuments,
+      loaded?.clientManifests ?? new Map(),
+    ),
   };
 }
 

@@ -48,7 +48,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     if (Array.isArray(body)) return serveOperations(res, ctx, headers, search, body);
     const persistedQuery = persistedQueryError(body ?? searchParamsOf(search));
     if (persistedQuery) throw persistedQuery;
-    const trusted = ctx.snapshot.persistedDocuments;
+    const trusted = trustedDocuments(ctx);
     const request: HTTPGraphQLRequest = isParams(body)
       ? { method, headers, search, body: resolveDocument(body, trusted) }
       : {
@@ -100,7 +100,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         const refused = persistedQueryError(operation);
         if (refused) throw refused;
         if (isParams(operation))
-          resolved = resolveDocument(operation, operationCtx.snapshot.persistedDocuments);
+          resolved = resolveDocument(operation, trustedDocuments(operationCtx));
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
         operationCtx.facts.errorCodes.add(error.code);
@@ -118,6 +118,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     res.setHeader('content-length', Buffer.byteLength(text));
     res.end(text);
   }
+}
+
+/** What the request's client trusts (its own persisted_documents or the top-level ones); without a client, the top-level ones. */
+function trustedDocuments(ctx: RequestContext) {
+  return (ctx.client ?? ctx.snapshot).persistedDocuments;
 }
 
 function isParams(body: unknown): body is Record<string, unknown> {

@@ -248,4 +248,30 @@ describe('gateway manifest build', () => {
     );
     await rm(join(project.dir, 'ops/stale.graphql'));
   });
+
+  test('manifest build --client takes a configured client only, and exits 1 naming the others', async () => {
+    const unknown = await run(['manifest', 'build', 'ops', '--client', 'tv'], project.dir);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /no client tv in the config \(clients: none\)/);
+    const withClients = await writeProject(
+      SHOP.map((s) => ({ name: s.name, url: 'http://127.0.0.1:1/graphql', sdl: s.sdl })),
+      { clients: { mobile: {}, web: {} } },
+    );
+    try {
+      await mkdir(join(withClients.dir, 'ops'));
+      await withClients.write('ops/me.graphql', 'query Me { me { name } }\n');
+      const known = await run(['manifest', 'build', 'ops', '--client', 'mobile'], withClients.dir);
+      assert.equal(known.code, 0, known.stderr);
+      assert.deepEqual(
+        JSON.parse(known.stdout).operations.map((o: { name: string }) => o.name),
+        ['Me'],
+      );
+      const typo = await run(['manifest', 'build', 'ops', '--client', 'mobil'], withClients.dir);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr, /no client mobil in the config \(clients: mobile, web\)/);
+    } finally {
+      await withClients.remove();
+    }
+  });
 });

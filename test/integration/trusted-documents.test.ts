@@ -165,3 +165,77 @@ describe('persisted_only: the manifest as a safelist', () => {
     assert.equal(codeOf(register.json), 'QUERY_NOT_IN_SAFELIST');
   });
 });
+
+describe("a client's own persisted_documents", () => {
+  // Top level: persisted_only with ME listed. mobile: persisted_only with its own manifest
+  // (PRODUCTS only); web: raw documents and APQ; partner: nothing of its own.
+  let env: Awaited<ReturnType<typeof startWith>>;
+  const at = (id: string) => `${env.gateway.url}/${id}`;
+  before(async () => {
+    const subgraphs = await startSubgraphs(SHOP, 0);
+    const project = await writeProject(subgraphs.servers, {
+      persisted_documents: { manifest: './manifest.json', persisted_only: true, apq: false },
+      clients: {
+        mobile: {
+          persisted_documents: {
+            manifest: './mobile.json',
+            persisted_only: true,
+            apq: false,
+          },
+        },
+        web: { persisted_documents: { apq: true } },
+        partner: {},
+      },
+      server: { hot_reload: true },
+    });
+    await project.write('manifest.json', apolloManifest([ME]));
+    await project.write('mobile.json', apolloManifest([PRODUCTS]));
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    env = {
+      project,
+      gateway,
+      close: async () => {
+        await gateway.close();
+        await subgraphs.close();
+        await project.remove();
+      },
+    };
+  });
+  after(() => env.close());
+
+  test('mobile refuses a raw document with 403 QUERY_NOT_IN_SAFELIST and serves its manifest id', async () => {
+    const raw = await post(at('mobile'), { query: ME });
+    assert.equal(raw.status, 403);
+    assert.equal(codeOf(raw.json), 'QUERY_NOT_IN_SAFELIST');
+    const listed = await post(at('mobile'), { documentId: sha256(PRODUCTS) });
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.data.topProducts.length > 0, true);
+    // The top-level manifest is not mobile's.
+    const other = await post(at('mobile'), { documentId: sha256(ME) });
+    assert.equal(codeOf(other.json), 'PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
+  test('web, with raw documents allowed, serves a raw document', async () => {
+    const res = await post(at('web'), { query: PRODUCTS });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.data.topProducts.length > 0, true);
+  });
+
+  test('a client without its own gets the top-level settings', async () => {
+    const raw = await post(at('partner'), { query: PRODUCTS });
+    assert.equal(raw.status, 403);
+    assert.equal(codeOf(raw.json), 'QUERY_NOT_IN_SAFELIST');
+    const listed = await post(at('partner'), { documentId: sha256(ME) });
+    assert.deepEqual(listed.json.data, { me: { name: 'Ada Lovelace' } });
+  });
+
+  test('a reloaded client manifest is served at once, and the old ids are gone', async () => {
+    const reloaded = once(env.gateway.running.app.manager, 'reload');
+    await env.project.write('mobile.json', JSON.stringify({ [sha256(ME)]: ME }));
+    assert.equal(((await reloaded) as [ReloadOutcome])[0].ok, true);
+    const res = await post(at('mobile'), { documentId: sha256(ME) });
+    assert.deepEqual(res.json.data, { me: { name: 'Ada Lovelace' } });
+    const old = await post(at('mobile'), { documentId: sha256(PRODUCTS) });
+    assert.equal(codeOf(old.json), 'PERSISTED_QUERY_NOT_IN_LIST');
+  });
+});

@@ -19,13 +19,23 @@ auth:
       - { name: acme-app, sha256: ${'a'.repeat(64)}, client_id: acme }
 `;
 
+/** The top-level trusted documents of a parsed config, without a manifest read. */
+const topDocuments = (config: ReturnType<typeof parseConfig>['config']) => ({
+  settings: config.persisted_documents,
+  manifest: new Map<string, string>(),
+});
+
 /** The message the user sees, for a config that must fail. */
 const failure = (clients: string): string => configFailure(`${BASE}clients:\n${clients}`, FILE);
 
 test('without clients, none is configured: the GraphQL surface stays as it was', () => {
   const { config } = parseConfig(BASE, FILE, {});
   assert.deepEqual(config.clients, {});
-  assert.equal(buildClients(config.clients, config.server, config.limits).size, 0);
+  assert.equal(
+    buildClients(config.clients, config.server, config.limits, topDocuments(config), new Map())
+      .size,
+    0,
+  );
 });
 
 test('two default clients are refused at the second, with its line and key path', () => {
@@ -81,7 +91,13 @@ clients:
     FILE,
     {},
   );
-  const clients = buildClients(config.clients, config.server, config.limits);
+  const clients = buildClients(
+    config.clients,
+    config.server,
+    config.limits,
+    topDocuments(config),
+    new Map(),
+  );
   const web = clients.atEndpoint('/graphql');
   assert.equal(web?.id, 'web');
   assert.equal(clients.atEndpoint('/graphql/web'), web);

@@ -279,7 +279,28 @@ test('a persisted document manifest is read and watched; a broken one names file
   );
 });
 
+test("a client's own manifest is read and watched; a missing one is reported at its key path", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  const yaml = `${VALID}clients:\n  mobile:\n    persisted_documents:\n      manifest: ./mobile.json\n  web: {}\n`;
+  await writeFile(join(dir, 'supergraph.yaml'), yaml);
+  await writeFile(join(dir, 'users.graphql'), 'type Query { me: String }');
+  await assert.rejects(
+    loadConfig(join(dir, 'supergraph.yaml'), {}),
+    /supergraph\.yaml:10:17: clients\.mobile\.persisted_documents\.manifest: cannot read manifest \.\/mobile\.json \(ENOENT\)/,
+  );
+  await writeFile(join(dir, 'mobile.json'), JSON.stringify({ abc: '{ me }' }));
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.equal(loaded.clientManifests.get('mobile')?.get('abc'), '{ me }');
+  assert.equal(loaded.clientManifests.has('web'), false);
+  assert.ok(loaded.watchFiles.includes(join(dir, 'mobile.json')));
+});
+
 test('persisted_only needs a manifest and apq off', () => {
+  const client = failure(
+    `${VALID}clients:\n  mobile:\n    persisted_documents:\n      persisted_only: true\n`,
+  );
+  assert.match(client, /clients\.mobile\.persisted_documents\.persisted_only: needs a manifest/);
+
   const message = failure(`${VALID}persisted_documents:\n  persisted_only: true\n`);
   assert.match(message, /persisted_documents\.persisted_only: needs a manifest/);
   assert.match(message, /persisted_documents\.apq: must be false with persisted_only/);
