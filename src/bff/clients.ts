@@ -33,6 +33,7 @@ export function buildClients(
   limits: LimitsConfig,
   persistedDocuments: ClientProfile['persistedDocuments'],
   manifests: ReadonlyMap<string, PersistedManifest>,
+  contracts: ReadonlyMap<string, NonNullable<ClientProfile['contract']>>,
 ): Clients {
   const byEndpoint = new Map<string, ClientProfile>();
   const byApiKeyClient = new Map<string, ClientProfile>();
@@ -52,6 +53,7 @@ export function buildClients(
             manifest: manifests.get(id) ?? new Map(),
           })
         : persistedDocuments,
+      contract: contracts.get(id),
     });
     byEndpoint.set(clientEndpoint(server.graphql_path, id, config), profile);
     for (const keyClient of config.api_keys) byApiKeyClient.set(keyClient, profile);

@@ -161,7 +161,7 @@ async function compose(args: string[]): Promise<void> {
 
 /**
  * `manifest build <dir>`: the manifest a client ships, checked against the graph the config
- * composes (with `--client`, a configured client's; its contract once contracts are wired). Every failure is printed as
+ * composes (with `--client`, a configured client's contract). Every failure is printed as
  * `file:line:column message` and exits 1 without writing anything.
  */
 async function manifestBuild(args: string[]): Promise<void> {
@@ -182,16 +182,18 @@ async function manifestBuild(args: string[]): Promise<void> {
   )
     .load(deps)
     .finally(() => deps.close());
+  let sdl = supergraph.sdl;
   if (values.client !== undefined) {
-    // Only a configured client: its contract is not composed yet, so it validates against the
-    // same API schema as every other client (docs/clients.md#building-a-manifest).
-    const ids = [...clients.byEndpoint.values()].map((client) => client.id);
-    if (!ids.includes(values.client))
+    // A client's manifest is checked against what its endpoint serves: its contract, if any.
+    const all = [...clients.byEndpoint.values()];
+    const client = all.find((candidate) => candidate.id === values.client);
+    if (!client)
       throw new Error(
-        `no client ${values.client} in the config (clients: ${ids.join(', ') || 'none'})`,
+        `no client ${values.client} in the config (clients: ${all.map((c) => c.id).join(', ') || 'none'})`,
       );
+    sdl = client.contract?.supergraphSdl ?? sdl;
   }
-  const schema = Supergraph.build(supergraph.sdl).apiSchema().toGraphQLJSSchema();
+  const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
   const built = buildManifest(documents, schema);
   if ('failures' in built) {
     for (const f of built.failures)

@@ -347,5 +347,7 @@ function stringArgument(directive: ConstDirectiveNode, name: string): string | u
 }
 
 function describe(filter: ContractFilter): string {
-  return JSON.stringify({ include: filter.include ?? [], exclude: filter.exclude ?? [] });
+  const list = (key: string, tags: readonly string[] | undefined) =>
+    tags?.length ? [`${key} [${tags.join(', ')}]`] : [];
+  return [...list('include', filter.include), ...list('exclude', filter.exclude)].join(', ');
 }

@@ -87,6 +87,11 @@ export interface LoadedConfig {
   readonly persistedManifest: PersistedManifest;
   /** `clients.<id>.persisted_documents.manifest`, read, for each client that has its own. */
   readonly clientManifests: ReadonlyMap<string, PersistedManifest>;
+  /**
+   * Locates a key path in the file, for problems found after loading (a client's contract can
+   * only be checked once the graph is composed).
+   */
+  issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
 }
 
 /** A JWT issuer's keys from a file: a JWKS (parsed) or a PEM key or certificate. */
@@ -393,6 +398,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     authKeys,
     persistedManifest,
     clientManifests,
+    issueAt,
   };
 }
 

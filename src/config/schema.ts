@@ -606,6 +606,11 @@ export const PersistedDocumentsConfig = z
       });
   });
 
+/** A `@tag(name:)` value, as Apollo's contracts allow it: at most 128 of these characters. */
+const TagName = z
+  .string()
+  .regex(/^[A-Za-z0-9_/-]{1,128}$/, 'expected a tag name (letters, digits, _, - and /)');
+
 /**
  * One client of the GraphQL surface (docs/clients.md, "Client endpoints and policies"): the endpoint it calls and the
  * policies its requests get in place of the global ones. A request is this client's when it
@@ -628,6 +633,22 @@ export const ClientConfig = z.strictObject({
   api_keys: z.array(z.string().min(1)).default([]),
   /** What its endpoint demands of callers. @default auth.surfaces.graphql */
   auth: AuthMode.optional(),
+  /**
+   * Its schema: the supergraph filtered by `@tag` names, with Apollo's contract rules (an
+   * element not kept becomes `@inaccessible`; docs/clients.md#contracts). Clients with the same
+   * filter share one contract. @default the whole graph
+   */
+  contract: z
+    .strictObject({
+      /** Tags to keep: only what carries one of them (or sits inside what does) stays. @default every element */
+      include: z.array(TagName).optional(),
+      /** Tags to hide; exclude wins over include. @default [] */
+      exclude: z.array(TagName).optional(),
+    })
+    .refine((c) => (c.include?.length ?? 0) + (c.exclude?.length ?? 0) > 0, {
+      message: 'name at least one tag to include or exclude',
+    })
+    .optional(),
   /** Whether its endpoint serves introspection. @default as server.introspection */
   introspection: z.boolean().optional(),
   /** Its own limits, over the global `limits`. @default the global limits */

@@ -118,6 +118,9 @@ export interface ClientProfile {
   readonly limits: RuntimeSnapshot extends { limits: infer L } ? L : never;
   /** Its own `persisted_documents` with its manifest read, or else the top-level ones. */
   readonly persistedDocuments: RuntimeSnapshot extends { persistedDocuments: infer P } ? P : never;
+  /** Its contract (bff/contracts.ts): the schema its endpoint serves; none: the whole graph. */
+  readonly contract:
+    (RuntimeSnapshot extends { contracts: ReadonlyMap<string, infer C> } ? C : never) | undefined;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

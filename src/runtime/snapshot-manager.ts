@@ -15,6 +15,16 @@ export interface ReloadError {
   at: string;
 }
 
+/**
+ * What serves the graphs of a snapshot besides Apollo Gateway's `update` (gateway/engines.ts):
+ * `prepare` readies the engines a snapshot needs before it is swapped in, and may refuse it;
+ * `settle` runs once the serving snapshot is decided, after a reload succeeds or fails.
+ */
+export interface SnapshotGraphs {
+  prepare(next: RuntimeSnapshot): Promise<void>;
+  settle(): void;
+}
+
 /** Editors save in bursts (write, chmod, rename); one reload per burst is enough. */
 const DEBOUNCE_MS = 75;
 
@@ -34,6 +44,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
   #current: RuntimeSnapshot | undefined;
   #lastError: ReloadError | undefined;
   #update: ((sdl: string) => void) | undefined;
+  #graphs: SnapshotGraphs | undefined;
   #watchers = new Map<string, FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
   #reloading: Promise<void> | undefined;
@@ -60,9 +71,15 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
     return this.#lastError;
   }
 
+  /** Registers what serves the contracts' graphs; before the first load. */
+  serveWith(graphs: SnapshotGraphs): void {
+    this.#graphs = graphs;
+  }
+
   /** The first load: unlike a reload, its failure is fatal (there is nothing to keep serving). */
   async load(): Promise<RuntimeSnapshot> {
     const snapshot = await this.#source.load(this.#deps);
+    await this.#prepare(snapshot);
     this.#logHints(snapshot);
     this.#current = snapshot;
     return snapshot;
@@ -103,6 +120,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
     let outcome: ReloadOutcome;
     try {
       const next = await this.#source.load(this.#deps);
+      await this.#prepare(next);
       const previous = this.#current;
       const changed = previous?.supergraph.hash !== next.supergraph.hash;
       // The new adapters go in first so the first plan on the new graph finds them. The gateway
@@ -117,6 +135,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
         throw error;
       }
       if (previous) retire(previous);
+      this.#graphs?.settle();
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
           'server, log, metrics, tracing, circuit_breaker, grpc_server, auth.identity, limits.store or redis settings changed in the config; they apply at the next restart',
@@ -133,6 +152,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       );
     } catch (caught) {
       const error = ensureError(caught);
+      this.#graphs?.settle();
       this.#lastError = { message: error.message, at: new Date().toISOString() };
       outcome = { ok: false, error };
       this.#logger.error(
@@ -140,6 +160,16 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       );
     }
     this.emit('reload', outcome);
+  }
+
+  /** Readies the snapshot's contract engines; if that fails, the snapshot is let go. */
+  async #prepare(snapshot: RuntimeSnapshot): Promise<void> {
+    try {
+      await this.#graphs?.prepare(snapshot);
+    } catch (error) {
+      snapshot.credentials.close();
+      throw error;
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { buildClients, type Clients } from '../bff/clients.ts';
+import { buildContracts, type ContractGraph } from './contracts.ts';
 import type { PersistedManifest } from '../config/manifest.ts';
 import {
   GrpcServerConfig,
@@ -96,6 +97,11 @@ export interface SnapshotParts {
   readonly limitStore: LimitStore;
   /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
   readonly clients: Clients;
+  /**
+   * The clients' contracts by key (`ContractGraph.key`): the graphs besides the whole one that
+   * this snapshot serves, each by its own engine (gateway/engines.ts).
+   */
+  readonly contracts: ReadonlyMap<string, ContractGraph>;
 }
 
 declare module '../kernel/context.ts' {
@@ -204,6 +210,9 @@ export function assembleSnapshot(
     ]),
   );
   const auth = buildAuthModel(graph.supergraph.sdl, policies);
+  const contracts = loaded
+    ? buildContracts(config?.clients ?? {}, graph.supergraph.sdl, loaded.issueAt)
+    : new Map<string, ContractGraph>();
   const gatewaySdl = sdlForApolloGateway(graph.supergraph.sdl);
   return {
     supergraph: graph.supergraph,
@@ -260,7 +269,9 @@ export function assembleSnapshot(
       limits,
       persistedDocuments,
       loaded?.clientManifests ?? new Map(),
+      contracts,
     ),
+    contracts: new Map([...contracts.values()].map((contract) => [contract.key, contract])),
   };
 }
 

@@ -13,7 +13,9 @@ import {
   type ServerConfig,
   type TracingConfig,
 } from '../config/schema.ts';
+import { ApqCache } from '../gateway/apq-cache.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
+import { GraphEngines } from '../gateway/engines.ts';
 import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { channels } from '../kernel/channels.ts';
 import { createScope } from '../kernel/context.ts';
@@ -194,9 +196,21 @@ export function buildApp(options: AppOptions): App {
     telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
   const pipeline = new Pipeline(stages);
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
-  const { apollo } = buildGraphQL({ manager, server, logger, pipeline });
+  const engine = {
+    manager,
+    server,
+    logger,
+    pipeline,
+    apqCache: new ApqCache(server.apq_cache_size),
+  };
+  const engines = new GraphEngines({
+    whole: buildGraphQL(engine),
+    build: (supergraphSdl) => buildGraphQL({ ...engine, supergraphSdl }),
+    current: () => manager.current,
+  });
+  manager.serveWith(engines);
   const serveGraphQL = createGraphQLRoute({
-    apollo,
+    engines,
     bodyLimit: server.body_limit,
     batching: server.batching,
   });
@@ -454,7 +468,7 @@ export function buildApp(options: AppOptions): App {
     async start() {
       await budgets.start();
       await manager.load();
-      await apollo.start();
+      await engines.start();
       state = 'ready';
     },
     grpcPort() {
@@ -486,7 +500,7 @@ export function buildApp(options: AppOptions): App {
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
       grpcChannels.close();
-      await apollo.stop();
+      await engines.stop();
       await telemetry.close();
     },
   };

@@ -1,11 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  HeaderMap,
-  type ApolloServer,
-  type HTTPGraphQLRequest,
-  type HTTPGraphQLResponse,
-} from '@apollo/server';
+import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import type { BatchingConfig } from '../config/schema.ts';
+import type { GraphEngines } from '../gateway/engines.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { persistedQueryError, searchParamsOf } from '../gateway/persisted-query.ts';
 import { resolveDocument, resolveSearch } from '../gateway/trusted-documents.ts';
@@ -15,7 +11,8 @@ import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
 import { graphQLMediaType } from './respond.ts';
 
 export interface GraphQLRouteOptions {
-  apollo: ApolloServer<RequestContext>;
+  /** Which Apollo Server serves a request: its client's contract's, or the whole graph's. */
+  engines: Pick<GraphEngines, 'for'>;
   bodyLimit: number;
   /** `server.batching`: whether JSON array bodies run, and how many operations they may hold. */
   batching: BatchingConfig;
@@ -28,9 +25,11 @@ export interface GraphQLRouteOptions {
  * (GraphQL over HTTP, "Request") rather than a framework's HTML error page.
  */
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
-  const { apollo, bodyLimit, batching } = options;
+  const { engines, bodyLimit, batching } = options;
   const execute = (request: HTTPGraphQLRequest, ctx: RequestContext) =>
-    apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => ctx });
+    engines
+      .for(ctx)
+      .executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => ctx });
   return async function serveGraphQL(
     req: IncomingMessage,
     res: ServerResponse,

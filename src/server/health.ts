@@ -30,6 +30,12 @@ export async function serveReadyz(
       ? {
           hash: current.supergraph.hash,
           subgraphs: current.supergraph.subgraphs.map((s) => s.name),
+          // Each client's contract by the hash of its SDL: clients with one hash share a graph.
+          contracts: Object.fromEntries(
+            [...current.clients.byEndpoint.values()].flatMap((client) =>
+              client.contract ? [[client.id, client.contract.key]] : [],
+            ),
+          ),
         }
       : null,
     lastReloadError: manager.lastError ?? null,

@@ -274,4 +274,34 @@ describe('gateway manifest build', () => {
       await withClients.remove();
     }
   });
+
+  test("manifest build --client validates against the client's contract", async () => {
+    const tagged = await writeProject(
+      [
+        {
+          name: 'catalog',
+          url: 'http://127.0.0.1:1/graphql',
+          sdl: `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@tag"])
+type Item { name: String! @tag(name: "mobile") cost: Int! }
+type Query { items: [Item!]! @tag(name: "mobile") }`,
+        },
+      ],
+      { clients: { mobile: { contract: { include: ['mobile'] } }, web: {} } },
+    );
+    try {
+      await mkdir(join(tagged.dir, 'ops'));
+      await tagged.write('ops/items.graphql', 'query Items {\n  items { name cost }\n}\n');
+      const web = await run(['manifest', 'build', 'ops', '--client', 'web'], tagged.dir);
+      assert.equal(web.code, 0, web.stderr);
+      const mobile = await run(['manifest', 'build', 'ops', '--client', 'mobile'], tagged.dir);
+      assert.equal(mobile.code, 1);
+      assert.equal(mobile.stdout, '');
+      assert.match(
+        mobile.stderr,
+        /ops\/items\.graphql:2:16 operation Items: Cannot query field "cost" on type "Item"\./,
+      );
+    } finally {
+      await tagged.remove();
+    }
+  });
 });

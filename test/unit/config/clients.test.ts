@@ -32,7 +32,14 @@ test('without clients, none is configured: the GraphQL surface stays as it was',
   const { config } = parseConfig(BASE, FILE, {});
   assert.deepEqual(config.clients, {});
   assert.equal(
-    buildClients(config.clients, config.server, config.limits, topDocuments(config), new Map())
+    buildClients(
+      config.clients,
+      config.server,
+      config.limits,
+      topDocuments(config),
+      new Map(),
+      new Map(),
+    )
       .size,
     0,
   );
@@ -96,6 +103,7 @@ clients:
     config.server,
     config.limits,
     topDocuments(config),
+    new Map(),
     new Map(),
   );
   const web = clients.atEndpoint('/graphql');
