@@ -33,6 +33,13 @@ export function buildClients(
   limits: LimitsConfig,
   persistedDocuments: ClientProfile['persistedDocuments'],
   manifests: ReadonlyMap<string, PersistedManifest>,
+  cors: {
+    readonly top: ClientProfile['cors'];
+    readonly own: ReadonlyMap<string, ClientProfile['cors']>;
+  } = {
+    top: undefined,
+    own: new Map(),
+  },
 ): Clients {
   const byEndpoint = new Map<string, ClientProfile>();
   const byApiKeyClient = new Map<string, ClientProfile>();
@@ -52,6 +59,8 @@ export function buildClients(
             manifest: manifests.get(id) ?? new Map(),
           })
         : persistedDocuments,
+      // Its own CORS rules replace the top-level ones whole, as its trusted documents do.
+      cors: cors.own.get(id) ?? cors.top,
     });
     byEndpoint.set(clientEndpoint(server.graphql_path, id, config), profile);
     for (const keyClient of config.api_keys) byApiKeyClient.set(keyClient, profile);

@@ -98,6 +98,12 @@ export interface RequestContext {
    */
   client?: ClientProfile;
   /**
+   * The answer a request stage gave in place of the surface's (Envoy's local reply): a CORS
+   * preflight's. The pipeline runs no later stage, and the surface answers this status with
+   * `responseHeaders` and no body. Not an error: nothing is refused, nothing is logged as failed.
+   */
+  reply?: { readonly status: number };
+  /**
    * On an operation of a batch: the HTTP request it came in, whose request stages it passed
    * and whose answer carries its result (createOperationContext). Undefined on a request.
    */
@@ -118,6 +124,8 @@ export interface ClientProfile {
   readonly limits: RuntimeSnapshot extends { limits: infer L } ? L : never;
   /** Its own `persisted_documents` with its manifest read, or else the top-level ones. */
   readonly persistedDocuments: RuntimeSnapshot extends { persistedDocuments: infer P } ? P : never;
+  /** Its own `cors` compiled, or else the top-level one; undefined: no CORS on its endpoint. */
+  readonly cors: RuntimeSnapshot extends { cors: infer C } ? C : never;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

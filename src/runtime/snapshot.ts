@@ -27,6 +27,7 @@ import type {
 } from '../kernel/outbound.ts';
 import type { Credentials } from '../policies/auth/authenticate.ts';
 import type { JwksPool } from '../policies/auth/jwks.ts';
+import { compileCors, type CorsPolicy } from '../policies/cors/cors.ts';
 import { buildCredentials } from './credentials.ts';
 import {
   buildAuthModel,
@@ -96,6 +97,11 @@ export interface SnapshotParts {
   readonly limitStore: LimitStore;
   /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
   readonly clients: Clients;
+  /**
+   * The top-level `cors` compiled: the rules of every endpoint without a client of its own
+   * (a client's are in its profile); undefined sends no CORS header. Reloads apply.
+   */
+  readonly cors: CorsPolicy | undefined;
 }
 
 declare module '../kernel/context.ts' {
@@ -187,6 +193,13 @@ export function assembleSnapshot(
       ? createGrpcFront(loaded.grpcServices, loaded.file)
       : undefined;
   const limits = config?.limits ?? LimitsConfig.parse({});
+  const correlationHeader = (config?.server ?? ServerConfig.parse({})).correlation_header;
+  const cors = config?.cors && compileCors(config.cors, correlationHeader);
+  const clientCors = new Map(
+    Object.entries(config?.clients ?? {}).flatMap(([id, client]) =>
+      client.cors ? [[id, compileCors(client.cors, correlationHeader)] as const] : [],
+    ),
+  );
   const persistedDocuments: PersistedDocuments = {
     settings: config?.persisted_documents ?? PersistedDocumentsConfig.parse({}),
     manifest: loaded?.persistedManifest ?? new Map(),
@@ -260,7 +273,9 @@ export function assembleSnapshot(
       limits,
       persistedDocuments,
       loaded?.clientManifests ?? new Map(),
+      { top: cors, own: clientCors },
     ),
+    cors,
   };
 }
 
