@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import {
   read,
@@ -86,8 +89,21 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
   let gateway: TestGateway;
   let close: () => Promise<void>;
   let upstreamCalls = 0;
+  let backendCalls = 0;
 
   before(async () => {
+    // A REST backend with CORS rules of its own, which the gateway's must replace.
+    const backend = createServer((_req, res) => {
+      backendCalls++;
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('access-control-allow-credentials', 'true');
+      res.setHeader('vary', 'accept-encoding');
+      res.setHeader('content-type', 'text/plain');
+      res.end('ok');
+    });
+    backend.listen(0, '127.0.0.1');
+    await once(backend, 'listening');
+    const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
     const subgraphs = await startSubgraphs([
       {
         ...tree,
@@ -117,6 +133,7 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
       // Every endpoint without a client of its own: server.graphql_path (no default client
       // here) and the REST surface.
       cors: { origins: [SITE] },
+      routes: [{ path_prefix: '/rest', backends: [{ url: backendUrl }] }],
       clients: {
         web: {
           api_keys: ['acme'],
@@ -144,6 +161,7 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
       await gateway.close();
       await subgraphs.close();
       await project.remove();
+      backend.close();
     };
   });
   after(() => close());
@@ -320,10 +338,26 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
     assert.equal(site.headers['access-control-allow-credentials'], undefined);
     const web = await preflight(at('/graphql'), WEB, 'POST');
     assert.equal(web.status, 403);
-    const rest = await preflight(at('/v1/anything'), SITE, 'DELETE');
+    const rest = await preflight(at('/rest/anything'), SITE, 'DELETE');
     assert.equal(rest.status, 403, 'DELETE is not among the default methods');
-    const restPost = await preflight(at('/v1/anything'), SITE, 'POST');
+    const restPost = await preflight(at('/rest/anything'), SITE, 'POST');
     assert.equal(restPost.status, 204);
+  });
+
+  test("on a REST route the gateway's CORS replaces the backend's, whose Vary is kept", async () => {
+    const site = await getFrom(at('/rest/things'), SITE);
+    assert.equal(site.status, 200);
+    assert.equal(site.text, 'ok');
+    assert.equal(site.headers['access-control-allow-origin'], SITE);
+    assert.equal(site.headers['access-control-allow-credentials'], undefined);
+    assert.equal(site.headers.vary, 'origin, accept-encoding');
+    const evil = await getFrom(at('/rest/things'), 'https://evil.example');
+    assert.equal(evil.status, 200);
+    assert.deepEqual(corsHeadersOf(evil), []);
+    const calls = backendCalls;
+    const res = await preflight(at('/rest/things'), SITE, 'POST');
+    assert.equal(res.status, 204);
+    assert.equal(backendCalls, calls, 'the preflight never reaches the backend');
   });
 
   test('on server.graphql_path the endpoint decides, not an API key bound to a client', async () => {
