@@ -4,12 +4,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { launchChromium } from '../helpers/browser.ts';
-import {
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { startGatewayOver, type TestGateway } from '../helpers/env.ts';
 
 const tree = {
   name: 'tree',
@@ -39,17 +34,16 @@ describe('CORS in a browser: a page of another origin calls the gateway', () => 
   before(async () => {
     allowed = await startPageServer();
     refused = await startPageServer();
-    const subgraphs = await startSubgraphs([tree]);
-    const project = await writeProject(subgraphs.servers, {
-      clients: { web: { cors: { origins: [allowed.origin], allow_credentials: true } } },
+    const env = await startGatewayOver([tree], {
+      config: {
+        clients: { web: { cors: { origins: [allowed.origin], allow_credentials: true } } },
+      },
     });
-    gateway = await startTestGateway({ configFile: project.configFile });
+    gateway = env.gateway;
     chromium = await launchChromium();
     close = async () => {
       await chromium.close();
-      await gateway.close();
-      await subgraphs.close();
-      await project.remove();
+      await env.close();
       allowed.server.close();
       refused.server.close();
     };

@@ -7,9 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import {
   read,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
+  startGatewayOver,
+  type GatewayOver,
   type HttpResult,
   type TestGateway,
 } from '../helpers/env.ts';
@@ -104,63 +103,65 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
     backend.listen(0, '127.0.0.1');
     await once(backend, 'listening');
     const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
-    const subgraphs = await startSubgraphs([
+    const env = await startGatewayOver(
+      [
+        {
+          ...tree,
+          resolvers: {
+            Query: {
+              node: () => {
+                upstreamCalls++;
+                return { id: '1' };
+              },
+            },
+          },
+        },
+      ],
       {
-        ...tree,
-        resolvers: {
-          Query: {
-            node: () => {
-              upstreamCalls++;
-              return { id: '1' };
+        config: {
+          server: { body_limit: '2kb' },
+          auth: {
+            api_keys: {
+              keys: [
+                {
+                  name: 'acme-app',
+                  sha256: createHash('sha256').update(ACME_KEY).digest('hex'),
+                  client_id: 'acme',
+                },
+              ],
+            },
+          },
+          // Every endpoint without a client of its own: server.graphql_path (no default client
+          // here) and the REST surface.
+          cors: { origins: [SITE] },
+          routes: [{ path_prefix: '/rest', backends: [{ url: backendUrl }] }],
+          clients: {
+            web: {
+              api_keys: ['acme'],
+              cors: { origins: [WEB], allow_credentials: true, max_age: '10m' },
+            },
+            mobile: {
+              cors: {
+                origins: [MOBILE],
+                match_origins: ['https://[a-z]+\\.mobile\\.example'],
+                allow_headers: ['content-type', 'apollo-require-preflight'],
+                expose_headers: ['x-request-cost'],
+                methods: ['POST'],
+              },
+            },
+            // No cors of its own: the top-level rules.
+            partner: { auth: 'required' },
+            metered: {
+              cors: { origins: [WEB] },
+              limits: { rate: { policies: [{ name: 'tight', limit: 1, window: '60s' }] } },
             },
           },
         },
       },
-    ]);
-    const project = await writeProject(subgraphs.servers, {
-      server: { body_limit: '2kb' },
-      auth: {
-        api_keys: {
-          keys: [
-            {
-              name: 'acme-app',
-              sha256: createHash('sha256').update(ACME_KEY).digest('hex'),
-              client_id: 'acme',
-            },
-          ],
-        },
-      },
-      // Every endpoint without a client of its own: server.graphql_path (no default client
-      // here) and the REST surface.
-      cors: { origins: [SITE] },
-      routes: [{ path_prefix: '/rest', backends: [{ url: backendUrl }] }],
-      clients: {
-        web: {
-          api_keys: ['acme'],
-          cors: { origins: [WEB], allow_credentials: true, max_age: '10m' },
-        },
-        mobile: {
-          cors: {
-            origins: [MOBILE],
-            match_origins: ['https://[a-z]+\\.mobile\\.example'],
-            allow_headers: ['content-type', 'apollo-require-preflight'],
-            expose_headers: ['x-request-cost'],
-            methods: ['POST'],
-          },
-        },
-        // No cors of its own: the top-level rules.
-        partner: { auth: 'required' },
-        metered: {
-          cors: { origins: [WEB] },
-          limits: { rate: { policies: [{ name: 'tight', limit: 1, window: '60s' }] } },
-        },
-      },
-    });
-    gateway = await startTestGateway({ configFile: project.configFile });
+    );
+    gateway = env.gateway;
     close = async () => {
-      await gateway.close();
-      await subgraphs.close();
-      await project.remove();
+      await env.close();
       backend.close();
     };
   });
@@ -371,28 +372,19 @@ describe('CORS: per-client origins, preflights answered by the gateway', () => {
 });
 
 describe('CORS: without a cors setting', () => {
-  let gateway: TestGateway;
-  let close: () => Promise<void>;
-
+  let env: GatewayOver;
   before(async () => {
-    const subgraphs = await startSubgraphs([tree]);
-    const project = await writeProject(subgraphs.servers, { clients: { web: {} } });
-    gateway = await startTestGateway({ configFile: project.configFile });
-    close = async () => {
-      await gateway.close();
-      await subgraphs.close();
-      await project.remove();
-    };
+    env = await startGatewayOver([tree], { config: { clients: { web: {} } } });
   });
-  after(() => close());
+  after(() => env.close());
 
   test('no CORS header and no Vary on any answer; a preflight is not answered as one', async () => {
     for (const path of ['/graphql', '/graphql/web']) {
-      const post = await postFrom(`${gateway.origin}${path}`, WEB);
+      const post = await postFrom(`${env.gateway.origin}${path}`, WEB);
       assert.equal(post.status, 200, path);
       assert.deepEqual(corsHeadersOf(post), [], path);
       assert.equal(post.headers.vary, undefined, path);
-      const res = await preflight(`${gateway.origin}${path}`, WEB, 'POST');
+      const res = await preflight(`${env.gateway.origin}${path}`, WEB, 'POST');
       // The endpoint answers OPTIONS as it always did: GET and POST only.
       assert.equal(res.status, 405, path);
       assert.deepEqual(corsHeadersOf(res), [], path);
