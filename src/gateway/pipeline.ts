@@ -47,8 +47,9 @@ export const STAGES: readonly StageEntry[] = [
   // Before anything reads a credential: a preflight carries none and is answered here. Its CORS
   // headers are set before every later refusal, so a browser lets the page read a 401 or 429.
   { name: 'cors', event: 'request', surfaces: ['graphql', 'rest'], run: cors },
-  // Right after correlate: the refusal carries the correlation id, and nothing reads a header
-  // (credentials above all) of a request whose headers are over the limit.
+  // Right after correlate and cors: the refusal carries the correlation id and the CORS headers
+  // (the page can read it), and nothing reads a header (credentials above all) of a request
+  // whose headers are over the limit. cors reads three short ones; Node bounds their size.
   { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
   // After authenticate: on the default endpoint a verified API key can pick the client. Before

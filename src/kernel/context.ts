@@ -100,7 +100,8 @@ export interface RequestContext {
   /**
    * The answer a request stage gave in place of the surface's (Envoy's local reply): a CORS
    * preflight's. The pipeline runs no later stage, and the surface answers this status with
-   * `responseHeaders` and no body. Not an error: nothing is refused, nothing is logged as failed.
+   * `responseHeaders` and no body. Not an error: nothing is logged as failed; the request's log
+   * line and metrics have the status (a refused preflight's 403).
    */
   reply?: { readonly status: number };
   /**
