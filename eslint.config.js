@@ -33,7 +33,7 @@ const boundaries = [
   {
     files: ['src/policies/**'],
     message: 'policies do not import each other.',
-    patterns: ['../auth/*', '../limits/*', '../traffic/*'],
+    patterns: ['../auth/*', '../cors/*', '../limits/*', '../traffic/*'],
   },
 ];
 

@@ -34,6 +34,13 @@ export function buildClients(
   persistedDocuments: ClientProfile['persistedDocuments'],
   manifests: ReadonlyMap<string, PersistedManifest>,
   contracts: ReadonlyMap<string, NonNullable<ClientProfile['contract']>>,
+  cors: {
+    readonly top: ClientProfile['cors'];
+    readonly own: ReadonlyMap<string, ClientProfile['cors']>;
+  } = {
+    top: undefined,
+    own: new Map(),
+  },
 ): Clients {
   const byEndpoint = new Map<string, ClientProfile>();
   const byApiKeyClient = new Map<string, ClientProfile>();
@@ -54,6 +61,8 @@ export function buildClients(
           })
         : persistedDocuments,
       contract: contracts.get(id),
+      // Its own CORS rules replace the top-level ones whole, as its trusted documents do.
+      cors: cors.own.get(id) ?? cors.top,
     });
     byEndpoint.set(clientEndpoint(server.graphql_path, id, config), profile);
     for (const keyClient of config.api_keys) byApiKeyClient.set(keyClient, profile);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ByteSize, Duration, HEADER_NAME, HeaderNames, IpRange } from './common.ts';
+import { ByteSize, Duration, HEADER_NAME, HeaderName, HeaderNames, IpRange } from './common.ts';
 import { AuthConfig, AuthMode } from './auth.ts';
 
 export { ByteSize, Duration } from './common.ts';
@@ -241,6 +241,116 @@ export const BatchingConfig = z.strictObject({
    */
   maximum_size: z.number().int().positive().default(10),
 });
+
+/** A serialized origin (scheme://host[:port]), as a browser sends it in `Origin`. */
+function isSerializedOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.origin !== 'null' && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a `match_origins` entry does not compile, or undefined when it does. */
+function regexProblem(source: string): string | undefined {
+  try {
+    new RegExp(`^(?:${source})$`);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * Cross-origin requests from browsers (docs/clients.md#cors), answered per the Fetch standard's
+ * CORS protocol (https://fetch.spec.whatwg.org/#http-cors-protocol), after Apollo Router's `cors`.
+ * Without it an endpoint sends no CORS header at all: same-origin pages only.
+ */
+export const CorsConfig = z
+  .strictObject({
+    /**
+     * Origins allowed, exactly as browsers send them (`https://app.example.com`,
+     * `http://localhost:3000`: no path, no trailing slash); `*` allows any origin, without
+     * credentials. @default []
+     */
+    origins: z
+      .array(
+        z.string().refine((o) => o === '*' || isSerializedOrigin(o), {
+          message:
+            'expected a serialized origin such as https://app.example.com (scheme://host[:port], no path or trailing slash) or *',
+        }),
+      )
+      .default([]),
+    /**
+     * Regular expressions (JavaScript syntax) an allowed origin matches whole: each is anchored
+     * at both ends (`https://[a-z0-9-]+\.example\.com`). @default []
+     */
+    match_origins: z
+      .array(
+        z.string().superRefine((source, ctx) => {
+          const problem = regexProblem(source);
+          if (problem !== undefined)
+            ctx.addIssue({ code: 'custom', message: `not a regular expression: ${problem}` });
+        }),
+      )
+      .default([]),
+    /**
+     * Send `Access-Control-Allow-Credentials: true`: browsers send cookies and HTTP auth, and
+     * let the page read the answer. Never with `*` among the origins. @default false
+     */
+    allow_credentials: z.boolean().default(false),
+    /**
+     * Request headers a preflight allows (`Access-Control-Allow-Headers`).
+     * @default the headers the preflight asks for (`Access-Control-Request-Headers`), mirrored
+     */
+    allow_headers: z.array(HeaderName).optional(),
+    /**
+     * Response headers the page may read besides the CORS-safelisted ones
+     * (`Access-Control-Expose-Headers`). @default the correlation header, ratelimit, ratelimit-policy, retry-after
+     */
+    expose_headers: z.array(HeaderName).optional(),
+    /** Methods a preflight allows (`Access-Control-Allow-Methods`). @default [GET, POST, OPTIONS] */
+    methods: z
+      .array(
+        z
+          .string()
+          .regex(HEADER_NAME, 'expected an HTTP method')
+          .transform((m) => m.toUpperCase()),
+      )
+      .default(['GET', 'POST', 'OPTIONS']),
+    /**
+     * How long a browser may keep a preflight's answer (`Access-Control-Max-Age`, whole
+     * seconds). @default not sent: browsers keep it 5 seconds
+     */
+    max_age: Duration.optional(),
+  })
+  .superRefine((cors, ctx) => {
+    // https://fetch.spec.whatwg.org/#cors-protocol-and-credentials: a credentialed answer must
+    // name the origin, `*` is taken literally there.
+    const wildcard = (list: readonly string[] | undefined, key: string, why: string) =>
+      list?.forEach((value, index) => {
+        if (value === '*') ctx.addIssue({ code: 'custom', path: [key, index], message: why });
+      });
+    if (cors.allow_credentials) {
+      wildcard(
+        cors.origins,
+        'origins',
+        '* cannot allow credentials (the Fetch standard refuses it): list the origins, or use match_origins',
+      );
+      wildcard(
+        cors.expose_headers,
+        'expose_headers',
+        '* means a header named * with allow_credentials: list the headers',
+      );
+    }
+    wildcard(
+      cors.allow_headers,
+      'allow_headers',
+      'leave allow_headers out to allow the headers each preflight asks for',
+    );
+    wildcard(cors.methods, 'methods', 'list the methods');
+  });
 
 export const ServerConfig = z.strictObject({
   /** Interface to listen on. @default 127.0.0.1 */
@@ -698,6 +808,11 @@ export const ClientConfig = z.strictObject({
    * @default the top-level persisted_documents
    */
   persisted_documents: PersistedDocumentsConfig.optional(),
+  /**
+   * Its own cross-origin rules, in place of the top-level `cors` (not merged with it), on its
+   * endpoint (the default client's: on `server.graphql_path` too). @default the top-level cors
+   */
+  cors: CorsConfig.optional(),
 });
 
 /**
@@ -923,6 +1038,12 @@ export const GatewayConfigSchema = z
     auth: AuthConfig.default(AuthConfig.parse({})),
     redis: RedisConfig.default(RedisConfig.parse({})),
     persisted_documents: PersistedDocumentsConfig.default(PersistedDocumentsConfig.parse({})),
+    /**
+     * Cross-origin browser requests on every HTTP endpoint the stages serve (GraphQL, REST routes,
+     * transcoded methods), and on a client's endpoint without its own `cors`. @default none: no
+     * CORS headers, same-origin pages only
+     */
+    cors: CorsConfig.optional(),
     /** The GraphQL surface's clients, by id (docs/clients.md). @default {} (one surface, global policies) */
     clients: z
       .record(
@@ -1031,4 +1152,5 @@ export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;
 export type PersistedDocumentsConfig = z.output<typeof PersistedDocumentsConfig>;
 export type ClientConfig = z.output<typeof ClientConfig>;
+export type CorsConfig = z.output<typeof CorsConfig>;
 export type { AuthConfig, AuthMode } from './auth.ts';

@@ -3,6 +3,7 @@ import { channels } from '../kernel/channels.ts';
 import type { RequestContext, Surface } from '../kernel/context.ts';
 import { asRequestLevel, GatewayError } from '../kernel/errors.ts';
 import { correlate } from '../observability/correlation.ts';
+import { cors } from '../policies/cors/cors.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { estimateCost, limitCost } from '../policies/limits/cost.ts';
@@ -11,7 +12,10 @@ import { refuseIntrospection } from '../policies/limits/introspection.ts';
 import { limitOperation } from '../policies/limits/operation-limits.ts';
 import { rateLimit } from '../policies/limits/rate-limit.ts';
 
-/** A stage does one job on the request and throws a GatewayError to end it. */
+/**
+ * A stage does one job on the request. It throws a GatewayError to refuse it, or sets
+ * `ctx.reply` to answer it in place of the surface (a CORS preflight): either ends the request.
+ */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
 
 /**
@@ -40,8 +44,12 @@ export interface StageEntry {
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
-  // Right after correlate: the refusal carries the correlation id, and nothing reads a header
-  // (credentials above all) of a request whose headers are over the limit.
+  // Before anything reads a credential: a preflight carries none and is answered here. Its CORS
+  // headers are set before every later refusal, so a browser lets the page read a 401 or 429.
+  { name: 'cors', event: 'request', surfaces: ['graphql', 'rest'], run: cors },
+  // Right after correlate and cors: the refusal carries the correlation id and the CORS headers
+  // (the page can read it), and nothing reads a header (credentials above all) of a request
+  // whose headers are over the limit. cors reads three short ones; Node bounds their size.
   { name: 'httpLimits', event: 'request', surfaces: ['graphql', 'rest'], run: httpLimits },
   { name: 'authenticate', event: 'request', run: authenticate },
   // After authenticate: on the default endpoint a verified API key can pick the client. Before
@@ -67,7 +75,8 @@ const SURFACES: readonly Surface[] = ['graphql', 'rest', 'grpc'];
 /**
  * Runs stages: the one function that does, for every event and surface. Each stage is
  * published on `gateway:stage` (start, end, error) when something subscribes; a stage that
- * throws a GatewayError ends the whole request with that error's status.
+ * throws a GatewayError ends the whole request with that error's status, one that sets
+ * `ctx.reply` ends it with that answer.
  */
 export class Pipeline {
   readonly stages: readonly StageEntry[];
@@ -102,6 +111,8 @@ export class Pipeline {
       } catch (error) {
         throw error instanceof GatewayError ? asRequestLevel(error) : error;
       }
+      // A stage answered the request: no later stage runs.
+      if (ctx.reply) return;
     }
   }
 }

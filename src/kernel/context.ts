@@ -98,6 +98,13 @@ export interface RequestContext {
    */
   client?: ClientProfile;
   /**
+   * The answer a request stage gave in place of the surface's (Envoy's local reply): a CORS
+   * preflight's. The pipeline runs no later stage, and the surface answers this status with
+   * `responseHeaders` and no body. Not an error: nothing is logged as failed; the request's log
+   * line and metrics have the status (a refused preflight's 403).
+   */
+  reply?: { readonly status: number };
+  /**
    * On an operation of a batch: the HTTP request it came in, whose request stages it passed
    * and whose answer carries its result (createOperationContext). Undefined on a request.
    */
@@ -121,6 +128,8 @@ export interface ClientProfile {
   /** Its contract (bff/contracts.ts): the schema its endpoint serves; none: the whole graph. */
   readonly contract:
     (RuntimeSnapshot extends { contracts: ReadonlyMap<string, infer C> } ? C : never) | undefined;
+  /** Its own `cors` compiled, or else the top-level one; undefined: no CORS on its endpoint. */
+  readonly cors: RuntimeSnapshot extends { cors: infer C } ? C : never;
 }
 
 /** What the `httpLimits` stage measures of an HTTP request, as the client sent it. */

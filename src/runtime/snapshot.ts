@@ -28,6 +28,7 @@ import type {
 } from '../kernel/outbound.ts';
 import type { Credentials } from '../policies/auth/authenticate.ts';
 import type { JwksPool } from '../policies/auth/jwks.ts';
+import { compileCors, type CorsPolicy } from '../policies/cors/cors.ts';
 import { buildCredentials } from './credentials.ts';
 import {
   buildAuthModel,
@@ -102,6 +103,11 @@ export interface SnapshotParts {
    * this snapshot serves, each by its own engine (gateway/engines.ts).
    */
   readonly contracts: ReadonlyMap<string, ContractGraph>;
+  /**
+   * The top-level `cors` compiled: the rules of every endpoint without a client of its own
+   * (a client's are in its profile); undefined sends no CORS header. Reloads apply.
+   */
+  readonly cors: CorsPolicy | undefined;
 }
 
 declare module '../kernel/context.ts' {
@@ -193,6 +199,13 @@ export function assembleSnapshot(
       ? createGrpcFront(loaded.grpcServices, loaded.file)
       : undefined;
   const limits = config?.limits ?? LimitsConfig.parse({});
+  const correlationHeader = (config?.server ?? ServerConfig.parse({})).correlation_header;
+  const cors = config?.cors && compileCors(config.cors, correlationHeader);
+  const clientCors = new Map(
+    Object.entries(config?.clients ?? {}).flatMap(([id, client]) =>
+      client.cors ? [[id, compileCors(client.cors, correlationHeader)] as const] : [],
+    ),
+  );
   const persistedDocuments: PersistedDocuments = {
     settings: config?.persisted_documents ?? PersistedDocumentsConfig.parse({}),
     manifest: loaded?.persistedManifest ?? new Map(),
@@ -270,8 +283,10 @@ export function assembleSnapshot(
       persistedDocuments,
       loaded?.clientManifests ?? new Map(),
       contracts,
+      { top: cors, own: clientCors },
     ),
     contracts: new Map([...contracts.values()].map((contract) => [contract.key, contract])),
+    cors,
   };
 }
 

@@ -319,6 +319,12 @@ export function buildApp(options: AppOptions): App {
       }
       await inbound.admit(ctx);
       applyResponseHeaders(res, ctx);
+      // A stage answered in place of the endpoint (a CORS preflight): its status, no body.
+      if (ctx.reply) {
+        res.statusCode = ctx.reply.status;
+        res.end();
+        return;
+      }
       // A draining gateway still serves: requests arriving now come from clients and balancers
       // that have not yet seen readiness turn.
       if (endpoint) {

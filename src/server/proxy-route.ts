@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../kernel/context.ts';
 import { HOP_BY_HOP } from '../kernel/outbound.ts';
+import { corsGoverned } from '../policies/cors/cors.ts';
 import type { Route, RouteBackend } from '../routes/route-table.ts';
 import { readBody } from './read-body.ts';
 
@@ -58,8 +59,14 @@ export async function serveProxied(
     },
     async (answer) => {
       res.statusCode = answer.status;
+      // Where the gateway answers CORS, the backend's own rules must not replace its answer:
+      // its Access-Control-* headers are dropped and its Vary is added to the gateway's.
+      const governed = corsGoverned(ctx);
       for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
+        if (value === undefined || HOP_BY_HOP.has(name)) continue;
+        if (governed && name.startsWith('access-control-')) continue;
+        const ours = governed && name === 'vary' ? res.getHeader('vary') : undefined;
+        res.setHeader(name, ours === undefined ? value : `${String(ours)}, ${String(value)}`);
       }
       // The client went away or the budget ran out mid-body: the connection is cut, not patched.
       await pipeline(answer.body, res).catch(() => res.destroy());

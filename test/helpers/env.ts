@@ -202,13 +202,15 @@ export async function startGatewayOver(
   defs: readonly Omit<SubgraphServerOptions, 'port'>[],
   options: {
     delayMs?: number;
+    /** More of supergraph.yaml, beside the subgraphs (writeProject's `extra`). */
+    config?: Record<string, unknown>;
     server?: Partial<ServerConfig>;
     stages?: readonly StageEntry[];
     observability?: AppOptions['observability'];
   } = {},
 ) {
   const subgraphs = await startSubgraphs(defs, options.delayMs);
-  const project = await writeProject(subgraphs.servers);
+  const project = await writeProject(subgraphs.servers, options.config);
   const gateway = await startTestGateway({
     configFile: project.configFile,
     server: options.server,
