@@ -10,7 +10,7 @@ import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { addFetchCost } from '../policies/limits/cost.ts';
-import { ApqCache } from './apq-cache.ts';
+import type { DocumentCache } from './apq-cache.ts';
 import { withFieldAuthorization } from './authorized-gateway.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
@@ -36,6 +36,8 @@ export interface BuildGraphQLOptions {
   logger: Logger;
   /** The pipeline; its `operation` stages run once the operation is resolved. */
   pipeline: Pipeline;
+  /** Automatic persisted queries by hash (`server.apq_cache`, opened by app.ts). */
+  apqCache: DocumentCache;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface BuildGraphQLOptions {
  * transport to subgraphs, the error masking and the plugins.
  */
 export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
-  const { manager, server, logger, pipeline } = options;
+  const { manager, server, logger, pipeline, apqCache } = options;
   const development = server.mode === 'development';
   // The gateway's plan cache hands out the plan object it stored, so a plan seen before came
   // from the cache and a new object was just planned (the store itself is private).
@@ -113,7 +115,7 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     parseOptions,
     // Always on here: whether a request may use APQ is decided per snapshot before Apollo Server
     // sees it (trusted-documents.ts), so `persisted_documents.apq` reloads.
-    persistedQueries: { cache: new ApqCache(server.apq_cache_size) },
+    persistedQueries: { cache: apqCache },
     csrfPrevention: server.csrf_prevention,
     // main.ts owns signals: it drains HTTP first, then stops Apollo Server.
     stopOnTerminationSignals: false,

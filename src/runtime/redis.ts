@@ -29,3 +29,48 @@ export function createRedisClient(config: RedisConfig & { url: string }): Redis 
   redis.on('error', () => {});
   return redis;
 }
+
+/**
+ * The process's one connection to Redis, opened the first time a store asks for it (the limit
+ * store, the APQ store) and closed once when the gateway stops: every shared store rides the
+ * same socket, so an instance holds one connection per Redis whatever it keeps there.
+ */
+export class SharedRedis {
+  readonly config: RedisConfig;
+  #client: Redis | undefined;
+
+  constructor(config: RedisConfig) {
+    this.config = config;
+  }
+
+  /** The connection, opened now if no store asked before. */
+  client(): Redis {
+    if (this.#client) return this.#client;
+    const url = this.config.url;
+    // The config loader refuses a redis store without it (load.ts); a caller building settings
+    // by hand meets it here.
+    if (url === undefined) throw new Error('a redis store needs redis.url');
+    return (this.#client = createRedisClient({ ...this.config, url }));
+  }
+
+  /** Resolves true once connected, false if not within `timeoutMs`; never rejects. */
+  ready(timeoutMs: number): Promise<boolean> {
+    const redis = this.client();
+    if (redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (connected: boolean) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        resolve(connected);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      redis.on('ready', onReady);
+    });
+  }
+
+  close(): void {
+    this.#client?.disconnect();
+    this.#client = undefined;
+  }
+}
