@@ -160,6 +160,9 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
   const apqStoreUp = new Gauge({
     name: 'gateway_apq_store_up',
     help: 'Whether the shared automatic persisted query store (Redis) answers: 1 while it is asked, 0 while this process’s cache answers alone.',
+    // A label, though there is one store: a labelled series appears once set, so an instance
+    // without a shared store exports none rather than a 0 that reads as an outage.
+    labelNames: ['store'],
     registers,
   });
   const apqStoreFallbacks = new Counter({
@@ -206,7 +209,7 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       limitStoreFallbacks.inc({ store });
     },
     recordApqStoreUp(up) {
-      apqStoreUp.set(up ? 1 : 0);
+      apqStoreUp.set({ store: 'redis' }, up ? 1 : 0);
     },
     recordApqStoreFallback(operation) {
       apqStoreFallbacks.inc({ operation });

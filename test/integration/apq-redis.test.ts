@@ -142,7 +142,7 @@ describe('APQ with Redis unreachable', () => {
     );
     assert.equal(warnings.length, 1, gateway.logs.text());
     const metrics = await get(`${gateway.origin}/metrics`);
-    assert.match(metrics.text, /^gateway_apq_store_up 0$/m);
+    assert.match(metrics.text, /^gateway_apq_store_up\{store="redis"\} 0$/m);
     // The miss's lookup and the registration went without Redis; the hits were local.
     assert.match(metrics.text, /^gateway_apq_store_fallbacks_total\{operation="get"\} 1$/m);
     assert.match(metrics.text, /^gateway_apq_store_fallbacks_total\{operation="set"\} 1$/m);
