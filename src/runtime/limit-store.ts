@@ -38,7 +38,8 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
   // The config loader refuses this (load.ts); a caller building settings by hand meets it here.
   if (url === undefined) throw new Error('limits.store.kind redis needs redis.url');
   const own = settings.connection === undefined;
-  const redis: Redis = settings.connection?.client() ?? createRedisClient({ ...settings.redis, url });
+  const redis: Redis =
+    settings.connection?.client() ?? createRedisClient({ ...settings.redis, url });
   const store = new FallbackLimitStore({
     shared: new RedisLimitStore(redis, {
       keyPrefix: settings.redis.key_prefix,
