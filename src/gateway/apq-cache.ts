@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ApqCacheConfig } from '../config/schema.ts';
+import { Availability } from '../kernel/availability.ts';
 import type { ApqStoreSignal } from '../kernel/channels.ts';
-import { ensureError } from '../kernel/errors.ts';
 import { answerWithin } from '../policies/limits/stores/redis.ts';
 import type { SharedRedis } from '../runtime/redis.ts';
 
@@ -94,10 +94,10 @@ export interface SharedApqCacheOptions {
  * Redis can only ever make APQ better, never fail a request: a lookup or registration that Redis
  * refuses or does not answer within `commandTimeoutMs` is answered by the local cache alone (a
  * miss is PERSISTED_QUERY_NOT_FOUND, which has the client send the document again, and its
- * registration is kept locally). As in the limit store (policies/limits/stores/fallback.ts), once
- * a command fails Redis counts as down: commands then skip it, and one at a time probes it, so a
- * Redis that hangs costs one request its timeout, not every request; the first probe that
- * succeeds brings it back (the client reconnects by itself, runtime/redis.ts).
+ * registration is kept locally). As for the limit store, once a command fails Redis counts as
+ * down: commands then skip it, and one at a time probes it (kernel/availability.ts), so a Redis
+ * that hangs costs one request its timeout, not every request; the first probe that succeeds
+ * brings it back (the client reconnects by itself, runtime/redis.ts).
  *
  * A document read from Redis is served only if it hashes to its key: Redis is shared, and what
  * another writer put there must not answer for a hash that is not its own.
@@ -110,8 +110,7 @@ export class SharedApqCache implements DocumentCache {
   readonly #ttlMs: number;
   readonly #maxDocumentBytes: number;
   readonly #signal: (signal: ApqStoreSignal) => void;
-  #up = true;
-  #probing = false;
+  readonly #availability: Availability;
 
   constructor(options: SharedApqCacheOptions) {
     this.#local = options.local;
@@ -120,12 +119,19 @@ export class SharedApqCache implements DocumentCache {
     this.#timeoutMs = options.commandTimeoutMs;
     this.#ttlMs = options.ttlMs;
     this.#maxDocumentBytes = options.maxDocumentBytes;
-    this.#signal = options.onSignal ?? (() => {});
+    const signal = (this.#signal = options.onSignal ?? (() => {}));
+    this.#availability = new Availability((up, reason) =>
+      signal({
+        type: up ? 'up' : 'down',
+        initial: false,
+        ...(reason === undefined ? {} : { reason }),
+      }),
+    );
   }
 
   /** Records the state the gateway starts in: `connected` is whether Redis answered in time. */
   start(connected: boolean): void {
-    this.#up = connected;
+    this.#availability.assume(connected);
     this.#signal({
       type: connected ? 'up' : 'down',
       initial: true,
@@ -135,7 +141,7 @@ export class SharedApqCache implements DocumentCache {
 
   /** True while Redis is asked. */
   get up(): boolean {
-    return this.#up;
+    return this.#availability.up;
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -161,32 +167,10 @@ export class SharedApqCache implements DocumentCache {
 
   /** `command`'s answer, or undefined when Redis is down, refuses or is late; never rejects. */
   async #ask<T>(operation: 'get' | 'set', command: () => Promise<T>): Promise<T | undefined> {
-    if (!this.#up && this.#probing) {
-      this.#signal({ type: 'fallback', operation });
-      return undefined;
-    }
-    const probe = !this.#up;
-    if (probe) this.#probing = true;
-    try {
-      const answer = await answerWithin(command(), this.#timeoutMs);
-      if (!this.#up) this.#change(true);
-      return answer;
-    } catch (error) {
-      if (this.#up) this.#change(false, ensureError(error).message);
-      this.#signal({ type: 'fallback', operation });
-      return undefined;
-    } finally {
-      if (probe) this.#probing = false;
-    }
-  }
-
-  #change(up: boolean, reason?: string): void {
-    this.#up = up;
-    this.#signal({
-      type: up ? 'up' : 'down',
-      initial: false,
-      ...(reason === undefined ? {} : { reason }),
-    });
+    const answer = await this.#availability.attempt(() => answerWithin(command(), this.#timeoutMs));
+    if (answer.ok) return answer.value;
+    this.#signal({ type: 'fallback', operation });
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.ts';
+import { whenReady } from '../policies/limits/stores/redis.ts';
 
 /**
  * The gateway's connection to Redis (`redis`), made once at start and shared by what keeps
@@ -55,18 +56,7 @@ export class SharedRedis {
 
   /** Resolves true once connected, false if not within `timeoutMs`; never rejects. */
   ready(timeoutMs: number): Promise<boolean> {
-    const redis = this.client();
-    if (redis.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (connected: boolean) => {
-        clearTimeout(timer);
-        redis.off('ready', onReady);
-        resolve(connected);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      redis.on('ready', onReady);
-    });
+    return whenReady(this.client(), timeoutMs);
   }
 
   close(): void {

@@ -1,12 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { ApqStoreSignal } from '../../src/kernel/channels.ts';
 import { ApqCache, SharedApqCache } from '../../src/gateway/apq-cache.ts';
 import { createRedisClient } from '../../src/runtime/redis.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
+import { assertApqFlow, byHash, codeOf, sha256 } from '../helpers/apq.ts';
 import {
   get,
   post,
@@ -25,13 +26,8 @@ import {
   uniquePrefix,
 } from '../helpers/redis.ts';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PRODUCTS = 'query Products { topProducts { upc } }';
 const ME = 'query Me { me { name } }';
-const byHash = (hash: string) => ({
-  extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
-});
-const codeOf = (json: any) => json.errors?.[0]?.extensions?.code;
 /** Apollo Server's key for a document: its own `apq:` prefix, then the hash. */
 const keyOf = (text: string) => `apq:${sha256(text)}`;
 const TTL_MS = 60_000;
@@ -42,11 +38,16 @@ async function ready(client: Redis): Promise<void> {
 }
 
 /** Gateways over the same subgraphs, each its own process state, sharing `redis`. */
-async function startGateways(count: number, redis: Record<string, unknown>) {
+async function startGateways(
+  count: number,
+  redis: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
   const subgraphs = await startSubgraphs(SHOP, 0);
   const project = await writeProject(subgraphs.servers, {
     redis,
     server: { apq_cache: { store: 'redis', ttl: '1m' } },
+    ...extra,
   });
   const gateways: TestGateway[] = [];
   for (let i = 0; i < count; i++)
@@ -79,27 +80,17 @@ describe('APQ shared in Redis by two gateway instances', () => {
   });
 
   test('a miss, a registration kept in Redis with a TTL, then a hit; a mismatched hash is refused and stored nowhere', async () => {
-    const hash = sha256(PRODUCTS);
-    const miss = await post(a.url, byHash(hash));
-    assert.equal(miss.status, 200);
-    assert.equal(codeOf(miss.json), 'PERSISTED_QUERY_NOT_FOUND');
-    const registered = await post(a.url, { query: PRODUCTS, ...byHash(hash) });
-    assert.equal(registered.json.data.topProducts.length > 0, true);
-    const hit = await post(a.url, byHash(hash));
-    assert.deepEqual(hit.json.data, registered.json.data);
-    // Apollo Server registers without awaiting the store: by now the SET has been sent, and
-    // one round trip of the test's own client comes after it on the server.
-    assert.equal(await redis.get(`${prefix}apq:${hash}`), PRODUCTS);
-    const ttl = await redis.pttl(`${prefix}apq:${hash}`);
+    const data = (await assertApqFlow(a.url, PRODUCTS, ME)) as any;
+    assert.equal(data.topProducts.length > 0, true);
+    // Apollo Server registers without awaiting the store; the SET went out before the response
+    // did, and a round trip of the test's own client comes after it on the server.
+    const key = `${prefix}apq:${sha256(PRODUCTS)}`;
+    assert.equal(await redis.get(key), PRODUCTS);
+    const ttl = await redis.pttl(key);
     assert.ok(ttl > 0 && ttl <= TTL_MS, `ttl ${ttl}`);
-
-    // Registered, ME would answer for the hash of another document.
-    const mismatch = await post(a.url, { query: ME, ...byHash(sha256('{ nope }')) });
-    assert.equal(mismatch.status, 400);
-    assert.equal(codeOf(mismatch.json), 'PERSISTED_QUERY_HASH_MISMATCH');
-    assert.equal(await redis.exists(`${prefix}apq:${sha256('{ nope }')}`), 0);
-    const notRegistered = await post(b.url, byHash(sha256('{ nope }')));
-    assert.equal(codeOf(notRegistered.json), 'PERSISTED_QUERY_NOT_FOUND');
+    // ME came with PRODUCTS's hash: kept under its own hash it would be a document no client
+    // registered, and under PRODUCTS's one it would answer for another document.
+    assert.equal(await redis.exists(`${prefix}apq:${sha256(ME)}`), 0);
   });
 
   test('a document registered through one instance is a hit on the other', async () => {
@@ -110,6 +101,36 @@ describe('APQ shared in Redis by two gateway instances', () => {
     assert.equal(hit.status, 200, hit.text);
     assert.deepEqual(hit.json.data, { me: { name: 'Ada Lovelace' } });
   });
+});
+
+test('the APQ store and the limit store share one connection, closed when the gateway stops', async (t) => {
+  const own = await OwnRedis.start();
+  t.after(() => own.kill());
+  const check = testClient(own.url);
+  t.after(() => check.disconnect());
+  // Connections other than the test's own.
+  const gatewayConnections = async () =>
+    String(await check.client('LIST'))
+      .trim()
+      .split('\n').length - 1;
+  const env = await startGateways(
+    1,
+    { url: own.url, key_prefix: uniquePrefix('apq-shared') },
+    { limits: { store: { kind: 'redis' } } },
+  );
+  try {
+    await assertApqFlow((env.gateways[0] as TestGateway).url, ME, PRODUCTS);
+    assert.equal(await gatewayConnections(), 1);
+  } finally {
+    await env.close();
+  }
+  // The server sees the close a moment after the client sent it: nothing to await but its list.
+  let left = await gatewayConnections();
+  for (let i = 0; left > 0 && i < 20; i++) {
+    await sleep(50);
+    left = await gatewayConnections();
+  }
+  assert.equal(left, 0);
 });
 
 describe('APQ with Redis unreachable', () => {
