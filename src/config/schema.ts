@@ -248,7 +248,9 @@ export const ApqCacheConfig = z.strictObject({
    * bounded by what clients used recently. Redis's own `maxmemory` policy is the operator's hard
    * bound. @default 24h
    */
-  ttl: Duration.default(86_400_000),
+  ttl: Duration.refine((ms) => ms > 0, 'must be above 0: Redis keeps no key for 0 ms').default(
+    86_400_000,
+  ),
 });
 
 /**

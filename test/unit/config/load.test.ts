@@ -269,6 +269,13 @@ test('an APQ store in Redis without redis.url is reported at server.apq_cache.st
   assert.deepEqual(server.apq_cache, { max_size: 31_457_280, store: 'redis', ttl: 3_600_000 });
 });
 
+test('server.apq_cache.ttl must be above 0', () => {
+  assert.match(
+    failure(`${VALID}server:\n  apq_cache:\n    ttl: 0s\n`),
+    /server\.apq_cache\.ttl: must be above 0/,
+  );
+});
+
 test('a persisted document manifest is read and watched; a broken one names file, key and entry', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'config-'));
   const yaml = `${VALID}persisted_documents:\n  manifest: ./manifest.json\n`;
