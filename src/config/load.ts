@@ -179,6 +179,10 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   // Checked here rather than in the schema: the two keys live in different sections.
   if (config.limits.store.kind === 'redis' && config.redis.url === undefined)
     issues.push(issueAt(['limits', 'store', 'kind'], 'redis needs redis.url (the shared server)'));
+  if (config.server.apq_cache.store === 'redis' && config.redis.url === undefined)
+    issues.push(
+      issueAt(['server', 'apq_cache', 'store'], 'redis needs redis.url (the shared server)'),
+    );
   /** A file the config names, read relative to it; a problem is an issue at its key. */
   const readNamed = async (relativePath: string, key: string[], what: string) => {
     const absolute = resolve(base, relativePath);

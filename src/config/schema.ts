@@ -226,6 +226,34 @@ export const SubgraphConfig = z
 const SUBGRAPH_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 /**
+ * The automatic persisted query cache: a bounded store of this process, and optionally Redis
+ * behind it so every instance serves what a client registered through any of them. Read at
+ * start (docs/clients.md, "APQ stores").
+ */
+export const ApqCacheConfig = z.strictObject({
+  /**
+   * The most bytes of document text this process keeps; past it the least recently used
+   * documents are evicted (clients register them again). Apollo Server's default cache is
+   * unbounded in count but shares 30 MiB with its other caches; this one is APQ's alone. With
+   * `store: redis` it is the local cache in front of Redis. @default 30mib
+   */
+  max_size: ByteSize.default(31_457_280),
+  /**
+   * `memory`: this process only; `redis`: shared by every instance through `redis` (needs
+   * `redis.url`), with this process's cache in front. @default memory
+   */
+  store: z.enum(['memory', 'redis']).default('memory'),
+  /**
+   * How long a document stays in Redis after it is registered, so the shared store stays
+   * bounded by what clients used recently. Redis's own `maxmemory` policy is the operator's hard
+   * bound. @default 24h
+   */
+  ttl: Duration.refine((ms) => ms > 0, 'must be above 0: Redis keeps no key for 0 ms').default(
+    86_400_000,
+  ),
+});
+
+/**
  * Batched operations on the GraphQL endpoint: a JSON array of operations in one POST body, as
  * Apollo Client's `BatchHttpLink` sends them (Apollo Router's `batching`, whose one mode is
  * `batch_http_link`). Each operation runs on its own: its own limits, cost, authorization and
@@ -419,13 +447,8 @@ export const ServerConfig = z.strictObject({
   trusted_proxies: z.array(IpRange).default([]),
   /** Batched operations (JSON array bodies). @default refused */
   batching: BatchingConfig.default(BatchingConfig.parse({})),
-  /**
-   * The most bytes of document text the automatic persisted query cache holds; past it the least
-   * recently used documents are evicted (clients register them again). Apollo Server's default
-   * cache is unbounded in count but shares 30 MiB with its other caches; this one is APQ's alone.
-   * Read at start. @default 30mib
-   */
-  apq_cache_size: ByteSize.default(31_457_280),
+  /** Where automatic persisted queries are kept (docs/clients.md, "APQ stores"). Read at start. */
+  apq_cache: ApqCacheConfig.default(ApqCacheConfig.parse({})),
 });
 
 export const LogConfig = z.strictObject({
@@ -620,8 +643,8 @@ export const LimitStoreConfig = z.strictObject({
 });
 
 /**
- * The Redis server the gateway shares state through (rate budgets now; the response cache
- * later). Read at start.
+ * The Redis server the gateway shares state through (rate budgets, automatic persisted queries;
+ * the response cache later), over one connection per process. Read at start.
  */
 export const RedisConfig = z.strictObject({
   /**
@@ -634,8 +657,8 @@ export const RedisConfig = z.strictObject({
   /** How long one connection attempt may take before it counts as failed. @default 1s */
   connect_timeout: Duration.default(1_000),
   /**
-   * How long one command may take; past it the caller falls back (`limits.store.on_unavailable`)
-   * rather than hold the request. @default 100ms
+   * How long one command may take; past it the caller falls back (`limits.store.on_unavailable`;
+   * APQ: this process's cache) rather than hold the request. @default 100ms
    */
   command_timeout: Duration.default(100),
 });
@@ -700,7 +723,7 @@ export const PersistedDocumentsConfig = z
     persisted_only: z.boolean().default(false),
     /**
      * Automatic persisted queries: a client may register a document under its SHA-256 and then
-     * send the hash alone. The cache is bounded by `server.apq_cache_size`. @default true
+     * send the hash alone. The cache is bounded by `server.apq_cache`. @default true
      */
     apq: z.boolean().default(true),
   })
@@ -1134,6 +1157,7 @@ export type SubgraphConfig = z.output<typeof SubgraphConfig>;
 export type RestSource = z.output<typeof RestSource>;
 export type GrpcSource = z.output<typeof GrpcSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
+export type ApqCacheConfig = z.output<typeof ApqCacheConfig>;
 export type BatchingConfig = z.output<typeof BatchingConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type TranscodeConfig = z.output<typeof TranscodeConfig>;

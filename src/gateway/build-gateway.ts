@@ -10,7 +10,7 @@ import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { authorize } from '../policies/auth/authorize.ts';
 import { addFetchCost } from '../policies/limits/cost.ts';
-import type { ApqCache } from './apq-cache.ts';
+import type { DocumentCache } from './apq-cache.ts';
 import { withFieldAuthorization } from './authorized-gateway.ts';
 import { LocalDataSource } from './data-sources/local-data-source.ts';
 import { SubgraphDataSource } from './data-sources/subgraph-data-source.ts';
@@ -36,8 +36,8 @@ export interface BuildGraphQLOptions {
   logger: Logger;
   /** The pipeline; its `operation` stages run once the operation is resolved. */
   pipeline: Pipeline;
-  /** Documents registered by APQ: one cache for every engine, bounded once. */
-  apqCache: ApqCache;
+  /** Automatic persisted queries by hash (`server.apq_cache`, opened by app.ts): one cache for every engine. */
+  apqCache: DocumentCache;
   /**
    * A fixed graph to serve (a client's contract, gateway/engines.ts); without it, the manager's
    * current supergraph, swapped on reload.

@@ -107,6 +107,22 @@ export type LimitStoreSignal =
 
 export type LimitStoreEvent = LimitStoreSignal & { readonly scope: AppScope };
 
+/**
+ * What the shared APQ store (Redis) reports (gateway/apq-cache.ts): whether it answers,
+ * published once per transition and once at start (`initial`), and each lookup or registration
+ * made without it (`fallback`: this process's cache answered alone).
+ */
+export type ApqStoreSignal =
+  | {
+      readonly type: 'up' | 'down';
+      readonly initial: boolean;
+      /** Why it is down: the client's error message (never the URL's credentials). */
+      readonly reason?: string;
+    }
+  | { readonly type: 'fallback'; readonly operation: 'get' | 'set' };
+
+export type ApqStoreEvent = ApqStoreSignal & { readonly scope: AppScope };
+
 export const channels = {
   requestStart: diagnostics.channel('gateway:request:start'),
   requestEnd: diagnostics.channel('gateway:request:end'),
@@ -116,4 +132,5 @@ export const channels = {
   breaker: diagnostics.channel('gateway:breaker'),
   reload: diagnostics.channel('gateway:reload'),
   limitStore: diagnostics.channel('gateway:limit-store'),
+  apqStore: diagnostics.channel('gateway:apq-store'),
 };

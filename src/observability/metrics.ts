@@ -63,6 +63,10 @@ export interface GatewayMetrics {
   recordLimitStoreUp(store: string, up: boolean): void;
   /** A rate decision was made without the shared store (`limits.store.on_unavailable`). */
   recordLimitStoreFallback(store: string): void;
+  /** The shared APQ store (Redis) started answering (`up`) or stopped. */
+  recordApqStoreUp(up: boolean): void;
+  /** An APQ lookup (`get`) or registration (`set`) was answered by this process's cache alone. */
+  recordApqStoreFallback(operation: 'get' | 'set'): void;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -153,6 +157,20 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['store'],
     registers,
   });
+  const apqStoreUp = new Gauge({
+    name: 'gateway_apq_store_up',
+    help: 'Whether the shared automatic persisted query store (Redis) answers: 1 while it is asked, 0 while this process’s cache answers alone.',
+    // A label, though there is one store: a labelled series appears once set, so an instance
+    // without a shared store exports none rather than a 0 that reads as an outage.
+    labelNames: ['store'],
+    registers,
+  });
+  const apqStoreFallbacks = new Counter({
+    name: 'gateway_apq_store_fallbacks_total',
+    help: 'Automatic persisted query lookups (get) and registrations (set) answered without the shared store (Redis down or late), by operation.',
+    labelNames: ['operation'],
+    registers,
+  });
   return {
     async scrape() {
       const body = `${requests.render()}${calls.render()}${await registry.metrics()}`;
@@ -189,6 +207,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordLimitStoreFallback(store) {
       limitStoreFallbacks.inc({ store });
+    },
+    recordApqStoreUp(up) {
+      apqStoreUp.set({ store: 'redis' }, up ? 1 : 0);
+    },
+    recordApqStoreFallback(operation) {
+      apqStoreFallbacks.inc({ operation });
     },
   };
 }

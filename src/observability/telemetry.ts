@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
 import {
   channels,
+  type ApqStoreEvent,
   type BreakerChange,
   type Exchange,
   type GraphQLEvent,
@@ -15,6 +16,9 @@ import type { AppScope, RequestContext, RequestFacts } from '../kernel/context.t
 import { createMetrics, LabelBudget, type GatewayMetrics } from './metrics.ts';
 import { traceIdOf } from './trace-context.ts';
 import type { Tracing, TraceSpan } from './trace.ts';
+
+/** The least time between two `APQ store unavailable` warnings. */
+const APQ_WARNING_INTERVAL_MS = 60_000;
 
 /**
  * Everything an operator sees of a request, in one place: the log line, the metrics and the
@@ -102,6 +106,10 @@ export class Telemetry {
   readonly #state = new WeakMap<RequestFacts, RequestState>();
   readonly #calls = new WeakMap<Exchange, CallState>();
   readonly #unsubscribe: (() => void)[] = [];
+  /** When the last `APQ store unavailable` warning was written, and how many were held back. */
+  #apqWarnedAt = -Infinity;
+  #apqWarningsHeld = 0;
+  #apqWarnedDown = false;
 
   constructor(options: TelemetryOptions) {
     this.#scope = options.scope;
@@ -141,6 +149,9 @@ export class Telemetry {
     });
     on<LimitStoreEvent>(channels.limitStore, (m) => {
       if (m.scope === this.#scope) this.#limitStore(m);
+    });
+    on<ApqStoreEvent>(channels.apqStore, (m) => {
+      if (m.scope === this.#scope) this.#apqStore(m);
     });
     on<Exchange>(channels.call.start, (m) => this.#startCall(m));
     on<Exchange>(channels.call.asyncEnd, (m) => this.#endCall(m));
@@ -292,6 +303,39 @@ export class Telemetry {
         { store },
         initial ? 'limit store connected' : 'limit store available again: rate limits shared',
       );
+  }
+
+  /**
+   * The shared APQ store's transitions and the answers made without it. A Redis that flaps (each
+   * probe succeeds, the next command times out) would write a line per flap, so `down` warnings
+   * are written at most once per APQ_WARNING_INTERVAL_MS, with the count of those held back.
+   */
+  #apqStore(event: ApqStoreEvent): void {
+    if (event.type === 'fallback') {
+      this.metrics?.recordApqStoreFallback(event.operation);
+      return;
+    }
+    this.metrics?.recordApqStoreUp(event.type === 'up');
+    if (event.type === 'up') {
+      // Paired with the warning written, not with every transition held back.
+      if (event.initial) this.#events.info('APQ store connected');
+      else if (this.#apqWarnedDown)
+        this.#events.info('APQ store available again: documents shared');
+      this.#apqWarnedDown = false;
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#apqWarnedAt < APQ_WARNING_INTERVAL_MS) {
+      this.#apqWarningsHeld += 1;
+      return;
+    }
+    this.#events.warn(
+      { reason: event.reason, held: this.#apqWarningsHeld },
+      'APQ store unavailable: documents served and registered by this instance alone',
+    );
+    this.#apqWarnedAt = now;
+    this.#apqWarningsHeld = 0;
+    this.#apqWarnedDown = true;
   }
 
   /** The operation label: a GraphQL operation name, a REST route or binding, a gRPC method. */

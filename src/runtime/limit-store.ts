@@ -6,11 +6,13 @@ import { FallbackLimitStore } from '../policies/limits/stores/fallback.ts';
 import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import { RedisLimitStore } from '../policies/limits/stores/redis.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
-import { createRedisClient } from './redis.ts';
+import { createRedisClient, type SharedRedis } from './redis.ts';
 
 export interface LimitStoreSettings {
   store: LimitStoreConfig;
   redis: RedisConfig;
+  /** The process's connection, shared with the other stores; not closed here. @default one of its own */
+  connection?: SharedRedis;
   clock?: Clock;
   onSignal?: (signal: LimitStoreSignal) => void;
 }
@@ -35,7 +37,9 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
   const url = settings.redis.url;
   // The config loader refuses this (load.ts); a caller building settings by hand meets it here.
   if (url === undefined) throw new Error('limits.store.kind redis needs redis.url');
-  const redis: Redis = createRedisClient({ ...settings.redis, url });
+  const own = settings.connection === undefined;
+  const redis: Redis =
+    settings.connection?.client() ?? createRedisClient({ ...settings.redis, url });
   const store = new FallbackLimitStore({
     shared: new RedisLimitStore(redis, {
       keyPrefix: settings.redis.key_prefix,
@@ -50,7 +54,7 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
     start: () => store.start(settings.redis.connect_timeout),
     async close() {
       await store.close();
-      redis.disconnect();
+      if (own) redis.disconnect();
     },
   };
 }

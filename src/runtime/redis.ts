@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.ts';
+import { whenReady } from '../policies/limits/stores/redis.ts';
 
 /**
  * The gateway's connection to Redis (`redis`), made once at start and shared by what keeps
@@ -28,4 +29,38 @@ export function createRedisClient(config: RedisConfig & { url: string }): Redis 
   // without a listener, ioredis would print each reconnect attempt's error to the console.
   redis.on('error', () => {});
   return redis;
+}
+
+/**
+ * The process's one connection to Redis, opened the first time a store asks for it (the limit
+ * store, the APQ store) and closed once when the gateway stops: every shared store rides the
+ * same socket, so an instance holds one connection per Redis whatever it keeps there.
+ */
+export class SharedRedis {
+  readonly config: RedisConfig;
+  #client: Redis | undefined;
+
+  constructor(config: RedisConfig) {
+    this.config = config;
+  }
+
+  /** The connection, opened now if no store asked before. */
+  client(): Redis {
+    if (this.#client) return this.#client;
+    const url = this.config.url;
+    // The config loader refuses a redis store without it (load.ts); a caller building settings
+    // by hand meets it here.
+    if (url === undefined) throw new Error('a redis store needs redis.url');
+    return (this.#client = createRedisClient({ ...this.config, url }));
+  }
+
+  /** Resolves true once connected, false if not within `timeoutMs`; never rejects. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return whenReady(this.client(), timeoutMs);
+  }
+
+  close(): void {
+    this.#client?.disconnect();
+    this.#client = undefined;
+  }
 }

@@ -13,7 +13,7 @@ import {
   type ServerConfig,
   type TracingConfig,
 } from '../config/schema.ts';
-import { ApqCache } from '../gateway/apq-cache.ts';
+import { openApqCache } from '../gateway/apq-cache.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { GraphEngines } from '../gateway/engines.ts';
 import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
@@ -42,6 +42,7 @@ import { JwksPool } from '../policies/auth/jwks.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
 import { openLimitStore } from '../runtime/limit-store.ts';
+import { SharedRedis } from '../runtime/redis.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
@@ -147,9 +148,12 @@ export function buildApp(options: AppOptions): App {
         : authLog.debug({ jwks: withoutUserinfo(event.url) }, 'JWKS refreshed'),
   });
   const clientAddresses = new ClientAddresses(server.trusted_proxies);
+  // One connection to Redis for every store kept there, opened only if one is.
+  const redis = new SharedRedis(options.redis ?? RedisConfig.parse({}));
   const budgets = openLimitStore({
     store: options.limitStore ?? LimitStoreConfig.parse({}),
-    redis: options.redis ?? RedisConfig.parse({}),
+    redis: redis.config,
+    connection: redis,
     ...(options.clock ? { clock: options.clock } : {}),
     onSignal: (signal) => {
       if (channels.limitStore.hasSubscribers) channels.limitStore.publish({ ...signal, scope });
@@ -196,13 +200,15 @@ export function buildApp(options: AppOptions): App {
     telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
   const pipeline = new Pipeline(stages);
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
-  const engine = {
-    manager,
-    server,
-    logger,
-    pipeline,
-    apqCache: new ApqCache(server.apq_cache_size),
-  };
+  const apq = openApqCache({
+    config: server.apq_cache,
+    connection: redis,
+    maxDocumentBytes: server.body_limit,
+    onSignal: (signal) => {
+      if (channels.apqStore.hasSubscribers) channels.apqStore.publish({ ...signal, scope });
+    },
+  });
+  const engine = { manager, server, logger, pipeline, apqCache: apq.cache };
   const engines = new GraphEngines({
     whole: buildGraphQL(engine),
     build: (supergraphSdl) => buildGraphQL({ ...engine, supergraphSdl }),
@@ -472,7 +478,7 @@ export function buildApp(options: AppOptions): App {
     manager,
     telemetry,
     async start() {
-      await budgets.start();
+      await Promise.all([budgets.start(), apq.start()]);
       await manager.load();
       await engines.start();
       state = 'ready';
@@ -503,6 +509,7 @@ export function buildApp(options: AppOptions): App {
       gatewayProof.close();
       jwks.close();
       await budgets.close();
+      redis.close();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroy();
       grpcChannels.close();

@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
+import { assertApqFlow, byHash, codeOf, sha256 } from '../helpers/apq.ts';
 import {
   get,
   post,
@@ -13,7 +13,6 @@ import {
   type TestGateway,
 } from '../helpers/env.ts';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const ME = 'query Me { me { name } }';
 const PRODUCTS = 'query Products { topProducts { upc } }';
 const apolloManifest = (bodies: string[]) =>
@@ -27,18 +26,12 @@ const apolloManifest = (bodies: string[]) =>
       body,
     })),
   });
-const byHash = (hash: string) => ({
-  extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
-});
-const codeOf = (json: any) => json.errors?.[0]?.extensions?.code;
 
-async function startWith(persisted: Record<string, unknown>, server: Record<string, unknown> = {}) {
+/** Subgraphs, a project with `config` and `files`, and the gateway over them. */
+async function startProject(config: Record<string, unknown>, files: Record<string, string>) {
   const subgraphs = await startSubgraphs(SHOP, 0);
-  const project = await writeProject(subgraphs.servers, {
-    persisted_documents: { manifest: './manifest.json', ...persisted },
-    server: { hot_reload: true, ...server },
-  });
-  await project.write('manifest.json', apolloManifest([ME]));
+  const project = await writeProject(subgraphs.servers, config);
+  for (const [name, text] of Object.entries(files)) await project.write(name, text);
   const gateway = await startTestGateway({ configFile: project.configFile });
   return {
     project,
@@ -51,12 +44,23 @@ async function startWith(persisted: Record<string, unknown>, server: Record<stri
   };
 }
 
+/** A gateway trusting a manifest listing ME, with `persisted` and `server` settings added. */
+function startWith(persisted: Record<string, unknown>, server: Record<string, unknown> = {}) {
+  return startProject(
+    {
+      persisted_documents: { manifest: './manifest.json', ...persisted },
+      server: { hot_reload: true, ...server },
+    },
+    { 'manifest.json': apolloManifest([ME]) },
+  );
+}
+
 describe('trusted documents with a manifest and APQ', () => {
   let env: Awaited<ReturnType<typeof startWith>>;
   let gateway: TestGateway;
   // 100 bytes: room for the three short documents of the eviction test, not for a fourth.
   before(async () => {
-    env = await startWith({}, { apq_cache_size: 100, batching: { enabled: true } });
+    env = await startWith({}, { apq_cache: { max_size: 100 }, batching: { enabled: true } });
     gateway = env.gateway;
   });
   after(() => env.close());
@@ -94,21 +98,12 @@ describe('trusted documents with a manifest and APQ', () => {
     assert.equal(codeOf(res.json), 'PERSISTED_QUERY_NOT_IN_LIST');
   });
 
-  test('APQ: a miss, a registration, then a hit; a mismatched hash is refused', async () => {
-    const hash = sha256(PRODUCTS);
-    const miss = await post(gateway.url, byHash(hash));
-    assert.equal(miss.status, 200);
-    assert.equal(codeOf(miss.json), 'PERSISTED_QUERY_NOT_FOUND');
-    const registered = await post(gateway.url, { query: PRODUCTS, ...byHash(hash) });
-    assert.equal(registered.json.data.topProducts.length > 0, true);
-    const hit = await post(gateway.url, byHash(hash));
-    assert.deepEqual(hit.json.data, registered.json.data);
-    const mismatch = await post(gateway.url, { query: ME, ...byHash(hash) });
-    assert.equal(mismatch.status, 400);
-    assert.equal(codeOf(mismatch.json), 'PERSISTED_QUERY_HASH_MISMATCH');
+  test('APQ: a miss, a registration, then a hit; a mismatched hash is refused and not registered', async () => {
+    const data = (await assertApqFlow(gateway.url, PRODUCTS, ME)) as any;
+    assert.equal(data.topProducts.length > 0, true);
   });
 
-  test('the APQ cache is bounded: past server.apq_cache_size the oldest document is evicted', async () => {
+  test('the APQ cache is bounded: past server.apq_cache.max_size bytes the oldest document is evicted', async () => {
     const docs = [
       'query A { me { id } }',
       'query B { me { name } }',
@@ -172,34 +167,24 @@ describe("a client's own persisted_documents", () => {
   let env: Awaited<ReturnType<typeof startWith>>;
   const at = (id: string) => `${env.gateway.url}/${id}`;
   before(async () => {
-    const subgraphs = await startSubgraphs(SHOP, 0);
-    const project = await writeProject(subgraphs.servers, {
-      persisted_documents: { manifest: './manifest.json', persisted_only: true, apq: false },
-      clients: {
-        mobile: {
-          persisted_documents: {
-            manifest: './mobile.json',
-            persisted_only: true,
-            apq: false,
+    env = await startProject(
+      {
+        persisted_documents: { manifest: './manifest.json', persisted_only: true, apq: false },
+        clients: {
+          mobile: {
+            persisted_documents: {
+              manifest: './mobile.json',
+              persisted_only: true,
+              apq: false,
+            },
           },
+          web: { persisted_documents: { apq: true } },
+          partner: {},
         },
-        web: { persisted_documents: { apq: true } },
-        partner: {},
+        server: { hot_reload: true },
       },
-      server: { hot_reload: true },
-    });
-    await project.write('manifest.json', apolloManifest([ME]));
-    await project.write('mobile.json', apolloManifest([PRODUCTS]));
-    const gateway = await startTestGateway({ configFile: project.configFile });
-    env = {
-      project,
-      gateway,
-      close: async () => {
-        await gateway.close();
-        await subgraphs.close();
-        await project.remove();
-      },
-    };
+      { 'manifest.json': apolloManifest([ME]), 'mobile.json': apolloManifest([PRODUCTS]) },
+    );
   });
   after(() => env.close());
 

@@ -255,6 +255,27 @@ test('a Redis limit store without redis.url is reported at limits.store.kind', a
   assert.equal(loaded.config.redis.command_timeout, 100);
 });
 
+test('an APQ store in Redis without redis.url is reported at server.apq_cache.store', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
+  const apq = `${VALID}server:\n  apq_cache:\n    store: redis\n    ttl: 1h\n`;
+  await writeFile(join(dir, 'supergraph.yaml'), apq);
+  await assert.rejects(
+    loadConfig(join(dir, 'supergraph.yaml'), {}),
+    /supergraph\.yaml:9:12: server\.apq_cache\.store: redis needs redis\.url \(the shared server\)/,
+  );
+  await writeFile(join(dir, 'supergraph.yaml'), `${apq}redis:\n  url: redis://127.0.0.1:6379\n`);
+  const { server } = (await loadConfig(join(dir, 'supergraph.yaml'), {})).config;
+  assert.deepEqual(server.apq_cache, { max_size: 31_457_280, store: 'redis', ttl: 3_600_000 });
+});
+
+test('server.apq_cache.ttl must be above 0', () => {
+  assert.match(
+    failure(`${VALID}server:\n  apq_cache:\n    ttl: 0s\n`),
+    /server\.apq_cache\.ttl: must be above 0/,
+  );
+});
+
 test('a persisted document manifest is read and watched; a broken one names file, key and entry', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'config-'));
   const yaml = `${VALID}persisted_documents:\n  manifest: ./manifest.json\n`;

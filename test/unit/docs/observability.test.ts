@@ -24,6 +24,8 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   metrics.recordBreaker('users', '127.0.0.1:4201', 'open');
   metrics.recordLimitStoreUp('redis', true);
   metrics.recordLimitStoreFallback('redis');
+  metrics.recordApqStoreUp(true);
+  metrics.recordApqStoreFallback('get');
   const { body } = await metrics.scrape();
   const families = new Map<string, Family>();
   for (const [, name, type] of body.matchAll(/^# TYPE (\S+) (\S+)$/gm))

@@ -1,5 +1,6 @@
+import { Availability } from '../../../kernel/availability.ts';
 import type { LimitStoreSignal } from '../../../kernel/channels.ts';
-import { ErrorCode, GatewayError, ensureError } from '../../../kernel/errors.ts';
+import { ErrorCode, GatewayError } from '../../../kernel/errors.ts';
 import type { Charge, Decision, LimitStore } from './store.ts';
 
 /** What decides while the shared store does not answer (`limits.store.on_unavailable`). */
@@ -36,9 +37,10 @@ export class RateLimitUnavailableError extends GatewayError {
  *
  * Every decision asks the shared store while it is up. Once a command fails (refused, timed out,
  * connection lost) it is down: decisions go to the fallback at once, and one decision at a time
- * probes the shared store, so a Redis that hangs costs one request its timeout, not every
- * request. The first probe that succeeds brings it back: the client reconnects by itself
- * (runtime/redis.ts), so shared decisions resume within its retry delay, without a restart.
+ * probes the shared store (kernel/availability.ts), so a Redis that hangs costs one request its
+ * timeout, not every request. The first probe that succeeds brings it back: the client
+ * reconnects by itself (runtime/redis.ts), so shared decisions resume within its retry delay,
+ * without a restart.
  *
  * A command that timed out may still run on Redis later and spend that budget: an outage can
  * only make the shared budget stricter, never looser.
@@ -49,8 +51,7 @@ export class FallbackLimitStore implements LimitStore {
   readonly #local: LimitStore;
   readonly #mode: UnavailableMode;
   readonly #signal: (signal: LimitStoreSignal) => void;
-  #up = true;
-  #probing = false;
+  readonly #availability: Availability;
 
   constructor(options: FallbackLimitStoreOptions) {
     this.#shared = options.shared;
@@ -58,50 +59,38 @@ export class FallbackLimitStore implements LimitStore {
     this.#mode = options.mode;
     this.#signal = options.onSignal ?? (() => {});
     this.kind = options.shared.kind;
+    this.#availability = new Availability((up, reason) =>
+      this.#signal({
+        type: up ? 'up' : 'down',
+        store: this.kind,
+        initial: false,
+        fallback: this.#mode,
+        ...(reason === undefined ? {} : { reason }),
+      }),
+    );
   }
 
   /** Waits for the first connection (bounded) and reports the state the gateway starts in. */
   async start(connectTimeoutMs: number): Promise<void> {
-    this.#up = await this.#shared.ready(connectTimeoutMs);
+    const up = await this.#shared.ready(connectTimeoutMs);
+    this.#availability.assume(up);
     this.#signal({
-      type: this.#up ? 'up' : 'down',
+      type: up ? 'up' : 'down',
       store: this.kind,
       initial: true,
       fallback: this.#mode,
-      ...(this.#up ? {} : { reason: 'not connected within connect_timeout' }),
+      ...(up ? {} : { reason: 'not connected within connect_timeout' }),
     });
   }
 
   /** True while the shared store decides. */
   get up(): boolean {
-    return this.#up;
+    return this.#availability.up;
   }
 
   async take(identity: string, charges: readonly Charge[]): Promise<Decision> {
-    if (!this.#up && this.#probing) return this.#fallback(identity, charges, undefined);
-    const probe = !this.#up;
-    if (probe) this.#probing = true;
-    try {
-      const decision = await this.#shared.take(identity, charges);
-      if (!this.#up) this.#change(true);
-      return decision;
-    } catch (error) {
-      if (this.#up) this.#change(false, ensureError(error).message);
-      return this.#fallback(identity, charges, error);
-    } finally {
-      if (probe) this.#probing = false;
-    }
-  }
-
-  #change(up: boolean, reason?: string): void {
-    this.#up = up;
-    this.#signal({
-      type: up ? 'up' : 'down',
-      store: this.kind,
-      initial: false,
-      fallback: this.#mode,
-      ...(reason === undefined ? {} : { reason }),
-    });
+    const shared = await this.#availability.attempt(() => this.#shared.take(identity, charges));
+    return shared.ok ? shared.value : this.#fallback(identity, charges, shared.error);
   }
 
   #fallback(identity: string, charges: readonly Charge[], cause: unknown): Promise<Decision> {

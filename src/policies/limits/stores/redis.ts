@@ -166,24 +166,28 @@ export class RedisLimitStore implements SharedLimitStore {
   }
 
   ready(timeoutMs: number): Promise<boolean> {
-    const redis = this.#redis;
-    if (redis.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (connected: boolean) => {
-        clearTimeout(timer);
-        redis.off('ready', onReady);
-        resolve(connected);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      redis.on('ready', onReady);
-    });
+    return whenReady(this.#redis, timeoutMs);
   }
 
   /** The connection is the caller's to close (runtime/redis.ts): it may serve others. */
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** Resolves true once `redis` is connected, false if not within `timeoutMs`; never rejects. */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (connected: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(connected);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.on('ready', onReady);
+  });
 }
 
 /**
