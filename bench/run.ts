@@ -14,6 +14,9 @@
 //               and the gateway's proof to every subgraph, vs auth off (no credentials, no proof)
 //   limits      the federation query with rate policies (requests and cost points, never
 //               reached) kept in memory, then in Redis (REDIS_URL), vs no rate policies
+//   clients     the federation query on a gateway with three clients, each with its own
+//               contract (an engine each), the load spread over their endpoints, vs the same
+//               gateway without clients; with each process's memory and first-request times
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -44,7 +47,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
-  process.env.BENCH_CASES ?? 'federation,rest,grpc,transcode,grpc-front,observability,auth,limits'
+  process.env.BENCH_CASES ??
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients'
 ).split(',');
 const WARMUP_S = 3;
 /** The observability case's tracing.sample_ratio. */
@@ -59,6 +63,8 @@ interface Target {
   check: (text: string) => void;
   /** Request headers besides the content type (a credential). */
   headers?: Record<string, string>;
+  /** Paths the load cycles through on `url`'s origin (each connection in turn); default `url`'s. */
+  paths?: string[];
   /** The process serving it, when the bench started it: its CPU time per request is printed. */
   pid?: number | undefined;
   /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
@@ -148,6 +154,7 @@ function load(target: Target, duration: number): Promise<Round> {
           ...(target.body ? { 'content-type': 'application/json' } : {}),
         },
         body: target.body,
+        ...(target.paths ? { requests: target.paths.map((path) => ({ path })) } : {}),
         connections: CONNECTIONS,
         duration,
       },
@@ -824,6 +831,86 @@ async function limitsCase(dir: string) {
   client.disconnect();
 }
 
+/** Resident and peak resident memory of a process, in MiB, from /proc (Linux only). */
+function memoryMiB(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What clients with contracts cost: three clients, each with a contract of its own (each hides a
+ * different field the query does not use, so all three answer the same), so three engines, each
+ * with its own query planner, plan cache and document cache, against the same graph served whole
+ * without clients.
+ */
+async function clientsCase(dir: string) {
+  const defs = await startSubgraphs();
+  const tags = ['c1', 'c2', 'c3'];
+  const subgraphs = Object.fromEntries(
+    defs.map((d) => [
+      d.name,
+      {
+        routing_url: d.url,
+        schema: {
+          sdl:
+            d.name === 'accounts'
+              ? d.sdl
+                  .replace('"@key",', '"@key","@tag",')
+                  .replace('previewRename(id: ID!, name: String!): User', '$& @tag(name: "c1")')
+                  .replace('me: User', '$& @tag(name: "c2")')
+                  .replace('users: [User!]!', '$& @tag(name: "c3")')
+              : d.sdl,
+        },
+      },
+    ]),
+  );
+  const clients = Object.fromEntries(tags.map((tag) => [tag, { contract: { exclude: [tag] } }]));
+  await writeFile(join(dir, 'clients-none.yaml'), stringify({ subgraphs }));
+  await writeFile(join(dir, 'clients-three.yaml'), stringify({ subgraphs, clients }));
+  const start = (file: string) =>
+    spawnTs(['src/cli/main.ts', 'start', '--config', join(dir, file), '--port', '0'], listening);
+  const [none, three] = await Promise.all([
+    start('clients-none.yaml'),
+    start('clients-three.yaml'),
+  ]);
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  // The first request of each graph plans the query (and parses and validates the document)
+  // on that graph's engine: one cold plan per contract.
+  const firstMs = async (url: string) => {
+    const began = performance.now();
+    await request({ name: 'first', url, method: 'POST', body, check: () => {} });
+    return performance.now() - began;
+  };
+  const coldNone = await firstMs(urlOf(none));
+  const coldThree = [];
+  for (const tag of tags) coldThree.push(await firstMs(`${urlOf(three)}/${tag}`));
+  const idle = { none: memoryMiB(pidOf.get(none)), three: memoryMiB(pidOf.get(three)) };
+  const target = await federationTargets(none);
+  const spread = target('three clients', three);
+  spread.paths = tags.map((tag) => `${new URL(spread.url).pathname}/${tag}`);
+  const { a, b } = await compare(
+    'clients: three clients with a contract each (load spread over their endpoints) vs none, federation query',
+    spread,
+    target('no clients', none),
+  );
+  const loaded = { none: memoryMiB(pidOf.get(none)), three: memoryMiB(pidOf.get(three)) };
+  const mib = (m: { rss: number; peak: number } | undefined) =>
+    m ? `RSS ${m.rss.toFixed(0)} MiB (peak ${m.peak.toFixed(0)})` : 'n/a';
+  console.log(`
+cost of three contracts: ${costOf(a, b)}`);
+  console.log(
+    `first request (parse, validate, plan): none ${coldNone.toFixed(1)} ms; three clients ${coldThree.map((ms) => ms.toFixed(1)).join(' / ')} ms`,
+  );
+  console.log(`memory after start: none ${mib(idle.none)}; three ${mib(idle.three)}`);
+  console.log(`memory after load:  none ${mib(loaded.none)}; three ${mib(loaded.three)}`);
+}
+
 async function main() {
   console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
@@ -836,6 +923,7 @@ async function main() {
     if (CASES.includes('observability')) await observabilityCase(dir);
     if (CASES.includes('auth')) await authCase(dir);
     if (CASES.includes('limits')) await limitsCase(dir);
+    if (CASES.includes('clients')) await clientsCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);
