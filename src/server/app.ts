@@ -14,6 +14,8 @@ import {
   type TracingConfig,
 } from '../config/schema.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
+import { createGraphRunner } from '../gateway/graph-runner.ts';
+import { createLateGraphRunner } from '../kernel/graph-runner.ts';
 import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { channels } from '../kernel/channels.ts';
 import { createScope } from '../kernel/context.ts';
@@ -154,6 +156,8 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const limitStore = budgets.store;
+  // BFF subgraphs run operations on the full graph's Apollo Server, built below the manager.
+  const graph = createLateGraphRunner();
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
     deps: {
@@ -164,6 +168,7 @@ export function buildApp(options: AppOptions): App {
       limitStore,
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },
       ...(options.wallClock ? { wallClock: options.wallClock } : {}),
+      graph,
     },
   });
   manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));
@@ -195,6 +200,7 @@ export function buildApp(options: AppOptions): App {
   const pipeline = new Pipeline(stages);
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
   const { apollo } = buildGraphQL({ manager, server, logger, pipeline });
+  graph.bind(createGraphRunner(apollo));
   const serveGraphQL = createGraphQLRoute({
     apollo,
     bodyLimit: server.body_limit,
