@@ -1,6 +1,9 @@
 import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Kind, parse, type DefinitionNode } from 'graphql';
+
+const require = createRequire(import.meta.url);
 
 /** A BFF subgraph's resolver map as its module exports it: fields by type name. */
 export type ResolverMap = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -16,7 +19,8 @@ export interface BffModule {
  * Imports a BFF subgraph's resolvers module (TypeScript runs as the gateway does: Node's type
  * stripping, or tsx's loader on Node 20). The file's modification time and size go in the URL's
  * query, so an edited module is a new module to Node's ESM cache and a reload picks it up, while
- * an unchanged one is not evaluated again. Only the module itself is re-imported: what it imports
+ * an unchanged one is not evaluated again (CommonJS modules are dropped from `require.cache` for
+ * the same end). Only the module itself is re-imported: what it imports
  * stays cached, and every edited version stays in memory until the process ends (ESM modules are
  * never unloaded). Returns the problem as text when the module cannot be used.
  */
@@ -29,6 +33,9 @@ export async function importBffModule(file: string): Promise<BffModule | string>
     return `cannot read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`;
   }
   let exported: Record<string, unknown>;
+  // A module Node reads as CommonJS (no `"type": "module"` above it) is cached by its path
+  // whatever the URL's query: forgotten here, it is evaluated again.
+  delete require.cache[file];
   try {
     exported = (await import(`${pathToFileURL(file).href}?v=${version}`)) as Record<
       string,

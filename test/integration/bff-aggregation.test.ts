@@ -1,14 +1,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
+import { startDemoBackends } from '../../demo/backends.ts';
+import { ConfigError } from '../../src/config/errors.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { ORDERS, PRODUCTS, USERS } from '../../demo/data.ts';
 import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
-import { post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+import { post, startTestGateway } from '../helpers/env.ts';
 import { asCaller, withTestIdentity } from '../helpers/identity.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -69,6 +71,32 @@ async function startDemo(configFile = CONFIG) {
 }
 
 const ada = asCaller({ subject: '1' });
+
+/**
+ * A copy of the demo's supergraph.yaml in a folder of its own, changed by `edit`: its schemas,
+ * protos and demo modules are the repository's (linked), so relative paths read the same.
+ */
+async function demoProject(edit: (config: any) => void = () => {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'bff-'));
+  for (const folder of ['schemas', 'protos', 'demo'])
+    await symlink(join(ROOT, folder), join(dir, folder));
+  const config = parse(await readFile(CONFIG, 'utf8'));
+  edit(config);
+  const configFile = join(dir, 'supergraph.yaml');
+  await writeFile(configFile, stringify(config));
+  return { dir, configFile, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The message of the ConfigError loading `configFile` throws. */
+async function loadFailure(configFile: string, env: Record<string, string> = {}): Promise<string> {
+  try {
+    await loadConfig(configFile, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.message;
+  }
+  assert.fail('the config was accepted');
+}
 
 describe('the mobile home aggregation over the demo backends', () => {
   let demo: Awaited<ReturnType<typeof startDemo>>;
@@ -157,5 +185,161 @@ describe('the mobile home aggregation over the demo backends', () => {
       [['home', 'recentOrders'], 'UNAUTHENTICATED'],
       [['home', 'viewer'], 'UNAUTHENTICATED'],
     ]);
+  });
+});
+
+describe('a section whose backend is down', () => {
+  const stopped = {
+    users: { section: 'viewer', path: ['home', 'viewer'] },
+    orders: { section: 'recentOrders', path: ['home', 'recentOrders'] },
+    products: { section: 'recommended', path: ['home', 'recommended'] },
+  } as const;
+  for (const [backend, { section, path }] of Object.entries(stopped)) {
+    test(`with ${backend} stopped, home serves the other sections and an error at ${section}`, async (t) => {
+      const demo = await startDemo();
+      t.after(async () => {
+        await demo.gateway.close();
+        // The stopped backend was closed already.
+        await demo.backends.close().catch(() => {});
+      });
+      await demo.backends[backend as keyof typeof stopped].close();
+      const res = await post(demo.gateway.url, { query: HOME }, ada);
+      assert.equal(res.status, 200);
+      const expected: Record<string, unknown> = { ...expectedHome('1'), [section]: null };
+      const errors = res.json.errors.map((e: any) => [e.path, e.extensions.code]);
+      if (backend === 'orders') {
+        // The recommendations do without the orders: nothing to leave out.
+        expected.recommended = PRODUCTS.slice(0, 3).map((p) => ({ id: p.id, name: p.name }));
+      }
+      if (backend === 'products') {
+        // The orders are served; each item's name is null with its own error.
+        expected.recentOrders = expectedHome('1').recentOrders.map((o) => ({
+          ...o,
+          items: o.items.map((i) => ({ ...i, productName: null })),
+        }));
+        const names = errors.filter(([p]: [unknown[]]) => p.at(-1) === 'productName');
+        assert.ok(names.length > 0);
+        for (const [, code] of names) assert.equal(code, 'UPSTREAM_UNAVAILABLE');
+      }
+      assert.deepEqual(res.json.data, { home: expected });
+      assert.deepEqual(
+        errors.filter(([p]: [unknown[]]) => p.at(-1) !== 'productName'),
+        [[path, 'UPSTREAM_UNAVAILABLE']],
+      );
+    });
+  }
+});
+
+describe('limits of sub-operations', () => {
+  test("the sub-operations spend the caller's cost budget, not their request budget", async (t) => {
+    const project = await demoProject((config) => {
+      config.limits.rate.policies = [
+        // Three requests: home runs four operations more, which must not count as requests.
+        { name: 'burst', limit: 3, window: '1m' },
+        { name: 'points', unit: 'cost', limit: 100000, window: '1m', surfaces: ['graphql'] },
+      ];
+    });
+    const demo = await startDemo(project.configFile);
+    t.after(async () => {
+      await demo.gateway.close();
+      await demo.backends.close();
+      await project.remove();
+    });
+    const home = await post(demo.gateway.url, { query: HOME, extensions: { cost: true } }, ada);
+    assert.equal(home.status, 200);
+    assert.equal(home.json.errors, undefined);
+    const second = await post(demo.gateway.url, { query: HOME }, ada);
+    assert.equal(second.json.errors, undefined);
+    const probe = await post(
+      demo.gateway.url,
+      { query: '{ __typename }', extensions: { cost: true } },
+      ada,
+    );
+    assert.equal(probe.status, 200, 'a third request is within a budget of three');
+    const remaining = (policy: string) =>
+      Number(new RegExp(`"${policy}";r=(\\d+)`).exec(String(probe.headers.ratelimit))?.[1]);
+    assert.equal(remaining('burst'), 0);
+    // What the two homes spent, beyond the probe: more than their own estimates, since every
+    // operation their resolvers ran was charged too.
+    const spent = 100000 - remaining('points') - probe.json.extensions.cost.estimated;
+    assert.ok(
+      spent > 2 * home.json.extensions.cost.estimated,
+      `spent ${spent}, the homes alone estimated ${home.json.extensions.cost.estimated} each`,
+    );
+  });
+});
+
+describe('the resolvers module', () => {
+  /** The demo project with the mobile subgraph's resolvers in `module.ts` of its folder. */
+  async function withModule(text: string | undefined) {
+    const project = await demoProject((config) => {
+      config.subgraphs.mobile.source.resolvers = './module.ts';
+    });
+    if (text !== undefined) await writeFile(join(project.dir, 'module.ts'), text);
+    return project;
+  }
+
+  test('a missing module is a config error at its key, with file and line', async (t) => {
+    const project = await withModule(undefined);
+    t.after(project.remove);
+    const message = await loadFailure(project.configFile);
+    assert.match(
+      message,
+      /supergraph\.yaml:\d+:\d+: subgraphs\.mobile\.source\.resolvers: \.\/module\.ts cannot read \(ENOENT\)/,
+    );
+  });
+
+  test('a module that fails to import is a config error naming why', async (t) => {
+    const project = await withModule('throw new Error("no database URL");\nexport {};\n');
+    t.after(project.remove);
+    assert.match(
+      await loadFailure(project.configFile),
+      /subgraphs\.mobile\.source\.resolvers: \.\/module\.ts cannot import: no database URL/,
+    );
+  });
+
+  test('exports that do not match the SDL are config errors, one per mismatch', async (t) => {
+    const project = await withModule(
+      'export const resolvers = { Query: {}, Home: { viewr: () => null }, Homme: {} };\n',
+    );
+    t.after(project.remove);
+    const message = await loadFailure(project.configFile);
+    assert.match(message, /resolvers\.Home\.viewr: Home has no field viewr/);
+    assert.match(message, /resolvers\.Homme: the schema has no type Homme/);
+    assert.match(message, /resolvers\.Query\.home: missing/);
+  });
+
+  test('a module without a resolvers export is a config error', async (t) => {
+    const project = await withModule('export const resolver = {};\n');
+    t.after(project.remove);
+    assert.match(await loadFailure(project.configFile), /\.\/module\.ts exports no `resolvers`/);
+  });
+
+  test('an edited module is served after the reload it triggers', async (t) => {
+    const recommend = (count: number) => `// Recommends the first ${count} products.
+export const resolvers = {
+  Query: { home: () => ({}) },
+  Home: {
+    recommended: async (_home: unknown, _args: unknown, { bff }: any) =>
+      (await bff.query('{ products { id name priceCents } }')).products.slice(0, ${count}),
+  },
+};
+`;
+    const project = await withModule(recommend(1));
+    const demo = await startDemo(project.configFile);
+    t.after(async () => {
+      await demo.gateway.close();
+      await demo.backends.close();
+      await project.remove();
+    });
+    const query = { query: '{ home { recommended { id } } }' };
+    const before = await post(demo.gateway.url, query);
+    assert.equal(before.json.data.home.recommended.length, 1);
+    const reloaded = once(demo.gateway.running.app.manager, 'reload');
+    await writeFile(join(project.dir, 'module.ts'), `${recommend(2)}// edited\n`);
+    const [outcome] = (await reloaded) as [ReloadOutcome];
+    assert.equal(outcome.ok, true);
+    const after = await post(demo.gateway.url, query);
+    assert.equal(after.json.data.home.recommended.length, 2);
   });
 });
