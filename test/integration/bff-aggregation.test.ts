@@ -269,6 +269,60 @@ describe('limits of sub-operations', () => {
   });
 });
 
+describe('REST calls of a BFF subgraph', () => {
+  test('bff.rest calls a REST source the config names, through the outbound chain as the caller', async (t) => {
+    const project = await demoProject((config) => {
+      config.subgraphs.mobile.source.resolvers = './module.ts';
+      config.subgraphs.mobile.source.rest = ['users'];
+    });
+    await writeFile(
+      join(project.dir, 'module.ts'),
+      `export const resolvers = {
+  Query: { home: () => ({}) },
+  Home: {
+    viewer: (_home: unknown, _args: unknown, { bff }: any) =>
+      bff.rest('users', { path: '/users/' + bff.caller.subject, label: 'GET /users/{id}' }),
+    recommended: (_home: unknown, _args: unknown, { bff }: any) =>
+      bff.rest('orders', { path: '/anything' }),
+  },
+};
+`,
+    );
+    const seen: Record<string, unknown>[] = [];
+    const backends = await startDemoBackends(
+      { users: 0, orders: 0, products: 0 },
+      { onUsersRequest: (req) => seen.push(req.headers) },
+    );
+    const gateway = await startTestGateway({
+      configFile: project.configFile,
+      env: { ...backends.env, GRPC_PORT: '0' },
+      stages: withTestIdentity(),
+    });
+    t.after(async () => {
+      await gateway.close();
+      await backends.close();
+      await project.remove();
+    });
+    const res = await post(
+      gateway.url,
+      { query: '{ home { viewer { id name } recommended { id } } }' },
+      ada,
+    );
+    assert.deepEqual(res.json.data, {
+      home: { viewer: { id: '1', name: 'Ada Lovelace' }, recommended: null },
+    });
+    // The identity and correlation headers every backend call carries.
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.['x-gateway-subject'], '1');
+    assert.equal(seen[0]?.['x-correlation-id'], res.headers['x-correlation-id']);
+    // A backend source.rest does not name is never called.
+    assert.deepEqual(
+      res.json.errors.map((e: any) => e.path),
+      [['home', 'recommended']],
+    );
+  });
+});
+
 describe('the resolvers module', () => {
   /** The demo project with the mobile subgraph's resolvers in `module.ts` of its folder. */
   async function withModule(text: string | undefined) {
