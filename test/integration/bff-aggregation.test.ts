@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -266,6 +267,39 @@ describe('limits of sub-operations', () => {
       spent > 2 * home.json.extensions.cost.estimated,
       `spent ${spent}, the homes alone estimated ${home.json.extensions.cost.estimated} each`,
     );
+  });
+});
+
+describe('a persisted-only client', () => {
+  test("serves home from its manifest: the resolvers' own operations need no listing", async (t) => {
+    const body = `query Home ${HOME}`;
+    const id = createHash('sha256').update(body).digest('hex');
+    const project = await demoProject((config) => {
+      config.clients = {
+        mobile: {
+          persisted_documents: { manifest: './manifest.json', persisted_only: true, apq: false },
+        },
+      };
+    });
+    await writeFile(
+      join(project.dir, 'manifest.json'),
+      JSON.stringify({
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: [{ id, name: 'Home', type: 'query', body }],
+      }),
+    );
+    const demo = await startDemo(project.configFile);
+    t.after(async () => {
+      await demo.gateway.close();
+      await demo.backends.close();
+      await project.remove();
+    });
+    const mobile = `${demo.gateway.origin}/graphql/mobile`;
+    const res = await post(mobile, { documentId: id }, ada);
+    assert.deepEqual(res.json, { data: { home: expectedHome('1') } });
+    const raw = await post(mobile, { query: '{ home { viewer { id } } }' }, ada);
+    assert.equal(raw.status, 403);
   });
 });
 
