@@ -403,7 +403,7 @@ describe('the resolvers module', () => {
     assert.match(await loadFailure(project.configFile), /\.\/module\.ts exports no `resolvers`/);
   });
 
-  test('an edited module is served after the reload it triggers', async (t) => {
+  test('an edited module is served after the reload it triggers, a broken one is not', async (t) => {
     const recommend = (count: number) => `// Recommends the first ${count} products.
 export const resolvers = {
   Query: { home: () => ({}) },
@@ -429,5 +429,13 @@ export const resolvers = {
     assert.equal(outcome.ok, true);
     const after = await post(demo.gateway.url, query);
     assert.equal(after.json.data.home.recommended.length, 2);
+
+    // A module that no longer loads fails the reload: the last good one keeps serving.
+    const failed = once(demo.gateway.running.app.manager, 'reload');
+    await writeFile(join(project.dir, 'module.ts'), 'throw new Error("half-saved");\n');
+    const [refused] = (await failed) as [ReloadOutcome];
+    assert.equal(refused.ok, false);
+    const still = await post(demo.gateway.url, query);
+    assert.equal(still.json.data.home.recommended.length, 2);
   });
 });
