@@ -270,6 +270,36 @@ describe('limits of sub-operations', () => {
   });
 });
 
+describe('a limit refusing a sub-operation', () => {
+  test('refuses its section alone, with its code, and the response stays 200', async (t) => {
+    const project = await demoProject((config) => {
+      config.limits.rate.policies = [
+        { name: 'points', unit: 'cost', limit: 15, window: '1m', surfaces: ['graphql'] },
+      ];
+    });
+    const demo = await startDemo(project.configFile);
+    t.after(async () => {
+      await demo.gateway.close();
+      await demo.backends.close();
+      await project.remove();
+    });
+    const res = await post(
+      demo.gateway.url,
+      { query: '{ home { viewer { id } recommended { id } } }', extensions: { cost: true } },
+      ada,
+    );
+    // home is estimated at 12 of the 15 points; the viewer's operation (1) fits in what is
+    // left, the catalog's (a list: 10) does not.
+    assert.equal(res.json.extensions.cost.estimated, 12);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json.data, { home: { viewer: { id: '1' }, recommended: null } });
+    assert.deepEqual(
+      res.json.errors.map((e: any) => [e.path, e.extensions.code]),
+      [[['home', 'recommended'], 'RATE_LIMITED']],
+    );
+  });
+});
+
 describe('a persisted-only client', () => {
   test("serves home from its manifest: the resolvers' own operations need no listing", async (t) => {
     const body = `query Home ${HOME}`;
