@@ -433,6 +433,30 @@ describe('the resolvers module', () => {
     assert.match(await loadFailure(project.configFile), /\.\/module\.ts exports no `resolvers`/);
   });
 
+  test('a resolver whose operation reaches its own field is stopped, three operations deep', async (t) => {
+    const project = await withModule(`export const resolvers = {
+  Query: { home: () => ({}) },
+  Home: {
+    recommended: async (_home: unknown, _args: unknown, { bff }: any) =>
+      (await bff.query('{ home { recommended { id } } }')).home.recommended,
+  },
+};
+`);
+    const demo = await startDemo(project.configFile);
+    t.after(async () => {
+      await demo.gateway.close();
+      await demo.backends.close();
+      await project.remove();
+    });
+    const res = await post(demo.gateway.url, { query: '{ home { recommended { id } } }' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.data, { home: { recommended: null } });
+    assert.deepEqual(
+      res.json.errors.map((e: any) => [e.path, e.extensions.code]),
+      [[['home', 'recommended'], 'INTERNAL_SERVER_ERROR']],
+    );
+  });
+
   test('an edited module is served after the reload it triggers, a broken one is not', async (t) => {
     const recommend = (count: number) => `// Recommends the first ${count} products.
 export const resolvers = {
