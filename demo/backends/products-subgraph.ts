@@ -38,7 +38,8 @@ export async function startProductsSubgraph(
       resolvers: {
         Query: {
           product: (_: unknown, { id }: { id: string }) => byId(id),
-          products: () => PRODUCTS,
+          products: (_: unknown, { ids }: { ids?: string[] | null }) =>
+            ids ? ids.map(byId).filter((p) => p !== null) : PRODUCTS,
         },
         Product: { __resolveReference: (ref: { id: string }) => byId(ref.id) },
       },

@@ -7,7 +7,8 @@ import type { AdapterDeps, AdapterSubgraph } from './subgraph.ts';
 
 export interface AdapterInput {
   name: string;
-  source: NonNullable<SubgraphConfig['source']>;
+  /** A BFF subgraph (`bff`) is no adapter: runtime/ builds it with bff/aggregation. */
+  source: Exclude<NonNullable<SubgraphConfig['source']>, { kind: 'bff' }>;
   /** Where the adapter's schema comes from, as the config loader resolved it. */
   schema: Exclude<ResolvedSchema, { kind: 'subgraph_url' }>;
   deps: AdapterDeps;

@@ -11,6 +11,7 @@ import {
   type Document,
 } from 'yaml';
 import type { z } from 'zod';
+import { checkResolvers, importBffModule, type BffModule } from './bff-module.ts';
 import { parseManifest, type PersistedManifest } from './manifest.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
@@ -92,6 +93,8 @@ export interface LoadedConfig {
    * only be checked once the graph is composed).
    */
   issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
+  /** The resolvers modules of BFF subgraphs (`source.kind: bff`), imported, by subgraph name. */
+  readonly bffModules: ReadonlyMap<string, BffModule>;
 }
 
 /** A JWT issuer's keys from a file: a JWKS (parsed) or a PEM key or certificate. */
@@ -376,6 +379,28 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
       },
     ),
   );
+  const bffModules = new Map<string, BffModule>();
+  for (const [index, [name, subgraph]] of Object.entries(config.subgraphs).entries()) {
+    if (subgraph.source?.kind !== 'bff') continue;
+    const at = ['subgraphs', name, 'source', 'resolvers'];
+    const named = subgraph.source.resolvers;
+    const imported = await importBffModule(resolve(base, named));
+    if (typeof imported === 'string') {
+      issues.push(issueAt(at, `${named} ${imported}`));
+      continue;
+    }
+    const schema = entries[index]?.[1];
+    if (schema?.kind === 'file' || schema?.kind === 'sdl') {
+      let problems: string[] = [];
+      try {
+        problems = checkResolvers(imported.resolvers, schema.sdl);
+      } catch {
+        // An SDL that does not parse is composition's to report, with its location.
+      }
+      for (const problem of problems) issues.push(issueAt(at, `${named}: ${problem}`));
+    }
+    bffModules.set(name, imported);
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   const schemas = new Map(entries.filter((e): e is [string, ResolvedSchema] => e !== undefined));
   const watchFiles: string[] = [
@@ -392,6 +417,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     watchFiles.push(...entry.files);
   for (const keys of authKeys.values()) watchFiles.push(keys.file);
   watchFiles.push(...manifestFiles);
+  for (const module of bffModules.values()) watchFiles.push(module.file);
   return {
     file: path,
     config,
@@ -403,6 +429,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     persistedManifest,
     clientManifests,
     issueAt,
+    bffModules,
   };
 }
 

@@ -138,6 +138,26 @@ export const GrpcSource = z.strictObject({
   tls: GrpcTls.optional(),
 });
 
+/**
+ * A BFF subgraph (docs/clients.md, "Aggregation"): its SDL from `schema`, its resolvers in a
+ * TypeScript or JavaScript module that runs in-process, with a helper that runs operations
+ * against the federated graph as the caller and calls the REST backends the config names.
+ */
+export const BffSource = z.strictObject({
+  kind: z.literal('bff'),
+  /**
+   * The resolvers module, relative to supergraph.yaml: it exports `resolvers` (a resolver map
+   * of the SDL's types). Watched: an edited module is imported again at the next reload.
+   */
+  resolvers: z.string().min(1),
+  /**
+   * Subgraphs with a REST source whose backend the resolvers may call directly
+   * (`bff.rest(name, ...)`), through the outbound chain with that source's base URL, timeout
+   * and headers; no other backend can be called. @default []
+   */
+  rest: z.array(z.string().min(1)).default([]),
+});
+
 export const SubgraphConfig = z
   .strictObject({
     /**
@@ -164,8 +184,8 @@ export const SubgraphConfig = z
      * reaches it. An adapter subgraph takes them under `source` instead. @default []
      */
     forward_headers: HeaderNames,
-    /** A non-GraphQL backend served through an adapter in-process. */
-    source: z.discriminatedUnion('kind', [RestSource, GrpcSource]).optional(),
+    /** A non-GraphQL backend served through an adapter in-process, or a BFF subgraph. */
+    source: z.discriminatedUnion('kind', [RestSource, GrpcSource, BffSource]).optional(),
   })
   .superRefine((subgraph, ctx) => {
     const generated =
@@ -210,7 +230,10 @@ export const SubgraphConfig = z
           ctx.addIssue({
             code: 'custom',
             path: [key],
-            message: `an adapter subgraph calls its backend itself: give source.${key} instead`,
+            message:
+              subgraph.source.kind === 'bff'
+                ? 'a BFF subgraph runs in-process and fetches nothing itself'
+                : `an adapter subgraph calls its backend itself: give source.${key} instead`,
           });
       }
     }
@@ -1081,6 +1104,17 @@ export const GatewayConfigSchema = z
       .default({}),
   })
   .superRefine((config, ctx) => {
+    // A BFF subgraph calls directly only REST backends the config already names.
+    for (const [name, subgraph] of Object.entries(config.subgraphs)) {
+      if (subgraph.source?.kind !== 'bff') continue;
+      for (const [index, target] of subgraph.source.rest.entries())
+        if (config.subgraphs[target]?.source?.kind !== 'rest')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['subgraphs', name, 'source', 'rest', index],
+            message: `${target} is not a subgraph with a REST source`,
+          });
+    }
     // Cross-key checks of `clients`: what one client's schema cannot see.
     const keyClients = new Set(config.auth.api_keys?.keys.map((key) => key.client_id) ?? []);
     // Paths the server answers before GraphQL (server/app.ts): a client there would never be served.
@@ -1156,6 +1190,7 @@ export type SubgraphSchemaSource = z.output<typeof SubgraphSchemaSource>;
 export type SubgraphConfig = z.output<typeof SubgraphConfig>;
 export type RestSource = z.output<typeof RestSource>;
 export type GrpcSource = z.output<typeof GrpcSource>;
+export type BffSource = z.output<typeof BffSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type ApqCacheConfig = z.output<typeof ApqCacheConfig>;
 export type BatchingConfig = z.output<typeof BatchingConfig>;

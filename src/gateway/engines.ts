@@ -33,6 +33,11 @@ export class GraphEngines {
     this.#current = options.current;
   }
 
+  /** The whole graph's Apollo Server: what BFF subgraphs' operations run on (gateway/graph-runner.ts). */
+  get whole(): ApolloServer<RequestContext> {
+    return this.#whole.apollo;
+  }
+
   /** The Apollo Server of the request's graph: its client's contract, or the whole graph. */
   for(ctx: RequestContext): ApolloServer<RequestContext> {
     const key = ctx.client?.contract?.key;

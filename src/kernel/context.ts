@@ -109,6 +109,12 @@ export interface RequestContext {
    * and whose answer carries its result (createOperationContext). Undefined on a request.
    */
   readonly parent?: RequestContext;
+  /**
+   * On an operation a BFF resolver ran for its request (bff/aggregation): how deep it is (1 for
+   * one the request's own resolvers ran). The operation stages judge and charge it as the
+   * caller's, except budgets counted in requests: the request was counted once already.
+   */
+  readonly subOperation?: number;
 }
 
 /**
@@ -258,4 +264,13 @@ export function createOperationContext(request: RequestContext): RequestContext 
     parent: request,
     facts: { ...request.facts, errorCodes: new Set() },
   };
+}
+
+/**
+ * The context of an operation a BFF resolver runs against the graph for its request: an
+ * operation of the request as a batch's are (same caller, client, deadline, snapshot), marked
+ * so that request-count budgets do not count it as another request.
+ */
+export function createSubOperationContext(request: RequestContext): RequestContext {
+  return { ...createOperationContext(request), subOperation: (request.subOperation ?? 0) + 1 };
 }

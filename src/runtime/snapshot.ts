@@ -3,13 +3,15 @@ import type { AdapterSubgraph } from '../adapters/subgraph.ts';
 import type { GrpcChannels } from '../adapters/grpc/channels.ts';
 import type { CompositionProblem } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
-import type { LoadedConfig } from '../config/load.ts';
+import type { LoadedConfig, ResolvedSchema } from '../config/load.ts';
+import { buildBffSubgraph } from '../bff/aggregation/subgraph.ts';
 import { buildClients, type Clients } from '../bff/clients.ts';
 import { buildContracts, type ContractGraph } from './contracts.ts';
 import type { PersistedManifest } from '../config/manifest.ts';
 import {
   GrpcServerConfig,
   LimitsConfig,
+  type RestSource,
   PersistedDocumentsConfig,
   ServerConfig,
   type SubgraphConfig,
@@ -20,6 +22,7 @@ export interface PersistedDocuments {
   readonly manifest: PersistedManifest;
 }
 import type { RuntimeSnapshot } from '../kernel/context.ts';
+import type { GraphRunner } from '../kernel/graph-runner.ts';
 import type {
   HeaderRules,
   IdentityHeaderNames,
@@ -137,6 +140,12 @@ export interface RuntimeDeps {
   readonly limitStore: LimitStore;
   /** Wall-clock ms since the epoch, for credentials' times. @default Date.now */
   readonly wallClock?: () => number;
+  /**
+   * Runs BFF subgraphs' operations against the federated graph: late-bound, as the Apollo
+   * Server that runs them is built once the first snapshot is (server/app.ts).
+   * @default none: a BFF subgraph's operations fail (a standalone command)
+   */
+  readonly graph?: GraphRunner;
 }
 
 /** The graph a source produced, before the rest of the snapshot is built around it. */
@@ -168,6 +177,10 @@ export function buildAdapters(
   for (const [name, subgraph] of Object.entries(loaded.config.subgraphs)) {
     const schema = loaded.schemas.get(name);
     if (!subgraph.source || !schema || schema.kind === 'subgraph_url') continue;
+    if (subgraph.source.kind === 'bff') {
+      adapters.set(name, buildBff(loaded, name, subgraph.source.rest, schema, deps));
+      continue;
+    }
     const adapter = createAdapter({
       name,
       source: subgraph.source,
@@ -179,6 +192,37 @@ export function buildAdapters(
   }
   return adapters;
 }
+
+/** A BFF subgraph (`source.kind: bff`): its module was imported and checked at load. */
+function buildBff(
+  loaded: LoadedConfig,
+  name: string,
+  restNames: readonly string[],
+  schema: Exclude<ResolvedSchema, { kind: 'subgraph_url' }>,
+  deps: RuntimeDeps,
+): AdapterSubgraph {
+  const module = loaded.bffModules.get(name);
+  if (!module || (schema.kind !== 'file' && schema.kind !== 'sdl'))
+    throw new Error(`internal: BFF subgraph ${name} loaded without its module or SDL`);
+  const rest = new Map<string, RestSource>();
+  for (const target of restNames) {
+    const source = loaded.config.subgraphs[target]?.source;
+    if (source?.kind === 'rest') rest.set(target, source);
+  }
+  return buildBffSubgraph({
+    name,
+    sdl: schema.sdl,
+    file: schema.file,
+    resolvers: module.resolvers,
+    graph: deps.graph ?? NO_GRAPH,
+    rest,
+  });
+}
+
+/** Where no gateway runs operations (`gateway serve-subgraph`): a BFF field's operations fail. */
+const NO_GRAPH: GraphRunner = {
+  run: () => Promise.reject(new Error('BFF operations run only inside the gateway')),
+};
 
 /**
  * The snapshot around a composed graph: the REST and gRPC surfaces the config declares, the

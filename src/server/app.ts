@@ -16,6 +16,8 @@ import {
 import { openApqCache } from '../gateway/apq-cache.ts';
 import { buildGraphQL } from '../gateway/build-gateway.ts';
 import { GraphEngines } from '../gateway/engines.ts';
+import { createGraphRunner } from '../gateway/graph-runner.ts';
+import { createLateGraphRunner } from '../kernel/graph-runner.ts';
 import { Pipeline, STAGES, type StageEntry } from '../gateway/pipeline.ts';
 import { channels } from '../kernel/channels.ts';
 import { createScope } from '../kernel/context.ts';
@@ -160,6 +162,8 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const limitStore = budgets.store;
+  // BFF subgraphs run operations on the full graph's Apollo Server, built below the manager.
+  const graph = createLateGraphRunner();
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
     watch: server.hot_reload,
     deps: {
@@ -170,6 +174,7 @@ export function buildApp(options: AppOptions): App {
       limitStore,
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },
       ...(options.wallClock ? { wallClock: options.wallClock } : {}),
+      graph,
     },
   });
   manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));
@@ -215,6 +220,7 @@ export function buildApp(options: AppOptions): App {
     current: () => manager.current,
   });
   manager.serveWith(engines);
+  graph.bind(createGraphRunner(engines.whole));
   const serveGraphQL = createGraphQLRoute({
     engines,
     bodyLimit: server.body_limit,

@@ -71,6 +71,21 @@ test('npm start serves the demo query, the orders REST API, the users gRPC API, 
   assert.equal(res.status, 200);
   assert.deepEqual(res.json, DEMO_ANSWER);
 
+  // The mobile home, aggregated by the BFF subgraph's resolvers: an anonymous caller still gets
+  // the recommendations (the catalog's first products).
+  const home = await post(url, { query: '{ home { recommended { name } } }' });
+  assert.deepEqual(home.json, {
+    data: {
+      home: {
+        recommended: [
+          { name: 'Mechanical keyboard' },
+          { name: 'Wireless mouse' },
+          { name: '27-inch monitor' },
+        ],
+      },
+    },
+  });
+
   // The orders gRPC service as REST, by its google.api.http annotations.
   const origin = new URL(url).origin;
   const order = await get(`${origin}/v1/orders/1`);

@@ -20,7 +20,9 @@ import type { Charge, Decision } from './stores/store.ts';
 export async function rateLimit(ctx: RequestContext): Promise<void> {
   // A client's own policies replace the global ones for its requests (bff/clients.ts).
   const limits = ctx.client?.limits ?? ctx.snapshot.limits;
-  const policies = policiesOf(limits.rate.policies, ctx.facts.surface);
+  const all = policiesOf(limits.rate.policies, ctx.facts.surface);
+  // An operation a BFF resolver ran spends cost like any other, but is not another request.
+  const policies = ctx.subOperation ? all.filter((p) => p.unit !== 'requests') : all;
   if (policies.length === 0) return;
   const charges = policies.map((policy): Charge => ({
     policy: policy.name,

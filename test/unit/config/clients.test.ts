@@ -39,8 +39,7 @@ test('without clients, none is configured: the GraphQL surface stays as it was',
       topDocuments(config),
       new Map(),
       new Map(),
-    )
-      .size,
+    ).size,
     0,
   );
 });

@@ -113,6 +113,10 @@ const errors: [string, string, Record<string, string>?][] = [
   ['a bad subgraph name', VALID.replace('  users:', '  9users:')],
   ['an enum value', `${VALID}server:\n  mode: dev\n`],
   ['not a mapping', '- a\n- b\n'],
+  [
+    'a BFF calling a backend that is not REST',
+    `${VALID}  mobile:\n    schema:\n      file: ./mobile.graphql\n    source:\n      kind: bff\n      resolvers: ./mobile.ts\n      rest: [users]\n`,
+  ],
 ];
 const expected: Record<string, string> = {
   'bad YAML syntax':
@@ -140,6 +144,8 @@ const expected: Record<string, string> = {
     'supergraph.yaml:3:3: subgraphs.9users: subgraph names start with a letter: letters, digits, _ and -',
   'an enum value': 'supergraph.yaml:8:9: server.mode: expected one of development, production',
   'not a mapping': 'supergraph.yaml: expected a mapping with at least a `subgraphs` key',
+  'a BFF calling a backend that is not REST':
+    'supergraph.yaml:13:14: subgraphs.mobile.source.rest[0]: users is not a subgraph with a REST source',
 };
 for (const [name, text, env] of errors) {
   test(`${name} is reported with file, line, column and key path`, () => {
