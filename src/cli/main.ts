@@ -176,10 +176,10 @@ async function manifestBuild(args: string[]): Promise<void> {
   const documents = await readDocuments(resolve(positionals[0] as string));
   if (documents.length === 0) throw new Error(`no .graphql files under ${positionals[0]}`);
   const deps = createLoadDeps();
-  const { supergraph, clients } = await configSource(
-    resolve(values.config ?? 'supergraph.yaml'),
-    process.env,
-  )
+  const file = resolve(values.config ?? 'supergraph.yaml');
+  // The manifests the config names are not read: the one being built may not exist yet.
+  const loaded = await loadConfig(file, process.env, { readManifests: false });
+  const { supergraph, clients } = await configSource(file, process.env, loaded)
     .load(deps)
     .finally(() => deps.close());
   let sdl = supergraph.sdl;

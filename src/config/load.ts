@@ -162,7 +162,17 @@ export function parseConfig(text: string, file: string, env: Env): Parsed {
 }
 
 /** Reads supergraph.yaml and the schema files it names. Throws ConfigError with every problem. */
-export async function loadConfig(file: string, env: Env = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  file: string,
+  env: Env = process.env,
+  options: {
+    /**
+     * Read the persisted-document manifests the config names. `manifest build` does not: it
+     * writes one, which may not exist yet. @default true
+     */
+    readManifests?: boolean;
+  } = {},
+): Promise<LoadedConfig> {
   const path = resolve(file);
   let text: string;
   try {
@@ -250,6 +260,7 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
     manifestPath: string | undefined,
     manifestKey: string[],
   ): Promise<PersistedManifest> => {
+    if (options.readManifests === false) return new Map();
     const manifestFile = manifestPath && (await readNamed(manifestPath, manifestKey, 'manifest'));
     if (!manifestFile) return new Map();
     manifestFiles.push(manifestFile.file);

@@ -64,7 +64,7 @@ export class GraphEngines {
         this.#retiring.delete(key);
       }
       if (!this.#contracts.has(key) && !fresh.some(([k]) => k === key))
-        fresh.push([key, this.#build(contract.gatewaySdl)]);
+        fresh.push([key, this.#build(contract.supergraphSdl)]);
     }
     const started = await Promise.allSettled(fresh.map(([, engine]) => engine.apollo.start()));
     const failed = started.find((outcome) => outcome.status === 'rejected');

@@ -8,15 +8,17 @@ import { sdlForApolloGateway } from '../policies/auth/requirements.ts';
 /** One client's schema: the supergraph with what its filter hides made `@inaccessible`. */
 export interface ContractGraph {
   /**
-   * SHA-256 of the SDL Apollo Gateway serves, hex: the engine serving the contract is found by
+   * SHA-256 of its SDL, hex: the engine serving the contract is found by
    * it (gateway/engines.ts), so a contract a reload leaves unchanged keeps its engine, plans
    * and document cache, and clients with the same filter share one.
    */
   readonly key: string;
   readonly filter: ContractFilter;
+  /**
+   * The contract's supergraph, as Apollo Gateway loads it: built from the snapshot's
+   * `gatewaySdl`, so it links field authorization's features without their `for: SECURITY`.
+   */
   readonly supergraphSdl: string;
-  /** As Apollo Gateway loads it (`sdlForApolloGateway`), like the snapshot's `gatewaySdl`. */
-  readonly gatewaySdl: string;
   /** Schema coordinates the filter hides, sorted. */
   readonly hidden: readonly string[];
 }
@@ -35,6 +37,7 @@ export function buildContracts(
   supergraphSdl: string,
   issueAt: Locate,
 ): Map<string, ContractGraph> {
+  const gatewaySdl = sdlForApolloGateway(supergraphSdl);
   const byFilter = new Map<string, ContractGraph | 'failed'>();
   const contracts = new Map<string, ContractGraph>();
   const issues: ConfigIssue[] = [];
@@ -44,14 +47,15 @@ export function buildContracts(
     const filterKey = JSON.stringify(filter);
     let built = byFilter.get(filterKey);
     if (built === undefined) {
-      const result = buildContract(supergraphSdl, filter, 'supergraph');
+      // Built on the SDL Apollo Gateway loads: the contract is checked as Apollo Gateway will
+      // load it, with the features the gateway enforces itself (field authorization) linked
+      // without their `for: SECURITY`, which `Supergraph.build` would refuse.
+      const result = buildContract(gatewaySdl, filter, 'supergraph');
       if (result.ok) {
-        const gatewaySdl = sdlForApolloGateway(result.supergraphSdl);
         built = {
-          key: createHash('sha256').update(gatewaySdl).digest('hex'),
+          key: createHash('sha256').update(result.supergraphSdl).digest('hex'),
           filter,
           supergraphSdl: result.supergraphSdl,
-          gatewaySdl,
           hidden: result.hidden,
         };
       } else {

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Supergraph } from '@apollo/federation-internals';
+import { buildManifest, readDocuments } from '../../src/cli/manifest-build.ts';
 import { adapterRoutingUrl } from '../../src/composition/from-config.ts';
 import { configSource, createLoadDeps } from '../../src/runtime/sources.ts';
 import { serveSubgraph, type ServedSubgraph } from '../../src/server/serve-subgraph.ts';
@@ -11,6 +14,8 @@ import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts
 import { asCaller, withTestIdentity } from '../helpers/identity.ts';
 
 const CONFIG = join(import.meta.dirname, '../../supergraph.yaml');
+const MOBILE_MANIFEST = join(import.meta.dirname, '../../demo/mobile-app/manifest.json');
+const MOBILE_OPERATIONS = join(import.meta.dirname, '../../demo/mobile-app/operations');
 
 /** The repository's own supergraph.yaml over the real demo backends, ours against a bare gateway. */
 describe('the demo graph', () => {
@@ -129,6 +134,53 @@ describe('the demo graph', () => {
       data: { createOrder: { status: 'PENDING', user: { name: 'Grace Hopper' } } },
     });
     assert.deepEqual(ordersMethods, ['CreateOrder']);
+  });
+
+  test('the demo clients: web serves the whole graph on /graphql, mobile its home by manifest id only', async () => {
+    const manifest = JSON.parse(await readFile(MOBILE_MANIFEST, 'utf8')) as {
+      operations: { id: string; name: string; body: string }[];
+    };
+    const home = manifest.operations.find((o) => o.name === 'Home');
+    assert.ok(home);
+    const byId = await post(
+      `${ours.origin}/graphql/mobile`,
+      { documentId: home.id },
+      asCaller({ subject: '1' }),
+    );
+    assert.equal(byId.status, 200);
+    assert.equal(byId.json.errors, undefined, byId.text);
+    assert.equal(byId.json.data.home.viewer.name, 'Ada Lovelace');
+    assert.equal(byId.json.data.home.recentOrders.length <= 3, true);
+    // Any other document is refused: mobile runs only what its app ships (the listed text
+    // itself may be sent, as with Apollo's safelisting).
+    const raw = await post(`${ours.origin}/graphql/mobile`, {
+      query: '{ home { recommended { name } } }',
+    });
+    assert.equal(raw.status, 403);
+    assert.equal(raw.json.errors[0].extensions.code, 'QUERY_NOT_IN_SAFELIST');
+    // web (the default client) is the whole graph: home and everything else, sent as text.
+    const web = await post(ours.url, {
+      query: '{ home { recommended { name } } products { id } }',
+    });
+    assert.equal(web.status, 200);
+    assert.ok(web.json.data.products.length > 0);
+    assert.ok(Array.isArray(web.json.data.home.recommended));
+  });
+
+  test("the shipped mobile manifest is what manifest build makes of the app's operations against mobile's contract", async () => {
+    const snapshot = await configSource(CONFIG, backends.env).load(deps);
+    const mobile = snapshot.clients.byEndpoint.get('/graphql/mobile');
+    assert.ok(mobile?.contract, 'mobile has a contract');
+    const schema = Supergraph.build(mobile.contract.supergraphSdl).apiSchema().toGraphQLJSSchema();
+    // Only the tagged home screen is in mobile's schema.
+    assert.deepEqual(Object.keys(schema.getQueryType()?.getFields() ?? {}), ['home']);
+    const built = buildManifest(await readDocuments(MOBILE_OPERATIONS), schema);
+    assert.ok('manifest' in built, JSON.stringify(built));
+    assert.deepEqual(
+      built.manifest,
+      JSON.parse(await readFile(MOBILE_MANIFEST, 'utf8')),
+      'run: npx gateway manifest build demo/mobile-app/operations --client mobile --out demo/mobile-app/manifest.json',
+    );
   });
 
   test('a mutation creates a user through the REST backend', async () => {
