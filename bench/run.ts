@@ -17,6 +17,9 @@
 //   clients     the federation query on a gateway with three clients, each with its own
 //               contract (an engine each), the load spread over their endpoints, vs the same
 //               gateway without clients; with each process's memory and first-request times
+//   home        the BFF's mobile home (demo graph and backends) against the same data fetched as
+//               the separate calls an app would make without it (modelled latency over a 50 ms
+//               mobile network, bytes), then by persisted id vs as a raw document under load
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -25,10 +28,15 @@
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
 //
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
+// BENCH_HOME_RUNS=200 (the home case's sequential runs of each way)
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
+import { deepStrictEqual } from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -36,7 +44,7 @@ import autocannon from 'autocannon';
 import { stopChildren } from './children.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { composeSupergraph } from '../src/composition/compose.ts';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
 import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
@@ -48,7 +56,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
   process.env.BENCH_CASES ??
-  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients'
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home'
 ).split(',');
 const WARMUP_S = 3;
 /** The observability case's tracing.sample_ratio. */
@@ -911,6 +919,322 @@ cost of three contracts: ${costOf(a, b)}`);
   console.log(`memory after load:  none ${mib(loaded.none)}; three ${mib(loaded.three)}`);
 }
 
+/** A port free right now: the demo backends must know the gateway's before it starts. */
+async function freePort(): Promise<number> {
+  const probe = createNetServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** The mobile home screen, as the mobile app asks for it (schemas/mobile.graphql). */
+const HOME_DOCUMENT = `query Home {
+  home {
+    viewer { id name }
+    recentOrders { id status createdAt items { productId quantity productName } }
+    recommended { id name priceCents }
+  }
+}`;
+
+/**
+ * What the app asks without the BFF, one operation per backend, each what the BFF's resolvers
+ * ask for (demo/bff/mobile.ts). The product names need the orders' product ids: that one
+ * waits for the orders; the other three depend on nothing but the signed-in user's id.
+ */
+const SEPARATE_DOCUMENTS = {
+  viewer: 'query Viewer($id: ID!) { user(id: $id) { id name } }',
+  orders:
+    'query Orders($userId: String) { listOrdersByUser(userId: $userId) { orders { id status createdAt items { productId quantity } } } }',
+  names: 'query ProductNames($ids: [ID!]) { products(ids: $ids) { id name } }',
+  catalog: 'query Catalog { products { id name priceCents } }',
+  // No BFF and no separate calls: the federated graph already joins users, orders and products,
+  // so an app can write one query for it all, and trim and filter the answer itself (every
+  // order, not the three newest; the whole catalog).
+  federated:
+    'query HomeFederated($id: ID!) { user(id: $id) { id name orders { id status createdAt items { productId quantity product { name } } } } products { id name priceCents } }',
+};
+
+interface HomeOrder {
+  id: string;
+  status: string;
+  createdAt: string | null;
+  items: { productId: string; quantity: number; productName?: string | null }[];
+}
+interface HomeProduct {
+  id: string;
+  name: string;
+  priceCents: number;
+}
+
+/** The home screen assembled in the app from what it fetched, as the BFF's resolvers build it. */
+function assembleHome(
+  viewer: unknown,
+  orders: HomeOrder[],
+  names: Map<string, string>,
+  catalog: HomeProduct[],
+) {
+  const ordered = new Set(orders.flatMap((o) => o.items.map((i) => i.productId)));
+  return {
+    home: {
+      viewer,
+      recentOrders: orders.slice(0, 3).map((o) => ({
+        id: o.id,
+        status: o.status,
+        createdAt: o.createdAt,
+        items: o.items.map((i) => ({
+          productId: i.productId,
+          quantity: i.quantity,
+          productName: names.get(i.productId) ?? null,
+        })),
+      })),
+      recommended: catalog.filter((p) => !ordered.has(p.id)).slice(0, 3),
+    },
+  };
+}
+
+/** A 4G/LTE-like mobile round trip; the model ignores bandwidth and connection setup. */
+const MOBILE_RTT_MS = 50;
+/** Sequential runs of each way to fetch the home, for the modelled latency. */
+const HOME_RUNS = Number(process.env.BENCH_HOME_RUNS ?? 200);
+
+/**
+ * The BFF's mobile `home` (demo graph and backends, auth with the demo's issuer, the backends
+ * checking the gateway's proof), two ways:
+ *
+ * 1. Against the same data fetched as separate calls, as the app would without the BFF. Each
+ *    way runs HOME_RUNS times, one request at a time over keep-alive on loopback (the ways
+ *    interleaved), and its median time is the server time; its modelled latency over a mobile
+ *    network adds one MOBILE_RTT_MS per round trip it cannot avoid. Also the bytes of the request
+ *    and response bodies each way sends (headers left out: each request also carries the token).
+ *    Every call goes by id on the persisted-only `mobile` client, the BFF's operation and the
+ *    separate ones alike, so only the aggregation differs.
+ * 2. By its persisted id on `mobile` (persisted-only, APQ off) against its raw document on
+ *    `mobile-raw` (no trusted documents), under load: what sending the text costs the gateway
+ *    (parse and validate are cached per document text either way, so mostly the bytes).
+ */
+async function homeCase(dir: string) {
+  const project = join(dir, 'home');
+  await mkdir(project);
+  // The demo's supergraph.yaml in a folder of its own, its schemas, protos and BFF module the
+  // repository's (linked), so its relative paths read the same.
+  for (const folder of ['schemas', 'protos', 'demo'])
+    await symlink(join(ROOT, folder), join(project, folder));
+  const gatewayPort = await freePort();
+  const { env, token } = JSON.parse(
+    await spawnTs(['bench/demo-services.ts', String(gatewayPort), join(project, 'keys')]),
+  ) as { env: Record<string, string>; token: string };
+
+  const documents = { home: HOME_DOCUMENT, ...SEPARATE_DOCUMENTS };
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const ids = Object.fromEntries(
+    Object.entries(documents).map(([key, body]) => [key, sha256(body)]),
+  ) as Record<keyof typeof documents, string>;
+  await writeFile(
+    join(project, 'mobile-manifest.json'),
+    JSON.stringify({
+      format: 'apollo-persisted-query-manifest',
+      version: 1,
+      operations: Object.entries(documents).map(([key, body]) => ({
+        id: ids[key as keyof typeof documents],
+        name: /query (\w+)/.exec(body)?.[1],
+        type: 'query',
+        body,
+      })),
+    }),
+  );
+  const config = parse(await readFile(join(ROOT, 'supergraph.yaml'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  // No rate policies: the demo's 100 requests per 10 s would refuse the load with 429. The
+  // REST and gRPC fronts and the routes serve nothing here.
+  delete config.limits;
+  delete config.transcode;
+  delete config.grpc_server;
+  delete config.routes;
+  config.clients = {
+    mobile: {
+      persisted_documents: {
+        manifest: './mobile-manifest.json',
+        persisted_only: true,
+        apq: false,
+      },
+    },
+    'mobile-raw': {},
+  };
+  const configFile = join(project, 'supergraph.yaml');
+  await writeFile(configFile, stringify(config));
+  const line = await spawnTs(
+    ['src/cli/main.ts', 'start', '--config', configFile, '--port', String(gatewayPort)],
+    listening,
+    { ...env, GATEWAY_MODE: 'production' },
+  );
+  const graphql = urlOf(line);
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  const bytes = { request: 0, response: 0 };
+  /** One operation by id on `mobile`: its data, or a throw with the answer. */
+  const call = async <T = unknown>(
+    key: keyof typeof documents,
+    variables?: Record<string, unknown>,
+  ): Promise<T> => {
+    const body = JSON.stringify({ documentId: ids[key], ...(variables ? { variables } : {}) });
+    const res = await fetch(`${graphql}/mobile`, { method: 'POST', headers, body });
+    const text = await res.text();
+    bytes.request += Buffer.byteLength(body);
+    bytes.response += Buffer.byteLength(text);
+    const answer = JSON.parse(text) as { data?: T; errors?: unknown };
+    if (res.status !== 200 || answer.errors || !answer.data)
+      throw new Error(`${key}: ${res.status} ${text}`);
+    return answer.data;
+  };
+  const viewerId = '1';
+  const productNames = async (orders: HomeOrder[]) => {
+    const wanted = [...new Set(orders.slice(0, 3).flatMap((o) => o.items.map((i) => i.productId)))];
+    const { products } = await call<{ products: { id: string; name: string }[] }>('names', {
+      ids: wanted,
+    });
+    return new Map(products.map((p) => [p.id, p.name]));
+  };
+  type Viewer = { user: { id: string; name: string } };
+  type Orders = { listOrdersByUser: { orders: HomeOrder[] } };
+  type Catalog = { products: HomeProduct[] };
+  const ordersOf = (data: Orders) => data.listOrdersByUser.orders;
+  const ways = {
+    'home (BFF, one request)': { trips: 1, requests: 1, fetch: () => call('home') },
+    'separate calls, one after another': {
+      trips: 4,
+      requests: 4,
+      fetch: async () => {
+        const viewer = (await call<Viewer>('viewer', { id: viewerId })).user;
+        const orders = ordersOf(await call<Orders>('orders', { userId: viewerId }));
+        const names = await productNames(orders);
+        const { products } = await call<Catalog>('catalog');
+        return assembleHome(viewer, orders, names, products);
+      },
+    },
+    'separate calls, parallel where possible': {
+      // Viewer, orders and catalog together, then the names the orders need: two round trips.
+      trips: 2,
+      requests: 4,
+      fetch: async () => {
+        const [viewer, orders, catalog] = await Promise.all([
+          call<Viewer>('viewer', { id: viewerId }),
+          call<Orders>('orders', { userId: viewerId }),
+          call<Catalog>('catalog'),
+        ]);
+        const names = await productNames(ordersOf(orders));
+        return assembleHome(viewer.user, ordersOf(orders), names, catalog.products);
+      },
+    },
+    'one federated query (no BFF)': {
+      trips: 1,
+      requests: 1,
+      fetch: async () => {
+        const { user, products } = await call<{
+          user: {
+            id: string;
+            name: string;
+            orders: (Omit<HomeOrder, 'items'> & {
+              items: { productId: string; quantity: number; product: { name: string } }[];
+            })[];
+          };
+          products: HomeProduct[];
+        }>('federated', { id: viewerId });
+        const { orders } = user;
+        const names = new Map(
+          orders.flatMap((o) => o.items.map((i) => [i.productId, i.product.name] as const)),
+        );
+        const plain = orders.map((o) => ({
+          ...o,
+          items: o.items.map(({ productId, quantity }) => ({ productId, quantity })),
+        }));
+        return assembleHome({ id: user.id, name: user.name }, plain, names, products);
+      },
+    },
+  };
+  // Every way must build the same screen, before and after the runs.
+  const reference = await call('home');
+  const checkWays = async () => {
+    for (const [name, way] of Object.entries(ways)) {
+      try {
+        deepStrictEqual(await way.fetch(), reference);
+      } catch (error) {
+        throw new Error(`${name} does not give the home's answer`, { cause: error });
+      }
+    }
+  };
+  await checkWays();
+  const size = new Map<string, { request: number; response: number }>();
+  for (const [name, way] of Object.entries(ways)) {
+    bytes.request = bytes.response = 0;
+    await way.fetch();
+    size.set(name, { ...bytes });
+  }
+  const times = new Map<string, number[]>(Object.keys(ways).map((name) => [name, []]));
+  const warmup = Math.min(20, HOME_RUNS);
+  for (let i = 0; i < warmup + HOME_RUNS; i++) {
+    for (const [name, way] of Object.entries(ways)) {
+      const began = performance.now();
+      await way.fetch();
+      if (i >= warmup) times.get(name)!.push(performance.now() - began);
+    }
+  }
+  await checkWays();
+  console.log(
+    `\nhome: the BFF's mobile home against the same data as separate calls, ${HOME_RUNS} sequential runs each over keep-alive on loopback (interleaved); modelled latency = round trips x ${MOBILE_RTT_MS} ms + the median time measured; body bytes (each request also sends a ${Buffer.byteLength(headers.authorization)}-byte authorization header)`,
+  );
+  console.log(
+    '\n| way | round trips | requests | measured ms (median) | modelled ms | request bytes | response bytes |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, way] of Object.entries(ways)) {
+    const ms = median(times.get(name)!);
+    const { request: sent, response: received } = size.get(name)!;
+    console.log(
+      `| ${name} | ${way.trips} | ${way.requests} | ${ms.toFixed(2)} | ${(way.trips * MOBILE_RTT_MS + ms).toFixed(0)} | ${sent} | ${received} |`,
+    );
+  }
+
+  // 2. The persisted id against the raw document, under load.
+  const byId = JSON.stringify({ documentId: ids.home });
+  const raw = JSON.stringify({ query: HOME_DOCUMENT });
+  // The answer's data, whatever extensions come with it.
+  const check = (text: string) => {
+    const answer = JSON.parse(text) as { data?: unknown; errors?: unknown };
+    if (answer.errors) throw new Error(`unexpected errors: ${text}`);
+    deepStrictEqual(answer.data, reference);
+  };
+  const auth = { authorization: headers.authorization };
+  const pid = pidOf.get(line);
+  const { a, b } = await compare(
+    'home: by its persisted id on a persisted-only client vs its raw document on a client without trusted documents',
+    {
+      name: 'persisted id (mobile)',
+      url: `${graphql}/mobile`,
+      method: 'POST',
+      body: byId,
+      headers: auth,
+      check,
+      pid,
+    },
+    {
+      name: 'raw document (mobile-raw)',
+      url: `${graphql}/mobile-raw`,
+      method: 'POST',
+      body: raw,
+      headers: auth,
+      check,
+      pid,
+    },
+  );
+  console.log(`\ncost of the persisted id against the raw document: ${costOf(a, b)}`);
+  console.log(
+    `request body: ${Buffer.byteLength(byId)} bytes by id, ${Buffer.byteLength(raw)} bytes raw`,
+  );
+}
+
 async function main() {
   console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
@@ -924,6 +1248,7 @@ async function main() {
     if (CASES.includes('auth')) await authCase(dir);
     if (CASES.includes('limits')) await limitsCase(dir);
     if (CASES.includes('clients')) await clientsCase(dir);
+    if (CASES.includes('home')) await homeCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);
