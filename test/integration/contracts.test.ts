@@ -7,9 +7,11 @@ import type { ReloadOutcome } from '../../src/runtime/snapshot-manager.ts';
 import {
   get,
   post,
+  startGatewayOver,
   startSubgraphs,
   startTestGateway,
   writeProject,
+  type GatewayOver,
   type TestGateway,
 } from '../helpers/env.ts';
 import type { SubgraphServerOptions } from '../helpers/subgraph-server.ts';
@@ -76,26 +78,19 @@ const fieldsOf = (result: { json: unknown }, type: string): string[] => {
 const TYPE_FIELDS = (type: string) => `{ t: __type(name: "${type}") { fields { name } } }`;
 
 describe('contracts: each client is served its own schema', () => {
+  let over: GatewayOver;
   let gateway: TestGateway;
-  let project: Awaited<ReturnType<typeof writeProject>>;
-  let close: () => Promise<void>;
+  let project: GatewayOver['project'];
 
   before(async () => {
-    const subgraphs = await startSubgraphs([products, reviews]);
-    project = await writeProject(subgraphs.servers, {
-      // Development mode: validation messages keep graphql-js's "Did you mean" suggestions,
-      // which must not name a hidden field either.
-      server: { mode: 'development' },
-      clients: CLIENTS,
+    // Development mode: validation messages keep graphql-js's "Did you mean" suggestions,
+    // which must not name a hidden field either.
+    over = await startGatewayOver([products, reviews], {
+      config: { server: { mode: 'development' }, clients: CLIENTS },
     });
-    gateway = await startTestGateway({ configFile: project.configFile });
-    close = async () => {
-      await gateway.close();
-      await subgraphs.close();
-      await project.remove();
-    };
+    ({ gateway, project } = over);
   });
-  after(() => close());
+  after(() => over.close());
 
   const call = (path: string, query: string) => post(`${gateway.origin}${path}`, { query });
 
