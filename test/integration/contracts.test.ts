@@ -86,7 +86,10 @@ describe('contracts: each client is served its own schema', () => {
     // Development mode: validation messages keep graphql-js's "Did you mean" suggestions,
     // which must not name a hidden field either.
     over = await startGatewayOver([products, reviews], {
-      config: { server: { mode: 'development' }, clients: CLIENTS },
+      config: {
+        server: { mode: 'development', batching: { enabled: true } },
+        clients: CLIENTS,
+      },
     });
     ({ gateway, project } = over);
   });
@@ -147,6 +150,17 @@ describe('contracts: each client is served its own schema', () => {
     assert.deepEqual(joined.json, {
       data: { product: { name: 'Product 3', reviews: ['great 3'] } },
     });
+  });
+
+  test("each operation of a batch is validated against its client's contract", async () => {
+    const batch = await post(`${gateway.origin}/graphql/mobile`, [
+      { query: '{ product(id: "1") { name } }' },
+      { query: '{ product(id: "1") { costCents } }' },
+    ]);
+    assert.equal(batch.status, 200);
+    const [visible, hidden] = batch.json as { data?: unknown; errors?: { message: string }[] }[];
+    assert.deepEqual(visible, { data: { product: { name: 'Product 1' } } });
+    assert.match(hidden?.errors?.[0]?.message ?? '', /Cannot query field "costCents"/);
   });
 
   test('the whole graph serves what the contracts hide', async () => {
