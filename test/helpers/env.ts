@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -94,7 +94,14 @@ export async function writeProject(
   return {
     dir,
     configFile,
-    write: (name: string, text: string) => writeFile(join(dir, name), text),
+    // Written beside and renamed over, as editors save: a reload the watcher triggers never
+    // reads a half-written file (on a loaded machine the truncate and the write can land in
+    // different debounce windows).
+    write: async (name: string, text: string) => {
+      const temp = join(dir, `.${name.replaceAll('/', '_')}.${process.pid}.tmp`);
+      await writeFile(temp, text);
+      await rename(temp, join(dir, name));
+    },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }
