@@ -4,16 +4,17 @@
 // answers slowly, so that concurrent requests overlap at it, and counts what reaches it.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
+import { channels } from '../../src/kernel/channels.ts';
 import { createRequestContext, createScope } from '../../src/kernel/context.ts';
 import type { RequestContext } from '../../src/kernel/context.ts';
 import { UpstreamTimeoutError } from '../../src/kernel/errors.ts';
@@ -35,12 +36,15 @@ const SDL = `
  */
 async function startBackend(delayMs: number) {
   const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  /** Emits `request` as each request arrives, before its delay: "in flight" can be awaited. */
+  const events = new EventEmitter<{ request: [] }>();
   let bumps = 0;
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     received.push({ headers: req.headers, body });
+    events.emit('request');
     const { query, variables } = JSON.parse(body) as {
       query: string;
       variables?: Record<string, unknown>;
@@ -64,6 +68,7 @@ async function startBackend(delayMs: number) {
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     received,
+    events,
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -193,6 +198,31 @@ describe('in-flight deduplication through the gateway', () => {
       ask(ME, { 'x-correlation-id': 'first-request' }),
       ask(ME, { 'x-correlation-id': 'second-request' }),
     ]);
+    assert.equal(backend.received.length, 1);
+  });
+
+  test('the first caller leaving does not fail the callers that joined its call', async () => {
+    await over();
+    const leaving = new AbortController();
+    const first = request(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ME),
+      signal: leaving.signal,
+    }).catch((error: unknown) => error);
+    await once(backend.events, 'request');
+    const joined = new Promise<void>((resolve) => {
+      const onJoin = () => {
+        channels.dedup.unsubscribe(onJoin);
+        resolve();
+      };
+      channels.dedup.subscribe(onJoin);
+    });
+    const second = ask(ME);
+    await joined;
+    leaving.abort();
+    assert.ok((await first) instanceof Error);
+    assert.deepEqual((await second).json, { data: { me: 'the data of anonymous' } });
     assert.equal(backend.received.length, 1);
   });
 

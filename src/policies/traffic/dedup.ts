@@ -82,7 +82,7 @@ export function dedup(settings: DedupSettings, proofHeader: string): Interceptor
       if (!enabledFor(ex.target.backend)) return next(exchange);
       const key = keyOf(ex, proofHeader);
       const flight = flights.get(key);
-      return flight ? follow(flight, ex, next) : lead(flights, key, ex, next);
+      return flight ? follow(flight, ex, run) : lead(flights, key, ex, next);
     };
     return run;
   };
@@ -127,15 +127,14 @@ async function lead(
     throw error;
   } finally {
     if (flights.get(key) === flight) flights.delete(key);
-    // What the transport learnt, for the interceptors above (none reads it today).
-    exchange.status = leading.status;
-    exchange.outcome = leading.outcome;
-    exchange.backendFailed = leading.backendFailed;
   }
 }
 
-/** A call identical to one in flight: waits for its answer, within its own deadline. */
-async function follow(flight: Flight, exchange: HttpExchange, next: Handler): Promise<unknown> {
+/**
+ * A call identical to one in flight: waits for its answer, within its own deadline. `again`
+ * runs it through dedup anew, when the call it joined was cut short by its leader's budget.
+ */
+async function follow(flight: Flight, exchange: HttpExchange, again: Handler): Promise<unknown> {
   flight.followers++;
   if (channels.dedup.hasSubscribers) {
     const joined: Deduplicated = { ctx: exchange.ctx, target: exchange.target };
@@ -143,21 +142,23 @@ async function follow(flight: Flight, exchange: HttpExchange, next: Handler): Pr
   }
   const joinedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
+  let ownTimeout = false;
   const ownDeadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new UpstreamTimeoutError(exchange.target.backend, exchange.timeoutMs)),
-      exchange.timeoutMs,
-    );
+    timer = setTimeout(() => {
+      ownTimeout = true;
+      reject(new UpstreamTimeoutError(exchange.target.backend, exchange.timeoutMs));
+    }, exchange.timeoutMs);
   });
   let recorded: Recorded;
   try {
     recorded = await Promise.race([flight.answer, ownDeadline]);
   } catch (error) {
-    if (!flight.cut) throw error;
-    // The leading request ran out of its own time; this one still has some: it calls itself.
+    if (ownTimeout || !flight.cut) throw error;
+    // The leading request ran out of its own time; this one still has some: it calls again
+    // (the first of those that joined leads the new call, the others join it).
     exchange.timeoutMs -= Math.ceil(performance.now() - joinedAt);
     if (exchange.timeoutMs <= 0) throw new UpstreamTimeoutError(exchange.target.backend, 0);
-    return next(exchange);
+    return again(exchange);
   } finally {
     clearTimeout(timer);
   }
