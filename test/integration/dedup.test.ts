@@ -155,6 +155,22 @@ describe('in-flight deduplication through the gateway', () => {
     ]);
   });
 
+  test('the proof is not in the key: an HMAC proof (timestamped per second) still lets identical callers share', async () => {
+    await over({
+      top: {
+        auth: { identity: { proof: { mode: 'hmac', secret: 'a-test-secret-of-32-characters!!' } } },
+      },
+    });
+    const users = ['ada', 'ada', 'ada', 'bob'];
+    const answers = await Promise.all(users.map((subject) => ask(ME, asCaller({ subject }))));
+    answers.forEach((answer, i) =>
+      assert.deepEqual(answer.json, { data: { me: `the data of ${users[i]}` } }),
+    );
+    assert.equal(backend.received.length, 2);
+    for (const { headers } of backend.received)
+      assert.match(String(headers['x-gateway-proof']), /^t=\d+,v1=/);
+  });
+
   test('callers differing only in scopes share nothing: the scopes travel to the backend', async () => {
     await over();
     await Promise.all([
