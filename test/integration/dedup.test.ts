@@ -10,18 +10,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
 import { channels } from '../../src/kernel/channels.ts';
-import { createRequestContext, createScope } from '../../src/kernel/context.ts';
 import type { RequestContext } from '../../src/kernel/context.ts';
 import { UpstreamTimeoutError } from '../../src/kernel/errors.ts';
 import type { HttpCall } from '../../src/kernel/outbound.ts';
 import { createOutbound } from '../../src/policies/traffic/chain.ts';
-import type { RuntimeSnapshot } from '../../src/runtime/snapshot.ts';
 import { get, post, startTestGateway, type TestGateway } from '../helpers/env.ts';
+import { chainContext } from '../helpers/context.ts';
 import { asCaller, withTestIdentity } from '../helpers/identity.ts';
 
 const SDL = `
@@ -315,20 +313,7 @@ describe('in-flight deduplication in the outbound chain', () => {
     calls = 0;
   });
 
-  function contextFor(timeoutMs: number): RequestContext {
-    return createRequestContext({
-      scope: createScope(),
-      snapshot: {} as RuntimeSnapshot,
-      surface: 'rest',
-      clientAddress: '127.0.0.1',
-      method: 'GET',
-      path: '/',
-      headers: {},
-      startedAt: performance.now(),
-      timeoutMs,
-      correlationHeader: 'x-correlation-id',
-    });
-  }
+  const contextFor = chainContext;
 
   function call(ctx: RequestContext, path: string, idempotent = true): HttpCall {
     return {
