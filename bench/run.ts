@@ -20,6 +20,10 @@
 //   home        the BFF's mobile home (demo graph and backends) against the same data fetched as
 //               the separate calls an app would make without it (modelled latency over a 50 ms
 //               mobile network, bytes), then by persisted id vs as a raw document under load
+//   dedup       (only when named) the federation query with in-flight deduplication on vs off
+//               (traffic.dedup.enabled), same gateway config otherwise: over instant subgraphs
+//               (what keying every call costs), then over subgraphs that answer in
+//               BENCH_DEDUP_DELAY ms (what sharing calls saves), with the backend calls each made
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -30,6 +34,7 @@
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
 // BENCH_HOME_RUNS=200 (the home case's sequential runs of each way)
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
+// BENCH_DEDUP_DELAY=20 (ms: the dedup case's slow subgraphs)
 import { deepStrictEqual } from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -59,6 +64,8 @@ const CASES = (
   'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home'
 ).split(',');
 const WARMUP_S = 3;
+/** How long the dedup case's slow subgraphs hold each answer, in ms. */
+const DEDUP_DELAY_MS = Number(process.env.BENCH_DEDUP_DELAY ?? 20);
 /** The observability case's tracing.sample_ratio. */
 const TRACE_SAMPLE = Number(process.env.BENCH_TRACE_SAMPLE ?? 1);
 
@@ -299,9 +306,12 @@ function expectJson(expected: unknown): (text: string) => void {
   };
 }
 
-/** The shop graph's four subgraphs, in a child process: their names, URLs and SDL. */
-async function startSubgraphs(): Promise<{ name: string; url: string; sdl: string }[]> {
-  return JSON.parse(await spawnTs(['bench/subgraphs.ts'])) as {
+/**
+ * The shop graph's four subgraphs, in a child process: their names, URLs and SDL. Each answer
+ * is held `delayMs` when given.
+ */
+async function startSubgraphs(delayMs = 0): Promise<{ name: string; url: string; sdl: string }[]> {
+  return JSON.parse(await spawnTs(['bench/subgraphs.ts', String(delayMs)])) as {
     name: string;
     url: string;
     sdl: string;
@@ -343,6 +353,62 @@ async function federationCase(dir: string) {
   console.log(
     `\nratio ours/bare: ${(a.rps / b.rps).toFixed(2)}x throughput; p99 ${a.p99} ms vs ${b.p99} ms`,
   );
+}
+
+/**
+ * Dedup on vs off, the federation query, the same config otherwise; twice: over instant
+ * subgraphs, where few identical fetches overlap and the cost of keying every call shows, and
+ * over subgraphs that take DEDUP_DELAY_MS, where the load's identical fetches overlap. Each
+ * gateway's /metrics then says how many backend calls it made and how many it shared.
+ */
+async function dedupCase(dir: string) {
+  for (const delayMs of [0, DEDUP_DELAY_MS]) {
+    const defs = await startSubgraphs(delayMs);
+    const subgraphs = Object.fromEntries(
+      defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
+    );
+    const config = (on: boolean) =>
+      stringify({ subgraphs, log: { requests: false }, traffic: { dedup: { enabled: on } } });
+    const files = {
+      on: join(dir, `dedup-on-${delayMs}.yaml`),
+      off: join(dir, `dedup-off-${delayMs}.yaml`),
+    };
+    await writeFile(files.on, config(true));
+    await writeFile(files.off, config(false));
+    const start = (file: string) =>
+      spawnTs(['src/cli/main.ts', 'start', '--config', file, '--port', '0'], listening);
+    const [on, off] = await Promise.all([start(files.on), start(files.off)]);
+    const target = await federationTargets(off);
+    const backends = delayMs === 0 ? 'instant subgraphs' : `subgraphs answering in ${delayMs} ms`;
+    const { a, b } = await compare(
+      `dedup: in-flight deduplication on vs off, federation query, ${backends}`,
+      target('dedup on', on),
+      target('dedup off', off),
+    );
+    console.log(`
+cost of dedup: ${costOf(a, b)}`);
+    for (const [name, line] of [
+      ['dedup on', on],
+      ['dedup off', off],
+    ] as const) {
+      const metrics = await (await fetch(new URL('/metrics', urlOf(line)))).text();
+      const made = sumOf(metrics, 'gateway_backend_calls_total');
+      const shared = sumOf(metrics, 'gateway_backend_calls_deduplicated_total');
+      const requests = sumOf(metrics, 'gateway_requests_total');
+      console.log(
+        `${name}: ${made} backend calls made, ${shared} shared (${((shared / Math.max(1, made + shared)) * 100).toFixed(1)}% of fetches), ${(made / Math.max(1, requests)).toFixed(2)} calls per request`,
+      );
+    }
+  }
+}
+
+/** The sum of a Prometheus counter's series in a scrape. */
+function sumOf(scrape: string, name: string): number {
+  let sum = 0;
+  for (const line of scrape.split('\n'))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
 }
 
 async function observabilityCase(dir: string) {
@@ -1249,6 +1315,7 @@ async function main() {
     if (CASES.includes('limits')) await limitsCase(dir);
     if (CASES.includes('clients')) await clientsCase(dir);
     if (CASES.includes('home')) await homeCase(dir);
+    if (CASES.includes('dedup')) await dedupCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);

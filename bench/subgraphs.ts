@@ -1,9 +1,11 @@
 // Child process of the bench: serves the shop subgraphs on ephemeral ports and prints them as
-// one JSON line, so their CPU is not the load generator's.
+// one JSON line, so their CPU is not the load generator's. An argument holds each answer that
+// many milliseconds (a backend's own latency).
 import { SHOP } from '../test/fixtures/graphs/shop.ts';
 import { startSubgraphServer } from '../test/helpers/subgraph-server.ts';
 
-const servers = await Promise.all(SHOP.map((def) => startSubgraphServer(def)));
+const delayMs = Number(process.argv[2] ?? 0);
+const servers = await Promise.all(SHOP.map((def) => startSubgraphServer({ ...def, delayMs })));
 process.stdout.write(
   `${JSON.stringify(servers.map(({ name, url, sdl }) => ({ name, url, sdl })))}\n`,
 );

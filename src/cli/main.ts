@@ -226,7 +226,7 @@ async function loadAdapter(
 ) {
   if (!name) throw new UsageError('name one subgraph');
   const loaded = await loadConfig(resolve(config ?? 'supergraph.yaml'), process.env);
-  const adapters = buildAdapters(loaded, buildOutbound(deps), deps);
+  const adapters = buildAdapters(loaded, buildOutbound(deps, loaded.config), deps);
   const adapter = adapters.get(name);
   if (!adapter) throw new UsageError(notAnAdapter(name, config, [...adapters.keys()]));
   return { loaded, adapter };

@@ -184,6 +184,12 @@ export const SubgraphConfig = z
      * reaches it. An adapter subgraph takes them under `source` instead. @default []
      */
     forward_headers: HeaderNames,
+    /**
+     * In-flight deduplication of this subgraph's identical read-only calls (a native
+     * subgraph's query fetches, a REST source's GET and HEAD calls), overriding
+     * `traffic.dedup.enabled` for it (docs/traffic.md). @default traffic.dedup.enabled
+     */
+    dedup: z.boolean().optional(),
     /** A non-GraphQL backend served through an adapter in-process, or a BFF subgraph. */
     source: z.discriminatedUnion('kind', [RestSource, GrpcSource, BffSource]).optional(),
   })
@@ -876,6 +882,26 @@ export const CircuitBreakerConfig = z.strictObject({
 });
 
 /**
+ * In-flight deduplication (docs/traffic.md): identical read-only backend calls in flight at the
+ * same time (same backend, method, URL, body and every header the backend sees, identity
+ * included) make one call, and each caller gets its own copy of the answer. Only a query's
+ * subgraph fetches and REST GET/HEAD calls qualify; mutations never do.
+ */
+export const DedupConfig = z.strictObject({
+  /** Deduplicate every subgraph's read-only calls; `subgraphs.<name>.dedup` overrides. @default true */
+  enabled: z.boolean().default(true),
+});
+
+/**
+ * How the gateway treats backend traffic, beyond each backend's own keys: the outbound chain's
+ * policies (docs/traffic.md). Read with each snapshot: a reload applies it.
+ */
+export const TrafficConfig = z.strictObject({
+  /** In-flight deduplication of identical read-only calls. @default { enabled: true } */
+  dedup: DedupConfig.default(DedupConfig.parse({})),
+});
+
+/**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
  * docs/translation.md). The backend is either a gRPC subgraph's source (`subgraph`) or given
  * here (`address`, `protos`).
@@ -1073,6 +1099,7 @@ export const GatewayConfigSchema = z
     metrics: MetricsConfig.default(MetricsConfig.parse({})),
     tracing: TracingConfig.default(TracingConfig.parse({})),
     circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
+    traffic: TrafficConfig.default(TrafficConfig.parse({})),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
     transcode: z.record(z.string(), TranscodeConfig).default({}),
@@ -1200,6 +1227,7 @@ export type LogConfig = z.output<typeof LogConfig>;
 export type MetricsConfig = z.output<typeof MetricsConfig>;
 export type TracingConfig = z.output<typeof TracingConfig>;
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
+export type TrafficConfig = z.output<typeof TrafficConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
 export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;

@@ -74,6 +74,16 @@ export interface Exchange {
   error?: unknown;
 }
 
+/**
+ * A backend call that made no call of its own: it joined an identical one already in flight
+ * (policies/traffic/dedup.ts) and gets a copy of its answer. Published once per such call, when
+ * it joins; the call it joined is the one published on `gateway:call`.
+ */
+export interface Deduplicated {
+  readonly ctx: RequestContext | undefined;
+  readonly target: BackendTarget;
+}
+
 /** A circuit breaker changed state. */
 export interface BreakerChange {
   readonly scope: AppScope;
@@ -129,6 +139,7 @@ export const channels = {
   stage: diagnostics.tracingChannel<'gateway:stage', StageRun>('gateway:stage'),
   graphql: diagnostics.channel('gateway:graphql'),
   call: diagnostics.tracingChannel<'gateway:call', Exchange>('gateway:call'),
+  dedup: diagnostics.channel('gateway:dedup'),
   breaker: diagnostics.channel('gateway:breaker'),
   reload: diagnostics.channel('gateway:reload'),
   limitStore: diagnostics.channel('gateway:limit-store'),

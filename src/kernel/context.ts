@@ -208,6 +208,11 @@ export interface RequestFacts {
   rateLimited?: string;
   /** Backend calls in the order they ended. */
   readonly calls: { backend: string; kind: string; ms: number; outcome: string }[];
+  /**
+   * The backends of calls that made no call of their own: each shared an identical one in
+   * flight (policies/traffic/dedup.ts), which another request's `calls` lists.
+   */
+  deduplicated?: string[];
   /** Error codes the client saw. */
   readonly errorCodes: Set<string>;
 }

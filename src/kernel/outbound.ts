@@ -63,6 +63,12 @@ interface CallSpec {
   readonly headers?: HeaderRules;
   /** The call's own headers (accept, content type, a field's headers): below the rules' `set`. */
   readonly ownHeaders?: Readonly<Record<string, string>>;
+  /**
+   * The call only reads: a query's subgraph fetch, a REST GET or HEAD. A second identical call
+   * would change nothing at the backend, so identical calls in flight together may share one
+   * (dedup.ts). Never set it on a mutation's fetch or a write. @default false
+   */
+  readonly idempotent?: boolean;
 }
 
 export interface HttpCall extends CallSpec {

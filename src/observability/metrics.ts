@@ -50,6 +50,8 @@ export interface GatewayMetrics {
     seconds: number,
   ): void;
   recordCall(backend: string, kind: string, outcome: string, seconds: number): void;
+  /** A backend call that joined an identical one in flight instead of being made. */
+  recordDeduplicated(backend: string, kind: string): void;
   /** A rate policy (`limits.rate.policies[].name`: bounded by the config) refused a request. */
   recordRateLimited(policy: string, surface: string): void;
   recordCost(client: string, cost: number): void;
@@ -121,6 +123,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     buckets: COST_BUCKETS,
     registers,
   });
+  const deduplicated = new Counter({
+    name: 'gateway_backend_calls_deduplicated_total',
+    help: 'Backend calls not made because an identical read-only call was in flight: each got a copy of that call’s answer. By backend and kind.',
+    labelNames: ['backend', 'kind'],
+    registers,
+  });
   const reloads = new Counter({
     name: 'gateway_supergraph_reloads_total',
     help: 'Config and supergraph reloads, by outcome (success, failure).',
@@ -181,6 +189,9 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordCall(backend, kind, outcome, seconds) {
       calls.observe([backend, kind, outcome], seconds);
+    },
+    recordDeduplicated(backend, kind) {
+      deduplicated.inc({ backend, kind });
     },
     recordRateLimited(policy, surface) {
       rateLimited.inc({ policy, surface });

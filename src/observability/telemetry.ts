@@ -5,6 +5,7 @@ import {
   channels,
   type ApqStoreEvent,
   type BreakerChange,
+  type Deduplicated,
   type Exchange,
   type GraphQLEvent,
   type LimitStoreEvent,
@@ -155,6 +156,7 @@ export class Telemetry {
     });
     on<Exchange>(channels.call.start, (m) => this.#startCall(m));
     on<Exchange>(channels.call.asyncEnd, (m) => this.#endCall(m));
+    on<Deduplicated>(channels.dedup, (m) => this.#deduplicated(m));
   }
 
   /**
@@ -273,6 +275,15 @@ export class Telemetry {
       const { status: answered, outcome: first, ms: took } = request.ending;
       this.#finishRequest(exchange.ctx.parent ?? exchange.ctx, request, answered, first, took);
     }
+  }
+
+  /** A call that shared another's: counted, and named in its request's line, never as a call. */
+  #deduplicated({ ctx, target }: Deduplicated): void {
+    const state = ctx && this.#stateOf(ctx);
+    if (!state) return;
+    this.metrics?.recordDeduplicated(target.backend, target.kind);
+    const facts = (ctx.parent ?? ctx).facts;
+    (facts.deduplicated ??= []).push(target.backend);
   }
 
   #breaker({ backend, endpoint, state }: BreakerChange): void {
@@ -426,6 +437,7 @@ export class Telemetry {
           ...(facts.batch ? { batch: facts.batch.map(operationLine) } : {}),
           ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
           calls: facts.calls,
+          ...(facts.deduplicated ? { deduplicated: facts.deduplicated } : {}),
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },
         'request',

@@ -9,6 +9,7 @@ import { buildClients, type Clients } from '../bff/clients.ts';
 import { buildContracts, type ContractGraph } from './contracts.ts';
 import type { PersistedManifest } from '../config/manifest.ts';
 import {
+  type GatewayConfig,
   GrpcServerConfig,
   LimitsConfig,
   type RestSource,
@@ -44,6 +45,7 @@ import { limitFields } from '../policies/limits/field-limits.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
+import type { DedupSettings } from '../policies/traffic/dedup.ts';
 import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
 import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
 import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
@@ -154,14 +156,26 @@ export interface ComposedGraph {
   readonly hints: readonly CompositionProblem[];
 }
 
-/** The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). */
-export function buildOutbound(deps: RuntimeDeps): Outbound {
+/**
+ * The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). The
+ * config's per-snapshot traffic keys (dedup) apply; without a config, their defaults.
+ */
+export function buildOutbound(deps: RuntimeDeps, config?: GatewayConfig): Outbound {
   return createOutbound({
     dispatcher: deps.dispatcher,
     channels: deps.grpcChannels,
     breakers: deps.breakers,
     identity: deps.identity,
+    ...(config ? { dedup: dedupSettingsOf(config) } : {}),
   });
+}
+
+/** `traffic.dedup.enabled`, and the subgraphs that override it (`subgraphs.<name>.dedup`). */
+function dedupSettingsOf(config: GatewayConfig): DedupSettings {
+  const backends = new Map<string, boolean>();
+  for (const [name, subgraph] of Object.entries(config.subgraphs))
+    if (subgraph.dedup !== undefined) backends.set(name, subgraph.dedup);
+  return { enabled: config.traffic.dedup.enabled, backends };
 }
 
 /**

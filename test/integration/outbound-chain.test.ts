@@ -3,17 +3,14 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { Agent } from 'undici';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
-import { createScope } from '../../src/kernel/context.ts';
-import { createRequestContext, type RequestContext } from '../../src/kernel/context.ts';
 import { UpstreamError } from '../../src/kernel/errors.ts';
 import type { BackendTarget, GrpcCall, HttpCall, Outbound } from '../../src/kernel/outbound.ts';
 import { Breakers } from '../../src/policies/traffic/breaker.ts';
 import { createOutbound } from '../../src/policies/traffic/chain.ts';
-import type { RuntimeSnapshot } from '../../src/runtime/snapshot.ts';
+import { chainContext } from '../helpers/context.ts';
 
 /**
  * The outbound chain against real loopback servers, with a breaker that opens on the first
@@ -118,21 +115,7 @@ describe('the outbound chain', () => {
     http.server.close();
   });
 
-  /** A request context with `timeoutMs` of budget and the given client headers. */
-  function contextFor(timeoutMs = 30_000, headers: IncomingHttpHeaders = {}): RequestContext {
-    return createRequestContext({
-      scope: createScope(),
-      snapshot: {} as RuntimeSnapshot,
-      surface: 'rest',
-      clientAddress: '127.0.0.1',
-      method: 'GET',
-      path: '/',
-      headers,
-      startedAt: performance.now(),
-      timeoutMs,
-      correlationHeader: 'x-correlation-id',
-    });
-  }
+  const contextFor = chainContext;
 
   /** A backend name of its own per row, so each row starts with a closed circuit. */
   function target(protocol: 'http' | 'grpc', address: string): BackendTarget {

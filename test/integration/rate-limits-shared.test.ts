@@ -30,6 +30,8 @@ test('three gateway processes sharing Redis admit exactly L of 10L concurrent re
       // A generous command timeout: this measures sharing, not the fallback (redis-outage.test.ts),
       // and a loaded test machine can keep Redis itself waiting for CPU.
       redis: { url: REDIS_URL, key_prefix: prefix, command_timeout: '2s' },
+      // Dedup off: each admitted request makes its own backend call, so calls count admissions.
+      traffic: { dedup: { enabled: false } },
     },
   );
   const redis = testClient();

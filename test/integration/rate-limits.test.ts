@@ -58,7 +58,11 @@ class FakeClock implements Clock {
 async function start(rate: object, server: object = {}) {
   const clock = new FakeClock();
   const subgraphs = await startSubgraphs([tree]);
-  const project = await writeProject(subgraphs.servers, { limits: { rate } });
+  // Dedup off: each admitted request makes its own backend call, so calls count admissions.
+  const project = await writeProject(subgraphs.servers, {
+    limits: { rate },
+    traffic: { dedup: { enabled: false } },
+  });
   const gateway = await startTestGateway({
     configFile: project.configFile,
     server,

@@ -229,6 +229,8 @@ function createCaller(options: RestAdapterOptions): RestCaller {
         timeoutMs: source.timeout,
         headers: rules,
         ownHeaders: own,
+        // GET is safe (RFC 9110 section 9.2.1): identical calls in flight may share one.
+        idempotent: call.method === 'GET',
         origin: base.origin,
         path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
         method: call.method,

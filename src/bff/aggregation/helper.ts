@@ -109,6 +109,8 @@ async function callRest<T>(
       timeoutMs: source.timeout,
       headers: { forward: source.forward_headers, set: source.headers },
       ownHeaders: own,
+      // GET is safe (RFC 9110 section 9.2.1): identical calls in flight may share one.
+      idempotent: method === 'GET',
       origin: base.origin,
       path: `${base.pathname.replace(/\/$/, '')}${request.path}${query ? `?${query}` : ''}`,
       method,

@@ -82,6 +82,9 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
         timeoutMs: snapshot.subgraphs[this.name]?.timeout ?? DEFAULT_SUBGRAPH_TIMEOUT_MS,
         headers: snapshot.subgraphHeaders.get(this.name),
         ownHeaders: own,
+        // A query's fetches only read: identical ones in flight may share one call (dedup).
+        // A mutation's never do, not even its entity fetches after the write.
+        idempotent: options.incomingRequestContext.operation?.operation === 'query',
         origin: this.#origin,
         path: this.#path,
         method: 'POST',

@@ -21,6 +21,7 @@ import {
 } from '../../kernel/outbound.ts';
 import type { Breakers } from './breaker.ts';
 import { identityHeaders } from './identity.ts';
+import { DEFAULT_DEDUP, dedup, type DedupSettings } from './dedup.ts';
 import { deadline } from './deadline.ts';
 import { propagateHeaders } from './headers.ts';
 import { publishAttempt } from './publish.ts';
@@ -34,8 +35,10 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *   propagateHeaders  the backend's forwarded and static headers, the call's own, the stages' last
  *   identityHeaders   client copies of the identity names dropped; the verified identity and the
  *                     gateway's proof set
- *   (cache, dedup, balance and retry take their places here: each sees the headers it keys on
- *   and wraps every attempt below it)
+ *   (the cache takes its place here: it sees the headers it keys on)
+ *   dedup             identical read-only calls in flight together make one backend call, keyed
+ *                     on every header above (identity included); the others get copies
+ *   (balance and retry take their places here: each wraps every attempt below it)
  *   publishAttempt    `gateway:call` on diagnostics_channel: logs, metrics and spans subscribe;
  *                     one event pair per attempt, so a retried call shows each try
  *   breaker           refuses calls to an endpoint whose circuit is open; learns from outcomes
@@ -55,19 +58,27 @@ export interface OutboundDeps {
    * @default the default names, no proof
    */
   identity?: { names: IdentityHeaderNames; proof: IdentityProof | undefined } | undefined;
+  /**
+   * Which backends' identical read-only calls share one call (`traffic.dedup`,
+   * `subgraphs.<name>.dedup`): per snapshot, like the config it comes from.
+   * @default on for every backend
+   */
+  dedup?: DedupSettings | undefined;
 }
 
 /** The interceptors of a chain, outermost first: the order above, as data. */
 export function interceptorsOf(
-  deps: Pick<OutboundDeps, 'breakers' | 'identity'>,
+  deps: Pick<OutboundDeps, 'breakers' | 'identity' | 'dedup'>,
 ): NamedInterceptor[] {
+  const names = deps.identity?.names ?? DEFAULT_IDENTITY_NAMES;
   return [
     { name: 'deadline', wrap: deadline },
     { name: 'propagateHeaders', wrap: propagateHeaders },
     {
       name: 'identityHeaders',
-      wrap: identityHeaders(deps.identity?.names ?? DEFAULT_IDENTITY_NAMES, deps.identity?.proof),
+      wrap: identityHeaders(names, deps.identity?.proof),
     },
+    { name: 'dedup', wrap: dedup(deps.dedup ?? DEFAULT_DEDUP, names.proof) },
     { name: 'publishAttempt', wrap: publishAttempt },
     ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
   ];

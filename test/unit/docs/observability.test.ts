@@ -16,6 +16,7 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   const metrics = createMetrics({ processMetrics: true });
   metrics.recordRequest('graphql', 'web', 'Q', 'ok', 0.01);
   metrics.recordCall('users', 'rest', 'ok', 0.002);
+  metrics.recordDeduplicated('users', 'rest');
   metrics.recordRateLimited('per-minute', 'graphql');
   metrics.recordCost('web', 6);
   metrics.recordActualCost('web', 4);
