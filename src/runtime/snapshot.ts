@@ -15,6 +15,8 @@ import {
   PersistedDocumentsConfig,
   ServerConfig,
   type SubgraphConfig,
+  TrafficConfig,
+  type GatewayConfig,
 } from '../config/schema.ts';
 
 export interface PersistedDocuments {
@@ -44,6 +46,7 @@ import { limitFields } from '../policies/limits/field-limits.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
+import type { GateLimits, Gates } from '../policies/traffic/gate.ts';
 import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
 import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
 import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
@@ -99,6 +102,10 @@ export interface SnapshotParts {
   readonly credentials: Credentials;
   /** Where rate budgets are kept: the running gateway's, so budgets outlive reloads. */
   readonly limitStore: LimitStore;
+  /** Load shedding's caps (`traffic`); reloads apply. */
+  readonly traffic: TrafficConfig;
+  /** The running gateway's admission gates, when it sheds load (the `shedLoad` stage reads them). */
+  readonly gates: Gates | undefined;
   /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
   readonly clients: Clients;
   /**
@@ -138,6 +145,11 @@ export interface RuntimeDeps {
   readonly identity: { names: IdentityHeaderNames; proof: IdentityProof | undefined };
   /** Rate budgets (`limits.rate`): spent across snapshots, closed when the gateway stops. */
   readonly limitStore: LimitStore;
+  /**
+   * Admission gates, inbound and per backend (`traffic`): their counts outlive snapshots.
+   * @default none: nothing is shed (a standalone command)
+   */
+  readonly gates?: Gates | undefined;
   /** Wall-clock ms since the epoch, for credentials' times. @default Date.now */
   readonly wallClock?: () => number;
   /**
@@ -154,14 +166,28 @@ export interface ComposedGraph {
   readonly hints: readonly CompositionProblem[];
 }
 
-/** The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). */
-export function buildOutbound(deps: RuntimeDeps): Outbound {
+/**
+ * The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). Its
+ * per-backend caps are this config's (`traffic.backends`, a subgraph's `traffic`); the counts
+ * are the running gateway's.
+ */
+export function buildOutbound(deps: RuntimeDeps, config?: GatewayConfig): Outbound {
   return createOutbound({
     dispatcher: deps.dispatcher,
     channels: deps.grpcChannels,
     breakers: deps.breakers,
     identity: deps.identity,
+    load: deps.gates && { gates: deps.gates, limitsOf: backendLimits(config) },
   });
+}
+
+/** Each backend's caps: a subgraph's own keys over `traffic.backends`, resolved once per name. */
+function backendLimits(config: GatewayConfig | undefined): (backend: string) => GateLimits {
+  const defaults = config?.traffic.backends ?? TrafficConfig.parse({}).backends;
+  const own = new Map<string, GateLimits>();
+  for (const [name, subgraph] of Object.entries(config?.subgraphs ?? {}))
+    if (subgraph.traffic) own.set(name, { ...defaults, ...subgraph.traffic });
+  return (backend) => own.get(backend) ?? defaults;
 }
 
 /**
@@ -320,6 +346,8 @@ export function assembleSnapshot(
     outbound,
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
+    traffic: config?.traffic ?? TrafficConfig.parse({}),
+    gates: deps.gates,
     clients: buildClients(
       config?.clients ?? {},
       config?.server ?? ServerConfig.parse({}),

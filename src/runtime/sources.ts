@@ -59,7 +59,7 @@ export function configSource(file: string, env: Env, first?: LoadedConfig): Supe
     async load(deps) {
       const loaded = initial ?? (await loadConfig(file, env));
       initial = undefined;
-      const outbound = buildOutbound(deps);
+      const outbound = buildOutbound(deps, loaded.config);
       const adapters = buildAdapters(loaded, outbound, deps);
       const graph = await composeFromConfig(loaded, adapters);
       const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles, deps);
@@ -79,7 +79,7 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
   return {
     description: file,
     async load(deps) {
-      const outbound = buildOutbound(deps);
+      const outbound = buildOutbound(deps, loaded?.config);
       const adapters = loaded ? buildAdapters(loaded, outbound, deps) : new Map();
       const graph = { supergraph: await readSupergraphFile(file), hints: [] };
       const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
