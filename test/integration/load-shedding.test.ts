@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
@@ -17,6 +16,7 @@ import {
   post,
   read,
   startGatewayOver,
+  startHttpBackend,
   startSubgraphs,
   startTestGateway,
   writeProject,
@@ -25,7 +25,7 @@ import {
   type TestGateway,
 } from '../helpers/env.ts';
 import type { SubgraphServerOptions } from '../helpers/subgraph-server.ts';
-import { everySurfaceConfig } from '../helpers/surfaces.ts';
+import { everySurfaceConfig, getUserOverGrpc } from '../helpers/surfaces.ts';
 
 /**
  * Load shedding as clients meet it: a flood past the gateway's in-flight and queue caps gets
@@ -116,6 +116,16 @@ class LoadWatch {
 }
 
 const SLOW = { query: '{ slow }' };
+
+/** `{ slow }` from a client that may leave: what the request ends with, its error included. */
+function postSlow(url: string, signal: AbortSignal): Promise<unknown> {
+  return request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(SLOW),
+    signal,
+  }).catch((error: unknown) => error);
+}
 
 function assertOverloaded(answer: HttpResult): void {
   assert.equal(answer.status, 503);
@@ -290,20 +300,10 @@ describe('the admission queue’s timeout and clients that leave', () => {
     valve.close();
     watch.reset();
     const holding = new AbortController();
-    const holder = request(`${env.gateway.url}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(SLOW),
-      signal: holding.signal,
-    }).catch((error: unknown) => error);
+    const holder = postSlow(env.gateway.url, holding.signal);
     await watch.until((w) => w.inFlight === 1);
     const waiting = new AbortController();
-    const waiter = request(`${env.gateway.url}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(SLOW),
-      signal: waiting.signal,
-    }).catch((error: unknown) => error);
+    const waiter = postSlow(env.gateway.url, waiting.signal);
     await watch.until((w) => w.queued === 1);
     waiting.abort();
     await watch.until((w) => w.queued === 0);
@@ -430,15 +430,9 @@ describe('shedding on the REST and gRPC surfaces', () => {
     users = await startUsersRest();
     library = await startLibraryServer();
     // A route backend that answers once the valve opens: it holds the gateway's one slot.
-    const server = createServer((_req, res) => {
+    held = await startHttpBackend((_req, res) => {
       void valve.wait().then(() => res.end('{}'));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    held = {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise((resolve) => server.close(() => resolve())),
-    };
     project = await writeProject([]);
     await project.write(
       'supergraph.yaml',
@@ -493,21 +487,3 @@ describe('shedding on the REST and gRPC surfaces', () => {
     assert.match(metrics, /^gateway_requests_shed_total\{surface="grpc",reason="queue_full"\} 1$/m);
   });
 });
-
-/** GetUser over the gRPC port: the error when it fails. */
-function getUserOverGrpc(address: string): Promise<{ error?: grpc.ServiceError }> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  // GetUserRequest { id = 1 } is the bytes 0x0a 0x01 '1'; the reply is not read.
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      '/demo.users.v1.UserService/GetUser',
-      (value: Buffer) => value,
-      (bytes: Buffer) => bytes,
-      Buffer.from([0x0a, 0x01, 0x31]),
-      (error) => {
-        client.close();
-        resolve(error ? { error } : {});
-      },
-    );
-  });
-}
