@@ -177,15 +177,25 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['operation'],
     registers,
   });
-  const inFlight = new Gauge({
+  // Gate levels change twice a request and twice a backend call: they are kept as plain numbers
+  // and handed to prom-client at scrape time (`collect`), off the request path.
+  const inbound = { inFlight: 0, queued: 0 };
+  const backends = new Map<string, { inFlight: number; queued: number }>();
+  new Gauge({
     name: 'gateway_requests_in_flight',
     help: 'Requests admitted by the gateway’s load shedding (traffic.inbound) and not yet answered, every surface together.',
     registers,
+    collect() {
+      this.set(inbound.inFlight);
+    },
   });
-  const queued = new Gauge({
+  new Gauge({
     name: 'gateway_requests_queued',
     help: 'Requests waiting for a slot in the gateway’s admission queue (at most traffic.inbound.max_queued).',
     registers,
+    collect() {
+      this.set(inbound.queued);
+    },
   });
   const shed = new Counter({
     name: 'gateway_requests_shed_total',
@@ -193,17 +203,23 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['surface', 'reason'],
     registers,
   });
-  const backendInFlight = new Gauge({
+  new Gauge({
     name: 'gateway_backend_calls_in_flight',
     help: 'Calls in flight to each backend under its load-shedding cap (traffic.backends, a subgraph’s traffic).',
     labelNames: ['backend'],
     registers,
+    collect() {
+      for (const [backend, level] of backends) this.set({ backend }, level.inFlight);
+    },
   });
-  const backendQueued = new Gauge({
+  new Gauge({
     name: 'gateway_backend_calls_queued',
     help: 'Calls waiting for a slot under each backend’s cap.',
     labelNames: ['backend'],
     registers,
+    collect() {
+      for (const [backend, level] of backends) this.set({ backend }, level.queued);
+    },
   });
   const backendShed = new Counter({
     name: 'gateway_backend_calls_shed_total',
@@ -248,14 +264,15 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     recordLimitStoreFallback(store) {
       limitStoreFallbacks.inc({ store });
     },
-    recordLoad(gate, name, inFlightNow, queuedNow) {
-      if (gate === 'inbound') {
-        inFlight.set(inFlightNow);
-        queued.set(queuedNow);
-        return;
+    recordLoad(gate, name, inFlight, queued) {
+      let level = inbound;
+      if (gate === 'backend') {
+        const known = backends.get(name);
+        if (known) level = known;
+        else backends.set(name, (level = { inFlight: 0, queued: 0 }));
       }
-      backendInFlight.set({ backend: name }, inFlightNow);
-      backendQueued.set({ backend: name }, queuedNow);
+      level.inFlight = inFlight;
+      level.queued = queued;
     },
     recordShed(gate, name, reason) {
       if (gate === 'inbound') shed.inc({ surface: name, reason });
