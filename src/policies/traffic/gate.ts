@@ -65,6 +65,8 @@ export class Gate {
   /** Insertion-ordered: the first waiter is the oldest (FIFO); leaving is O(1). */
   readonly #queue = new Set<Waiter>();
   readonly #onChange: (gate: Gate) => void;
+  /** The caps of the latest entry: a reload's apply from the next request on. */
+  #limits: GateLimits | undefined;
 
   constructor(name: string, onChange: (gate: Gate) => void = () => {}) {
     this.name = name;
@@ -85,6 +87,9 @@ export class Gate {
    * of arrival as slots free up; nothing jumps the queue while anyone waits.
    */
   enter(limits: GateLimits, waitMs = limits.queue_timeout): 'admitted' | 'queue_full' | Ticket {
+    this.#limits = limits;
+    // Caps a reload raised admit the waiters first: nothing jumps the queue.
+    if (this.#queue.size > 0 && this.#inFlight < limits.max_in_flight) this.#admitWaiters();
     if (this.#inFlight < limits.max_in_flight && this.#queue.size === 0) {
       this.#inFlight++;
       this.#onChange(this);
@@ -98,15 +103,22 @@ export class Gate {
     return waiter;
   }
 
-  /** A slot ends: the oldest waiter takes it, or it is free. */
+  /** A slot ends: the oldest waiters take what the caps (the latest entry's) allow, in order. */
   release(): void {
-    const next = this.#queue.values().next();
-    if (next.done) this.#inFlight--;
-    else {
-      this.#queue.delete(next.value);
-      next.value.settle('admitted');
-    }
+    this.#inFlight--;
+    this.#admitWaiters();
     this.#onChange(this);
+  }
+
+  #admitWaiters(): void {
+    const max = this.#limits?.max_in_flight ?? 0;
+    // Deleting the entry being visited is safe in a Set's iteration.
+    for (const waiter of this.#queue) {
+      if (this.#inFlight >= max) return;
+      this.#queue.delete(waiter);
+      this.#inFlight++;
+      waiter.settle('admitted');
+    }
   }
 
   /** A waiter leaves the queue unadmitted. */

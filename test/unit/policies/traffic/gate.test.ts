@@ -26,11 +26,12 @@ test('a released slot goes to the oldest waiter; nothing jumps the queue', async
   gate.release();
   assert.equal(await first.admission, 'admitted');
   assert.deepEqual([gate.inFlight, gate.queued], [2, 1]);
-  // A newcomer queues behind the waiter even though the limits now allow more in flight.
-  assert.equal(typeof gate.enter({ ...LIMITS, max_in_flight: 10 }), 'object');
+  // A newcomer queues behind the waiter; the next release is the waiter's.
+  const third = gate.enter(LIMITS) as Ticket;
   first.leave();
   assert.equal(await second.admission, 'admitted');
   assert.deepEqual([gate.inFlight, gate.queued], [2, 1]);
+  third.leave();
 });
 
 test('a waiter is refused after its wait, and one that leaves is out of the queue at once', async () => {
@@ -63,4 +64,27 @@ test('an admitted waiter that leaves gives its slot back; a queue of 0 or no tim
   gate.enter(limits);
   assert.equal(gate.enter({ ...limits, max_queued: 0 }), 'queue_full');
   assert.equal(gate.enter(limits, 0), 'queue_full');
+});
+
+test('caps a reload raised admit the waiters at the next entry, and lowered ones hold back releases', async () => {
+  const gate = new Gate('g');
+  const one = { max_in_flight: 1, max_queued: 5, queue_timeout: 60_000 };
+  gate.enter(one);
+  const first = gate.enter(one) as Ticket;
+  const second = gate.enter(one) as Ticket;
+  // Raised to 3: the next entry admits both waiters first, then queues behind nobody.
+  const three = { ...one, max_in_flight: 3 };
+  assert.equal(typeof gate.enter(three), 'object');
+  assert.equal(await first.admission, 'admitted');
+  assert.equal(await second.admission, 'admitted');
+  assert.deepEqual([gate.inFlight, gate.queued], [3, 1]);
+  // Lowered to 1: releases do not admit until fewer than 1 are in flight.
+  const last = gate.enter(one, 60_000) as Ticket;
+  gate.release();
+  gate.release();
+  assert.deepEqual([gate.inFlight, gate.queued], [1, 2]);
+  gate.release();
+  assert.deepEqual([gate.inFlight, gate.queued], [1, 1]);
+  last.leave();
+  first.leave();
 });
