@@ -158,6 +158,87 @@ export const BffSource = z.strictObject({
   rest: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * Load shedding: a cap on work in flight and a bounded FIFO queue in front of it, waited in for
+ * at most `queue_timeout` (docs/traffic.md, "Load shedding"). Past the queue, or its wait, the
+ * work is refused at once.
+ */
+function gateLimits(defaults: {
+  max_in_flight: number;
+  max_queued: number;
+  queue_timeout: number;
+}) {
+  return z.strictObject({
+    /** Admitted at once; more wait in the queue. */
+    max_in_flight: z.number().int().positive().default(defaults.max_in_flight),
+    /** Waiting for a slot, oldest first; more are refused at once. 0: no queue. */
+    max_queued: z.number().int().nonnegative().default(defaults.max_queued),
+    /** How long one waits for a slot before it is refused; 0: never waits. */
+    queue_timeout: Duration.default(defaults.queue_timeout),
+  });
+}
+
+/**
+ * The gateway-wide cap over every surface (GraphQL, REST routes, transcoded methods, the gRPC
+ * port): the `shedLoad` stage. Past it a request gets 503 `SERVER_OVERLOADED` (gRPC
+ * `UNAVAILABLE`) with `Retry-After`. Health, readiness, metrics and the JWKS are never shed.
+ * Defaults sized for one Node process on about two cores: a federated request spends ~1 ms of
+ * CPU and most of its life waiting on backends, so 1024 in flight keeps the CPU busy at a few
+ * thousand requests a second with ~100 ms backends while bounding memory (tens of KiB each);
+ * the queue absorbs a burst of half as many again for at most a second, after which a client
+ * does better retrying (elsewhere) than waiting.
+ */
+export const InboundTrafficConfig = gateLimits({
+  max_in_flight: 1024,
+  max_queued: 512,
+  queue_timeout: 1_000,
+});
+
+/**
+ * The cap on calls in flight to each backend (a subgraph, REST or gRPC source, route backend,
+ * transcoded service or gRPC-port service), counting every attempt: the `limitConcurrency`
+ * interceptor. Past it the call fails at once with `UPSTREAM_OVERLOADED`: its GraphQL fields
+ * are null with the error, the rest is served. 128 in flight is the gateway's connection pool
+ * per origin (server/app.ts): an admitted HTTP call gets a connection at once, and the excess
+ * waits in this bounded, timed queue rather than in the pool's unbounded one.
+ */
+export const BackendTrafficConfig = gateLimits({
+  max_in_flight: 128,
+  max_queued: 256,
+  queue_timeout: 1_000,
+});
+
+/** One subgraph's own caps, over `traffic.backends`; each key left out keeps that default. */
+export const SubgraphTrafficConfig = z.strictObject({
+  /** @default traffic.backends.max_in_flight */
+  max_in_flight: z.number().int().positive().optional(),
+  /** @default traffic.backends.max_queued */
+  max_queued: z.number().int().nonnegative().optional(),
+  /** @default traffic.backends.queue_timeout */
+  queue_timeout: Duration.optional(),
+});
+
+/**
+ * In-flight deduplication (docs/traffic.md): identical read-only backend calls in flight at the
+ * same time (same backend, method, URL, body and every header the backend sees, identity
+ * included) make one call, and each caller gets its own copy of the answer. Only a query's
+ * subgraph fetches and REST GET/HEAD calls qualify; mutations never do.
+ */
+export const DedupConfig = z.strictObject({
+  /** Deduplicate every subgraph's read-only calls; `subgraphs.<name>.dedup` overrides. @default true */
+  enabled: z.boolean().default(true),
+});
+
+/** How the gateway treats traffic: its own admission and each backend's (docs/traffic.md). */
+export const TrafficConfig = z.strictObject({
+  /** In-flight deduplication of identical read-only calls. @default { enabled: true } */
+  dedup: DedupConfig.default(DedupConfig.parse({})),
+  /** The gateway's admission cap. @default 1024 in flight, 512 queued, 1s queue timeout */
+  inbound: InboundTrafficConfig.default(InboundTrafficConfig.parse({})),
+  /** Every backend's cap, unless a subgraph sets its own. @default 128 in flight, 256 queued, 1s */
+  backends: BackendTrafficConfig.default(BackendTrafficConfig.parse({})),
+});
+
 export const SubgraphConfig = z
   .strictObject({
     /**
@@ -190,6 +271,11 @@ export const SubgraphConfig = z
      * `traffic.dedup.enabled` for it (docs/traffic.md). @default traffic.dedup.enabled
      */
     dedup: z.boolean().optional(),
+    /**
+     * This subgraph's own load-shedding caps (its fetches, or its adapter's calls), over
+     * `traffic.backends`. @default traffic.backends
+     */
+    traffic: SubgraphTrafficConfig.optional(),
     /** A non-GraphQL backend served through an adapter in-process, or a BFF subgraph. */
     source: z.discriminatedUnion('kind', [RestSource, GrpcSource, BffSource]).optional(),
   })
@@ -437,7 +523,8 @@ export const ServerConfig = z.strictObject({
   /**
    * The budget of one request: every backend call gets at most what is left of it (gRPC
    * deadlines, REST and subgraph timeouts), so a slow backend never holds a request longer.
-   * @default 30s
+   * Also how long a client may take to send the whole request (headers and body): a slower one
+   * is answered 408 and its connection closed. @default 30s
    */
   request_timeout: Duration.default(30_000),
   /** Largest accepted request body. @default 1mib */
@@ -456,6 +543,14 @@ export const ServerConfig = z.strictObject({
    * @default 5s
    */
   keep_alive_timeout: Duration.default(5_000),
+  /**
+   * How long a client may take to send a request's headers, from its first byte (or from the
+   * end of the previous request on a kept-alive connection): a client that trickles them
+   * (slowloris) is answered 408 and its connection closed, so it cannot hold a socket and a
+   * parser for long. As Apollo Router's `server.http.header_read_timeout`. Bounded by
+   * `request_timeout`. @default 10s
+   */
+  headers_timeout: Duration.default(10_000),
   /**
    * The header a client's correlation id arrives in and that carries it to backends and back.
    * @default x-correlation-id
@@ -882,26 +977,6 @@ export const CircuitBreakerConfig = z.strictObject({
 });
 
 /**
- * In-flight deduplication (docs/traffic.md): identical read-only backend calls in flight at the
- * same time (same backend, method, URL, body and every header the backend sees, identity
- * included) make one call, and each caller gets its own copy of the answer. Only a query's
- * subgraph fetches and REST GET/HEAD calls qualify; mutations never do.
- */
-export const DedupConfig = z.strictObject({
-  /** Deduplicate every subgraph's read-only calls; `subgraphs.<name>.dedup` overrides. @default true */
-  enabled: z.boolean().default(true),
-});
-
-/**
- * How the gateway treats backend traffic, beyond each backend's own keys: the outbound chain's
- * policies (docs/traffic.md). Read with each snapshot: a reload applies it.
- */
-export const TrafficConfig = z.strictObject({
-  /** In-flight deduplication of identical read-only calls. @default { enabled: true } */
-  dedup: DedupConfig.default(DedupConfig.parse({})),
-});
-
-/**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
  * docs/translation.md). The backend is either a gRPC subgraph's source (`subgraph`) or given
  * here (`address`, `protos`).
@@ -1099,6 +1174,7 @@ export const GatewayConfigSchema = z
     metrics: MetricsConfig.default(MetricsConfig.parse({})),
     tracing: TracingConfig.default(TracingConfig.parse({})),
     circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
+    /** Load shedding and in-flight deduplication, gateway-wide and per backend (docs/traffic.md). Reloads apply. */
     traffic: TrafficConfig.default(TrafficConfig.parse({})),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
@@ -1228,6 +1304,7 @@ export type MetricsConfig = z.output<typeof MetricsConfig>;
 export type TracingConfig = z.output<typeof TracingConfig>;
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
 export type TrafficConfig = z.output<typeof TrafficConfig>;
+export type SubgraphTrafficConfig = z.output<typeof SubgraphTrafficConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type HttpLimitsConfig = z.output<typeof HttpLimitsConfig>;
 export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;

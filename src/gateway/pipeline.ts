@@ -11,6 +11,7 @@ import { httpLimits } from '../policies/limits/http-limits.ts';
 import { refuseIntrospection } from '../policies/limits/introspection.ts';
 import { limitOperation } from '../policies/limits/operation-limits.ts';
 import { rateLimit } from '../policies/limits/rate-limit.ts';
+import { shedLoad } from '../policies/traffic/load-shed.ts';
 
 /**
  * A stage does one job on the request. It throws a GatewayError to refuse it, or sets
@@ -47,6 +48,10 @@ export const STAGES: readonly StageEntry[] = [
   // Before anything reads a credential: a preflight carries none and is answered here. Its CORS
   // headers are set before every later refusal, so a browser lets the page read a 401 or 429.
   { name: 'cors', event: 'request', surfaces: ['graphql', 'rest'], run: cors },
+  // Admission, as early as an answer can carry the correlation id and (for a page) the CORS
+  // headers: under a flood nothing else is spent on a request the gateway has no room for; a
+  // flood of bad tokens or oversize headers is shed too. Every surface, one gate.
+  { name: 'shedLoad', event: 'request', run: shedLoad },
   // Right after correlate and cors: the refusal carries the correlation id and the CORS headers
   // (the page can read it), and nothing reads a header (credentials above all) of a request
   // whose headers are over the limit. cors reads three short ones; Node bounds their size.

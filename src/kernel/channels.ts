@@ -92,6 +92,28 @@ export interface BreakerChange {
   readonly state: 'closed' | 'open' | 'half_open';
 }
 
+/**
+ * Load shedding (policies/traffic/gate.ts): a gate's counts changed (`level`), or it refused
+ * work (`shed`). `gate` is `inbound` (the gateway's admission, `name` the surface of a refused
+ * request) or `backend` (`name` the backend).
+ */
+export type LoadEvent =
+  | {
+      readonly scope: AppScope;
+      readonly type: 'level';
+      readonly gate: 'inbound' | 'backend';
+      readonly name: string;
+      readonly inFlight: number;
+      readonly queued: number;
+    }
+  | {
+      readonly scope: AppScope;
+      readonly type: 'shed';
+      readonly gate: 'inbound' | 'backend';
+      readonly name: string;
+      readonly reason: 'queue_full' | 'queue_timeout' | 'cancelled';
+    };
+
 /** A reload of the config finished. */
 export interface ReloadDone {
   readonly scope: AppScope;
@@ -142,6 +164,7 @@ export const channels = {
   dedup: diagnostics.channel('gateway:dedup'),
   breaker: diagnostics.channel('gateway:breaker'),
   reload: diagnostics.channel('gateway:reload'),
+  load: diagnostics.channel('gateway:load'),
   limitStore: diagnostics.channel('gateway:limit-store'),
   apqStore: diagnostics.channel('gateway:apq-store'),
 };

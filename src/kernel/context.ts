@@ -71,6 +71,13 @@ export interface RequestContext {
   readonly upstreamHeaders: Record<string, string>;
   /** What the request did, for its log line and metrics; stages and the GraphQL layer fill it. */
   readonly facts: RequestFacts;
+  /**
+   * What runs once when the request ends (its answer written, or its client gone): a stage that
+   * holds something for the request's whole life, past its own run (an admission slot,
+   * policies/traffic/load-shed.ts), gives it back here. server/inbound.ts runs them; the
+   * operations of a batch share their request's.
+   */
+  readonly onEnd: (() => void)[];
   /** The GraphQL operation, once resolved: what `operation` stages (cost, limits) read. */
   operation?: OperationFacts;
   /**
@@ -251,6 +258,7 @@ export function createRequestContext(arrival: RequestArrival): RequestContext {
     responseHeaders: new Map(),
     upstreamHeaders: {},
     facts: { surface: arrival.surface, calls: [], errorCodes: new Set() },
+    onEnd: [],
   };
 }
 

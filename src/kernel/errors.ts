@@ -54,6 +54,8 @@ export const ErrorCode = {
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
   UPSTREAM_ERROR: 'UPSTREAM_ERROR',
   UPSTREAM_CIRCUIT_OPEN: 'UPSTREAM_CIRCUIT_OPEN',
+  SERVER_OVERLOADED: 'SERVER_OVERLOADED',
+  UPSTREAM_OVERLOADED: 'UPSTREAM_OVERLOADED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -109,6 +111,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,
   [ErrorCode.UPSTREAM_ERROR]: 502,
   [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 503,
+  // Load shedding (`traffic`): the gateway, or its share of one backend, is at its cap. 503 with
+  // Retry-After says "come back shortly", as Envoy's overload manager and Apollo Router's
+  // load_shed answer; neither is the client's fault, nor a backend failure.
+  [ErrorCode.SERVER_OVERLOADED]: 503,
+  [ErrorCode.UPSTREAM_OVERLOADED]: 503,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 
@@ -154,6 +161,8 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
   [ErrorCode.UPSTREAM_ERROR]: 2, // UNKNOWN: the backend's answer said nothing usable
   [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 14, // UNAVAILABLE: retry later
+  [ErrorCode.SERVER_OVERLOADED]: 14, // UNAVAILABLE: retryable, with pushback (gRFC A6)
+  [ErrorCode.UPSTREAM_OVERLOADED]: 14, // UNAVAILABLE: retry later
   [ErrorCode.INTERNAL_SERVER_ERROR]: 13, // INTERNAL
 };
 

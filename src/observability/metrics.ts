@@ -65,6 +65,12 @@ export interface GatewayMetrics {
   recordLimitStoreUp(store: string, up: boolean): void;
   /** A rate decision was made without the shared store (`limits.store.on_unavailable`). */
   recordLimitStoreFallback(store: string): void;
+  /**
+   * A load-shedding gate's counts: the gateway's admission (`inbound`) or one backend's.
+   */
+  recordLoad(gate: 'inbound' | 'backend', name: string, inFlight: number, queued: number): void;
+  /** A gate refused work: `name` is the surface (inbound) or the backend. */
+  recordShed(gate: 'inbound' | 'backend', name: string, reason: string): void;
   /** The shared APQ store (Redis) started answering (`up`) or stopped. */
   recordApqStoreUp(up: boolean): void;
   /** An APQ lookup (`get`) or registration (`set`) was answered by this process's cache alone. */
@@ -179,6 +185,56 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['operation'],
     registers,
   });
+  // Gate levels change twice a request and twice a backend call: they are kept as plain numbers
+  // and handed to prom-client at scrape time (`collect`), off the request path.
+  const inbound = { inFlight: 0, queued: 0 };
+  const backends = new Map<string, { inFlight: number; queued: number }>();
+  new Gauge({
+    name: 'gateway_requests_in_flight',
+    help: 'Requests admitted by the gateway’s load shedding (traffic.inbound) and not yet answered, every surface together.',
+    registers,
+    collect() {
+      this.set(inbound.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'gateway_requests_queued',
+    help: 'Requests waiting for a slot in the gateway’s admission queue (at most traffic.inbound.max_queued).',
+    registers,
+    collect() {
+      this.set(inbound.queued);
+    },
+  });
+  const shed = new Counter({
+    name: 'gateway_requests_shed_total',
+    help: 'Requests refused with SERVER_OVERLOADED, by surface and reason (queue_full, queue_timeout, cancelled: the client left while queued).',
+    labelNames: ['surface', 'reason'],
+    registers,
+  });
+  new Gauge({
+    name: 'gateway_backend_calls_in_flight',
+    help: 'Calls in flight to each backend under its load-shedding cap (traffic.backends, a subgraph’s traffic).',
+    labelNames: ['backend'],
+    registers,
+    collect() {
+      for (const [backend, level] of backends) this.set({ backend }, level.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'gateway_backend_calls_queued',
+    help: 'Calls waiting for a slot under each backend’s cap.',
+    labelNames: ['backend'],
+    registers,
+    collect() {
+      for (const [backend, level] of backends) this.set({ backend }, level.queued);
+    },
+  });
+  const backendShed = new Counter({
+    name: 'gateway_backend_calls_shed_total',
+    help: 'Backend calls refused with UPSTREAM_OVERLOADED without being made, by backend and reason (queue_full, queue_timeout).',
+    labelNames: ['backend', 'reason'],
+    registers,
+  });
   return {
     async scrape() {
       const body = `${requests.render()}${calls.render()}${await registry.metrics()}`;
@@ -218,6 +274,20 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordLimitStoreFallback(store) {
       limitStoreFallbacks.inc({ store });
+    },
+    recordLoad(gate, name, inFlight, queued) {
+      let level = inbound;
+      if (gate === 'backend') {
+        const known = backends.get(name);
+        if (known) level = known;
+        else backends.set(name, (level = { inFlight: 0, queued: 0 }));
+      }
+      level.inFlight = inFlight;
+      level.queued = queued;
+    },
+    recordShed(gate, name, reason) {
+      if (gate === 'inbound') shed.inc({ surface: name, reason });
+      else backendShed.inc({ backend: name, reason });
     },
     recordApqStoreUp(up) {
       apqStoreUp.set({ store: 'redis' }, up ? 1 : 0);

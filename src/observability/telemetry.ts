@@ -9,6 +9,7 @@ import {
   type Exchange,
   type GraphQLEvent,
   type LimitStoreEvent,
+  type LoadEvent,
   type ReloadDone,
   type RequestEnd,
   type RequestStart,
@@ -144,6 +145,11 @@ export class Telemetry {
     on<GraphQLEvent>(channels.graphql, (m) => this.#graphql(m));
     on<BreakerChange>(channels.breaker, (m) => {
       if (m.scope === this.#scope) this.#breaker(m);
+    });
+    on<LoadEvent>(channels.load, (m) => {
+      if (m.scope !== this.#scope || !this.metrics) return;
+      if (m.type === 'level') this.metrics.recordLoad(m.gate, m.name, m.inFlight, m.queued);
+      else this.metrics.recordShed(m.gate, m.name, m.reason);
     });
     on<ReloadDone>(channels.reload, (m) => {
       if (m.scope === this.#scope) this.metrics?.recordReload(m.ok);

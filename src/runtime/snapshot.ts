@@ -16,6 +16,7 @@ import {
   PersistedDocumentsConfig,
   ServerConfig,
   type SubgraphConfig,
+  TrafficConfig,
 } from '../config/schema.ts';
 
 export interface PersistedDocuments {
@@ -46,6 +47,7 @@ import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Breakers } from '../policies/traffic/breaker.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
 import type { DedupSettings } from '../policies/traffic/dedup.ts';
+import type { GateLimits, Gates } from '../policies/traffic/gate.ts';
 import { createRouteTable, type RouteTable } from '../routes/route-table.ts';
 import { createGrpcFront, type GrpcFront } from '../translate/grpc-to-rest.ts';
 import { createTranscoder, type Transcoder } from '../translate/transcoder.ts';
@@ -101,6 +103,10 @@ export interface SnapshotParts {
   readonly credentials: Credentials;
   /** Where rate budgets are kept: the running gateway's, so budgets outlive reloads. */
   readonly limitStore: LimitStore;
+  /** Load shedding's caps (`traffic`); reloads apply. */
+  readonly traffic: TrafficConfig;
+  /** The running gateway's admission gates, when it sheds load (the `shedLoad` stage reads them). */
+  readonly gates: Gates | undefined;
   /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
   readonly clients: Clients;
   /**
@@ -140,6 +146,11 @@ export interface RuntimeDeps {
   readonly identity: { names: IdentityHeaderNames; proof: IdentityProof | undefined };
   /** Rate budgets (`limits.rate`): spent across snapshots, closed when the gateway stops. */
   readonly limitStore: LimitStore;
+  /**
+   * Admission gates, inbound and per backend (`traffic`): their counts outlive snapshots.
+   * @default none: nothing is shed (a standalone command)
+   */
+  readonly gates?: Gates | undefined;
   /** Wall-clock ms since the epoch, for credentials' times. @default Date.now */
   readonly wallClock?: () => number;
   /**
@@ -158,7 +169,9 @@ export interface ComposedGraph {
 
 /**
  * The outbound chain of a new snapshot; adapters are built with it (see `buildAdapters`). The
- * config's per-snapshot traffic keys (dedup) apply; without a config, their defaults.
+ * config's per-snapshot traffic keys apply (dedup; per-backend caps, `traffic.backends` and a
+ * subgraph's `traffic`), without a config their defaults; the caps' counts are the running
+ * gateway's.
  */
 export function buildOutbound(deps: RuntimeDeps, config?: GatewayConfig): Outbound {
   return createOutbound({
@@ -167,6 +180,7 @@ export function buildOutbound(deps: RuntimeDeps, config?: GatewayConfig): Outbou
     breakers: deps.breakers,
     identity: deps.identity,
     ...(config ? { dedup: dedupSettingsOf(config) } : {}),
+    load: deps.gates && { gates: deps.gates, limitsOf: backendLimits(config) },
   });
 }
 
@@ -176,6 +190,15 @@ function dedupSettingsOf(config: GatewayConfig): DedupSettings {
   for (const [name, subgraph] of Object.entries(config.subgraphs))
     if (subgraph.dedup !== undefined) backends.set(name, subgraph.dedup);
   return { enabled: config.traffic.dedup.enabled, backends };
+}
+
+/** Each backend's caps: a subgraph's own keys over `traffic.backends`, resolved once per name. */
+function backendLimits(config: GatewayConfig | undefined): (backend: string) => GateLimits {
+  const defaults = config?.traffic.backends ?? TrafficConfig.parse({}).backends;
+  const own = new Map<string, GateLimits>();
+  for (const [name, subgraph] of Object.entries(config?.subgraphs ?? {}))
+    if (subgraph.traffic) own.set(name, { ...defaults, ...subgraph.traffic });
+  return (backend) => own.get(backend) ?? defaults;
 }
 
 /**
@@ -334,6 +357,8 @@ export function assembleSnapshot(
     outbound,
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
+    traffic: config?.traffic ?? TrafficConfig.parse({}),
+    gates: deps.gates,
     clients: buildClients(
       config?.clients ?? {},
       config?.server ?? ServerConfig.parse({}),

@@ -38,6 +38,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
 import { Breakers } from '../policies/traffic/breaker.ts';
+import { Gates } from '../policies/traffic/gate.ts';
 import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
@@ -136,6 +137,24 @@ export function buildApp(options: AppOptions): App {
         (backend, endpoint, state) => channels.breaker.publish({ scope, backend, endpoint, state }),
       )
     : undefined;
+  // Load shedding's gates: their counts outlive snapshots, their caps are each snapshot's.
+  const gates = new Gates(
+    (gate, kind) => {
+      if (channels.load.hasSubscribers)
+        channels.load.publish({
+          scope,
+          type: 'level',
+          gate: kind,
+          name: gate.name,
+          inFlight: gate.inFlight,
+          queued: gate.queued,
+        });
+    },
+    (kind, name, reason) => {
+      if (channels.load.hasSubscribers)
+        channels.load.publish({ scope, type: 'shed', gate: kind, name, reason });
+    },
+  );
   const gatewayProof = createGatewayProof({
     identity: options.identity ?? IdentityConfig.parse({}),
   });
@@ -170,6 +189,7 @@ export function buildApp(options: AppOptions): App {
       dispatcher,
       grpcChannels,
       breakers,
+      gates,
       jwks,
       limitStore,
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },

@@ -77,6 +77,9 @@ export class Inbound {
 
   /** The answer is written (`status` HTTP or gRPC); `outcome` is `ok` or the first error code. */
   close(ctx: RequestContext, status: number, outcome: string): void {
+    // What stages hold for the request's life goes back first (an admission slot): the next
+    // request may take it while this one's end is published.
+    for (const release of ctx.onEnd.splice(0)) release();
     if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ ctx, status, outcome });
   }
 }

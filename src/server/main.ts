@@ -30,12 +30,26 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
   const app = buildApp(options);
   await app.start();
   const limits = () => app.manager.current?.limits.http ?? HttpLimitsConfig.parse({});
+  // Slow clients: headers within `headers_timeout`, the whole request within `request_timeout`
+  // (its budget: an answer cannot come sooner), else 408 and the connection closed; an idle
+  // kept-alive connection closes after `keep_alive_timeout`. Node checks the first two on a
+  // timer, every `connectionsCheckingInterval` (30 s by default, far coarser than a headers
+  // timeout); a check walks only the connections with a request in progress.
+  const requestTimeout = settings.request_timeout;
+  const headersTimeout =
+    requestTimeout > 0
+      ? Math.min(settings.headers_timeout, requestTimeout)
+      : settings.headers_timeout;
   const server = createServer(
-    { keepAliveTimeout: settings.keep_alive_timeout, ...parserLimits(limits()) },
+    {
+      keepAliveTimeout: settings.keep_alive_timeout,
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 4)),
+      ...parserLimits(limits()),
+    },
     app.handle,
   );
-  // Headers must arrive within the keep-alive window plus slack, or idle sockets linger.
-  server.headersTimeout = settings.keep_alive_timeout + 1_000;
   // What Node's parser refuses before a request exists gets the gateway's answer, not Node's
   // bare status line; its limits follow `limits.http` through reloads (read per connection).
   server.on(

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { MAPPING_PROTOS } from '../fixtures/protos/mapping-server.ts';
 
 /**
@@ -44,4 +45,26 @@ export function everySurfaceConfig(
     },
     ...rest,
   };
+}
+
+/** GetUser over the gRPC port: the initial metadata, and the error when it fails. */
+export function getUserOverGrpc(
+  address: string,
+): Promise<{ headers: grpc.Metadata; error?: grpc.ServiceError }> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  let headers = new grpc.Metadata();
+  // GetUserRequest { id = 1 } is the bytes 0x0a 0x01 '1'; the reply is not read.
+  return new Promise((resolve) => {
+    const call = client.makeUnaryRequest(
+      '/demo.users.v1.UserService/GetUser',
+      (value: Buffer) => value,
+      (bytes: Buffer) => bytes,
+      Buffer.from([0x0a, 0x01, 0x31]),
+      (error) => {
+        client.close();
+        resolve(error ? { headers, error } : { headers });
+      },
+    );
+    call.on('metadata', (metadata) => (headers = metadata));
+  });
 }

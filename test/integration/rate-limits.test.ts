@@ -1,8 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { startUsersRest, type RunningBackend } from '../../demo/backends/users-rest.ts';
@@ -12,13 +9,14 @@ import {
   get,
   post,
   startSubgraphs,
+  startHttpBackend,
   startTestGateway,
   writeProject,
   type HttpResult,
   type TestGateway,
 } from '../helpers/env.ts';
 import { asCaller, withTestIdentity } from '../helpers/identity.ts';
-import { everySurfaceConfig } from '../helpers/surfaces.ts';
+import { everySurfaceConfig, getUserOverGrpc } from '../helpers/surfaces.ts';
 import type { SubgraphServerOptions } from '../helpers/subgraph-server.ts';
 
 /** A graph whose operations cost what the test needs: an object field costs 1, a scalar 0. */
@@ -293,16 +291,10 @@ describe('rate limits on REST routes, transcoded methods and the gRPC port', () 
     users = await startUsersRest({ onRequest: (req) => usersCalls.push(String(req.url)) });
     library = await startLibraryServer();
     // A backend with a limit of its own: every answer is 429.
-    const server = createServer((_req, res) => {
+    limited = await startHttpBackend((_req, res) => {
       res.writeHead(429, { 'retry-after': '7', 'content-type': 'application/json' });
       res.end('{"error":"slow down"}');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    limited = {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise((resolve) => server.close(() => resolve())),
-    };
     project = await writeProject([]);
     await project.write(
       'supergraph.yaml',
@@ -392,25 +384,3 @@ describe('rate limits on REST routes, transcoded methods and the gRPC port', () 
     assert.match(metrics, /gateway_requests_total\{[^}]*outcome="UPSTREAM_RATE_LIMITED"\} 1/);
   });
 });
-
-/** GetUser over the gRPC port: the initial metadata, and the error when it fails. */
-function getUserOverGrpc(
-  address: string,
-): Promise<{ headers: grpc.Metadata; error?: grpc.ServiceError }> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  let headers = new grpc.Metadata();
-  // GetUserRequest { id = 1 } is the bytes 0x0a 0x01 '1'; the reply is not read.
-  return new Promise((resolve) => {
-    const call = client.makeUnaryRequest(
-      '/demo.users.v1.UserService/GetUser',
-      (value: Buffer) => value,
-      (bytes: Buffer) => bytes,
-      Buffer.from([0x0a, 0x01, 0x31]),
-      (error) => {
-        client.close();
-        resolve(error ? { headers, error } : { headers });
-      },
-    );
-    call.on('metadata', (metadata) => (headers = metadata));
-  });
-}

@@ -20,6 +20,8 @@ import {
   type IdentityProof,
 } from '../../kernel/outbound.ts';
 import type { Breakers } from './breaker.ts';
+import { limitConcurrency } from './concurrency.ts';
+import type { GateLimits, Gates } from './gate.ts';
 import { identityHeaders } from './identity.ts';
 import { DEFAULT_DEDUP, dedup, type DedupSettings } from './dedup.ts';
 import { deadline } from './deadline.ts';
@@ -41,6 +43,8 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *   (balance and retry take their places here: each wraps every attempt below it)
  *   publishAttempt    `gateway:call` on diagnostics_channel: logs, metrics and spans subscribe;
  *                     one event pair per attempt, so a retried call shows each try
+ *   limitConcurrency  the backend's cap on attempts in flight and queued (`traffic`); past it the
+ *                     call fails fast, published like any attempt, unseen by the breaker
  *   breaker           refuses calls to an endpoint whose circuit is open; learns from outcomes
  *   transport         undici's pooled `request()` or a grpc-js channel
  *
@@ -64,11 +68,16 @@ export interface OutboundDeps {
    * @default on for every backend
    */
   dedup?: DedupSettings | undefined;
+  /**
+   * The running gateway's admission gates (their counts outlive snapshots) and this snapshot's
+   * caps per backend. None: calls are not capped (a standalone command).
+   */
+  load?: { gates: Gates; limitsOf: (backend: string) => GateLimits } | undefined;
 }
 
 /** The interceptors of a chain, outermost first: the order above, as data. */
 export function interceptorsOf(
-  deps: Pick<OutboundDeps, 'breakers' | 'identity' | 'dedup'>,
+  deps: Pick<OutboundDeps, 'breakers' | 'identity' | 'dedup' | 'load'>,
 ): NamedInterceptor[] {
   const names = deps.identity?.names ?? DEFAULT_IDENTITY_NAMES;
   return [
@@ -80,6 +89,9 @@ export function interceptorsOf(
     },
     { name: 'dedup', wrap: dedup(deps.dedup ?? DEFAULT_DEDUP, names.proof) },
     { name: 'publishAttempt', wrap: publishAttempt },
+    ...(deps.load
+      ? [{ name: 'limitConcurrency', wrap: limitConcurrency(deps.load.gates, deps.load.limitsOf) }]
+      : []),
     ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
   ];
 }

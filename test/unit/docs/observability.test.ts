@@ -27,6 +27,10 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   metrics.recordLimitStoreFallback('redis');
   metrics.recordApqStoreUp(true);
   metrics.recordApqStoreFallback('get');
+  metrics.recordLoad('inbound', 'inbound', 3, 1);
+  metrics.recordLoad('backend', 'users', 2, 0);
+  metrics.recordShed('inbound', 'graphql', 'queue_full');
+  metrics.recordShed('backend', 'users', 'queue_timeout');
   const { body } = await metrics.scrape();
   const families = new Map<string, Family>();
   for (const [, name, type] of body.matchAll(/^# TYPE (\S+) (\S+)$/gm))
