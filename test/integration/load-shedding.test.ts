@@ -367,7 +367,8 @@ describe('a backend’s cap', () => {
           slow: { ...sub('slow'), traffic: { max_in_flight: 1, max_queued: 0 } },
           fast: sub('fast'),
         },
-        traffic: { backends: { max_in_flight: 100 } },
+        // Dedup off: the identical queries below must each call the slow backend.
+        traffic: { backends: { max_in_flight: 100 }, dedup: { enabled: false } },
       }),
     );
     gateway = await startTestGateway({ configFile: project.configFile });

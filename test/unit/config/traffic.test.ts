@@ -18,6 +18,7 @@ test('defaults: 1024 in flight and 512 queued for the gateway, 128 and 256 per b
   assert.deepEqual(config.traffic, {
     inbound: { max_in_flight: 1024, max_queued: 512, queue_timeout: 1_000 },
     backends: { max_in_flight: 128, max_queued: 256, queue_timeout: 1_000 },
+    dedup: { enabled: true },
   });
   assert.equal(config.subgraphs.users?.traffic, undefined);
   assert.equal(config.server.headers_timeout, 10_000);
