@@ -50,6 +50,16 @@ export interface ResolvedTls {
   serverName?: string;
 }
 
+/** TLS on a port the gateway listens on (`server.tls`, `grpc_server.tls`), files absolute. */
+export interface ResolvedListenerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+  readonly clientCertificates: 'none' | 'optional' | 'required';
+  /** Offer h2 by ALPN (the HTTP port only). */
+  readonly http2: boolean;
+}
+
 /** A `transcode` entry with its backend settled (its own, or its subgraph's source's). */
 export interface ResolvedTranscode {
   readonly config: TranscodeConfig;
@@ -93,6 +103,11 @@ export interface LoadedConfig {
    * only be checked once the graph is composed).
    */
   issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
+  /** `server.tls` and `grpc_server.tls` with their PEM files found (absolute paths). */
+  readonly listenerTls: {
+    readonly server?: ResolvedListenerTls;
+    readonly grpc?: ResolvedListenerTls;
+  };
   /** The resolvers modules of BFF subgraphs (`source.kind: bff`), imported, by subgraph name. */
   readonly bffModules: ReadonlyMap<string, BffModule>;
 }
@@ -236,6 +251,34 @@ export async function loadConfig(
     }
     return resolved;
   };
+  /** A listener's PEM files, each read once to tell a missing or non-PEM file at its key. */
+  const resolveListenerTls = async (
+    tls: (GatewayConfig['grpc_server']['tls'] & { http2?: boolean }) | undefined,
+    at: string[],
+  ): Promise<ResolvedListenerTls | undefined> => {
+    if (!tls) return undefined;
+    const found: Partial<Record<'cert' | 'key' | 'ca', string>> = {};
+    for (const part of ['cert', 'key', 'ca'] as const) {
+      const named = tls[part];
+      if (named === undefined) continue;
+      const what = part === 'key' ? 'private key' : 'certificate';
+      const read = await readNamed(named, [...at, part], what);
+      if (!read) continue;
+      if (!/-----BEGIN [A-Z ]+-----/.test(read.text))
+        issues.push(issueAt([...at, part], `${named} holds no PEM ${what}`));
+      else found[part] = read.file;
+    }
+    if (found.cert === undefined || found.key === undefined) return undefined;
+    return {
+      cert: found.cert,
+      key: found.key,
+      ...(found.ca === undefined ? {} : { ca: found.ca }),
+      clientCertificates: tls.client_certificates,
+      http2: tls.http2 ?? false,
+    };
+  };
+  const serverTls = await resolveListenerTls(config.server.tls, ['server', 'tls']);
+  const grpcTls = await resolveListenerTls(config.grpc_server.tls, ['grpc_server', 'tls']);
   const authKeys = new Map<number, AuthKeyFile>();
   for (const [index, issuer] of config.auth.jwt.entries()) {
     const key = issuer.jwks_file === undefined ? 'pem_file' : 'jwks_file';
@@ -434,6 +477,10 @@ export async function loadConfig(
     config,
     schemas,
     watchFiles,
+    listenerTls: {
+      ...(serverTls ? { server: serverTls } : {}),
+      ...(grpcTls ? { grpc: grpcTls } : {}),
+    },
     transcode,
     grpcServices,
     authKeys,

@@ -48,6 +48,7 @@ import { SharedRedis } from '../runtime/redis.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
+import { onHttp2, sentHeaders } from './edge.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
@@ -256,7 +257,7 @@ export function buildApp(options: AppOptions): App {
       // These answer outside the stages, so the HTTP limits are checked here: every request on
       // the port is measured (a snapshot's limits once one is loaded, the defaults before).
       const overLimit = checkHttpLimits(
-        { url, rawHeaders: req.rawHeaders },
+        { url, rawHeaders: sentHeaders(req.rawHeaders) },
         manager.current?.limits.http ?? DEFAULT_HTTP_LIMITS,
       );
       if (overLimit) {
@@ -285,7 +286,7 @@ export function buildApp(options: AppOptions): App {
               req.socket.remoteAddress,
               req.headers['x-forwarded-for'],
             ),
-            http: { url, rawHeaders: req.rawHeaders },
+            http: { url, rawHeaders: sentHeaders(req.rawHeaders) },
             name: `${method} ${isGraphQL ? path : 'rest'}`,
             attributes: { 'http.request.method': method, 'url.path': path },
           });
@@ -380,7 +381,8 @@ export function buildApp(options: AppOptions): App {
       ctx.facts.errorCodes.add(error.code);
       // The rest of an oversize body is read and dropped for a bounded time only, then the
       // connection closes; closing at once would lose the 413 to the client (linger.ts).
-      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent)
+      // On HTTP/2 the stream is reset after the answer and the connection goes on.
+      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent && !onHttp2(res))
         lingerAfterAnswer(req, res);
       if (res.headersSent) {
         res.destroy();
@@ -471,7 +473,7 @@ export function buildApp(options: AppOptions): App {
   return {
     handle(req, res) {
       inFlight.add(res);
-      if (state === 'draining') res.setHeader('connection', 'close');
+      if (state === 'draining' && !onHttp2(res)) res.setHeader('connection', 'close');
       res.once('close', () => {
         inFlight.delete(res);
         if (inFlight.size === 0 && idleWaiters.length > 0) {
@@ -504,7 +506,9 @@ export function buildApp(options: AppOptions): App {
       state = 'draining';
       grpcPort?.drain();
       // Requests already running answer with Connection: close, so clients reconnect elsewhere.
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      // (HTTP/2 sessions get GOAWAY from the listener instead: edge.ts.)
+      for (const res of inFlight)
+        if (!res.headersSent && !onHttp2(res)) res.setHeader('connection', 'close');
     },
     idle() {
       if (inFlight.size === 0) return Promise.resolve();

@@ -1,0 +1,336 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import * as http2 from 'node:http2';
+import { join } from 'node:path';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { stringify } from 'yaml';
+import { checkHealth } from '../../src/adapters/grpc/health.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { SHOP } from '../fixtures/graphs/shop.ts';
+import {
+  post,
+  startGatewayOver,
+  startTestGateway,
+  writeProject,
+  type GatewayOver,
+} from '../helpers/env.ts';
+import { makeCertificates } from '../helpers/tls.ts';
+
+type Certificates = Awaited<ReturnType<typeof makeCertificates>>;
+
+const QUERY = JSON.stringify({ query: '{ me { id name } }' });
+const ANSWER = { data: { me: { id: 'u1', name: 'Ada Lovelace' } } };
+
+/** The `server.tls` of these tests, absolute paths (relative ones resolve the same way). */
+function serverTls(certs: Certificates, more: object = {}) {
+  return { cert: certs.certFile, key: certs.keyFile, ...more };
+}
+
+/** A GraphQL query over HTTP/1.1 (ALPN offers only http/1.1), with the protocol agreed. */
+function postHttp1(url: string, options: ConnectionOptions) {
+  return new Promise<{ status: number; json: any; alpn: string | false | null }>(
+    (resolve, reject) => {
+      // Node's https client offers only http/1.1 by ALPN.
+      const req = httpsRequest(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          ...options,
+          agent: false,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              json: JSON.parse(text),
+              alpn: (res.socket as TLSSocket).alpnProtocol,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(QUERY);
+    },
+  );
+}
+
+/** A GraphQL query on an HTTP/2 session. */
+function postH2(session: http2.ClientHttp2Session, path = '/graphql') {
+  return new Promise<{ status: number; json: any }>((resolve, reject) => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/json',
+    });
+    let status = 0;
+    let text = '';
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    stream.on('end', () => resolve({ status, json: JSON.parse(text) }));
+    stream.on('error', reject);
+    stream.end(QUERY);
+  });
+}
+
+async function connectH2(origin: string, options: http2.SecureClientSessionOptions = {}) {
+  const session = http2.connect(origin, options);
+  await once(session, 'connect');
+  return session;
+}
+
+/** The certificate a new TLS handshake is served, and whether the handshake went through. */
+function handshake(port: number, options: ConnectionOptions) {
+  return new Promise<{ cert?: X509Certificate; error?: Error; alpn?: string | false }>(
+    (resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ...options });
+      socket.once('secureConnect', () => {
+        const raw = socket.getPeerCertificate().raw;
+        const alpn = socket.alpnProtocol ?? false;
+        // TLS 1.3 refuses a missing client certificate after the handshake: wait for it.
+        socket.once('error', (error) => resolve({ error }));
+        socket.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
+        socket.once('data', () => {
+          socket.destroy();
+          resolve({ cert: new X509Certificate(raw), alpn });
+        });
+      });
+      socket.once('error', (error) => resolve({ error }));
+    },
+  );
+}
+
+const portOf = (origin: string) => Number(new URL(origin).port);
+
+describe('HTTPS and HTTP/2 at the edge', () => {
+  let certs: Certificates;
+  let env: GatewayOver;
+
+  before(async () => {
+    certs = await makeCertificates();
+    env = await startGatewayOver(SHOP, { config: { server: { tls: serverTls(certs) } } });
+  });
+  after(() => env.close());
+
+  test('a query over HTTPS with HTTP/1.1, for a client that offers only http/1.1', async () => {
+    assert.match(env.gateway.origin, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const res = await postHttp1(env.gateway.url, { ca: certs.ca, servername: 'localhost' });
+    assert.equal(res.alpn, 'http/1.1');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, ANSWER);
+  });
+
+  test('a query over HTTP/2, agreed by ALPN', async () => {
+    const session = await connectH2(env.gateway.origin, { ca: certs.ca, servername: 'localhost' });
+    try {
+      assert.equal(session.alpnProtocol, 'h2');
+      const res = await postH2(session);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json, ANSWER);
+      // Streams share the connection.
+      const again = await Promise.all([postH2(session), postH2(session)]);
+      assert.deepEqual(
+        again.map((r) => r.json),
+        [ANSWER, ANSWER],
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a client that does not trust the certificate is refused the handshake', async () => {
+    const { error } = await handshake(portOf(env.gateway.origin), {});
+    assert.match(String(error), /self.signed|unable to verify|certificate/i);
+  });
+
+  test('a replaced certificate is served to new connections; open ones keep going', async () => {
+    const port = portOf(env.gateway.origin);
+    const before = await handshake(port, { ca: certs.ca });
+    const open = await connectH2(env.gateway.origin, { ca: certs.ca, servername: 'localhost' });
+    try {
+      const renewed = new X509Certificate(await certs.renewServer());
+      await env.gateway.logs.find((l) => l.msg === 'TLS certificate reloaded', 5_000);
+      const after = await handshake(port, { ca: certs.ca });
+      assert.notEqual(before.cert?.serialNumber, renewed.serialNumber);
+      assert.equal(after.cert?.serialNumber, renewed.serialNumber);
+      assert.equal(after.cert?.fingerprint256, renewed.fingerprint256);
+      // The connection opened before the reload was not dropped.
+      const res = await postH2(open);
+      assert.deepEqual(res.json, ANSWER);
+    } finally {
+      open.close();
+    }
+  });
+});
+
+describe('client certificates', () => {
+  let certs: Certificates;
+  let env: GatewayOver;
+
+  before(async () => {
+    certs = await makeCertificates();
+    env = await startGatewayOver(SHOP, {
+      config: {
+        server: { tls: serverTls(certs, { ca: certs.caFile, client_certificates: 'required' }) },
+      },
+    });
+  });
+  after(() => env.close());
+
+  test('required: a client without a certificate is refused, one with a valid one served', async () => {
+    const port = portOf(env.gateway.origin);
+    const without = await handshake(port, { ca: certs.ca });
+    assert.ok(without.error, 'the handshake must fail');
+    const res = await postHttp1(env.gateway.url, {
+      ca: certs.ca,
+      servername: 'localhost',
+      cert: certs.clientCert,
+      key: certs.clientKey,
+    });
+    assert.deepEqual(res.json, ANSWER);
+    const session = await connectH2(env.gateway.origin, {
+      ca: certs.ca,
+      servername: 'localhost',
+      cert: certs.clientCert,
+      key: certs.clientKey,
+    });
+    try {
+      assert.deepEqual((await postH2(session)).json, ANSWER);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+describe('cleartext HTTP/2 (h2c)', () => {
+  let env: GatewayOver;
+
+  before(async () => {
+    env = await startGatewayOver(SHOP, { config: { server: { h2c: true } } });
+  });
+  after(() => env.close());
+
+  test('a client starting with HTTP/2 (prior knowledge) is served, and HTTP/1.1 still is', async () => {
+    const session = await connectH2(env.gateway.origin);
+    try {
+      const res = await postH2(session);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json, ANSWER);
+    } finally {
+      session.close();
+    }
+    const plain = await post(env.gateway.url, JSON.parse(QUERY));
+    assert.deepEqual(plain.json, ANSWER);
+  });
+
+  test('shutdown sends GOAWAY to HTTP/2 sessions and drains', async () => {
+    const other = await startGatewayOver(SHOP, { config: { server: { h2c: true } } });
+    const session = await connectH2(other.gateway.origin);
+    assert.deepEqual((await postH2(session)).json, ANSWER);
+    const goaway = once(session, 'goaway');
+    const drained = await other.gateway.running.shutdown();
+    await goaway;
+    assert.equal(drained, true);
+    session.destroy();
+    await other.subgraphs.close();
+    await other.project.remove();
+  });
+});
+
+describe('the gRPC port over TLS', () => {
+  test('a client trusting the CA is served; a plaintext client is not', async (t) => {
+    const certs = await makeCertificates();
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          stub: {
+            routing_url: 'http://127.0.0.1:9/graphql',
+            schema: { sdl: 'type Query { hello: String }' },
+          },
+        },
+        grpc_server: {
+          port: 0,
+          tls: { cert: certs.certFile, key: certs.keyFile },
+          services: {
+            users: {
+              protos: ['demo/users/v1/users.proto'],
+              include_dirs: [join(import.meta.dirname, '../../protos')],
+              base_url: 'http://127.0.0.1:9',
+            },
+          },
+        },
+      }),
+    );
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    t.after(() => gateway.close());
+    const address = (gateway.running.grpcAddress as string).replace('127.0.0.1', 'localhost');
+    const secure = new grpc.Client(address, grpc.credentials.createSsl(certs.ca));
+    const plain = new grpc.Client(address, grpc.credentials.createInsecure());
+    t.after(() => {
+      secure.close();
+      plain.close();
+    });
+    assert.equal(await checkHealth(secure, '', 2_000), 'SERVING');
+    assert.equal(await checkHealth(plain, '', 2_000), 'UNREACHABLE');
+  });
+});
+
+describe('TLS settings at load', () => {
+  test('a missing certificate file is named with its key and line', async (t) => {
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    await project.write('server.key', '-----BEGIN PRIVATE KEY-----\n');
+    await project.write(
+      'supergraph.yaml',
+      [
+        'subgraphs:',
+        '  stub:',
+        '    routing_url: http://127.0.0.1:9/graphql',
+        '    schema: { sdl: "type Query { hello: String }" }',
+        'server:',
+        '  tls:',
+        '    cert: ./missing.pem',
+        '    key: ./server.key',
+        'grpc_server:',
+        '  tls: { cert: ./server.key, key: ./gone.key }',
+        '',
+      ].join('\n'),
+    );
+    await assert.rejects(loadConfig(project.configFile, {}), (error: Error) => {
+      assert.match(
+        error.message,
+        /supergraph\.yaml:7:\d+: server\.tls\.cert: cannot read certificate \.\/missing\.pem \(ENOENT\)/,
+      );
+      assert.match(
+        error.message,
+        /supergraph\.yaml:10:\d+: grpc_server\.tls\.key: cannot read private key \.\/gone\.key/,
+      );
+      return true;
+    });
+  });
+
+  test('client certificates need a CA to verify them against', async (t) => {
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {},
+        server: { tls: { cert: 'a.pem', key: 'a.key', client_certificates: 'optional' } },
+      }),
+    );
+    await assert.rejects(
+      loadConfig(project.configFile, {}),
+      /server\.tls\.ca: client certificates are verified against ca/,
+    );
+  });
+});
