@@ -103,6 +103,8 @@ export interface LoadedConfig {
    * only be checked once the graph is composed).
    */
   issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
+  /** TLS to HTTP backends (subgraphs, REST sources, route backends) by origin, files absolute. */
+  readonly backendTls: ReadonlyMap<string, ResolvedTls>;
   /** `server.tls` and `grpc_server.tls` with their PEM files found (absolute paths). */
   readonly listenerTls: {
     readonly server?: ResolvedListenerTls;
@@ -238,7 +240,7 @@ export async function loadConfig(
     }
     return { files, includeDirs };
   };
-  const resolveTls = (tls: GrpcSource['tls'], at: string[]): ResolvedTls | undefined => {
+  const resolveTls = (tls: GrpcSource['tls'], at: (string | number)[]): ResolvedTls | undefined => {
     const given = tls === true ? {} : tls;
     if (!given) return undefined;
     const resolved: ResolvedTls = given.server_name ? { serverName: given.server_name } : {};
@@ -366,6 +368,41 @@ export async function loadConfig(
       ...(tls ? { tls } : {}),
     });
   }
+  // TLS to HTTP backends is a property of their origin: the pools are per origin.
+  const backendTls = new Map<string, ResolvedTls>();
+  const addBackendTls = (
+    url: string | undefined,
+    tls: GrpcSource['tls'],
+    at: (string | number)[],
+  ) => {
+    if (tls === undefined || tls === true || url === undefined) return;
+    const origin = new URL(url).origin;
+    if (!origin.startsWith('https:')) {
+      issues.push(issueAt(at, `TLS settings need an https URL, not ${origin}`));
+      return;
+    }
+    const resolved = resolveTls(tls, at);
+    if (!resolved) return;
+    const other = backendTls.get(origin);
+    if (other && JSON.stringify(other) !== JSON.stringify(resolved))
+      issues.push(
+        issueAt(at, `${origin} has other TLS settings elsewhere; one origin, one setting`),
+      );
+    else backendTls.set(origin, resolved);
+  };
+  for (const [name, subgraph] of Object.entries(config.subgraphs)) {
+    addBackendTls(subgraph.routing_url, subgraph.tls, ['subgraphs', name, 'tls']);
+    if (subgraph.source?.kind === 'rest')
+      addBackendTls(subgraph.source.base_url, subgraph.source.tls, [
+        'subgraphs',
+        name,
+        'source',
+        'tls',
+      ]);
+  }
+  for (const [index, route] of config.routes.entries())
+    for (const [b, backend] of route.backends.entries())
+      addBackendTls(backend.url, backend.tls, ['routes', index, 'backends', b, 'tls']);
   const grpcServices = new Map<string, ResolvedGrpcService>();
   for (const [name, entry] of Object.entries(config.grpc_server.services)) {
     const protos = resolveProtos(entry.protos, entry.include_dirs, [
@@ -477,6 +514,7 @@ export async function loadConfig(
     config,
     schemas,
     watchFiles,
+    backendTls,
     listenerTls: {
       ...(serverTls ? { server: serverTls } : {}),
       ...(grpcTls ? { grpc: grpcTls } : {}),

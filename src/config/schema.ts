@@ -61,21 +61,27 @@ export const SubgraphSchemaSource = z
     }
   });
 
-/** TLS to a gRPC backend, as in a gRPC source. */
-const GrpcTls = z.union([
-  z.literal(true),
-  z
-    .strictObject({
-      ca: z.string().min(1).optional(),
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      /** The name to verify the server's certificate against, when it differs from the address. */
-      server_name: z.string().min(1).optional(),
-    })
-    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
-      message: 'cert and key go together (mutual TLS)',
-    }),
-]);
+/**
+ * TLS to a backend: PEM files (relative to supergraph.yaml) for a private CA and, for mutual
+ * TLS, the gateway's client certificate and key.
+ */
+const BackendTls = z
+  .strictObject({
+    /** CA certificates the backend's certificate is verified against. @default the system's */
+    ca: z.string().min(1).optional(),
+    /** The gateway's client certificate (mutual TLS), with `key`. @default none */
+    cert: z.string().min(1).optional(),
+    /** The private key of `cert`. @default none */
+    key: z.string().min(1).optional(),
+    /** The name to verify the server's certificate against, when it differs from the address. */
+    server_name: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    message: 'cert and key go together (mutual TLS)',
+  });
+
+/** TLS to a gRPC backend, as in a gRPC source: `true` trusts the system's roots. */
+const GrpcTls = z.union([z.literal(true), BackendTls]);
 
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
@@ -101,6 +107,8 @@ export const RestSource = z.strictObject({
    * reaches it: identity travels in headers the gateway sets itself. @default []
    */
   forward_headers: HeaderNames,
+  /** TLS to an `https` base_url: a private CA, mutual TLS. @default the system's roots */
+  tls: BackendTls.optional(),
 });
 
 /**
@@ -186,6 +194,11 @@ export const SubgraphConfig = z
     forward_headers: HeaderNames,
     /** A non-GraphQL backend served through an adapter in-process, or a BFF subgraph. */
     source: z.discriminatedUnion('kind', [RestSource, GrpcSource, BffSource]).optional(),
+    /**
+     * TLS to an `https` routing_url: a private CA, mutual TLS. An adapter subgraph takes it
+     * under `source` instead. @default the system's roots
+     */
+    tls: BackendTls.optional(),
   })
   .superRefine((subgraph, ctx) => {
     const generated =
@@ -1041,6 +1054,8 @@ export const RouteBackend = z.strictObject({
    * weights (a header canary: `x-canary: "true"`). @default {}
    */
   when_headers: HeaderValues,
+  /** TLS to an `https` url: a private CA, mutual TLS. @default the system's roots */
+  tls: BackendTls.optional(),
 });
 
 /** A plain REST route: requests matching it are proxied to one of its backends. */

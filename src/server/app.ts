@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
@@ -42,6 +41,7 @@ import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
+import { BackendDispatcher } from '../runtime/backend-dispatcher.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
 import { openLimitStore } from '../runtime/limit-store.ts';
 import { SharedRedis } from '../runtime/redis.ts';
@@ -125,7 +125,7 @@ export function buildApp(options: AppOptions): App {
   const scope = createScope();
   // One keep-alive pool per backend origin and one channel per gRPC address, shared by every
   // snapshot's outbound chain across reloads; so are the breakers' states.
-  const dispatcher = new Agent({ connections: 128, pipelining: 1 });
+  const dispatcher = new BackendDispatcher({ connections: 128, pipelining: 1 });
   const grpcChannels = new GrpcChannels();
   const breakers = options.circuitBreaker?.enabled
     ? new Breakers(
@@ -521,7 +521,7 @@ export function buildApp(options: AppOptions): App {
       await budgets.close();
       redis.close();
       // Client connections are closed by now: fetches still running have no one to answer.
-      await dispatcher.destroy();
+      await dispatcher.destroyAll();
       grpcChannels.close();
       await engines.stop();
       await telemetry.close();
