@@ -151,6 +151,41 @@ describe('HTTPS and HTTP/2 at the edge', () => {
     }
   });
 
+  test('over HTTP/2 the limits answer as on HTTP/1.1, and the session goes on', async () => {
+    const session = await connectH2(env.gateway.origin, { ca: certs.ca, servername: 'localhost' });
+    try {
+      const send = (headers: http2.OutgoingHttpHeaders, body: string | Buffer) =>
+        new Promise<{ status: number; json: any }>((resolve, reject) => {
+          const stream = session.request({ ':method': 'POST', ':path': '/graphql', ...headers });
+          let status = 0;
+          let text = '';
+          stream.on('response', (h) => (status = Number(h[':status'])));
+          stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          stream.on('end', () => resolve({ status, json: JSON.parse(text) }));
+          stream.on('error', reject);
+          stream.end(body);
+        });
+      // Over the default body_limit (1 MiB): refused before it is read, without Connection.
+      const big = await send(
+        { 'content-type': 'application/json', 'content-length': 2 * 1_048_576 },
+        Buffer.alloc(2 * 1_048_576, 0x20),
+      ).catch((error: Error) => ({ status: 0, json: error.message }));
+      assert.equal(big.status, 413, JSON.stringify(big.json));
+      // 101 headers besides the pseudo-headers: over max_headers (100), whatever the version.
+      const many: http2.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+      for (let i = 0; i < 100; i++) many[`x-h${i}`] = '1';
+      const tooMany = await send(many, QUERY);
+      assert.equal(tooMany.status, 431);
+      assert.equal(tooMany.json.errors[0].extensions.code, 'REQUEST_HEADER_FIELDS_TOO_LARGE');
+      // 100 headers are fine: the pseudo-headers do not count.
+      delete many['x-h99'];
+      assert.equal((await send(many, QUERY)).status, 200);
+      assert.deepEqual((await postH2(session)).json, ANSWER);
+    } finally {
+      session.close();
+    }
+  });
+
   test('a client that does not trust the certificate is refused the handshake', async () => {
     const { error } = await handshake(portOf(env.gateway.origin), {});
     assert.match(String(error), /self.signed|unable to verify|certificate/i);
