@@ -143,7 +143,7 @@ function secureH2(tls: ResolvedListenerTls, http1: ServerOptions, handler: EdgeH
     { ...http1, ...secureContextOf(tls), allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] },
     handler,
   );
-  const sessions = trackSessions(server);
+  const sessions = trackSessions(server, http1.keepAliveTimeout ?? 5_000);
   // HTTP/1.1 connections of the HTTP/2 server: Node keeps no list of them there, so they are
   // tracked with their requests in flight to close the idle ones at shutdown.
   const http1Sockets = trackHttp1(server, (socket) => (socket as TLSSocket).alpnProtocol !== 'h2');
@@ -168,7 +168,7 @@ function secureH2(tls: ResolvedListenerTls, http1: ServerOptions, handler: EdgeH
 function h2c(http1: ServerOptions, handler: EdgeHandler): Edge {
   const h1 = createHttpServer(http1, handler as RequestListener);
   const h2 = createH2cServer(handler);
-  const sessions = trackSessions(h2);
+  const sessions = trackSessions(h2, http1.keepAliveTimeout ?? 5_000);
   const front = createNetServer((socket) => {
     // Until the first bytes arrive the connection is nobody's: its errors and silence are ours.
     const drop = () => socket.destroy();
@@ -202,11 +202,34 @@ function h2c(http1: ServerOptions, handler: EdgeHandler): Edge {
   };
 }
 
-function trackSessions(server: NetServer) {
+/**
+ * The server's HTTP/2 sessions, each closed (GOAWAY) once it has had no stream open for
+ * `idleMs`: HTTP/2's keep-alive timeout. Node's own session timeout counts any silence,
+ * including a stream waiting for a slow backend, so it is not used.
+ */
+function trackSessions(server: NetServer, idleMs: number) {
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = () => {
+      timer = setTimeout(() => session.close(), idleMs);
+      timer.unref();
+    };
+    session.on('stream', (stream: NodeJS.EventEmitter) => {
+      open += 1;
+      clearTimeout(timer);
+      stream.once('close', () => {
+        open -= 1;
+        if (open === 0 && !session.closed) idle();
+      });
+    });
+    session.once('close', () => {
+      clearTimeout(timer);
+      sessions.delete(session);
+    });
+    idle();
   });
   return {
     goAway: () => {

@@ -271,6 +271,23 @@ describe('cleartext HTTP/2 (h2c)', () => {
     assert.deepEqual(plain.json, ANSWER);
   });
 
+  test('an HTTP/2 session with no stream open for keep_alive_timeout gets GOAWAY', async () => {
+    const other = await startGatewayOver(SHOP, {
+      config: { server: { h2c: true } },
+      server: { keep_alive_timeout: 300 },
+    });
+    try {
+      const session = await connectH2(other.gateway.origin);
+      const started = Date.now();
+      assert.deepEqual((await postH2(session)).json, ANSWER);
+      await once(session, 'goaway');
+      assert.ok(Date.now() - started >= 300);
+      session.destroy();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('shutdown sends GOAWAY to HTTP/2 sessions and drains', async () => {
     const other = await startGatewayOver(SHOP, { config: { server: { h2c: true } } });
     const session = await connectH2(other.gateway.origin);
