@@ -8,7 +8,8 @@ import type { LoadedConfig, ResolvedListenerTls } from '../config/load.ts';
 import { HttpLimitsConfig } from '../config/schema.ts';
 import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
 import { createClientErrorHandler, parserLimits } from './client-error.ts';
-import { createEdge, secureContextOf, watchFiles, type EdgeHandler } from './edge.ts';
+import { createEdge, watchFiles, type EdgeHandler } from './edge.ts';
+import { createGrpcCredentials } from './grpc-credentials.ts';
 import { ExitCode } from './exit-codes.ts';
 
 export interface RunningGateway {
@@ -81,14 +82,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   let grpcAddress: string | undefined;
   const grpcPort = app.grpcPort();
+  let grpcTls: ReturnType<typeof createGrpcCredentials> | undefined;
   if (grpcPort) {
     const { host: grpcHost, port: grpcWanted } = app.manager.current!.grpcServer;
     try {
+      grpcTls = tls.grpc && createGrpcCredentials(tls.grpc);
+      const credentials = grpcTls?.credentials ?? grpc.ServerCredentials.createInsecure();
       const bound = await new Promise<number>((resolve, reject) =>
-        grpcPort.server.bindAsync(
-          `${grpcHost}:${grpcWanted}`,
-          tls.grpc ? grpcCredentials(tls.grpc) : grpc.ServerCredentials.createInsecure(),
-          (error, port) => (error ? reject(error) : resolve(port)),
+        grpcPort.server.bindAsync(`${grpcHost}:${grpcWanted}`, credentials, (error, port) =>
+          error ? reject(error) : resolve(port),
         ),
       );
       grpcAddress = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${bound}`;
@@ -102,13 +104,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       );
     }
     logger.info({ address: grpcAddress, tls: tls.grpc !== undefined }, 'gRPC port listening');
-    // grpc-js has no way to swap a bound port's certificate: a new one applies at restart.
-    if (tls.grpc && settings.hot_reload)
-      unwatchTls.push(
-        watchCertificates(tls.grpc, logger, 'grpc_server.tls', () =>
-          logger.warn('grpc_server.tls files changed; the gRPC port serves them after a restart'),
-        ),
-      );
+    const reloadGrpc = grpcTls?.reload;
+    if (tls.grpc && reloadGrpc && settings.hot_reload)
+      unwatchTls.push(watchCertificates(tls.grpc, logger, 'grpc_server.tls', reloadGrpc));
   }
   const metricsConfig = options.observability?.metrics;
   let metricsServer: Server | undefined;
@@ -217,16 +215,6 @@ async function closeGrpc(server: grpc.Server, timeoutMs: number): Promise<boolea
   ]);
   clearTimeout(timer);
   return finished;
-}
-
-/** The gRPC port's credentials from its PEM files (grpc-js verifies client certificates). */
-function grpcCredentials(tls: ResolvedListenerTls): grpc.ServerCredentials {
-  const read = secureContextOf(tls);
-  return grpc.ServerCredentials.createSsl(
-    (read.ca as Buffer | undefined) ?? null,
-    [{ cert_chain: read.cert as Buffer, private_key: read.key as Buffer }],
-    tls.clientCertificates === 'required',
-  );
 }
 
 /**

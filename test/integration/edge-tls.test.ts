@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { X509Certificate } from 'node:crypto';
@@ -302,36 +302,69 @@ describe('cleartext HTTP/2 (h2c)', () => {
   });
 });
 
+/** A gateway whose gRPC port serves the users service (its backend never called) with `tls`. */
+async function startGrpcPort(t: TestContext, tls: object) {
+  const project = await writeProject([]);
+  t.after(() => project.remove());
+  await project.write(
+    'supergraph.yaml',
+    stringify({
+      subgraphs: {
+        stub: {
+          routing_url: 'http://127.0.0.1:9/graphql',
+          schema: { sdl: 'type Query { hello: String }' },
+        },
+      },
+      grpc_server: {
+        port: 0,
+        tls,
+        services: {
+          users: {
+            protos: ['demo/users/v1/users.proto'],
+            include_dirs: [join(import.meta.dirname, '../../protos')],
+            base_url: 'http://127.0.0.1:9',
+          },
+        },
+      },
+    }),
+  );
+  const gateway = await startTestGateway({ configFile: project.configFile });
+  t.after(() => gateway.close());
+  // By name, as TLS servers are addressed (the certificate is for localhost).
+  return {
+    gateway,
+    address: (gateway.running.grpcAddress as string).replace('127.0.0.1', 'localhost'),
+  };
+}
+
 describe('the gRPC port over TLS', () => {
-  test('a client trusting the CA is served; a plaintext client is not', async (t) => {
+  test('client certificates required: a client without one is refused, one with one served', async (t) => {
     const certs = await makeCertificates();
-    const project = await writeProject([]);
-    t.after(() => project.remove());
-    await project.write(
-      'supergraph.yaml',
-      stringify({
-        subgraphs: {
-          stub: {
-            routing_url: 'http://127.0.0.1:9/graphql',
-            schema: { sdl: 'type Query { hello: String }' },
-          },
-        },
-        grpc_server: {
-          port: 0,
-          tls: { cert: certs.certFile, key: certs.keyFile },
-          services: {
-            users: {
-              protos: ['demo/users/v1/users.proto'],
-              include_dirs: [join(import.meta.dirname, '../../protos')],
-              base_url: 'http://127.0.0.1:9',
-            },
-          },
-        },
-      }),
+    const { address } = await startGrpcPort(t, {
+      cert: certs.certFile,
+      key: certs.keyFile,
+      ca: certs.caFile,
+      client_certificates: 'required',
+    });
+    const without = new grpc.Client(address, grpc.credentials.createSsl(certs.ca));
+    const withCert = new grpc.Client(
+      address,
+      grpc.credentials.createSsl(certs.ca, certs.clientKey, certs.clientCert),
     );
-    const gateway = await startTestGateway({ configFile: project.configFile });
-    t.after(() => gateway.close());
-    const address = (gateway.running.grpcAddress as string).replace('127.0.0.1', 'localhost');
+    t.after(() => {
+      without.close();
+      withCert.close();
+    });
+    assert.equal(await checkHealth(withCert, '', 2_000), 'SERVING');
+    assert.equal(await checkHealth(without, '', 2_000), 'UNREACHABLE');
+  });
+
+  test('a client trusting the CA is served, a plaintext client is not; a renewed certificate is served', async (t) => {
+    const certs = await makeCertificates();
+    const { gateway, address } = await startGrpcPort(t, {
+      cert: certs.certFile,
+      key: certs.keyFile,
+    });
     const secure = new grpc.Client(address, grpc.credentials.createSsl(certs.ca));
     const plain = new grpc.Client(address, grpc.credentials.createInsecure());
     t.after(() => {
@@ -340,6 +373,29 @@ describe('the gRPC port over TLS', () => {
     });
     assert.equal(await checkHealth(secure, '', 2_000), 'SERVING');
     assert.equal(await checkHealth(plain, '', 2_000), 'UNREACHABLE');
+
+    // A renewed certificate: new handshakes get it, the channel opened before keeps working.
+    const renewed = new X509Certificate(await certs.renewServer());
+    await gateway.logs.find(
+      (l) => l.msg === 'TLS certificate reloaded' && l.key === 'grpc_server.tls',
+      5_000,
+    );
+    const served = await new Promise<X509Certificate>((resolve, reject) => {
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port: Number(address.split(':')[1]),
+        servername: 'localhost',
+        ca: certs.ca,
+        ALPNProtocols: ['h2'],
+      });
+      socket.once('secureConnect', () => {
+        resolve(new X509Certificate(socket.getPeerCertificate().raw));
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    assert.equal(served.serialNumber, renewed.serialNumber);
+    assert.equal(await checkHealth(secure, '', 2_000), 'SERVING');
   });
 });
 
