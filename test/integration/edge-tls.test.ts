@@ -433,6 +433,37 @@ describe('TLS settings at load', () => {
     });
   });
 
+  test('backend TLS needs an https URL and one setting per origin', async (t) => {
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    await project.write('ca.pem', '-----BEGIN CERTIFICATE-----\n');
+    await project.write('other.pem', '-----BEGIN CERTIFICATE-----\n');
+    const sdl = { sdl: 'type Query { hello: String }' };
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          plain: { routing_url: 'http://a.internal/graphql', schema: sdl, tls: { ca: 'ca.pem' } },
+          one: { routing_url: 'https://b.internal/graphql', schema: sdl, tls: { ca: 'ca.pem' } },
+        },
+        routes: [
+          {
+            path_prefix: '/b',
+            backends: [{ url: 'https://b.internal/rest', tls: { ca: 'other.pem' } }],
+          },
+        ],
+      }),
+    );
+    await assert.rejects(loadConfig(project.configFile, {}), (error: Error) => {
+      assert.match(error.message, /subgraphs\.plain\.tls: TLS settings need an https URL/);
+      assert.match(
+        error.message,
+        /routes\[0\]\.backends\[0\]\.tls: https:\/\/b\.internal has other TLS settings/,
+      );
+      return true;
+    });
+  });
+
   test('client certificates need a CA to verify them against', async (t) => {
     const project = await writeProject([]);
     t.after(() => project.remove());
