@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { Server as NetServer } from 'node:net';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { LoadedConfig, ResolvedListenerTls } from '../config/load.ts';
@@ -24,17 +23,17 @@ export interface RunningGateway {
   shutdown(): Promise<boolean>;
 }
 
-/**
- * Builds the app and listens. Shutdown follows the usual load-balancer dance: readiness turns
- * 503 and responses carry `Connection: close`; after `shutdown_delay` the listener stops
- * accepting; in-flight requests get up to `shutdown_timeout` to finish; then remaining
- * connections are cut and everything stops.
- */
 export interface GatewayOptions extends AppOptions {
   /** `server.tls` and `grpc_server.tls`, their files found (LoadedConfig). Read at start. */
   listenerTls?: LoadedConfig['listenerTls'];
 }
 
+/**
+ * Builds the app and listens. Shutdown follows the usual load-balancer dance: readiness turns
+ * 503 and responses carry `Connection: close` (HTTP/2 sessions get GOAWAY); after `shutdown_delay` the listener stops
+ * accepting; in-flight requests get up to `shutdown_timeout` to finish; then remaining
+ * connections are cut and everything stops.
+ */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { server: settings, logger } = options;
   const tls = options.listenerTls ?? {};
