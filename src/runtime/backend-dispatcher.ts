@@ -48,6 +48,11 @@ export class BackendDispatcher extends Agent {
     this.#byOrigin = byOrigin;
   }
 
+  /** The pool an origin's calls go through when it has TLS settings. */
+  poolOf(origin: string): Dispatcher | undefined {
+    return this.#byOrigin.get(origin);
+  }
+
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     if (this.#byOrigin.size === 0) return super.dispatch(options, handler);
     const { origin } = options;
