@@ -24,6 +24,9 @@
 //               (traffic.dedup.enabled), same gateway config otherwise: over instant subgraphs
 //               (what keying every call costs), then over subgraphs that answer in
 //               BENCH_DEDUP_DELAY ms (what sharing calls saves), with the backend calls each made
+//   tls         the federation query over HTTPS with HTTP/2 (one TLS session, the callers' requests
+//               as concurrent streams on it, node:http2's client: autocannon speaks only
+//               HTTP/1.1) vs plain HTTP/1.1 (autocannon), same config otherwise
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
@@ -36,11 +39,12 @@
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 // BENCH_DEDUP_DELAY=20 (ms: the dedup case's slow subgraphs)
 import { deepStrictEqual } from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { connect as connectHttp2 } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +65,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
   process.env.BENCH_CASES ??
-  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home'
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls'
 ).split(',');
 const WARMUP_S = 3;
 /** How long the dedup case's slow subgraphs hold each answer, in ms. */
@@ -1301,6 +1305,109 @@ async function homeCase(dir: string) {
   );
 }
 
+/**
+ * The federation query through one gateway config served two ways: HTTPS with HTTP/2 (a
+ * throwaway self-signed certificate made with openssl) against plain HTTP/1.1.
+ */
+async function tlsCase(dir: string) {
+  const defs = await startSubgraphs();
+  const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
+  const supergraphFile = join(dir, 'supergraph-tls.graphql');
+  await writeFile(supergraphFile, supergraphSdl);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'tls.key',
+      '-out',
+      'tls.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { cwd: dir, stdio: 'pipe' },
+  );
+  const subgraphs = Object.fromEntries(
+    defs.map((d) => [d.name, { routing_url: d.url, schema: { sdl: d.sdl } }]),
+  );
+  const configs = {
+    plain: { subgraphs, log: { requests: false } },
+    tls: {
+      subgraphs,
+      log: { requests: false },
+      server: { tls: { cert: 'tls.pem', key: 'tls.key' } },
+    },
+  };
+  const [plain, secure] = await Promise.all(
+    Object.entries(configs).map(async ([name, config]) => {
+      const file = join(dir, `${name}.yaml`);
+      await writeFile(file, stringify(config));
+      const args = ['src/cli/main.ts', 'start', '--config', file, '--supergraph', supergraphFile];
+      return spawnTs([...args, '--port', '0'], listening);
+    }),
+  );
+  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
+  const reference = JSON.parse(
+    await request({ name: 'plain', url: urlOf(plain!), method: 'POST', body, check: () => {} }),
+  );
+  const url = new URL(urlOf(secure!));
+  const session = connectHttp2(url.origin, { ca: readFileSync(join(dir, 'tls.pem')) });
+  await once(session, 'connect');
+  const h2Post = () =>
+    new Promise<string>((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': url.pathname,
+        'content-type': 'application/json',
+      });
+      let text = '';
+      let status = 0;
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (text += chunk));
+      stream.on('end', () => (status === 200 ? resolve(text) : reject(new Error(`${status}`))));
+      stream.on('error', reject);
+      stream.end(body);
+    });
+  try {
+    const { a, b } = await compare(
+      'HTTPS + HTTP/2 (one session, concurrent streams) against plain HTTP/1.1',
+      {
+        name: 'HTTPS + h2',
+        url: url.href,
+        pid: pidOf.get(secure!),
+        method: 'POST',
+        body,
+        check: expectJson(reference),
+        call: h2Post,
+        loadWith: (duration) => loadCalls(h2Post, duration),
+      },
+      {
+        name: 'plain HTTP/1.1',
+        url: urlOf(plain!),
+        pid: pidOf.get(plain!),
+        method: 'POST',
+        body,
+        check: expectJson(reference),
+      },
+    );
+    console.log(`
+cost of HTTPS + h2 against plain HTTP/1.1: ${costOf(a, b)}`);
+  } finally {
+    session.close();
+  }
+}
+
 async function main() {
   console.log(`node ${process.version}`);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-bench-'));
@@ -1316,6 +1423,7 @@ async function main() {
     if (CASES.includes('clients')) await clientsCase(dir);
     if (CASES.includes('home')) await homeCase(dir);
     if (CASES.includes('dedup')) await dedupCase(dir);
+    if (CASES.includes('tls')) await tlsCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
   } finally {
     await stopChildren(children);

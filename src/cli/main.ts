@@ -125,6 +125,7 @@ async function start(args: string[]): Promise<void> {
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,
+          listenerTls: loaded.listenerTls,
         }
       : {}),
   });

@@ -50,6 +50,16 @@ export interface ResolvedTls {
   serverName?: string;
 }
 
+/** TLS on a port the gateway listens on (`server.tls`, `grpc_server.tls`), files absolute. */
+export interface ResolvedListenerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+  readonly clientCertificates: 'none' | 'optional' | 'required';
+  /** Offer h2 by ALPN (the HTTP port only). */
+  readonly http2: boolean;
+}
+
 /** A `transcode` entry with its backend settled (its own, or its subgraph's source's). */
 export interface ResolvedTranscode {
   readonly config: TranscodeConfig;
@@ -93,6 +103,13 @@ export interface LoadedConfig {
    * only be checked once the graph is composed).
    */
   issueAt(path: readonly PropertyKey[], message: string): ConfigIssue;
+  /** TLS to HTTP backends (subgraphs, REST sources, route backends) by origin, files absolute. */
+  readonly backendTls: ReadonlyMap<string, ResolvedTls>;
+  /** `server.tls` and `grpc_server.tls` with their PEM files found (absolute paths). */
+  readonly listenerTls: {
+    readonly server?: ResolvedListenerTls;
+    readonly grpc?: ResolvedListenerTls;
+  };
   /** The resolvers modules of BFF subgraphs (`source.kind: bff`), imported, by subgraph name. */
   readonly bffModules: ReadonlyMap<string, BffModule>;
 }
@@ -223,7 +240,7 @@ export async function loadConfig(
     }
     return { files, includeDirs };
   };
-  const resolveTls = (tls: GrpcSource['tls'], at: string[]): ResolvedTls | undefined => {
+  const resolveTls = (tls: GrpcSource['tls'], at: (string | number)[]): ResolvedTls | undefined => {
     const given = tls === true ? {} : tls;
     if (!given) return undefined;
     const resolved: ResolvedTls = given.server_name ? { serverName: given.server_name } : {};
@@ -236,6 +253,34 @@ export async function loadConfig(
     }
     return resolved;
   };
+  /** A listener's PEM files, each read once to tell a missing or non-PEM file at its key. */
+  const resolveListenerTls = async (
+    tls: (GatewayConfig['grpc_server']['tls'] & { http2?: boolean }) | undefined,
+    at: string[],
+  ): Promise<ResolvedListenerTls | undefined> => {
+    if (!tls) return undefined;
+    const found: Partial<Record<'cert' | 'key' | 'ca', string>> = {};
+    for (const part of ['cert', 'key', 'ca'] as const) {
+      const named = tls[part];
+      if (named === undefined) continue;
+      const what = part === 'key' ? 'private key' : 'certificate';
+      const read = await readNamed(named, [...at, part], what);
+      if (!read) continue;
+      if (!/-----BEGIN [A-Z ]+-----/.test(read.text))
+        issues.push(issueAt([...at, part], `${named} holds no PEM ${what}`));
+      else found[part] = read.file;
+    }
+    if (found.cert === undefined || found.key === undefined) return undefined;
+    return {
+      cert: found.cert,
+      key: found.key,
+      ...(found.ca === undefined ? {} : { ca: found.ca }),
+      clientCertificates: tls.client_certificates,
+      http2: tls.http2 ?? false,
+    };
+  };
+  const serverTls = await resolveListenerTls(config.server.tls, ['server', 'tls']);
+  const grpcTls = await resolveListenerTls(config.grpc_server.tls, ['grpc_server', 'tls']);
   const authKeys = new Map<number, AuthKeyFile>();
   for (const [index, issuer] of config.auth.jwt.entries()) {
     const key = issuer.jwks_file === undefined ? 'pem_file' : 'jwks_file';
@@ -323,6 +368,41 @@ export async function loadConfig(
       ...(tls ? { tls } : {}),
     });
   }
+  // TLS to HTTP backends is a property of their origin: the pools are per origin.
+  const backendTls = new Map<string, ResolvedTls>();
+  const addBackendTls = (
+    url: string | undefined,
+    tls: GrpcSource['tls'],
+    at: (string | number)[],
+  ) => {
+    if (tls === undefined || tls === true || url === undefined) return;
+    const origin = new URL(url).origin;
+    if (!origin.startsWith('https:')) {
+      issues.push(issueAt(at, `TLS settings need an https URL, not ${origin}`));
+      return;
+    }
+    const resolved = resolveTls(tls, at);
+    if (!resolved) return;
+    const other = backendTls.get(origin);
+    if (other && JSON.stringify(other) !== JSON.stringify(resolved))
+      issues.push(
+        issueAt(at, `${origin} has other TLS settings elsewhere; one origin, one setting`),
+      );
+    else backendTls.set(origin, resolved);
+  };
+  for (const [name, subgraph] of Object.entries(config.subgraphs)) {
+    addBackendTls(subgraph.routing_url, subgraph.tls, ['subgraphs', name, 'tls']);
+    if (subgraph.source?.kind === 'rest')
+      addBackendTls(subgraph.source.base_url, subgraph.source.tls, [
+        'subgraphs',
+        name,
+        'source',
+        'tls',
+      ]);
+  }
+  for (const [index, route] of config.routes.entries())
+    for (const [b, backend] of route.backends.entries())
+      addBackendTls(backend.url, backend.tls, ['routes', index, 'backends', b, 'tls']);
   const grpcServices = new Map<string, ResolvedGrpcService>();
   for (const [name, entry] of Object.entries(config.grpc_server.services)) {
     const protos = resolveProtos(entry.protos, entry.include_dirs, [
@@ -434,6 +514,11 @@ export async function loadConfig(
     config,
     schemas,
     watchFiles,
+    backendTls,
+    listenerTls: {
+      ...(serverTls ? { server: serverTls } : {}),
+      ...(grpcTls ? { grpc: grpcTls } : {}),
+    },
     transcode,
     grpcServices,
     authKeys,

@@ -61,21 +61,27 @@ export const SubgraphSchemaSource = z
     }
   });
 
-/** TLS to a gRPC backend, as in a gRPC source. */
-const GrpcTls = z.union([
-  z.literal(true),
-  z
-    .strictObject({
-      ca: z.string().min(1).optional(),
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      /** The name to verify the server's certificate against, when it differs from the address. */
-      server_name: z.string().min(1).optional(),
-    })
-    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
-      message: 'cert and key go together (mutual TLS)',
-    }),
-]);
+/**
+ * TLS to a backend: PEM files (relative to supergraph.yaml) for a private CA and, for mutual
+ * TLS, the gateway's client certificate and key.
+ */
+const BackendTls = z
+  .strictObject({
+    /** CA certificates the backend's certificate is verified against. @default the system's */
+    ca: z.string().min(1).optional(),
+    /** The gateway's client certificate (mutual TLS), with `key`. @default none */
+    cert: z.string().min(1).optional(),
+    /** The private key of `cert`. @default none */
+    key: z.string().min(1).optional(),
+    /** The name to verify the server's certificate against, when it differs from the address. */
+    server_name: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    message: 'cert and key go together (mutual TLS)',
+  });
+
+/** TLS to a gRPC backend, as in a gRPC source: `true` trusts the system's roots. */
+const GrpcTls = z.union([z.literal(true), BackendTls]);
 
 /**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
@@ -101,6 +107,8 @@ export const RestSource = z.strictObject({
    * reaches it: identity travels in headers the gateway sets itself. @default []
    */
   forward_headers: HeaderNames,
+  /** TLS to an `https` base_url: a private CA, mutual TLS. @default the system's roots */
+  tls: BackendTls.optional(),
 });
 
 /**
@@ -278,6 +286,11 @@ export const SubgraphConfig = z
     traffic: SubgraphTrafficConfig.optional(),
     /** A non-GraphQL backend served through an adapter in-process, or a BFF subgraph. */
     source: z.discriminatedUnion('kind', [RestSource, GrpcSource, BffSource]).optional(),
+    /**
+     * TLS to an `https` routing_url: a private CA, mutual TLS. An adapter subgraph takes it
+     * under `source` instead. @default the system's roots
+     */
+    tls: BackendTls.optional(),
   })
   .superRefine((subgraph, ctx) => {
     const generated =
@@ -495,6 +508,43 @@ export const CorsConfig = z
     wildcard(cors.methods, 'methods', 'list the methods');
   });
 
+/**
+ * TLS on a port the gateway listens on: its certificate and key, and what it asks of clients'
+ * certificates. PEM files, relative to supergraph.yaml; watched, and a replaced certificate is
+ * served to new connections without closing the open ones (docs/http.md, "TLS and HTTP/2").
+ */
+const LISTENER_TLS = {
+  /** The certificate chain (PEM), leaf first. */
+  cert: z.string().min(1),
+  /** The private key of `cert` (PEM). */
+  key: z.string().min(1),
+  /** CA certificates (PEM) that client certificates are verified against. @default none */
+  ca: z.string().min(1).optional(),
+  /**
+   * `none` asks for no client certificate; `optional` asks and verifies one when sent;
+   * `required` refuses the handshake without a valid one. @default none
+   */
+  client_certificates: z.enum(['none', 'optional', 'required']).default('none'),
+};
+const caForClients: [
+  (t: { ca?: string | undefined; client_certificates: string }) => boolean,
+  { message: string; path: string[] },
+] = [
+  (t) => t.client_certificates === 'none' || t.ca !== undefined,
+  { message: 'client certificates are verified against ca: name it', path: ['ca'] },
+];
+
+const ListenerTls = z.strictObject(LISTENER_TLS).refine(...caForClients);
+
+/** TLS on the gateway's HTTP port. */
+const ServerTls = z
+  .strictObject({
+    ...LISTENER_TLS,
+    /** Offer HTTP/2 by ALPN (`h2`), with HTTP/1.1 for clients that do not speak it. @default true */
+    http2: z.boolean().default(true),
+  })
+  .refine(...caForClients);
+
 export const ServerConfig = z.strictObject({
   /** Interface to listen on. @default 127.0.0.1 */
   host: z.string().min(1).default('127.0.0.1'),
@@ -573,6 +623,13 @@ export const ServerConfig = z.strictObject({
   batching: BatchingConfig.default(BatchingConfig.parse({})),
   /** Where automatic persisted queries are kept (docs/clients.md, "APQ stores"). Read at start. */
   apq_cache: ApqCacheConfig.default(ApqCacheConfig.parse({})),
+  /** HTTPS on the port, with HTTP/2 by ALPN (docs/http.md, "TLS and HTTP/2"). @default plaintext */
+  tls: ServerTls.optional(),
+  /**
+   * Without `tls`, also serve cleartext HTTP/2 to clients that start with it (prior knowledge,
+   * as a TLS-terminating load balancer does); HTTP/1.1 is still served. @default false
+   */
+  h2c: z.boolean().default(false),
 });
 
 export const LogConfig = z.strictObject({
@@ -1070,6 +1127,8 @@ export const GrpcServerConfig = z.strictObject({
   reflection: z.boolean().default(true),
   /** The services, by a name of your choice. The port opens only when there is one. @default {} */
   services: z.record(z.string(), GrpcServiceConfig).default({}),
+  /** TLS on the gRPC port (docs/http.md, "TLS and HTTP/2"). @default plaintext */
+  tls: ListenerTls.optional(),
 });
 
 /** Header names (lower-cased) to exact values a request must carry. */
@@ -1096,6 +1155,8 @@ export const RouteBackend = z.strictObject({
    * weights (a header canary: `x-canary: "true"`). @default {}
    */
   when_headers: HeaderValues,
+  /** TLS to an `https` url: a private CA, mutual TLS. @default the system's roots */
+  tls: BackendTls.optional(),
 });
 
 /** A plain REST route: requests matching it are proxied to one of its backends. */

@@ -1,10 +1,10 @@
-import { Agent } from 'undici';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import { composeFromConfig } from '../composition/from-config.ts';
 import { readSupergraphFile } from '../composition/supergraph.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
 import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
+import { BackendDispatcher } from './backend-dispatcher.ts';
 import { createGatewayProof } from './credentials.ts';
 import { loadConfig, type Env, type LoadedConfig } from '../config/load.ts';
 import {
@@ -25,7 +25,7 @@ export interface SupergraphSource {
 export function createLoadDeps(
   identity: IdentityConfig = IdentityConfig.parse({}),
 ): RuntimeDeps & { close(): Promise<void> } {
-  const dispatcher = new Agent();
+  const dispatcher = new BackendDispatcher();
   const grpcChannels = new GrpcChannels();
   const jwks = new JwksPool({ dispatcher });
   // A standalone adapter (serve-subgraph) calls backends as the gateway does, with its proof.
@@ -42,7 +42,7 @@ export function createLoadDeps(
       jwks.close();
       await limitStore.close();
       grpcChannels.close();
-      await dispatcher.close();
+      await dispatcher.closeAll();
     },
   };
 }
@@ -65,6 +65,7 @@ export function configSource(file: string, env: Env, first?: LoadedConfig): Supe
       const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, loaded.watchFiles, deps);
       // Keys are imported and fetched before the snapshot serves: its first requests verify.
       await snapshot.credentials.ready();
+      configureBackendTls(deps, loaded);
       return snapshot;
     },
   };
@@ -84,7 +85,16 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
       const graph = { supergraph: await readSupergraphFile(file), hints: [] };
       const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
       await snapshot.credentials.ready();
+      if (loaded) configureBackendTls(deps, loaded);
       return snapshot;
     },
   };
+}
+
+/**
+ * TLS to HTTP backends is set on the shared dispatcher, by origin, once the load has all but
+ * succeeded (a load that fails earlier leaves the settings as they were).
+ */
+function configureBackendTls(deps: RuntimeDeps, loaded: LoadedConfig): void {
+  if (deps.dispatcher instanceof BackendDispatcher) deps.dispatcher.configure(loaded.backendTls);
 }

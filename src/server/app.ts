@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
@@ -43,12 +42,14 @@ import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
+import { BackendDispatcher } from '../runtime/backend-dispatcher.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
 import { openLimitStore } from '../runtime/limit-store.ts';
 import { SharedRedis } from '../runtime/redis.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
+import { onHttp2, sentHeaders } from './edge.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
@@ -125,7 +126,7 @@ export function buildApp(options: AppOptions): App {
   const scope = createScope();
   // One keep-alive pool per backend origin and one channel per gRPC address, shared by every
   // snapshot's outbound chain across reloads; so are the breakers' states.
-  const dispatcher = new Agent({ connections: 128, pipelining: 1 });
+  const dispatcher = new BackendDispatcher({ connections: 128, pipelining: 1 });
   const grpcChannels = new GrpcChannels();
   const breakers = options.circuitBreaker?.enabled
     ? new Breakers(
@@ -276,7 +277,7 @@ export function buildApp(options: AppOptions): App {
       // These answer outside the stages, so the HTTP limits are checked here: every request on
       // the port is measured (a snapshot's limits once one is loaded, the defaults before).
       const overLimit = checkHttpLimits(
-        { url, rawHeaders: req.rawHeaders },
+        { url, rawHeaders: sentHeaders(req.rawHeaders) },
         manager.current?.limits.http ?? DEFAULT_HTTP_LIMITS,
       );
       if (overLimit) {
@@ -305,7 +306,7 @@ export function buildApp(options: AppOptions): App {
               req.socket.remoteAddress,
               req.headers['x-forwarded-for'],
             ),
-            http: { url, rawHeaders: req.rawHeaders },
+            http: { url, rawHeaders: sentHeaders(req.rawHeaders) },
             name: `${method} ${isGraphQL ? path : 'rest'}`,
             attributes: { 'http.request.method': method, 'url.path': path },
           });
@@ -400,7 +401,8 @@ export function buildApp(options: AppOptions): App {
       ctx.facts.errorCodes.add(error.code);
       // The rest of an oversize body is read and dropped for a bounded time only, then the
       // connection closes; closing at once would lose the 413 to the client (linger.ts).
-      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent)
+      // On HTTP/2 the stream is reset after the answer and the connection goes on.
+      if (error.code === ErrorCode.PAYLOAD_TOO_LARGE && !res.headersSent && !onHttp2(res))
         lingerAfterAnswer(req, res);
       if (res.headersSent) {
         res.destroy();
@@ -491,7 +493,7 @@ export function buildApp(options: AppOptions): App {
   return {
     handle(req, res) {
       inFlight.add(res);
-      if (state === 'draining') res.setHeader('connection', 'close');
+      if (state === 'draining' && !onHttp2(res)) res.setHeader('connection', 'close');
       res.once('close', () => {
         inFlight.delete(res);
         if (inFlight.size === 0 && idleWaiters.length > 0) {
@@ -524,7 +526,9 @@ export function buildApp(options: AppOptions): App {
       state = 'draining';
       grpcPort?.drain();
       // Requests already running answer with Connection: close, so clients reconnect elsewhere.
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      // (HTTP/2 sessions get GOAWAY from the listener instead: edge.ts.)
+      for (const res of inFlight)
+        if (!res.headersSent && !onHttp2(res)) res.setHeader('connection', 'close');
     },
     idle() {
       if (inFlight.size === 0) return Promise.resolve();
@@ -537,7 +541,7 @@ export function buildApp(options: AppOptions): App {
       await budgets.close();
       redis.close();
       // Client connections are closed by now: fetches still running have no one to answer.
-      await dispatcher.destroy();
+      await dispatcher.destroyAll();
       grpcChannels.close();
       await engines.stop();
       await telemetry.close();

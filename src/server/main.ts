@@ -1,17 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { LoadedConfig, ResolvedListenerTls } from '../config/load.ts';
 import { HttpLimitsConfig } from '../config/schema.ts';
 import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
 import { createClientErrorHandler, parserLimits } from './client-error.ts';
+import { createEdge, watchFiles, type EdgeHandler } from './edge.ts';
+import { createGrpcCredentials } from './grpc-credentials.ts';
 import { ExitCode } from './exit-codes.ts';
 
 export interface RunningGateway {
   readonly app: App;
-  readonly server: Server;
-  /** http://host:port of the listening server. */
+  /** What listens on the gateway's port (node:http, or node:http2's server with TLS). */
+  readonly server: NetServer;
+  /** http(s)://host:port of the listening server. */
   readonly origin: string;
   /** host:port of the gRPC port, when the config serves REST backends over gRPC. */
   readonly grpcAddress?: string;
@@ -19,14 +23,20 @@ export interface RunningGateway {
   shutdown(): Promise<boolean>;
 }
 
+export interface GatewayOptions extends AppOptions {
+  /** `server.tls` and `grpc_server.tls`, their files found (LoadedConfig). Read at start. */
+  listenerTls?: LoadedConfig['listenerTls'];
+}
+
 /**
  * Builds the app and listens. Shutdown follows the usual load-balancer dance: readiness turns
- * 503 and responses carry `Connection: close`; after `shutdown_delay` the listener stops
+ * 503 and responses carry `Connection: close` (HTTP/2 sessions get GOAWAY); after `shutdown_delay` the listener stops
  * accepting; in-flight requests get up to `shutdown_timeout` to finish; then remaining
  * connections are cut and everything stops.
  */
-export async function startGateway(options: AppOptions): Promise<RunningGateway> {
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { server: settings, logger } = options;
+  const tls = options.listenerTls ?? {};
   const app = buildApp(options);
   await app.start();
   const limits = () => app.manager.current?.limits.http ?? HttpLimitsConfig.parse({});
@@ -40,16 +50,19 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     requestTimeout > 0
       ? Math.min(settings.headers_timeout, requestTimeout)
       : settings.headers_timeout;
-  const server = createServer(
-    {
+  const edge = createEdge({
+    ...(tls.server ? { tls: tls.server } : {}),
+    h2c: settings.h2c,
+    http1: {
       keepAliveTimeout: settings.keep_alive_timeout,
       headersTimeout,
       requestTimeout,
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 4)),
       ...parserLimits(limits()),
     },
-    app.handle,
-  );
+    handler: app.handle as EdgeHandler,
+  });
+  const server = edge.http1;
   // What Node's parser refuses before a request exists gets the gateway's answer, not Node's
   // bare status line; its limits follow `limits.http` through reloads (read per connection).
   server.on(
@@ -62,38 +75,50 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     }),
   );
   app.manager.on('reload', () => Object.assign(server, parserLimits(limits())));
-  server.listen(settings.port, settings.host);
+  const listener = edge.listener;
+  listener.listen(settings.port, settings.host);
   try {
-    await once(server, 'listening');
+    await once(listener, 'listening');
   } catch (error) {
     await app.stop();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
+  const { port } = listener.address() as AddressInfo;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
-  const origin = `http://${host}:${port}`;
+  const origin = `${edge.scheme}://${host}:${port}`;
+  const unwatchTls: (() => void)[] = [];
+  if (tls.server && settings.hot_reload) {
+    unwatchTls.push(
+      watchCertificates(tls.server, logger, 'server.tls', () => edge.reloadCertificates()),
+    );
+  }
   let grpcAddress: string | undefined;
   const grpcPort = app.grpcPort();
+  let grpcTls: ReturnType<typeof createGrpcCredentials> | undefined;
   if (grpcPort) {
     const { host: grpcHost, port: grpcWanted } = app.manager.current!.grpcServer;
     try {
+      grpcTls = tls.grpc && createGrpcCredentials(tls.grpc);
+      const credentials = grpcTls?.credentials ?? grpc.ServerCredentials.createInsecure();
       const bound = await new Promise<number>((resolve, reject) =>
-        grpcPort.server.bindAsync(
-          `${grpcHost}:${grpcWanted}`,
-          grpc.ServerCredentials.createInsecure(),
-          (error, port) => (error ? reject(error) : resolve(port)),
+        grpcPort.server.bindAsync(`${grpcHost}:${grpcWanted}`, credentials, (error, port) =>
+          error ? reject(error) : resolve(port),
         ),
       );
       grpcAddress = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${bound}`;
     } catch (error) {
-      server.close();
+      listener.close();
+      for (const unwatch of unwatchTls) unwatch();
       await app.stop();
       throw new Error(
         `cannot listen for gRPC on ${grpcHost}:${grpcWanted}: ${(error as Error).message}`,
         { cause: error },
       );
     }
-    logger.info({ address: grpcAddress }, 'gRPC port listening');
+    logger.info({ address: grpcAddress, tls: tls.grpc !== undefined }, 'gRPC port listening');
+    const reloadGrpc = grpcTls?.reload;
+    if (tls.grpc && reloadGrpc && settings.hot_reload)
+      unwatchTls.push(watchCertificates(tls.grpc, logger, 'grpc_server.tls', reloadGrpc));
   }
   const metricsConfig = options.observability?.metrics;
   let metricsServer: Server | undefined;
@@ -120,17 +145,20 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
   let stopping: Promise<boolean> | undefined;
   return {
     app,
-    server,
+    server: listener,
     origin,
     ...(grpcAddress ? { grpcAddress } : {}),
     shutdown() {
       stopping ??= (async () => {
         app.drain();
+        for (const unwatch of unwatchTls) unwatch();
+        // HTTP/2's Connection: close: open streams finish, the client reconnects for more.
+        edge.goAway();
         if (settings.shutdown_delay > 0) {
           await new Promise((resolve) => setTimeout(resolve, settings.shutdown_delay));
         }
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+        const closed = edge.close();
+        edge.closeIdle();
         let timer: NodeJS.Timeout | undefined;
         const drained = await Promise.race([
           app.idle().then(() => true),
@@ -140,7 +168,7 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
         ]);
         clearTimeout(timer);
         if (!drained) logger.warn('shutdown timeout reached; closing the remaining connections');
-        server.closeAllConnections();
+        edge.closeAll();
         await closed;
         const grpcDrained = grpcPort
           ? await closeGrpc(grpcPort.server, settings.shutdown_timeout)
@@ -199,4 +227,24 @@ async function closeGrpc(server: grpc.Server, timeoutMs: number): Promise<boolea
   ]);
   clearTimeout(timer);
   return finished;
+}
+
+/**
+ * Reloads a listener's certificate when its files change; a pair that does not load (the key
+ * written before its certificate, a bad file) is logged and the one served stays.
+ */
+function watchCertificates(
+  tls: ResolvedListenerTls,
+  logger: Logger,
+  key: string,
+  reload: () => void,
+): () => void {
+  return watchFiles([tls.cert, tls.key, ...(tls.ca ? [tls.ca] : [])], () => {
+    try {
+      reload();
+      logger.info({ key }, 'TLS certificate reloaded');
+    } catch (error) {
+      logger.warn({ err: error, key }, 'TLS certificate not reloaded; serving the previous one');
+    }
+  });
 }

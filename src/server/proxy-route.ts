@@ -37,7 +37,9 @@ export async function serveProxied(
     'x-forwarded-for': options.forwardedFor,
     'x-forwarded-proto': 'encrypted' in req.socket ? 'https' : 'http',
   };
-  if (req.headers.host) forwarded['x-forwarded-host'] = req.headers.host;
+  // HTTP/2 names the host in `:authority` (RFC 9113 §8.3.1).
+  const host = req.headers.host ?? req.headers[':authority'];
+  if (typeof host === 'string') forwarded['x-forwarded-host'] = host;
   await ctx.snapshot.outbound.http(
     {
       target: {

@@ -167,6 +167,7 @@ export async function startTestGateway(options: {
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,
+          listenerTls: loaded.listenerTls,
         }
       : {}),
     ...(options.clock ? { clock: options.clock } : {}),
