@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfig } from '../../src/config/load.ts';
 
@@ -16,3 +17,15 @@ export function configFailure(
   }
   assert.fail('the config was accepted');
 }
+
+/** Where the config tests say their text was read from. */
+export const CONFIG_FILE = join(process.cwd(), 'supergraph.yaml');
+
+/** The smallest valid config: one subgraph. Tests append the keys they are about. */
+export const ONE_SUBGRAPH = `federation_version: =2.3.0
+subgraphs:
+  users:
+    routing_url: http://127.0.0.1:4001/graphql
+    schema:
+      file: ./users.graphql
+`;

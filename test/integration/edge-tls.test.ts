@@ -62,21 +62,22 @@ function postHttp1(url: string, options: ConnectionOptions) {
   );
 }
 
-/** A GraphQL query on an HTTP/2 session. */
-function postH2(session: http2.ClientHttp2Session, path = '/graphql') {
+/** A POST on an HTTP/2 session (by default the test query to /graphql): its status and JSON. */
+function postH2(
+  session: http2.ClientHttp2Session,
+  path = '/graphql',
+  headers: http2.OutgoingHttpHeaders = { 'content-type': 'application/json' },
+  body: string | Buffer = QUERY,
+) {
   return new Promise<{ status: number; json: any }>((resolve, reject) => {
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/json',
-    });
+    const stream = session.request({ ':method': 'POST', ':path': path, ...headers });
     let status = 0;
     let text = '';
-    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('response', (h) => (status = Number(h[':status'])));
     stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
     stream.on('end', () => resolve({ status, json: JSON.parse(text) }));
     stream.on('error', reject);
-    stream.end(QUERY);
+    stream.end(body);
   });
 }
 
@@ -155,16 +156,7 @@ describe('HTTPS and HTTP/2 at the edge', () => {
     const session = await connectH2(env.gateway.origin, { ca: certs.ca, servername: 'localhost' });
     try {
       const send = (headers: http2.OutgoingHttpHeaders, body: string | Buffer) =>
-        new Promise<{ status: number; json: any }>((resolve, reject) => {
-          const stream = session.request({ ':method': 'POST', ':path': '/graphql', ...headers });
-          let status = 0;
-          let text = '';
-          stream.on('response', (h) => (status = Number(h[':status'])));
-          stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          stream.on('end', () => resolve({ status, json: JSON.parse(text) }));
-          stream.on('error', reject);
-          stream.end(body);
-        });
+        postH2(session, '/graphql', headers, body);
       // Over the default body_limit (1 MiB): refused before it is read, without Connection.
       const big = await send(
         { 'content-type': 'application/json', 'content-length': 2 * 1_048_576 },

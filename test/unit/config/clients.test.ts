@@ -1,19 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { ConfigError } from '../../../src/config/errors.ts';
 import { parseConfig } from '../../../src/config/load.ts';
-import { configFailure } from '../../helpers/config.ts';
+import { CONFIG_FILE, configFailure, ONE_SUBGRAPH } from '../../helpers/config.ts';
 import { buildClients } from '../../../src/bff/clients.ts';
 
-const FILE = join(process.cwd(), 'supergraph.yaml');
-const BASE = `federation_version: =2.3.0
-subgraphs:
-  users:
-    routing_url: http://127.0.0.1:4001/graphql
-    schema:
-      file: ./users.graphql
-auth:
+const FILE = CONFIG_FILE;
+const BASE = `${ONE_SUBGRAPH}auth:
   api_keys:
     keys:
       - { name: acme-app, sha256: ${'a'.repeat(64)}, client_id: acme }

@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.ts';
-import { configFailure } from '../../helpers/config.ts';
+import { CONFIG_FILE, configFailure, ONE_SUBGRAPH } from '../../helpers/config.ts';
 
-const FILE = join(process.cwd(), 'supergraph.yaml');
-const BASE = `federation_version: =2.3.0
-subgraphs:
-  users:
-    routing_url: http://127.0.0.1:4001/graphql
-    schema:
-      file: ./users.graphql
-`;
+const FILE = CONFIG_FILE;
+const BASE = ONE_SUBGRAPH;
 
 /** The message the user sees for a top-level `cors` mapping that must fail (line 7 on). */
 const failure = (cors: string): string => configFailure(`${BASE}cors:\n${cors}`, FILE);

@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.ts';
-import { configFailure } from '../../helpers/config.ts';
+import { CONFIG_FILE, configFailure, ONE_SUBGRAPH } from '../../helpers/config.ts';
 
-const FILE = join(process.cwd(), 'supergraph.yaml');
-const BASE = `federation_version: =2.3.0
-subgraphs:
-  users:
-    routing_url: http://127.0.0.1:4001/graphql
-    schema:
-      file: ./users.graphql
-`;
+const FILE = CONFIG_FILE;
+const BASE = ONE_SUBGRAPH;
 
 test('defaults: 1024 in flight and 512 queued for the gateway, 128 and 256 per backend, 1s waits', () => {
   const { config } = parseConfig(BASE, FILE, {});
