@@ -121,7 +121,6 @@ async function start(args: string[]): Promise<void> {
     },
     ...(loaded
       ? {
-          circuitBreaker: loaded.config.circuit_breaker,
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,

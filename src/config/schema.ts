@@ -84,6 +84,16 @@ const BackendTls = z
 const GrpcTls = z.union([z.literal(true), BackendTls]);
 
 /**
+ * A backend's instances beyond its URL's or address's own host: `host:port` each, every one
+ * serving the same API. Calls go to the URL's scheme and path on the instance picked, with the
+ * URL's host as the Host header and the TLS server name. @default the URL's host only
+ */
+const Instances = z
+  .array(z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port'))
+  .min(1)
+  .optional();
+
+/**
  * A REST/JSON backend served as a subgraph by the REST adapter: the subgraph's SDL maps each
  * field to an HTTP call with `@rest` (see docs/adapters.md, "REST adapter").
  */
@@ -91,6 +101,8 @@ export const RestSource = z.strictObject({
   kind: z.literal('rest'),
   /** Base URL of the service; `@rest` paths are relative to it. */
   base_url: HttpUrl,
+  /** Instances of the service, `host:port` each (docs/traffic.md). @default base_url's host */
+  instances: Instances,
   /**
    * An OpenAPI 3.0/3.1 document (YAML or JSON, relative to supergraph.yaml) to generate the
    * subgraph's SDL from, instead of `schema`. `gateway rest print <subgraph>` shows the result.
@@ -119,6 +131,8 @@ export const GrpcSource = z.strictObject({
   kind: z.literal('grpc'),
   /** `host:port` of the service. */
   address: z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port'),
+  /** Instances of the service, `host:port` each; calls are balanced per call. @default address */
+  instances: Instances,
   /** Proto files with the service, relative to an include directory. */
   protos: z.array(z.string().min(1)).min(1),
   /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
@@ -216,7 +230,115 @@ export const BackendTrafficConfig = gateLimits({
   queue_timeout: 1_000,
 });
 
-/** One subgraph's own caps, over `traffic.backends`; each key left out keeps that default. */
+/**
+ * How calls pick an instance of a backend with several (docs/traffic.md, "Balancing"):
+ * `round_robin` takes them in turn; `least_loaded` takes the one with fewer calls in flight of
+ * two picked at random (the power of two choices: near the best choice without every call
+ * scanning every instance, and no herd on the one that just finished).
+ */
+export const BalancePolicy = z.enum(['round_robin', 'least_loaded']);
+
+/**
+ * Active health checks of every instance (Envoy's): an HTTP backend's instances get `GET path`
+ * (any 2xx passes), a gRPC backend's the grpc.health.v1 `Check` of `service` (SERVING passes).
+ * An instance is presumed healthy until `unhealthy_threshold` checks in a row fail, and is
+ * healthy again after `healthy_threshold` pass. No calls go to an unhealthy instance while
+ * another will do. @default no active checks
+ */
+export const HealthCheckConfig = z.strictObject({
+  /** The path an HTTP backend's instances are checked at. @default /health */
+  path: z
+    .string()
+    .regex(/^\/[^\s#]*$/, 'expected a path starting with /')
+    .default('/health'),
+  /** The grpc.health.v1 service name a gRPC backend is checked for; "" is the whole server. @default "" */
+  service: z.string().default(''),
+  /** Between two checks of one instance (jittered by a tenth). @default 5s */
+  interval: Duration.refine((ms) => ms > 0, 'must be above 0').default(5_000),
+  /** A check slower than this fails. @default 1s */
+  timeout: Duration.refine((ms) => ms > 0, 'must be above 0').default(1_000),
+  /** Passes in a row that make an unhealthy instance healthy. @default 2 */
+  healthy_threshold: z.number().int().positive().default(2),
+  /** Failures in a row that make a healthy instance unhealthy. @default 3 */
+  unhealthy_threshold: z.number().int().positive().default(3),
+});
+
+/** The error-rate rule of outlier detection: a share of failures over a minimum of calls. */
+export const FailureRateConfig = z.strictObject({
+  /** Failed share, in percent, at or above which an instance is ejected; 0 turns the rule off. @default 50 */
+  threshold: z.number().min(0).max(100).default(50),
+  /** Calls within `interval` before the share is judged at all. @default 20 */
+  minimum_calls: z.number().int().positive().default(20),
+  /** The window the calls are counted in. @default 10s */
+  interval: Duration.refine((ms) => ms > 0, 'must be above 0').default(10_000),
+});
+
+/**
+ * Passive outlier detection (Envoy's semantics, docs/traffic.md "Outlier detection"): an
+ * instance whose calls fail (unreachable, a 5xx or its gRPC equivalent, too slow on its own
+ * bound, an unusable answer; a 4xx is an answer) is ejected after `consecutive_failures` in a
+ * row or when the failure-rate rule trips, for `base_ejection_time` times the number of times
+ * it has been ejected (up to `max_ejection_time`), then re-admitted; a passing active health
+ * check re-admits it sooner. Never more than `max_ejection_percent` of a backend's instances
+ * are out at once, but one always may be: a single-instance backend's calls then fail at once
+ * with `UPSTREAM_CIRCUIT_OPEN` (what a circuit breaker does) until it is re-admitted.
+ */
+export const OutlierDetectionConfig = z.strictObject({
+  /** Eject failing instances. @default true */
+  enabled: z.boolean().default(true),
+  /** Failed calls in a row that eject an instance. @default 5 */
+  consecutive_failures: z.number().int().positive().default(5),
+  /** Ejection by failure rate. @default 50% of at least 20 calls in 10s */
+  failure_rate: FailureRateConfig.default(FailureRateConfig.parse({})),
+  /** The first ejection's length; the n-th lasts n times as long. @default 10s */
+  base_ejection_time: Duration.refine((ms) => ms > 0, 'must be above 0').default(10_000),
+  /** The longest an ejection lasts. @default 300s */
+  max_ejection_time: Duration.refine((ms) => ms > 0, 'must be above 0').default(300_000),
+  /** The largest share of a backend's instances out at once, in percent (one always may be). @default 50 */
+  max_ejection_percent: z.number().min(0).max(100).default(50),
+});
+
+/**
+ * Retries of idempotent calls (a query's subgraph fetches, REST GET and HEAD, gRPC methods that
+ * are queries or whose proto says `idempotency_level`) that failed before the backend could act
+ * on them or said it could not: a refused or reset connection, 502, 503, 504, gRPC UNAVAILABLE.
+ * Each goes to another instance where there is one, after an exponential backoff with full
+ * jitter, within what is left of the request's budget; mutations and writes are never retried.
+ * A retry budget (Envoy's) bounds them: retries in flight to a backend stay under `budget_percent`
+ * of its calls in flight, or `min_retry_concurrency`, whichever is more, so retries cannot
+ * multiply an outage.
+ */
+export const RetryConfig = z.strictObject({
+  /** Retry idempotent calls. @default true */
+  enabled: z.boolean().default(true),
+  /** Retries of one call at most. @default 2 */
+  max_retries: z.number().int().nonnegative().default(2),
+  /** The first retry's backoff ceiling; each next one doubles it (full jitter). @default 25ms */
+  base_backoff: Duration.default(25),
+  /** The largest backoff ceiling. @default 250ms */
+  max_backoff: Duration.default(250),
+  /** Retries in flight as a percentage of the backend's calls in flight. @default 20 */
+  budget_percent: z.number().min(0).max(100).default(20),
+  /** Retries in flight always allowed, whatever the percentage. @default 3 */
+  min_retry_concurrency: z.number().int().nonnegative().default(3),
+});
+
+/**
+ * Resolution of backend host names by the gateway itself: every name of a backend's instances
+ * is resolved to all its addresses, each an instance of its own, and resolved again every
+ * `refresh` (Envoy's strict DNS). Without it a name is connected to as is (the system resolver
+ * at connect time, one address per connection). @default off
+ */
+export const DnsConfig = z.strictObject({
+  /** How often names are resolved again. @default 30s */
+  refresh: Duration.refine((ms) => ms >= 1_000, 'must be at least 1s').default(30_000),
+});
+
+/**
+ * One subgraph's own traffic settings, over the top-level `traffic` ones: caps (each key left out
+ * keeps `traffic.backends`' value), and balancing, health checks, outlier detection, retries and
+ * DNS resolution (each given object replaces the top-level one whole).
+ */
 export const SubgraphTrafficConfig = z.strictObject({
   /** @default traffic.backends.max_in_flight */
   max_in_flight: z.number().int().positive().optional(),
@@ -224,6 +346,16 @@ export const SubgraphTrafficConfig = z.strictObject({
   max_queued: z.number().int().nonnegative().optional(),
   /** @default traffic.backends.queue_timeout */
   queue_timeout: Duration.optional(),
+  /** @default traffic.balance */
+  balance: BalancePolicy.optional(),
+  /** `false` turns the top-level checks off for this subgraph. @default traffic.health_check */
+  health_check: z.union([HealthCheckConfig, z.literal(false)]).optional(),
+  /** @default traffic.outlier_detection */
+  outlier_detection: OutlierDetectionConfig.optional(),
+  /** @default traffic.retries */
+  retries: RetryConfig.optional(),
+  /** `false` turns the top-level resolution off for this subgraph. @default traffic.dns */
+  dns: z.union([DnsConfig, z.literal(false)]).optional(),
 });
 
 /**
@@ -245,6 +377,16 @@ export const TrafficConfig = z.strictObject({
   inbound: InboundTrafficConfig.default(InboundTrafficConfig.parse({})),
   /** Every backend's cap, unless a subgraph sets its own. @default 128 in flight, 256 queued, 1s */
   backends: BackendTrafficConfig.default(BackendTrafficConfig.parse({})),
+  /** How a backend's instances share its calls. @default round_robin */
+  balance: BalancePolicy.default('round_robin'),
+  /** Active health checks of every backend's instances. @default none */
+  health_check: HealthCheckConfig.optional(),
+  /** Passive outlier detection. @default on: 5 failures in a row or 50% of 20 calls in 10s */
+  outlier_detection: OutlierDetectionConfig.default(OutlierDetectionConfig.parse({})),
+  /** Retries of idempotent calls. @default on: 2 retries, 25ms..250ms backoff, 20% budget */
+  retries: RetryConfig.default(RetryConfig.parse({})),
+  /** The gateway's own resolution of backend names to all their addresses. @default off */
+  dns: DnsConfig.optional(),
 });
 
 export const SubgraphConfig = z
@@ -254,6 +396,12 @@ export const SubgraphConfig = z
      * adapter subgraph (`source`) runs in-process and needs one only for other routers.
      */
     routing_url: HttpUrl.optional(),
+    /**
+     * Instances of the subgraph, `host:port` each, served at routing_url's scheme and path
+     * (docs/traffic.md). An adapter subgraph takes them under `source` instead. @default
+     * routing_url's host
+     */
+    instances: Instances,
     /** The subgraph's SDL (rover's key). Optional only for a REST source with `openapi`. */
     schema: SubgraphSchemaSource.optional(),
     /**
@@ -341,6 +489,16 @@ export const SubgraphConfig = z
                 : `an adapter subgraph calls its backend itself: give source.${key} instead`,
           });
       }
+    }
+    if (subgraph.source !== undefined && subgraph.instances !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instances'],
+        message:
+          subgraph.source.kind === 'bff'
+            ? 'a BFF subgraph runs in-process and fetches nothing itself'
+            : 'an adapter subgraph calls its backend itself: give source.instances instead',
+      });
     }
     if (subgraph.source !== undefined && subgraph.schema?.subgraph_url !== undefined) {
       ctx.addIssue({
@@ -1020,33 +1178,21 @@ export const ClientConfig = z.strictObject({
 });
 
 /**
- * Circuit breakers, one per backend endpoint: after `failure_threshold` failed calls in a row
- * (unreachable, timed out, 5xx or an unusable answer; a 4xx is an answer) calls to it fail at
- * once with UPSTREAM_CIRCUIT_OPEN for `open_for`, then one trial call decides. Read at start.
- */
-export const CircuitBreakerConfig = z.strictObject({
-  /** Pause calls to failing backends. @default false */
-  enabled: z.boolean().default(false),
-  /** Failed calls in a row that open the circuit. @default 5 */
-  failure_threshold: z.number().int().positive().default(5),
-  /** How long an open circuit refuses calls before one trial call. @default 10s */
-  open_for: Duration.default(10_000),
-});
-
-/**
  * A gRPC service served as HTTP/JSON by transcoding its `google.api.http` annotations (see
  * docs/translation.md). The backend is either a gRPC subgraph's source (`subgraph`) or given
  * here (`address`, `protos`).
  */
 export const TranscodeConfig = z
   .strictObject({
-    /** A subgraph with a gRPC source whose address, protos, include_dirs, timeout and tls to use. */
+    /** A subgraph with a gRPC source whose address, instances, protos, include_dirs, timeout and tls to use. */
     subgraph: z.string().min(1).optional(),
     /** `host:port` of the service. */
     address: z
       .string()
       .regex(/^[^\s/]+:\d+$/, 'expected host:port')
       .optional(),
+    /** Instances of the service, `host:port` each. @default address */
+    instances: Instances,
     /** Proto files with the service, relative to an include directory. */
     protos: z.array(z.string().min(1)).min(1).optional(),
     /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
@@ -1078,9 +1224,9 @@ export const TranscodeConfig = z
     method_auth: z.record(z.string().min(1), AuthMode).default({}),
   })
   .superRefine((entry, ctx) => {
-    const own = (['address', 'protos', 'include_dirs', 'timeout', 'tls'] as const).filter(
-      (k) => entry[k] !== undefined,
-    );
+    const own = (
+      ['address', 'instances', 'protos', 'include_dirs', 'timeout', 'tls'] as const
+    ).filter((k) => entry[k] !== undefined);
     if (entry.subgraph !== undefined) {
       for (const key of own)
         ctx.addIssue({
@@ -1105,6 +1251,8 @@ export const GrpcServiceConfig = z.strictObject({
   services: z.array(z.string().min(1)).optional(),
   /** Base URL of the REST backend; the annotated paths are relative to it. */
   base_url: HttpUrl,
+  /** Instances of the backend, `host:port` each. @default base_url's host */
+  instances: Instances,
   /** Upper bound for one call to the backend (and at most the caller's deadline). @default 10s */
   timeout: Duration.default(10_000),
   /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */
@@ -1148,6 +1296,8 @@ const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS
 export const RouteBackend = z.strictObject({
   /** Base URL; the (rewritten) request path is appended to its path. */
   url: HttpUrl,
+  /** Instances of this backend, `host:port` each, sharing its weight. @default url's host */
+  instances: Instances,
   /** Share of the traffic not claimed by a header match. @default 1 */
   weight: z.number().int().min(0).default(1),
   /**
@@ -1234,8 +1384,12 @@ export const GatewayConfigSchema = z
     log: LogConfig.default(LogConfig.parse({})),
     metrics: MetricsConfig.default(MetricsConfig.parse({})),
     tracing: TracingConfig.default(TracingConfig.parse({})),
-    circuit_breaker: CircuitBreakerConfig.default(CircuitBreakerConfig.parse({})),
-    /** Load shedding and in-flight deduplication, gateway-wide and per backend (docs/traffic.md). Reloads apply. */
+    /** Replaced by `traffic.outlier_detection`: accepted only to say so. */
+    circuit_breaker: z.unknown().optional(),
+    /**
+     * Load shedding, deduplication, balancing, health checks, outlier detection and retries,
+     * gateway-wide and per backend (docs/traffic.md). Reloads apply.
+     */
     traffic: TrafficConfig.default(TrafficConfig.parse({})),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     /** gRPC services served as HTTP/JSON, by a name of your choice. @default {} */
@@ -1268,6 +1422,13 @@ export const GatewayConfigSchema = z
       .default({}),
   })
   .superRefine((config, ctx) => {
+    if (config.circuit_breaker !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['circuit_breaker'],
+        message:
+          'replaced by traffic.outlier_detection (on by default): failure_threshold is its consecutive_failures, open_for its base_ejection_time',
+      });
     // A BFF subgraph calls directly only REST backends the config already names.
     for (const [name, subgraph] of Object.entries(config.subgraphs)) {
       if (subgraph.source?.kind !== 'bff') continue;
@@ -1363,7 +1524,10 @@ export type TranscodeConfig = z.output<typeof TranscodeConfig>;
 export type LogConfig = z.output<typeof LogConfig>;
 export type MetricsConfig = z.output<typeof MetricsConfig>;
 export type TracingConfig = z.output<typeof TracingConfig>;
-export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfig>;
+export type HealthCheckConfig = z.output<typeof HealthCheckConfig>;
+export type OutlierDetectionConfig = z.output<typeof OutlierDetectionConfig>;
+export type RetryConfig = z.output<typeof RetryConfig>;
+export type BalancePolicy = z.output<typeof BalancePolicy>;
 export type TrafficConfig = z.output<typeof TrafficConfig>;
 export type SubgraphTrafficConfig = z.output<typeof SubgraphTrafficConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;

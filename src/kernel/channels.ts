@@ -84,13 +84,41 @@ export interface Deduplicated {
   readonly target: BackendTarget;
 }
 
-/** A circuit breaker changed state. */
-export interface BreakerChange {
-  readonly scope: AppScope;
-  readonly backend: string;
-  readonly endpoint: string;
-  readonly state: 'closed' | 'open' | 'half_open';
-}
+/**
+ * What happened to a backend's instances and retries (policies/traffic/upstreams.ts, retry.ts):
+ * an instance ejected, re-admitted or judged by health checks, a backend's names resolved
+ * again, a retry made or refused by the budget. Instance events carry the gateway's scope,
+ * retry events the request's context.
+ */
+export type UpstreamNotice =
+  | {
+      readonly type: 'instance';
+      readonly scope: AppScope;
+      readonly backend: string;
+      readonly instance: string;
+      readonly state: 'healthy' | 'ejected' | 'unhealthy';
+      readonly reason: string;
+      readonly forMs?: number;
+    }
+  | {
+      readonly type: 'resolved';
+      readonly scope: AppScope;
+      readonly backend: string;
+      readonly addresses: readonly string[];
+    }
+  | {
+      readonly type: 'resolve_failed';
+      readonly scope: AppScope;
+      readonly backend: string;
+      readonly error: unknown;
+    }
+  | {
+      readonly type: 'retry' | 'retry_refused';
+      readonly ctx: RequestContext | undefined;
+      readonly backend: string;
+      readonly instance: string;
+      readonly reason: string;
+    };
 
 /**
  * Load shedding (policies/traffic/gate.ts): a gate's counts changed (`level`), or it refused
@@ -162,7 +190,7 @@ export const channels = {
   graphql: diagnostics.channel('gateway:graphql'),
   call: diagnostics.tracingChannel<'gateway:call', Exchange>('gateway:call'),
   dedup: diagnostics.channel('gateway:dedup'),
-  breaker: diagnostics.channel('gateway:breaker'),
+  upstream: diagnostics.channel('gateway:upstream'),
   reload: diagnostics.channel('gateway:reload'),
   load: diagnostics.channel('gateway:load'),
   limitStore: diagnostics.channel('gateway:limit-store'),

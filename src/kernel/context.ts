@@ -220,6 +220,11 @@ export interface RequestFacts {
    * flight (policies/traffic/dedup.ts), which another request's `calls` lists.
    */
   deduplicated?: string[];
+  /**
+   * Backend calls tried again (policies/traffic/retry.ts): the backend, the instance the failed
+   * attempt went to and why; `refused` when the retry budget said no.
+   */
+  retries?: { backend: string; instance: string; reason: string; refused?: true }[];
   /** Error codes the client saw. */
   readonly errorCodes: Set<string>;
 }

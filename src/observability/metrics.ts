@@ -19,7 +19,7 @@ const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 const COST_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
 
 const OTHER = '(other)';
-const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+const INSTANCE_STATES = ['healthy', 'ejected', 'unhealthy'] as const;
 
 /** Up to `limit` distinct values; any value after that is `(other)`. */
 export class LabelBudget {
@@ -59,8 +59,15 @@ export interface GatewayMetrics {
   recordActualCost(client: string, cost: number): void;
   recordReload(ok: boolean): void;
   recordCacheLookup(cache: CacheName, hit: boolean): void;
-  /** A circuit breaker changed state. */
-  recordBreaker(backend: string, endpoint: string, state: 'closed' | 'open' | 'half_open'): void;
+  /** A backend instance's state (healthy, ejected, unhealthy); `reason` when it just changed. */
+  recordInstance(
+    backend: string,
+    instance: string,
+    state: (typeof INSTANCE_STATES)[number],
+    reason?: string,
+  ): void;
+  /** A backend call was tried again, or the retry budget refused it (`refused`). */
+  recordRetry(backend: string, reason: string, refused: boolean): void;
   /** A shared limit store started answering (`up`) or stopped. */
   recordLimitStoreUp(store: string, up: boolean): void;
   /** A rate decision was made without the shared store (`limits.store.on_unavailable`). */
@@ -147,16 +154,28 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     labelNames: ['cache', 'result'],
     registers,
   });
-  const breakerState = new Gauge({
-    name: 'gateway_circuit_breaker_state',
-    help: 'Circuit breakers by backend and endpoint: 1 for the state each is in (closed, open, half_open), 0 for the others. Endpoints appear once they first fail.',
-    labelNames: ['backend', 'endpoint', 'state'],
+  const instanceState = new Gauge({
+    name: 'gateway_backend_instance_state',
+    help: 'Every backend instance: 1 for the state it is in (healthy, ejected, unhealthy), 0 for the others.',
+    labelNames: ['backend', 'instance', 'state'],
     registers,
   });
-  const breakerTransitions = new Counter({
-    name: 'gateway_circuit_breaker_transitions_total',
-    help: 'Circuit breaker state changes, by backend, endpoint and the state entered.',
-    labelNames: ['backend', 'endpoint', 'state'],
+  const ejections = new Counter({
+    name: 'gateway_backend_ejections_total',
+    help: 'Backend instances ejected by outlier detection, by backend, instance and rule (consecutive_failures, failure_rate).',
+    labelNames: ['backend', 'instance', 'reason'],
+    registers,
+  });
+  const retries = new Counter({
+    name: 'gateway_backend_retries_total',
+    help: 'Backend calls tried again, by backend and reason (unavailable, status); refused ones count in gateway_backend_retries_refused_total.',
+    labelNames: ['backend', 'reason'],
+    registers,
+  });
+  const retriesRefused = new Counter({
+    name: 'gateway_backend_retries_refused_total',
+    help: 'Retries the retry budget refused, by backend.',
+    labelNames: ['backend'],
     registers,
   });
   const limitStoreUp = new Gauge({
@@ -264,10 +283,19 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     recordCacheLookup(cache, hit) {
       cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
     },
-    recordBreaker(backend, endpoint, state) {
-      for (const each of BREAKER_STATES)
-        breakerState.set({ backend, endpoint, state: each }, each === state ? 1 : 0);
-      breakerTransitions.inc({ backend, endpoint, state });
+    recordInstance(backend, instance, state, reason) {
+      if (reason === 'removed') {
+        for (const each of INSTANCE_STATES)
+          instanceState.remove({ backend, instance, state: each });
+        return;
+      }
+      for (const each of INSTANCE_STATES)
+        instanceState.set({ backend, instance, state: each }, each === state ? 1 : 0);
+      if (state === 'ejected' && reason) ejections.inc({ backend, instance, reason });
+    },
+    recordRetry(backend, reason, refused) {
+      if (refused) retriesRefused.inc({ backend });
+      else retries.inc({ backend, reason });
     },
     recordLimitStoreUp(store, up) {
       limitStoreUp.set({ store }, up ? 1 : 0);

@@ -4,7 +4,7 @@ import type { MetricsConfig } from '../config/schema.ts';
 import {
   channels,
   type ApqStoreEvent,
-  type BreakerChange,
+  type UpstreamNotice,
   type Deduplicated,
   type Exchange,
   type GraphQLEvent,
@@ -143,9 +143,7 @@ export class Telemetry {
     });
     on<RequestEnd>(channels.requestEnd, (m) => this.#endRequest(m.ctx, m.status, m.outcome));
     on<GraphQLEvent>(channels.graphql, (m) => this.#graphql(m));
-    on<BreakerChange>(channels.breaker, (m) => {
-      if (m.scope === this.#scope) this.#breaker(m);
-    });
+    on<UpstreamNotice>(channels.upstream, (m) => this.#upstream(m));
     on<LoadEvent>(channels.load, (m) => {
       if (m.scope !== this.#scope || !this.metrics) return;
       if (m.type === 'level') this.metrics.recordLoad(m.gate, m.name, m.inFlight, m.queued);
@@ -292,11 +290,43 @@ export class Telemetry {
     (facts.deduplicated ??= []).push(target.backend);
   }
 
-  #breaker({ backend, endpoint, state }: BreakerChange): void {
-    this.metrics?.recordBreaker(backend, endpoint, state);
-    const fields = { backend, endpoint, state };
-    if (state === 'open') this.#events.warn(fields, 'circuit opened: calls to the backend paused');
-    else this.#events.info(fields, `circuit ${state === 'closed' ? 'closed' : 'half-open'}`);
+  /**
+   * Instances ejected, re-admitted or judged by health checks: one line and a gauge each;
+   * retries: counted, and listed in their request's line.
+   */
+  #upstream(notice: UpstreamNotice): void {
+    if ('ctx' in notice) {
+      const { ctx, backend, instance, reason } = notice;
+      if (!ctx || !this.#stateOf(ctx)) return;
+      const refused = notice.type === 'retry_refused';
+      this.metrics?.recordRetry(backend, reason, refused);
+      const facts = (ctx.parent ?? ctx).facts;
+      (facts.retries ??= []).push({ backend, instance, reason, ...(refused ? { refused } : {}) });
+      return;
+    }
+    if (notice.scope !== this.#scope) return;
+    if (notice.type === 'resolved') {
+      this.#events.info(
+        { backend: notice.backend, addresses: notice.addresses },
+        'backend name resolved to new addresses',
+      );
+      return;
+    }
+    if (notice.type === 'resolve_failed') {
+      this.#events.warn(
+        { backend: notice.backend, err: notice.error },
+        'backend name resolution failed; the last addresses go on serving',
+      );
+      return;
+    }
+    if (notice.type !== 'instance') return;
+    const { backend, instance, state, reason, forMs } = notice;
+    this.metrics?.recordInstance(backend, instance, state, reason);
+    if (reason === 'added' || reason === 'removed') return;
+    const fields = { backend, instance, state, reason, ...(forMs ? { forMs } : {}) };
+    if (state === 'healthy') this.#events.info(fields, 'backend instance takes calls again');
+    else if (state === 'ejected') this.#events.warn(fields, 'backend instance ejected');
+    else this.#events.warn(fields, 'backend instance failed its health checks');
   }
 
   /**
@@ -444,6 +474,7 @@ export class Telemetry {
           ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
           calls: facts.calls,
           ...(facts.deduplicated ? { deduplicated: facts.deduplicated } : {}),
+          ...(facts.retries ? { retries: facts.retries } : {}),
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),
         },
         'request',

@@ -56,9 +56,10 @@ export class BackendDispatcher extends Agent {
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     if (this.#byOrigin.size === 0) return super.dispatch(options, handler);
     const { origin } = options;
-    const secure = this.#byOrigin.get(
-      typeof origin === 'string' ? origin.replace(/\/$/, '') : String(origin?.origin),
-    );
+    const named = typeof origin === 'string' ? origin.replace(/\/$/, '') : String(origin?.origin);
+    // An instance of a backend (balancing) is called at its own address with the backend's
+    // host as the Host header: it connects with the backend's settings, the host as TLS name.
+    const secure = this.#byOrigin.get(named) ?? this.#byOrigin.get(logicalOrigin(named, options));
     return secure ? secure.dispatch(options, handler) : super.dispatch(options, handler);
   }
 
@@ -71,4 +72,11 @@ export class BackendDispatcher extends Agent {
   async closeAll(): Promise<void> {
     await Promise.all([this.close(), ...[...this.#secure.values()].map((a) => a.close())]);
   }
+}
+
+/** `scheme://host` of a call's Host header, when it names one. */
+function logicalOrigin(origin: string, options: Dispatcher.DispatchOptions): string {
+  const headers = options.headers as Record<string, string | string[] | undefined> | null;
+  const host = headers && !Array.isArray(headers) ? headers.host : undefined;
+  return typeof host === 'string' ? `${origin.slice(0, origin.indexOf('//'))}//${host}` : '';
 }

@@ -44,7 +44,9 @@ import {
 import { buildCostModel, type CostModel } from '../policies/limits/cost.ts';
 import { limitFields } from '../policies/limits/field-limits.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
-import type { Breakers } from '../policies/traffic/breaker.ts';
+import type { Upstreams } from '../policies/traffic/upstream-registry.ts';
+import type { UpstreamSpec } from '../policies/traffic/upstreams.ts';
+import { upstreamSpecsOf } from './upstream-specs.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
 import type { DedupSettings } from '../policies/traffic/dedup.ts';
 import type { GateLimits, Gates } from '../policies/traffic/gate.ts';
@@ -105,6 +107,8 @@ export interface SnapshotParts {
   readonly limitStore: LimitStore;
   /** Load shedding's caps (`traffic`); reloads apply. */
   readonly traffic: TrafficConfig;
+  /** Every backend the config names, for the upstream registry to follow once this is served. */
+  readonly upstreams: readonly UpstreamSpec[];
   /** The running gateway's admission gates, when it sheds load (the `shedLoad` stage reads them). */
   readonly gates: Gates | undefined;
   /** The GraphQL surface's clients (`clients`), their policies resolved once per load. */
@@ -135,8 +139,11 @@ export interface RuntimeDeps {
   readonly dispatcher: Dispatcher;
   /** One gRPC channel per address, kept across reloads. */
   readonly grpcChannels: GrpcChannels;
-  /** Circuit breakers, when configured: their state outlives snapshots. */
-  readonly breakers?: Breakers | undefined;
+  /**
+   * Every backend's instances and their records (balancing, outlier detection, retries): the
+   * running gateway's, following the served config. @default none (a standalone command)
+   */
+  readonly upstreams?: Upstreams | undefined;
   /** JWKS caches by URL: fetched keys outlive snapshots. */
   readonly jwks: JwksPool;
   /**
@@ -177,7 +184,7 @@ export function buildOutbound(deps: RuntimeDeps, config?: GatewayConfig): Outbou
   return createOutbound({
     dispatcher: deps.dispatcher,
     channels: deps.grpcChannels,
-    breakers: deps.breakers,
+    upstreams: deps.upstreams,
     identity: deps.identity,
     ...(config ? { dedup: dedupSettingsOf(config) } : {}),
     load: deps.gates && { gates: deps.gates, limitsOf: backendLimits(config) },
@@ -336,7 +343,6 @@ export function assembleSnapshot(
       config?.log,
       config?.metrics,
       config?.tracing,
-      config?.circuit_breaker,
       config?.grpc_server,
       config?.auth.identity,
       config?.limits.store,
@@ -358,6 +364,7 @@ export function assembleSnapshot(
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
     traffic: config?.traffic ?? TrafficConfig.parse({}),
+    upstreams: upstreamSpecsOf(config, loaded),
     gates: deps.gates,
     clients: buildClients(
       config?.clients ?? {},

@@ -7,7 +7,6 @@ import {
   LimitStoreConfig,
   MetricsConfig,
   RedisConfig,
-  type CircuitBreakerConfig,
   type LogConfig,
   type ServerConfig,
   type TracingConfig,
@@ -36,7 +35,9 @@ import { correlationIdOf } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
 import { createTracing } from '../observability/trace.ts';
-import { Breakers } from '../policies/traffic/breaker.ts';
+import { HealthChecks } from '../policies/traffic/health-check.ts';
+import { Upstreams } from '../policies/traffic/upstream-registry.ts';
+import { checkHealth } from '../adapters/grpc/health.ts';
 import { Gates } from '../policies/traffic/gate.ts';
 import { checkHttpLimits } from '../policies/limits/http-limits.ts';
 import { IdentityConfig } from '../config/auth.ts';
@@ -74,8 +75,6 @@ export interface AppOptions {
     /** Replaces the OTLP exporter (tests: in memory; the bench: a no-op). */
     spanExporter?: SpanExporter;
   };
-  /** Circuit breakers per backend endpoint; off unless enabled. Read at start. */
-  circuitBreaker?: CircuitBreakerConfig;
   /**
    * How identity reaches backends (`auth.identity`), read at start: the gateway's signing keys
    * must outlive reloads. @default the defaults: identity headers and a `jwt` proof
@@ -88,7 +87,7 @@ export interface AppOptions {
   limitStore?: LimitStoreConfig;
   /** The shared Redis (`redis`), read at start. @default none */
   redis?: RedisConfig;
-  /** Time for the breakers (tests move it by hand). @default the monotonic clock */
+  /** Time for outlier detection and limits (tests move it by hand). @default the monotonic clock */
   clock?: Clock;
   /**
    * Wall-clock time in ms since the epoch, for credentials' `exp`, `nbf` and `iat` (tests pin
@@ -128,16 +127,20 @@ export function buildApp(options: AppOptions): App {
   // snapshot's outbound chain across reloads; so are the breakers' states.
   const dispatcher = new BackendDispatcher({ connections: 128, pipelining: 1 });
   const grpcChannels = new GrpcChannels();
-  const breakers = options.circuitBreaker?.enabled
-    ? new Breakers(
-        {
-          failureThreshold: options.circuitBreaker.failure_threshold,
-          openForMs: options.circuitBreaker.open_for,
-        },
-        options.clock ?? systemClock,
-        (backend, endpoint, state) => channels.breaker.publish({ scope, backend, endpoint, state }),
-      )
-    : undefined;
+  // Every backend's instances: balancing, outlier detection and retries; their records outlive
+  // snapshots, their settings follow the served config (below, at load and at each reload).
+  const upstreams: Upstreams = new Upstreams({
+    clock: options.clock ?? systemClock,
+    health: new HealthChecks({
+      dispatcher,
+      channels: grpcChannels,
+      checkGrpcHealth: checkHealth,
+      onChange: (key, address, healthy) => upstreams.markHealth(key, address, healthy),
+    }),
+    onEvent: (event) => {
+      if (channels.upstream.hasSubscribers) channels.upstream.publish({ ...event, scope });
+    },
+  });
   // Load shedding's gates: their counts outlive snapshots, their caps are each snapshot's.
   const gates = new Gates(
     (gate, kind) => {
@@ -189,7 +192,7 @@ export function buildApp(options: AppOptions): App {
     deps: {
       dispatcher,
       grpcChannels,
-      breakers,
+      upstreams,
       gates,
       jwks,
       limitStore,
@@ -198,7 +201,10 @@ export function buildApp(options: AppOptions): App {
       graph,
     },
   });
-  manager.on('reload', (outcome) => channels.reload.publish({ scope, ok: outcome.ok }));
+  manager.on('reload', (outcome) => {
+    if (outcome.ok && manager.current) upstreams.follow(manager.current.upstreams);
+    channels.reload.publish({ scope, ok: outcome.ok });
+  });
   const observability = options.observability ?? {};
   const metricsConfig = observability.metrics ?? MetricsConfig.parse({});
   const telemetry = new Telemetry({
@@ -436,7 +442,7 @@ export function buildApp(options: AppOptions): App {
       path,
       req.headers,
       Math.random,
-      breakers && ((route, backend) => breakers.refuses(route.name, backend.host)),
+      (_route, backend) => upstreams.refuses(backend.origin),
     );
     if (routed?.kind === 'route') {
       ctx.facts.route = routed.route.name;
@@ -507,7 +513,7 @@ export function buildApp(options: AppOptions): App {
     telemetry,
     async start() {
       await Promise.all([budgets.start(), apq.start()]);
-      await manager.load();
+      upstreams.follow((await manager.load()).upstreams);
       await engines.start();
       state = 'ready';
     },
@@ -536,6 +542,7 @@ export function buildApp(options: AppOptions): App {
     },
     async stop() {
       manager.stop();
+      upstreams.close();
       gatewayProof.close();
       jwks.close();
       await budgets.close();

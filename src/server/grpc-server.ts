@@ -258,6 +258,7 @@ async function callBackend(
       ),
       headers: backend.headerRules,
       ownHeaders: own,
+      idempotent: request.method === 'GET' || request.method === 'HEAD',
       origin: backend.origin,
       path: request.path,
       method: request.method as Dispatcher.HttpMethod,

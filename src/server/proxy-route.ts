@@ -53,6 +53,8 @@ export async function serveProxied(
       ctx,
       timeoutMs: route.config.timeout,
       headers: route.headerRules,
+      // A GET or HEAD may go again to another instance; a body-carrying method never does.
+      idempotent: (method === 'GET' || method === 'HEAD') && body === undefined,
       ownHeaders: forwarded,
       origin: backend.origin,
       path: `${backend.basePath}${path}${search}`,

@@ -62,6 +62,7 @@ export async function serveTranscoded(
     ctx,
     timeoutMs: route.timeout,
     headers: route.headerRules,
+    idempotent: route.idempotent,
     address: route.address,
     tls: route.tls,
     path: `/${route.rpc}`,

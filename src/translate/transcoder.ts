@@ -1,5 +1,6 @@
 import type protobuf from 'protobufjs';
 import { readChannelTls } from '../adapters/grpc/channels.ts';
+import { declaredIdempotent } from '../adapters/grpc/executor.ts';
 import { loadProtos, ProtoLoadError } from '../adapters/grpc/proto-schema.ts';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedTranscode } from '../config/load.ts';
@@ -30,6 +31,8 @@ export interface TranscodeRoute {
   readonly requestType: protobuf.Type;
   readonly responseType: protobuf.Type;
   readonly streaming: boolean;
+  /** A GET binding, or a method its proto declares idempotent: calls may be retried. */
+  readonly idempotent: boolean;
   readonly timeout: number;
   /** `host:port` of the backend. */
   readonly address: string;
@@ -123,6 +126,7 @@ export function createTranscoder(input: TranscoderInput): Transcoder {
             requestType,
             responseType,
             streaming: Boolean(method.responseStream),
+            idempotent: binding.httpMethod === 'GET' || declaredIdempotent(method),
             timeout: resolved.timeout,
             address: resolved.address,
             tls,

@@ -163,7 +163,6 @@ export async function startTestGateway(options: {
     },
     ...(loaded
       ? {
-          circuitBreaker: loaded.config.circuit_breaker,
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,

@@ -8,13 +8,14 @@ import { Agent } from 'undici';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
 import { UpstreamError } from '../../src/kernel/errors.ts';
 import type { BackendTarget, GrpcCall, HttpCall, Outbound } from '../../src/kernel/outbound.ts';
-import { Breakers } from '../../src/policies/traffic/breaker.ts';
+import { Upstreams } from '../../src/policies/traffic/upstream-registry.ts';
+import { upstreamSpec } from '../helpers/upstreams.ts';
 import { createOutbound } from '../../src/policies/traffic/chain.ts';
 import { chainContext } from '../helpers/context.ts';
 
 /**
- * The outbound chain against real loopback servers, with a breaker that opens on the first
- * failure: what counts against a backend is the backend's failure, never an answer that says
+ * The outbound chain against real loopback servers, with outlier detection that ejects on the
+ * first failure and no retries: what counts against a backend is the backend's failure, never an answer that says
  * no, and never a deadline the gateway cut. The chain is the same for every kind of backend
  * (subgraph, REST adapter, gRPC adapter, route, transcoded call, the gRPC port's REST call);
  * the tables run both transports.
@@ -97,14 +98,14 @@ describe('the outbound chain', () => {
   let rpc: Awaited<ReturnType<typeof startGrpc>>;
   const dispatcher = new Agent();
   const channels = new GrpcChannels();
-  const breakers = new Breakers({ failureThreshold: 1, openForMs: 60_000 }, { now: () => 0 });
+  const upstreams = new Upstreams({ clock: { now: () => 0 } });
   let outbound: Outbound;
   let endpoints = 0;
 
   before(async () => {
     http = await startHttp();
     rpc = await startGrpc();
-    outbound = createOutbound({ dispatcher, channels, breakers });
+    outbound = createOutbound({ dispatcher, channels, upstreams });
   });
 
   after(async () => {
@@ -117,8 +118,18 @@ describe('the outbound chain', () => {
 
   const contextFor = chainContext;
 
-  /** A backend name of its own per row, so each row starts with a closed circuit. */
+  const strict = {
+    outlier: { consecutive_failures: 1, base_ejection_time: 60_000 },
+    retries: { enabled: false },
+  };
+
+  /** Each row starts with fresh records: one failure ejects the backend's one instance. */
   function target(protocol: 'http' | 'grpc', address: string): BackendTarget {
+    upstreams.follow([]);
+    upstreams.follow([
+      upstreamSpec(`http://${http.address}`, strict),
+      upstreamSpec(rpc.address, strict),
+    ]);
     return { backend: `b${++endpoints}`, kind: 'rest', operation: 'probe', protocol, address };
   }
 
@@ -162,7 +173,9 @@ describe('the outbound chain', () => {
   };
 
   const opened = (call: { target: BackendTarget }) =>
-    breakers.stateOf(call.target.backend, call.target.address) === 'open';
+    Object.values(upstreams.describe()).find(
+      (u) => u.key === (call.target.protocol === 'http' ? `http://${http.address}` : rpc.address),
+    )?.instances[0]?.state === 'ejected';
 
   // [HTTP status, the backend failed?]: a 4xx is an answer; a 5xx is the backend's failure.
   const HTTP: [number, boolean][] = [
@@ -193,8 +206,9 @@ describe('the outbound chain', () => {
 
   test('a backend that cannot be reached is failing', async () => {
     const call = { ...httpCall('/status/200'), origin: 'http://127.0.0.1:1' };
+    upstreams.follow([upstreamSpec(call.origin, strict)]);
     await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'UPSTREAM_UNAVAILABLE' });
-    assert.equal(opened(call), true);
+    assert.equal(upstreams.describe()['127.0.0.1:1']?.instances[0]?.state, 'ejected');
   });
 
   test('a backend slower than its own timeout is failing', async () => {

@@ -85,7 +85,15 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
       _: unknown,
       args: Obj,
       ctx?: RequestContext,
-    ) => invoke(mapping.service, mapping.method, args, ctx, mapping.streaming);
+    ) =>
+      invoke(
+        mapping.service,
+        mapping.method,
+        args,
+        ctx,
+        mapping.streaming,
+        mapping.operation === 'query',
+      );
   }
 
   if (options.overlay) {
@@ -101,7 +109,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     for (const [where, call] of overlay.fields) {
       const [type = '', field = ''] = where.split('.');
       on(type)[field] = (parent: Obj, args: Obj, ctx?: RequestContext) =>
-        callWith(invoke, call, { parent, args }, ctx);
+        callWith(invoke, call, { parent, args }, ctx, type !== 'Mutation');
     }
     for (const [where, key] of overlay.references) {
       const [type = '', field = ''] = where.split('.');
@@ -110,7 +118,7 @@ export function createGrpcAdapter(options: GrpcAdapterOptions): AdapterSubgraph 
     const loaders = createEntityLoaders({
       subgraph: name,
       entities: overlay.entities,
-      call: (entity, values, ctx) => callWith(invoke, entity, values, ctx),
+      call: (entity, values, ctx) => callWith(invoke, entity, values, ctx, true),
     });
     for (const type of overlay.entities.keys()) {
       on(type).__resolveReference = (ref: Obj, ctx?: RequestContext) =>
@@ -151,6 +159,8 @@ type Invoke = (
   values: Obj,
   ctx: RequestContext | undefined,
   streaming: boolean,
+  /** The field only reads (a query's, an entity's): the call may be retried. */
+  reads: boolean,
 ) => Promise<unknown>;
 
 function render(templates: readonly (readonly [string, Template])[], values: Values): Obj {
@@ -164,9 +174,10 @@ async function callWith(
   call: GrpcCall,
   values: Values,
   ctx: RequestContext | undefined,
+  reads: boolean,
 ) {
   return select(
-    await invoke(call.service, call.method, render(call.request, values), ctx, false),
+    await invoke(call.service, call.method, render(call.request, values), ctx, false, reads),
     call.select,
   );
 }
@@ -174,7 +185,7 @@ async function callWith(
 function createInvoker(options: GrpcAdapterOptions, tls: ChannelTls | undefined): Invoke {
   const { name, source, outbound } = options;
   const rules: HeaderRules = { forward: source.forward_headers, set: source.headers };
-  return async (service, method, values, ctx, streaming) => {
+  return async (service, method, values, ctx, streaming, reads) => {
     const requestType = method.resolvedRequestType as protobuf.Type;
     const responseType = method.resolvedResponseType as protobuf.Type;
     const path = `/${service.fullName.slice(1)}/${method.name}`;
@@ -192,6 +203,7 @@ function createInvoker(options: GrpcAdapterOptions, tls: ChannelTls | undefined)
       ctx,
       timeoutMs: source.timeout,
       headers: rules,
+      idempotent: reads || declaredIdempotent(method),
       address: source.address,
       tls,
       path,
@@ -215,4 +227,13 @@ function createInvoker(options: GrpcAdapterOptions, tls: ChannelTls | undefined)
       throw errorForGrpcStatus(name, label, error.code, error.details ?? error.message);
     }
   };
+}
+
+/**
+ * The proto says a method may be called again without harm (`option idempotency_level =
+ * NO_SIDE_EFFECTS` or `IDEMPOTENT`, google/protobuf/descriptor.proto), whatever field calls it.
+ */
+export function declaredIdempotent(method: protobuf.Method): boolean {
+  const level = method.options?.['idempotency_level'] as unknown;
+  return level === 'NO_SIDE_EFFECTS' || level === 'IDEMPOTENT' || level === 1 || level === 2;
 }

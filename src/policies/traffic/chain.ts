@@ -19,8 +19,11 @@ import {
   type IdentityHeaderNames,
   type IdentityProof,
 } from '../../kernel/outbound.ts';
-import type { Breakers } from './breaker.ts';
+import { balance } from './balance.ts';
 import { limitConcurrency } from './concurrency.ts';
+import { detectOutliers } from './outlier.ts';
+import { retry } from './retry.ts';
+import type { Upstreams } from './upstream-registry.ts';
 import type { GateLimits, Gates } from './gate.ts';
 import { identityHeaders } from './identity.ts';
 import { DEFAULT_DEDUP, dedup, type DedupSettings } from './dedup.ts';
@@ -40,12 +43,17 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *   (the cache takes its place here: it sees the headers it keys on)
  *   dedup             identical read-only calls in flight together make one backend call, keyed
  *                     on every header above (identity included); the others get copies
- *   (balance and retry take their places here: each wraps every attempt below it)
+ *   retry             an idempotent call that failed before the backend acted (refused, reset,
+ *                     502/503/504, UNAVAILABLE) is tried again on another instance, after a
+ *                     jittered backoff, within the request's budget and the backend's retry budget
+ *   balance           picks the attempt's instance: round robin or least loaded, passing over
+ *                     ejected and unhealthy ones and the one a retry comes from
  *   publishAttempt    `gateway:call` on diagnostics_channel: logs, metrics and spans subscribe;
  *                     one event pair per attempt, so a retried call shows each try
  *   limitConcurrency  the backend's cap on attempts in flight and queued (`traffic`); past it the
- *                     call fails fast, published like any attempt, unseen by the breaker
- *   breaker           refuses calls to an endpoint whose circuit is open; learns from outcomes
+ *                     call fails fast, published like any attempt, unseen by outlier detection
+ *   detectOutliers    refuses an attempt when no instance takes calls (UPSTREAM_CIRCUIT_OPEN);
+ *                     counts each attempt's load and learns from its outcome, ejecting outliers
  *   transport         undici's pooled `request()` or a grpc-js channel
  *
  * docs/pipeline.md shows the same order; a test compares the two.
@@ -55,8 +63,12 @@ export interface OutboundDeps {
   /** undici keep-alive pools, one per origin, shared across snapshots. */
   dispatcher: Dispatcher;
   channels: GrpcChannelPool;
-  /** Circuit breakers, when configured: their state outlives snapshots. */
-  breakers?: Breakers | undefined;
+  /**
+   * Every backend's instances, balancing, outlier detection and retry settings: the running
+   * gateway's, their state outliving snapshots. None: calls go where their call sites say, once
+   * (a standalone command).
+   */
+  upstreams?: Upstreams | undefined;
   /**
    * The names identity travels under, and the proof backends check (none: no proof sent).
    * @default the default names, no proof
@@ -77,7 +89,7 @@ export interface OutboundDeps {
 
 /** The interceptors of a chain, outermost first: the order above, as data. */
 export function interceptorsOf(
-  deps: Pick<OutboundDeps, 'breakers' | 'identity' | 'dedup' | 'load'>,
+  deps: Pick<OutboundDeps, 'upstreams' | 'identity' | 'dedup' | 'load'>,
 ): NamedInterceptor[] {
   const names = deps.identity?.names ?? DEFAULT_IDENTITY_NAMES;
   return [
@@ -88,11 +100,17 @@ export function interceptorsOf(
       wrap: identityHeaders(names, deps.identity?.proof),
     },
     { name: 'dedup', wrap: dedup(deps.dedup ?? DEFAULT_DEDUP, names.proof) },
+    ...(deps.upstreams
+      ? [
+          { name: 'retry', wrap: retry(deps.upstreams) },
+          { name: 'balance', wrap: balance(deps.upstreams) },
+        ]
+      : []),
     { name: 'publishAttempt', wrap: publishAttempt },
     ...(deps.load
       ? [{ name: 'limitConcurrency', wrap: limitConcurrency(deps.load.gates, deps.load.limitsOf) }]
       : []),
-    ...(deps.breakers ? [{ name: 'breaker', wrap: deps.breakers.intercept }] : []),
+    ...(deps.upstreams ? [{ name: 'detectOutliers', wrap: detectOutliers }] : []),
   ];
 }
 
@@ -128,6 +146,12 @@ function exchangeOf(
     rules: call.headers,
     own: call.ownHeaders,
     headers: {},
+    origin: undefined,
+    address: undefined,
+    tls: undefined,
+    upstream: undefined,
+    instance: undefined,
+    retryStatus: undefined,
     timeoutMs: call.timeoutMs,
     budgetCut: false,
     outcome: 'ok',

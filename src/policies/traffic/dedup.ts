@@ -78,7 +78,13 @@ export function dedup(settings: DedupSettings, proofHeader: string): Interceptor
   return (next) => {
     const run: Handler = (exchange) => {
       const ex = exchange as HttpExchange;
-      if (ex.target.protocol !== 'http' || ex.call.idempotent !== true) return next(exchange);
+      // A route's answer is the client's to stream, never a copy held in memory for others.
+      if (
+        ex.target.protocol !== 'http' ||
+        ex.call.idempotent !== true ||
+        ex.target.kind === 'route'
+      )
+        return next(exchange);
       if (!enabledFor(ex.target.backend)) return next(exchange);
       const key = keyOf(ex, proofHeader);
       const flight = flights.get(key);

@@ -17,7 +17,7 @@ import type {
 
 /**
  * The end of the chain: the one place a request leaves the process, over undici's keep-alive
- * pools or a grpc-js channel. Besides sending, it judges each exchange for the breakers: did
+ * pools or a grpc-js channel. Besides sending, it judges each exchange for outlier detection: did
  * the *backend* fail (unreachable, too slow on its own bound, a 5xx or its gRPC equivalents,
  * an answer that could not be used), or did it answer, if only to say no (a 4xx, NOT_FOUND,
  * ALREADY_EXISTS...)? A client error is an answer, and a deadline the gateway cut is the
@@ -81,7 +81,7 @@ export async function sendHttp(dispatcher: Dispatcher, exchange: HttpExchange): 
     let answer: Dispatcher.ResponseData;
     try {
       answer = await dispatcher.request({
-        origin: call.origin,
+        origin: exchange.origin ?? call.origin,
         path: call.path,
         method: call.method,
         headers: exchange.headers,
@@ -93,6 +93,13 @@ export async function sendHttp(dispatcher: Dispatcher, exchange: HttpExchange): 
     }
     exchange.status = answer.statusCode;
     exchange.backendFailed = httpStatusFailed(answer.statusCode);
+    // A status `retry` takes another attempt for never reaches the call site: read and dropped.
+    if (exchange.retryStatus?.(answer.statusCode)) {
+      await answer.body.dump().catch(() => {});
+      throw new UpstreamError(exchange.target.backend, `answered HTTP ${answer.statusCode}`, {
+        status: answer.statusCode,
+      });
+    }
     try {
       return await exchange.read({
         status: answer.statusCode,
@@ -135,7 +142,7 @@ function metadataOf(headers: Readonly<Record<string, string>>): grpc.Metadata {
   return metadata;
 }
 
-/** Judges a failed gRPC call for the breakers and hands the ServiceError back. */
+/** Judges a failed gRPC call for outlier detection and hands the ServiceError back. */
 function judged(exchange: ChainExchange, error: grpc.ServiceError): grpc.ServiceError {
   exchange.status = error.code;
   exchange.backendFailed =
@@ -170,7 +177,7 @@ export function sendGrpcUnary(
     let reply: Record<string, unknown> | undefined;
     let headers = new grpc.Metadata();
     const pending = channels
-      .get(call.address, call.tls)
+      .get(exchange.address ?? call.address, exchange.tls ?? call.tls)
       .makeUnaryRequest(...callArgs(exchange), (error, response) => {
         if (error) reject(judged(exchange, error));
         else reply = response as Record<string, unknown>;
@@ -202,7 +209,7 @@ export function sendGrpcStream(
   return new Promise((resolve, reject) => {
     let stopped = false;
     const stream = channels
-      .get(call.address, call.tls)
+      .get(exchange.address ?? call.address, exchange.tls ?? call.tls)
       .makeServerStreamRequest(...callArgs(exchange));
     const stop = () => {
       if (stopped) return;

@@ -22,7 +22,9 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   metrics.recordActualCost('web', 4);
   metrics.recordReload(true);
   metrics.recordCacheLookup('document', true);
-  metrics.recordBreaker('users', '127.0.0.1:4201', 'open');
+  metrics.recordInstance('users', '127.0.0.1:4201', 'ejected', 'consecutive_failures');
+  metrics.recordRetry('users', 'unavailable', false);
+  metrics.recordRetry('users', 'unavailable', true);
   metrics.recordLimitStoreUp('redis', true);
   metrics.recordLimitStoreFallback('redis');
   metrics.recordApqStoreUp(true);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STAGES } from '../../../src/gateway/pipeline.ts';
-import { Breakers } from '../../../src/policies/traffic/breaker.ts';
+import { Upstreams } from '../../../src/policies/traffic/upstream-registry.ts';
 import { interceptorsOf } from '../../../src/policies/traffic/chain.ts';
 import { Gates } from '../../../src/policies/traffic/gate.ts';
 import { TrafficConfig } from '../../../src/config/schema.ts';
@@ -37,7 +37,7 @@ test('docs/pipeline.md lists the stages in the order STAGES runs them', () => {
 
 test('docs/pipeline.md lists the outbound interceptors in the order the chain composes them', () => {
   const all = interceptorsOf({
-    breakers: new Breakers({ failureThreshold: 1, openForMs: 1 }, { now: () => 0 }),
+    upstreams: new Upstreams({ clock: { now: () => 0 } }),
     load: { gates: new Gates(), limitsOf: () => TrafficConfig.parse({}).backends },
   });
   assert.deepEqual(

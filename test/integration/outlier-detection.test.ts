@@ -10,8 +10,8 @@ import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 
 /**
- * A backend that is broken (HTTP 500) or healthy on demand, and counts what reaches it: the
- * circuit's whole point is the calls that do not.
+ * A backend that is broken (HTTP 500) or healthy on demand, and counts what reaches it: an
+ * ejection's whole point is the calls that do not.
  */
 async function startSwitchableBackend(healthyBody: string) {
   const state = { healthy: false, hits: 0, status: 500 };
@@ -38,14 +38,14 @@ async function startSwitchableBackend(healthyBody: string) {
   };
 }
 
-/** `config` with breakers (3 failures in a row, 30 s open), on a clock the test moves. */
-async function startGatewayWithBreakers(config: Record<string, unknown>, clock: { ms: number }) {
+/** `config` with outlier detection (3 failures in a row, 30 s out), on a clock the test moves. */
+async function startGatewayWithOutliers(config: Record<string, unknown>, clock: { ms: number }) {
   const project = await writeProject([]);
   await project.write(
     'supergraph.yaml',
     stringify({
       ...config,
-      circuit_breaker: { enabled: true, failure_threshold: 3, open_for: '30s' },
+      traffic: { outlier_detection: { consecutive_failures: 3, base_ejection_time: '30s' } },
     }),
   );
   const gateway = await startTestGateway({
@@ -61,17 +61,17 @@ async function startGatewayWithBreakers(config: Record<string, unknown>, clock: 
   };
 }
 
-describe('circuit breakers', () => {
+describe('outlier detection of single-instance backends (the circuit breaker case)', () => {
   let subgraph: Awaited<ReturnType<typeof startSwitchableBackend>>;
   let rest: Awaited<ReturnType<typeof startSwitchableBackend>>;
-  let env: Awaited<ReturnType<typeof startGatewayWithBreakers>>;
+  let env: Awaited<ReturnType<typeof startGatewayWithOutliers>>;
   let gateway: TestGateway;
   const clock = { ms: 0 };
 
   before(async () => {
     subgraph = await startSwitchableBackend(JSON.stringify({ data: { hello: 'world' } }));
     rest = await startSwitchableBackend(JSON.stringify({ ok: true }));
-    env = await startGatewayWithBreakers(
+    env = await startGatewayWithOutliers(
       {
         subgraphs: {
           flaky: {
@@ -106,7 +106,7 @@ describe('circuit breakers', () => {
     }
   });
 
-  test('a failing subgraph is called failure_threshold times, then refused without a call', async () => {
+  test('a failing subgraph is called consecutive_failures times, then refused without a call', async () => {
     for (let i = 0; i < 3; i++) assert.equal(codeOf(await hello()), 'UPSTREAM_ERROR');
     assert.equal(subgraph.state.hits, 3);
 
@@ -115,22 +115,25 @@ describe('circuit breakers', () => {
     assert.equal(codeOf(refused), 'UPSTREAM_CIRCUIT_OPEN');
     assert.equal(refused.json.errors[0].extensions.subgraph, 'flaky');
     assert.deepEqual(refused.json.data, { hello: null });
-    assert.equal(subgraph.state.hits, 3, 'the open circuit made no call');
+    assert.equal(subgraph.state.hits, 3, 'the ejected instance got no call');
 
     const line = gateway.logs.lines.findLast((l) => l.msg === 'request') as any;
     assert.deepEqual(
       line.calls.map((c: any) => [c.backend, c.outcome]),
       [['flaky', 'UPSTREAM_CIRCUIT_OPEN']],
     );
-    assert.ok(gateway.logs.lines.some((l) => l.msg?.toString().startsWith('circuit opened')));
+    const ejected = gateway.logs.lines.find((l) => l.msg === 'backend instance ejected') as any;
+    assert.equal(ejected?.backend, 'flaky');
+    assert.equal(ejected?.reason, 'consecutive_failures');
+    assert.equal(ejected?.forMs, 30_000);
     const text = await metrics();
     assert.match(
       text,
-      /gateway_circuit_breaker_state\{backend="flaky",endpoint="[^"]+",state="open"\} 1/,
+      /gateway_backend_instance_state\{backend="flaky",instance="[^"]+",state="ejected"\} 1/,
     );
     assert.match(
       text,
-      /gateway_circuit_breaker_state\{backend="flaky",endpoint="[^"]+",state="closed"\} 0/,
+      /gateway_backend_instance_state\{backend="flaky",instance="[^"]+",state="healthy"\} 0/,
     );
     assert.match(
       text,
@@ -138,7 +141,7 @@ describe('circuit breakers', () => {
     );
   });
 
-  test('after open_for a trial call reaches the recovered subgraph and closes the circuit', async () => {
+  test('after base_ejection_time the instance is re-admitted and the recovered subgraph answers', async () => {
     subgraph.state.healthy = true;
     clock.ms += 30_000;
     const trial = await hello();
@@ -148,41 +151,47 @@ describe('circuit breakers', () => {
     const text = await metrics();
     assert.match(
       text,
-      /gateway_circuit_breaker_state\{backend="flaky",endpoint="[^"]+",state="closed"\} 1/,
+      /gateway_backend_instance_state\{backend="flaky",instance="[^"]+",state="healthy"\} 1/,
     );
     assert.match(
       text,
-      /gateway_circuit_breaker_transitions_total\{backend="flaky",endpoint="[^"]+",state="half_open"\} 1/,
+      /gateway_backend_ejections_total\{backend="flaky",instance="[^"]+",reason="consecutive_failures"\} 1/,
     );
   });
 
-  test('a REST route’s backend answering 5xx opens its circuit: 503 with a Status body', async () => {
+  test('a REST route’s backend answering 5xx is ejected: 503 with a Status body', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await get(`${gateway.origin}/api/x`)).status, 500);
     const refused = await get(`${gateway.origin}/api/x`);
     assert.equal(refused.status, 503);
     assert.equal(refused.json.code, 14, 'google.rpc.Code UNAVAILABLE');
     assert.equal(refused.json.details[0].reason, 'UPSTREAM_CIRCUIT_OPEN');
     assert.equal(rest.state.hits, 3);
-    // The subgraph's circuit is its own: still closed.
+    // The subgraph's instance is its own: still taking calls.
     assert.deepEqual((await hello()).json, { data: { hello: 'world' } });
   });
 
-  test('a trial that fails opens the circuit again', async () => {
+  test('a re-admitted instance that fails again is ejected twice as long', async () => {
     clock.ms += 30_000;
-    assert.equal((await get(`${gateway.origin}/api/x`)).status, 500, 'the trial reached it');
-    assert.equal(rest.state.hits, 4);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await get(`${gateway.origin}/api/x`)).status, 500, 're-admitted: reached');
+    assert.equal(rest.state.hits, 6);
     assert.equal((await get(`${gateway.origin}/api/x`)).status, 503);
-    assert.equal(rest.state.hits, 4);
+    const second = gateway.logs.lines.findLast((l) => l.msg === 'backend instance ejected') as any;
+    assert.equal(second?.backend, 'flaky-api');
+    assert.equal(second?.forMs, 60_000, 'the second ejection: 2 × base_ejection_time');
     rest.state.healthy = true;
+    clock.ms += 30_000;
+    assert.equal((await get(`${gateway.origin}/api/x`)).status, 503, 'still out after 30 s');
+    assert.equal(rest.state.hits, 6);
     clock.ms += 30_000;
     assert.equal((await get(`${gateway.origin}/api/x`)).status, 200);
   });
 });
 
-describe('circuit breakers and a route’s weighted backends', () => {
+describe('outlier detection and a route’s weighted backends', () => {
   let good: Awaited<ReturnType<typeof startSwitchableBackend>>;
   let bad: Awaited<ReturnType<typeof startSwitchableBackend>>;
-  let env: Awaited<ReturnType<typeof startGatewayWithBreakers>>;
+  let env: Awaited<ReturnType<typeof startGatewayWithOutliers>>;
   let gateway: TestGateway;
   const clock = { ms: 0 };
 
@@ -190,7 +199,7 @@ describe('circuit breakers and a route’s weighted backends', () => {
     good = await startSwitchableBackend(JSON.stringify({ ok: true }));
     good.state.healthy = true;
     bad = await startSwitchableBackend(JSON.stringify({ ok: true }));
-    env = await startGatewayWithBreakers(
+    env = await startGatewayWithOutliers(
       {
         subgraphs: {
           stub: {
@@ -212,13 +221,13 @@ describe('circuit breakers and a route’s weighted backends', () => {
     await bad.close();
   });
 
-  test('an open backend gets no traffic while its pair takes it all, and rejoins after a good trial', async () => {
-    // Half the requests reach the failing backend (at random) until its circuit opens.
+  test('an ejected backend gets no traffic while its pair takes it all, and rejoins after its ejection', async () => {
+    // Half the requests reach the failing backend (at random) until it is ejected.
     let attempts = 0;
     while (bad.state.hits < 3 && attempts++ < 200) await get(`${gateway.origin}/api/x`);
     assert.equal(bad.state.hits, 3);
     for (let i = 0; i < 20; i++) assert.equal((await get(`${gateway.origin}/api/x`)).status, 200);
-    assert.equal(bad.state.hits, 3, 'the open backend was passed over, not failed fast');
+    assert.equal(bad.state.hits, 3, 'the ejected backend was passed over, not failed fast');
 
     bad.state.healthy = true;
     clock.ms += 30_000;
@@ -231,13 +240,13 @@ describe('circuit breakers and a route’s weighted backends', () => {
 });
 
 /**
- * The demo graph (its config enables breakers, 5 failures in a row) asked six times in a row for
- * things that do not exist, on every kind of backend: each answer is a 404 or NOT_FOUND, an
- * answer and not a failure, so no circuit opens and the sixth request still reaches its backend.
+ * The demo graph (outlier detection on by default, 5 failures in a row) asked six times in a row
+ * for things that do not exist, on every kind of backend: each answer is a 404 or NOT_FOUND, an
+ * answer and not a failure, so nothing is ejected and the sixth request still reaches its backend.
  * (The other client statuses, 405 to 429 and ALREADY_EXISTS to CANCELLED, are tabled against the
  * outbound chain itself in outbound-chain.test.ts: every kind of backend goes through it.)
  */
-describe('circuit breakers over the demo graph: a client error is an answer on every kind of backend', () => {
+describe('outlier detection over the demo graph: a client error is an answer on every kind of backend', () => {
   let backends: DemoBackends;
   let gateway: TestGateway;
 
@@ -297,9 +306,10 @@ describe('circuit breakers over the demo graph: a client error is an answer on e
     }
   });
 
-  test('and no circuit opened', async () => {
+  test('and nothing was ejected', async () => {
     const text = (await get(`${gateway.origin}/metrics`)).text;
-    assert.doesNotMatch(text, /gateway_circuit_breaker_state\{[^}]*state="open"\} 1/);
+    assert.match(text, /gateway_backend_instance_state\{backend="users",[^}]*state="healthy"\} 1/);
+    assert.doesNotMatch(text, /gateway_backend_instance_state\{[^}]*state="ejected"\} 1/);
     assert.doesNotMatch(text, /UPSTREAM_CIRCUIT_OPEN/);
     // The transcoded 404s are counted under their binding and their code, not as ok.
     assert.match(
