@@ -20,7 +20,7 @@ const ORDERS: BackendCall = { ...USERS, backend: 'orders' };
 
 /** The outcomes these tables use that the transport counts as the backend's failure. */
 const BACKEND_FAILURES = new Set<string>([
-  ErrorCode.UPSTREAM_TIMEOUT,
+  ErrorCode.GATEWAY_TIMEOUT,
   ErrorCode.UPSTREAM_UNAVAILABLE,
   ErrorCode.UPSTREAM_ERROR,
 ]);
@@ -51,7 +51,7 @@ function breakers() {
 test('failures below the threshold, answers a client caused, and successes keep it closed', () => {
   const { set, call } = breakers();
   for (const outcome of [
-    ErrorCode.UPSTREAM_TIMEOUT,
+    ErrorCode.GATEWAY_TIMEOUT,
     ErrorCode.UPSTREAM_UNAVAILABLE,
     'ok', // resets the run
     ErrorCode.UPSTREAM_ERROR,
@@ -75,7 +75,7 @@ test('consecutive failures open the circuit of that endpoint only', () => {
 
 test('the refusal is an UPSTREAM_CIRCUIT_OPEN field error naming the backend', () => {
   const { set, call } = breakers();
-  for (let i = 0; i < 3; i++) call(USERS, ErrorCode.UPSTREAM_TIMEOUT);
+  for (let i = 0; i < 3; i++) call(USERS, ErrorCode.GATEWAY_TIMEOUT);
   assert.throws(
     () => set.admit(USERS),
     (error: CircuitOpenError) => {
@@ -115,7 +115,7 @@ test('a failed trial opens the circuit for another open_for', () => {
   const { set, clock, call } = breakers();
   for (let i = 0; i < 3; i++) call(USERS, ErrorCode.UPSTREAM_ERROR);
   clock.now = 1_000;
-  assert.equal(call(USERS, ErrorCode.UPSTREAM_TIMEOUT), 'made');
+  assert.equal(call(USERS, ErrorCode.GATEWAY_TIMEOUT), 'made');
   assert.equal(set.stateOf('users', '10.0.0.1:8080'), 'open');
   clock.now = 1_999;
   assert.equal(call(USERS, 'ok'), 'refused');
