@@ -15,6 +15,8 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * MAX_DIRECTIVES_LIMIT are ours, named after them. Cost refusals use the Router's demand
  * control codes: COST_ESTIMATED_TOO_EXPENSIVE, and COST_QUERY_PARSE_FAILURE for a field that
  * breaks `@listSize(requireOneSlicingArgument:)` (apollo-router/src/plugins/demand_control/mod.rs).
+ * Timeouts use Router 2's GATEWAY_TIMEOUT, for a backend that timed out (its fields fail) and for
+ * the request's own timeout (504) alike (apollo-router/src/plugins/traffic_shaping/mod.rs).
  */
 export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
@@ -51,7 +53,7 @@ export const ErrorCode = {
   RATE_LIMIT_UNAVAILABLE: 'RATE_LIMIT_UNAVAILABLE',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
-  UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
+  GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
   UPSTREAM_ERROR: 'UPSTREAM_ERROR',
   UPSTREAM_CIRCUIT_OPEN: 'UPSTREAM_CIRCUIT_OPEN',
   SERVER_OVERLOADED: 'SERVER_OVERLOADED',
@@ -108,7 +110,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 503,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
-  [ErrorCode.UPSTREAM_TIMEOUT]: 504,
+  // A backend's timeout ends only its fields (a partial 200); the request's own timeout ends
+  // the request (RequestTimeoutError), and that is when 504 is the response's status.
+  [ErrorCode.GATEWAY_TIMEOUT]: 504,
   [ErrorCode.UPSTREAM_ERROR]: 502,
   [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 503,
   // Load shedding (`traffic`): the gateway, or its share of one backend, is at its cap. 503 with
@@ -158,7 +162,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
-  [ErrorCode.UPSTREAM_TIMEOUT]: 4, // DEADLINE_EXCEEDED
+  [ErrorCode.GATEWAY_TIMEOUT]: 4, // DEADLINE_EXCEEDED
   [ErrorCode.UPSTREAM_ERROR]: 2, // UNKNOWN: the backend's answer said nothing usable
   [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SERVER_OVERLOADED]: 14, // UNAVAILABLE: retryable, with pushback (gRFC A6)
@@ -176,7 +180,7 @@ export const CODE_OF_GRPC_STATUS: Readonly<Partial<Record<number, ErrorCode>>> =
   16: ErrorCode.UNAUTHENTICATED,
   7: ErrorCode.FORBIDDEN, // PERMISSION_DENIED
   8: ErrorCode.UPSTREAM_RATE_LIMITED, // RESOURCE_EXHAUSTED: the backend's limit, not ours
-  4: ErrorCode.UPSTREAM_TIMEOUT, // DEADLINE_EXCEEDED
+  4: ErrorCode.GATEWAY_TIMEOUT, // DEADLINE_EXCEEDED
   14: ErrorCode.UPSTREAM_UNAVAILABLE, // UNAVAILABLE
 };
 
@@ -297,17 +301,35 @@ export class UpstreamUnavailableError extends GatewayError {
   }
 }
 
-/** A subgraph or backend did not answer within its timeout. */
+/**
+ * A subgraph or backend did not answer within its timeout: its fields fail, the rest of the
+ * answer stands. GATEWAY_TIMEOUT, as Apollo Router codes a subgraph or connector that timed out.
+ */
 export class UpstreamTimeoutError extends GatewayError {
   constructor(subgraph: string, timeoutMs: number, cause?: unknown) {
     super(
-      ErrorCode.UPSTREAM_TIMEOUT,
+      ErrorCode.GATEWAY_TIMEOUT,
       `Subgraph "${subgraph}" did not answer within ${timeoutMs} ms.`,
       {
         subgraph,
         cause,
       },
     );
+  }
+}
+
+/**
+ * The request's own budget (`server.request_timeout`) ran out before its answer was ready: the
+ * whole request ends with 504 and GATEWAY_TIMEOUT, as Apollo Router answers when its router
+ * timeout (`traffic_shaping.router.timeout`) elapses. No partial data: what was fetched so far
+ * may be missing any field.
+ */
+export class RequestTimeoutError extends GatewayError {
+  constructor(timeoutMs: number, cause?: unknown) {
+    super(ErrorCode.GATEWAY_TIMEOUT, `The request did not complete within ${timeoutMs} ms.`, {
+      cause,
+      requestLevel: true,
+    });
   }
 }
 

@@ -58,6 +58,7 @@ import { ClientAddresses } from './client-address.ts';
 import { renderLandingPage } from './landing-page.ts';
 import { lingerAfterAnswer } from './linger.ts';
 import { serveProxied } from './proxy-route.ts';
+import { asRequestTimeout, withinBudget } from './request-budget.ts';
 import { sendGraphQLError, sendStatusError } from './respond.ts';
 import { serveTranscoded } from './transcode-route.ts';
 
@@ -356,7 +357,7 @@ export function buildApp(options: AppOptions): App {
         const auth = ctx.snapshot.clients.atEndpoint(ctx.path)?.authMode;
         if (auth !== undefined) ctx.authMode = auth;
       }
-      await inbound.admit(ctx);
+      await withinBudget(ctx, inbound.admit(ctx));
       applyResponseHeaders(res, ctx);
       // A stage answered in place of the endpoint (a CORS preflight): its status, no body.
       if (ctx.reply) {
@@ -390,12 +391,15 @@ export function buildApp(options: AppOptions): App {
       }
       await serveGraphQL(req, res, ctx, search);
     } catch (caught) {
-      const error =
+      // A route's or transcoded call's timeout at the end of the budget is the request's.
+      const error = asRequestTimeout(
+        ctx,
         caught instanceof GatewayError
           ? caught
           : new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.', {
               cause: caught,
-            });
+            }),
+      );
       logger[logLevelOf(error.code)](
         {
           err: ensureError(error.originalError ?? caught),

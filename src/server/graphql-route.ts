@@ -8,6 +8,7 @@ import { resolveDocument, resolveSearch } from '../gateway/trusted-documents.ts'
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
 import { serveBatch } from './graphql-batch.ts';
 import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
+import { cutByBudget, requestTimeout, withinBudget } from './request-budget.ts';
 import { graphQLMediaType } from './respond.ts';
 
 export interface GraphQLRouteOptions {
@@ -56,7 +57,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
           search: method === 'GET' ? resolveSearch(search, trusted) : search,
           body,
         };
-    const response = await execute(request, ctx);
+    const response = await withinBudget(ctx, execute(request, ctx));
+    if (cutByBudget(ctx)) throw requestTimeout(ctx);
     for (const [name, value] of response.headers) res.setHeader(name, value);
     // Over Apollo Server's headers: what the operation stages set (the request stages' were
     // written before the body was read; setting them again is harmless).
@@ -93,7 +95,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const contentType = graphQLMediaType(headers.get('accept'));
     const operationHeaders = new HeaderMap(headers);
     operationHeaders.set('accept', contentType.split(';')[0] as string);
-    const text = await serveBatch(body, ctx, batching, async (operation, operationCtx) => {
+    const batch = serveBatch(body, ctx, batching, async (operation, operationCtx) => {
       let resolved = operation;
       try {
         const refused = persistedQueryError(operation);
@@ -108,6 +110,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       const request = { method: 'POST', headers: operationHeaders, search, body: resolved };
       return resultText(await execute(request, operationCtx));
     });
+    // The request's timeout ends the whole batch, as it ends one operation.
+    const text = await withinBudget(ctx, batch);
+    if (cutByBudget(ctx)) throw requestTimeout(ctx);
     // Apollo Server's own headers of each operation are its content type (the batch's, set
     // here) and cache hints, which no HTTP cache applies to a POST; the operation stages' headers
     // are in the request's shared map.

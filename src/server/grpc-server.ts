@@ -26,6 +26,7 @@ import {
 } from '../translate/grpc-to-rest.ts';
 import type { Inbound } from './inbound.ts';
 import { addressOfGrpcPeer } from './client-address.ts';
+import { asRequestTimeout, withinBudget } from './request-budget.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -184,12 +185,14 @@ async function serve(
     return md;
   };
   try {
-    await options.inbound.admit(ctx);
-    const reply = await callBackend(ctx, method, call);
+    await withinBudget(ctx, options.inbound.admit(ctx));
+    const reply = await withinBudget(ctx, callBackend(ctx, method, call));
     call.sendMetadata(answer(new grpc.Metadata()));
     callback(null, reply);
     options.inbound.close(ctx, grpc.status.OK, 'ok');
-  } catch (caught) {
+  } catch (thrown) {
+    // The REST call's timeout at the end of the budget is the request's (DEADLINE_EXCEEDED).
+    const caught = thrown instanceof GatewayError ? asRequestTimeout(ctx, thrown) : thrown;
     let code: grpc.status;
     let details: string;
     if (caught instanceof FrontError) {

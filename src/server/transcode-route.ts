@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as grpc from '@grpc/grpc-js';
+import { type Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { messageCodec } from '../adapters/grpc/codec.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, RequestError } from '../kernel/errors.ts';
@@ -10,6 +10,7 @@ import { buildRequestMessage } from '../translate/transcode-request.ts';
 import { metadataHeaders, responseJson } from '../translate/transcode-response.ts';
 import type { TranscodeRoute } from '../translate/transcoder.ts';
 import { mediaTypeOf, parseJson, readBody } from './read-body.ts';
+import { budgetSpent, requestTimeout } from './request-budget.ts';
 import { sendJson } from './respond.ts';
 
 export interface TranscodeOptions {
@@ -76,9 +77,9 @@ export async function serveTranscoded(
       emitDefaults: config.emit_defaults,
       useProtoNames: config.use_proto_names,
     });
-  const failure = (error: grpc.ServiceError) =>
+  const failure = (error: ServiceError) =>
     statusOfGrpcError(error.code, error.details ?? error.message, ctx.correlationId, options.mask);
-  const passHeaders = (metadata: readonly grpc.Metadata[]) => {
+  const passHeaders = (metadata: readonly Metadata[]) => {
     for (const [name, value] of metadataHeaders(metadata, config.response_headers))
       res.setHeader(name, value);
   };
@@ -92,6 +93,7 @@ export async function serveTranscoded(
       sendJson(res, 200, json(message));
     } catch (error) {
       if (!isServiceError(error)) throw error;
+      if (cutByDeadline(ctx, error)) throw requestTimeout(ctx, error);
       passHeaders([error.metadata]);
       const answer = failure(error);
       ctx.facts.errorCodes.add(String(answer.body.details[0]?.reason ?? ErrorCode.UPSTREAM_ERROR));
@@ -126,6 +128,7 @@ export async function serveTranscoded(
     res.end();
   } catch (error) {
     if (!isServiceError(error)) throw error;
+    if (!res.headersSent && cutByDeadline(ctx, error)) throw requestTimeout(ctx, error);
     const answer = failure(error);
     ctx.facts.errorCodes.add(String(answer.body.details[0]?.reason ?? ErrorCode.UPSTREAM_ERROR));
     if (!res.headersSent) {
@@ -134,6 +137,11 @@ export async function serveTranscoded(
     }
     res.end(`${JSON.stringify({ error: answer.body })}\n`);
   }
+}
+
+/** A call the request's budget cut: the request's timeout, not the backend's DEADLINE_EXCEEDED. */
+function cutByDeadline(ctx: RequestContext, error: ServiceError): boolean {
+  return error.code === GrpcStatus.DEADLINE_EXCEEDED && budgetSpent(ctx);
 }
 
 /** The JSON body of a binding that takes one; empty is "no body" (all fields default). */

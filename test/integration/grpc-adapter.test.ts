@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { MAPPING_PROTOS, startMappingServer } from '../fixtures/protos/mapping-server.ts';
+import { mappingSource, startMappingServer } from '../fixtures/protos/mapping-server.ts';
 import { GrpcChannels } from '../../src/adapters/grpc/channels.ts';
 import { checkHealth } from '../../src/adapters/grpc/health.ts';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
@@ -24,15 +24,11 @@ describe('a gRPC service as a subgraph', () => {
       stringify({
         subgraphs: {
           mapping: {
-            source: {
-              kind: 'grpc',
-              address: service.address,
-              protos: ['mapping/v1/mapping.proto'],
-              include_dirs: [MAPPING_PROTOS],
+            source: mappingSource(service.address, {
               timeout: '300ms',
               max_stream_messages: 3,
               methods: { Slow: 'query' },
-            },
+            }),
           },
         },
       }),
@@ -178,7 +174,7 @@ describe('a gRPC service as a subgraph', () => {
     [16, 'UNAUTHENTICATED', 'UNAUTHENTICATED'],
     [7, 'PERMISSION_DENIED', 'FORBIDDEN'],
     [8, 'RESOURCE_EXHAUSTED', 'UPSTREAM_RATE_LIMITED'],
-    [4, 'DEADLINE_EXCEEDED', 'UPSTREAM_TIMEOUT'],
+    [4, 'DEADLINE_EXCEEDED', 'GATEWAY_TIMEOUT'],
     [14, 'UNAVAILABLE', 'UPSTREAM_UNAVAILABLE'],
     [13, 'INTERNAL', 'UPSTREAM_ERROR'],
     [12, 'UNIMPLEMENTED', 'UPSTREAM_ERROR'],
@@ -200,9 +196,9 @@ describe('a gRPC service as a subgraph', () => {
     });
   }
 
-  test('a call past the deadline is UPSTREAM_TIMEOUT', async () => {
+  test('a call past the deadline is GATEWAY_TIMEOUT', async () => {
     const res = await post(gateway.url, { query: '{ slow(millis: 2000) { aString } }' });
-    assert.equal(res.json.errors[0].extensions.code, 'UPSTREAM_TIMEOUT');
+    assert.equal(res.json.errors[0].extensions.code, 'GATEWAY_TIMEOUT');
     assert.equal(res.json.errors[0].extensions.grpcStatus, 'DEADLINE_EXCEEDED');
   });
 
@@ -213,7 +209,7 @@ describe('a gRPC service as a subgraph', () => {
     });
     try {
       const res = await post(tight.url, { query: '{ slow(millis: 3000) { aString } }' });
-      assert.equal(res.json.errors[0].extensions.code, 'UPSTREAM_TIMEOUT');
+      assert.equal(res.json.errors[0].extensions.code, 'GATEWAY_TIMEOUT');
       // The source allows 300 ms here and the request 400 ms: the backend saw the smaller.
       const budget = service.budgets.at(-1)!;
       assert.ok(budget > 0 && budget <= 300, `deadline ${budget} ms`);

@@ -213,20 +213,20 @@ describe('the outbound chain', () => {
 
   test('a backend slower than its own timeout is failing', async () => {
     const call = httpCall('/status/200?delay=300', { timeoutMs: 50 });
-    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'UPSTREAM_TIMEOUT' });
+    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'GATEWAY_TIMEOUT' });
     assert.equal(opened(call), true);
   });
 
   test('a call cut by the request’s own budget does not count against the backend', async () => {
     const call = httpCall('/status/200?delay=300', { ctx: contextFor(50) });
-    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'UPSTREAM_TIMEOUT' });
+    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'GATEWAY_TIMEOUT' });
     assert.equal(opened(call), false);
   });
 
   test('a request with no budget left makes no call at all', async () => {
     const before = http.seen.length;
     const call = httpCall('/status/200', { ctx: contextFor(0) });
-    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'UPSTREAM_TIMEOUT' });
+    await assert.rejects(outbound.http(call, readLikeAdapter), { code: 'GATEWAY_TIMEOUT' });
     assert.equal(http.seen.length, before);
     assert.equal(opened(call), false);
   });

@@ -179,7 +179,7 @@ describe('a REST service as a subgraph', () => {
 
   const failures: [string, string, string][] = [
     ['an HTML page', 'html', 'UPSTREAM_ERROR'],
-    ['a service that hangs past the timeout', 'hang', 'UPSTREAM_TIMEOUT'],
+    ['a service that hangs past the timeout', 'hang', 'GATEWAY_TIMEOUT'],
     ['a connection reset', 'reset', 'UPSTREAM_UNAVAILABLE'],
     ['an object where the schema wants a list', 'wrongShape { isbn }', 'UPSTREAM_ERROR'],
   ];

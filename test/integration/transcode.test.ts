@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { startLibraryServer } from '../fixtures/protos/library-server.ts';
-import { MAPPING_PROTOS, startMappingServer } from '../fixtures/protos/mapping-server.ts';
+import {
+  MAPPING_PROTOS,
+  mappingSource,
+  startMappingServer,
+} from '../fixtures/protos/mapping-server.ts';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
 
 /** The mapping service as a gRPC subgraph and the library service transcoded. */
@@ -15,13 +19,7 @@ function configFor(
   return stringify({
     subgraphs: {
       mapping: {
-        source: {
-          kind: 'grpc',
-          address: mappingAddress,
-          protos: ['mapping/v1/mapping.proto'],
-          include_dirs: [MAPPING_PROTOS],
-          timeout: '300ms',
-        },
+        source: mappingSource(mappingAddress, { timeout: '300ms' }),
       },
     },
     transcode: {

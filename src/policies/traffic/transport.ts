@@ -60,7 +60,7 @@ export const httpStatusFailed = (status: number): boolean => status >= 500;
 
 /** What a failed HTTP exchange means: timed out (we aborted), unreachable, or anything else. */
 export function failureCode(error: unknown, aborted: boolean): ErrorCode {
-  if (aborted) return ErrorCode.UPSTREAM_TIMEOUT;
+  if (aborted) return ErrorCode.GATEWAY_TIMEOUT;
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && UNAVAILABLE.has(code)
     ? ErrorCode.UPSTREAM_UNAVAILABLE
@@ -108,7 +108,7 @@ export async function sendHttp(dispatcher: Dispatcher, exchange: HttpExchange): 
       });
     } catch (error) {
       if (controller.signal.aborted) {
-        throw transportError(exchange, ErrorCode.UPSTREAM_TIMEOUT, error);
+        throw transportError(exchange, ErrorCode.GATEWAY_TIMEOUT, error);
       }
       // A 2xx the call site could not use (not JSON, not the expected shape) is garbage.
       if (answer.statusCode < 300) exchange.backendFailed = true;
@@ -122,7 +122,7 @@ export async function sendHttp(dispatcher: Dispatcher, exchange: HttpExchange): 
 function transportError(exchange: ChainExchange, code: ErrorCode, cause: unknown): GatewayError {
   const name = exchange.target.backend;
   switch (code) {
-    case ErrorCode.UPSTREAM_TIMEOUT:
+    case ErrorCode.GATEWAY_TIMEOUT:
       exchange.backendFailed = !exchange.budgetCut;
       return new UpstreamTimeoutError(name, exchange.timeoutMs, cause);
     case ErrorCode.UPSTREAM_UNAVAILABLE:

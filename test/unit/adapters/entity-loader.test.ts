@@ -222,12 +222,12 @@ const PER_KEY_ANSWERS: [string, () => unknown, (result: unknown) => void][] = [
   ['answers null (204)', () => null, (result) => assert.equal(result, null)],
   ['answers nothing', () => undefined, (result) => assert.equal(result, null)],
   [
-    'throws UPSTREAM_TIMEOUT',
+    'throws GATEWAY_TIMEOUT',
     () => {
-      throw new GatewayError(ErrorCode.UPSTREAM_TIMEOUT, 'slow');
+      throw new GatewayError(ErrorCode.GATEWAY_TIMEOUT, 'slow');
     },
     (result) =>
-      assert.ok(result instanceof GatewayError && result.code === ErrorCode.UPSTREAM_TIMEOUT),
+      assert.ok(result instanceof GatewayError && result.code === ErrorCode.GATEWAY_TIMEOUT),
   ],
   [
     'answers a list',

@@ -27,7 +27,7 @@ const policy: [code: string | undefined, level: 'error' | 'info', clientSafe: bo
   ['RATE_LIMITED', 'info', true],
   ['SUPERGRAPH_NOT_READY', 'error', true],
   ['UPSTREAM_UNAVAILABLE', 'error', true],
-  ['UPSTREAM_TIMEOUT', 'error', true],
+  ['GATEWAY_TIMEOUT', 'error', true],
   ['UPSTREAM_ERROR', 'error', true],
   ['UPSTREAM_CIRCUIT_OPEN', 'error', true],
   ['INTERNAL_SERVER_ERROR', 'error', false],

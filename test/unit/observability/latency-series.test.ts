@@ -16,7 +16,7 @@ const OBSERVED: [string, string, number][] = [
   ['users', 'ok', 0.01],
   ['users', 'ok', 0.5],
   ['users', 'ok', 5],
-  ['orders', 'UPSTREAM_TIMEOUT', 1],
+  ['orders', 'GATEWAY_TIMEOUT', 1],
 ];
 
 const sampleLines = (text: string) =>
@@ -50,7 +50,7 @@ test('the text written is what prom-client writes for the same observations', as
   assert.match(ours, /\n# TYPE call_seconds histogram\n/);
   assert.ok(ours.includes('call_seconds_bucket{le="0.01",backend="users",outcome="ok"} 2'));
   assert.ok(ours.includes('call_seconds_bucket{le="+Inf",backend="users",outcome="ok"} 4'));
-  assert.ok(ours.includes('call_seconds_count{backend="orders",outcome="UPSTREAM_TIMEOUT"} 1'));
+  assert.ok(ours.includes('call_seconds_count{backend="orders",outcome="GATEWAY_TIMEOUT"} 1'));
 });
 
 test('label values are escaped as the text format requires', () => {

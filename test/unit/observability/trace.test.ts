@@ -87,13 +87,13 @@ test('a failed call is an error span named by its outcome; a second end changes 
     protocol: 'grpc',
     address: '127.0.0.1:4202',
   });
-  span.finish('UPSTREAM_TIMEOUT');
+  span.finish('GATEWAY_TIMEOUT');
   span.finish('ok');
   const [exported, ...rest] = exporter.getFinishedSpans();
   assert.equal(rest.length, 0);
   assert.equal(exported?.name, 'demo.orders.v1.OrderService/GetOrder');
-  assert.deepEqual(exported?.status, { code: SpanStatusCode.ERROR, message: 'UPSTREAM_TIMEOUT' });
-  assert.equal(exported?.attributes['error.type'], 'UPSTREAM_TIMEOUT');
+  assert.deepEqual(exported?.status, { code: SpanStatusCode.ERROR, message: 'GATEWAY_TIMEOUT' });
+  assert.equal(exported?.attributes['error.type'], 'GATEWAY_TIMEOUT');
   assert.equal(exported?.attributes['rpc.service'], 'demo.orders.v1.OrderService');
   assert.equal(exported?.attributes['rpc.method'], 'GetOrder');
   await tracing.shutdown();
