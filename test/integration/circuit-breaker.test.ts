@@ -93,7 +93,7 @@ describe('circuit breakers', () => {
 
   const hello = () => post(gateway.url, { query: '{ hello }' });
   const codeOf = (result: { json: any }) => result.json.errors?.[0]?.extensions?.code;
-  const metrics = async () => (await get(`${gateway.origin}/metrics`)).text;
+  const metrics = async () => (await get(`${gateway.adminOrigin}/metrics`)).text;
 
   test('a subgraph answering 4xx is not failing: every call is made', async () => {
     subgraph.state.status = 404;
@@ -298,7 +298,7 @@ describe('circuit breakers over the demo graph: a client error is an answer on e
   });
 
   test('and no circuit opened', async () => {
-    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const text = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.doesNotMatch(text, /gateway_circuit_breaker_state\{[^}]*state="open"\} 1/);
     assert.doesNotMatch(text, /UPSTREAM_CIRCUIT_OPEN/);
     // The transcoded 404s are counted under their binding and their code, not as ok.
