@@ -128,6 +128,8 @@ async function spawnTs(
       ...process.env,
       NODE_ENV: 'production',
       PORT: '',
+      // Gateways run side by side: each its own admin listener (production mode opens one).
+      ADMIN_PORT: '0',
       APOLLO_TELEMETRY_DISABLED: 'true',
       ...env,
     },
@@ -151,6 +153,9 @@ async function spawnTs(
 
 const listening = (line: string) => line.includes('"msg":"gateway listening"');
 const urlOf = (line: string) => (JSON.parse(line) as { url: string }).url;
+/** Where a gateway's metrics are: its admin listener, else its public port. */
+const adminOf = (line: string) =>
+  (JSON.parse(line) as { admin?: string }).admin ?? new URL(urlOf(line)).origin;
 
 async function request(target: Target): Promise<string> {
   if (target.call) return target.call();
@@ -395,7 +400,7 @@ cost of dedup: ${costOf(a, b)}`);
       ['dedup on', on],
       ['dedup off', off],
     ] as const) {
-      const metrics = await (await fetch(new URL('/metrics', urlOf(line)))).text();
+      const metrics = await (await fetch(new URL('/metrics', adminOf(line)))).text();
       const made = sumOf(metrics, 'gateway_backend_calls_total');
       const shared = sumOf(metrics, 'gateway_backend_calls_deduplicated_total');
       const requests = sumOf(metrics, 'gateway_requests_total');

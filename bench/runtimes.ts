@@ -115,7 +115,18 @@ async function main() {
         const gateway = await start(
           dir,
           node,
-          [...preload, 'src/cli/main.ts', 'start', '--config', config, '--port', '0'],
+          [
+            ...preload,
+            'src/cli/main.ts',
+            'start',
+            '--config',
+            config,
+            '--port',
+            '0',
+            // Side by side, each gateway its own admin listener (production mode opens one).
+            '--admin-port',
+            '0',
+          ],
           (l) => l.includes('"msg":"gateway listening"'),
         );
         const url = (JSON.parse(gateway.line) as { url: string }).url;

@@ -43,6 +43,7 @@ async function startOnce(args: string[], env: Record<string, string> = {}): Prom
       ...process.env,
       PORT: '0',
       GRPC_PORT: '0',
+      ADMIN_PORT: '0',
       LOG_LEVEL: 'info',
       APOLLO_TELEMETRY_DISABLED: 'true',
       ...env,

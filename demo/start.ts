@@ -23,6 +23,13 @@ const PORTS: Record<keyof DemoPorts, [string, number]> = {
  */
 const GATEWAY_PORT = 4000;
 
+/**
+ * The admin listener's port in the demo contract (`/readyz` with its details and `/metrics`
+ * move there in production mode; the demo runs in development, where the public port keeps
+ * them): ADMIN_PORT, else 4001.
+ */
+const ADMIN_PORT = '4001';
+
 function portFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isInteger(value) || value < 0 || value > 65_535) {
@@ -108,6 +115,7 @@ async function main() {
         GATEWAY_MODE: process.env.GATEWAY_MODE ?? 'development',
         ...backends.env,
         PORT: String(gatewayPort),
+        ADMIN_PORT: process.env.ADMIN_PORT ?? ADMIN_PORT,
         DEV_ISSUER_JWKS_URL: issuer.jwksUrl,
       },
       // Its own process group: Ctrl-C reaches only us, and we send the gateway exactly one

@@ -7,7 +7,13 @@ import { buildAdapters, buildOutbound, type RuntimeDeps } from '../runtime/snaps
 import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/sources.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { generateApiKey, hashApiKey } from '../policies/auth/api-keys.ts';
-import { LogConfig, MetricsConfig, ServerConfig, TracingConfig } from '../config/schema.ts';
+import {
+  LogConfig,
+  MetricsConfig,
+  ServerConfig,
+  TracingConfig,
+  withAdminPort,
+} from '../config/schema.ts';
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { ExitCode } from '../server/exit-codes.ts';
 import { buildManifest, readDocuments } from './manifest-build.ts';
@@ -22,6 +28,8 @@ Commands:
                --supergraph <file>  serve a supergraph SDL composed elsewhere instead of composing
                --port <n>           listen port (precedence: --port, then PORT, then server.port)
                --host <addr>        listen address (default: server.host, 127.0.0.1)
+               --admin-port <n>     the admin listener's port, when there is one (precedence:
+                                    --admin-port, then ADMIN_PORT, then server.admin.port)
   compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
                --config <file>      (default: ./supergraph.yaml)
                --output <file>      (default: ./supergraph.graphql; "-" for stdout)
@@ -92,6 +100,7 @@ async function start(args: string[]): Promise<void> {
         supergraph: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        'admin-port': { type: 'string' },
       },
     }),
   );
@@ -99,10 +108,12 @@ async function start(args: string[]): Promise<void> {
   if (values.config !== undefined || values.supergraph === undefined) {
     loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
   }
-  const server = {
+  let server: ServerConfig = {
     ...(loaded?.config.server ?? ServerConfig.parse({})),
     ...portAndHost(values.port ?? process.env.PORT, values.host),
   };
+  const adminPort = values['admin-port'] ?? process.env.ADMIN_PORT;
+  if (adminPort !== undefined) server = withAdminPort(server, portNumber('admin port', adminPort));
   const log = loaded?.config.log ?? LogConfig.parse({});
   const logger = createLogger(
     logOptionsFrom(log, server.mode, process.env, process.stdout.isTTY === true),
@@ -327,15 +338,17 @@ async function readOneKey(): Promise<string> {
 
 function portAndHost(port: string | undefined, host: string | undefined) {
   const overrides: { port?: number; host?: string } = {};
-  if (port !== undefined) {
-    const value = Number(port);
-    if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-      throw new UsageError(`port must be a whole number from 0 to 65535, got "${port}"`);
-    }
-    overrides.port = value;
-  }
+  if (port !== undefined) overrides.port = portNumber('port', port);
   if (host !== undefined) overrides.host = host;
   return overrides;
+}
+
+function portNumber(name: string, port: string): number {
+  const value = Number(port);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    throw new UsageError(`${name} must be a whole number from 0 to 65535, got "${port}"`);
+  }
+  return value;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -618,6 +618,12 @@ function dottedPath(path: readonly PropertyKey[]): string {
   );
 }
 
+/** Keys that were, and where their setting lives now: named rather than merely unknown. */
+const MOVED_KEYS = new Map([
+  ['metrics.port', 'metrics are served on the admin listener now: set server.admin.port'],
+  ['metrics.host', 'metrics are served on the admin listener now: set server.admin.host'],
+]);
+
 /** Short, human messages for zod's issues; never the value itself (it may be a secret). */
 function describeIssue(
   issue: z.core.$ZodIssue,
@@ -628,6 +634,8 @@ function describeIssue(
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((key) => {
+        const moved = MOVED_KEYS.get(dottedPath([...path, key]));
+        if (moved) return issueAt([...path, key], moved, true);
         const known = knownKeys(path);
         const hint = closest(key, known);
         return issueAt(

@@ -703,6 +703,23 @@ const ServerTls = z
   })
   .refine(...caForClients);
 
+/**
+ * The admin listener: readiness with its details, liveness and the metrics, on a port of their
+ * own that only operators reach (docs/operations.md, "The admin listener"). Plain HTTP, on
+ * loopback unless told otherwise, as Apollo Router's health check listener.
+ */
+export const AdminConfig = z.strictObject({
+  /**
+   * Open the admin listener. @default true in production; in development, true when
+   * `server.admin` is given
+   */
+  enabled: z.boolean().optional(),
+  /** Interface to listen on; another than loopback is logged as a warning. @default 127.0.0.1 */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port to listen on; 0 picks a free one. @default 8088 */
+  port: z.number().int().min(0).max(65_535).default(8088),
+});
+
 export const ServerConfig = z.strictObject({
   /** Interface to listen on. @default 127.0.0.1 */
   host: z.string().min(1).default('127.0.0.1'),
@@ -788,7 +805,38 @@ export const ServerConfig = z.strictObject({
    * as a TLS-terminating load balancer does); HTTP/1.1 is still served. @default false
    */
   h2c: z.boolean().default(false),
+  /**
+   * Where `/readyz` with its details and the metrics are served, apart from the public port,
+   * which keeps `/healthz` and a plain `/readyz`. @default 127.0.0.1:8088 in production, none
+   * in development
+   */
+  admin: AdminConfig.optional(),
 });
+
+/**
+ * The admin listener the settings ask for, or none: then `/readyz` with its details and the
+ * metrics stay on the public port (development mode, or `enabled: false`).
+ */
+export function adminListener(
+  server: Pick<ServerConfig, 'mode' | 'admin'>,
+): { host: string; port: number } | undefined {
+  const { admin, mode } = server;
+  if (!(admin?.enabled ?? (admin !== undefined || mode === 'production'))) return undefined;
+  const { host, port } = admin ?? ADMIN_DEFAULTS;
+  return { host, port };
+}
+
+const ADMIN_DEFAULTS = AdminConfig.parse({});
+
+/**
+ * The settings with the admin listener moved to `port` (the CLI's `--admin-port`; tests' port
+ * 0). It moves a listener the settings open and never opens one: in development the public port
+ * keeps serving everything.
+ */
+export function withAdminPort(server: ServerConfig, port: number): ServerConfig {
+  if (!adminListener(server)) return server;
+  return { ...server, admin: { ...(server.admin ?? ADMIN_DEFAULTS), port } };
+}
 
 export const LogConfig = z.strictObject({
   /** pino level; the `LOG_LEVEL` environment variable overrides it. @default info */
@@ -807,7 +855,7 @@ export const LogConfig = z.strictObject({
   redact: z.array(z.string().min(1)).default([]),
 });
 
-/** Prometheus metrics at `/metrics`. */
+/** Prometheus metrics at `/metrics`, on the admin listener when there is one (`server.admin`). */
 export const MetricsConfig = z.strictObject({
   /** Serve `/metrics` and count. @default true */
   enabled: z.boolean().default(true),
@@ -816,13 +864,6 @@ export const MetricsConfig = z.strictObject({
     .string()
     .regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path starting with /')
     .default('/metrics'),
-  /**
-   * A separate port for `/metrics` (on `host`), so scrapes never share the public listener;
-   * without it, the metrics are on the gateway's port. @default the gateway's port
-   */
-  port: z.number().int().min(0).max(65_535).optional(),
-  /** Interface of the separate metrics port. @default 127.0.0.1 */
-  host: z.string().min(1).default('127.0.0.1'),
   /** Distinct operation names kept as label values; later ones count as `(other)`. @default 200 */
   max_operations: z.number().int().positive().default(200),
   /** Distinct client names kept as label values; later ones count as `(other)`. @default 50 */
@@ -1443,13 +1484,13 @@ export const GatewayConfigSchema = z
     // Cross-key checks of `clients`: what one client's schema cannot see.
     const keyClients = new Set(config.auth.api_keys?.keys.map((key) => key.client_id) ?? []);
     // Paths the server answers before GraphQL (server/app.ts): a client there would never be served.
+    // The metrics path too when an admin listener serves it: a config valid in production (often
+    // `mode: ${GATEWAY_MODE}`) stays valid in development, where the public port serves it.
     const endpoints = new Map<string, string>([
       ['/healthz', 'the liveness probe'],
       ['/readyz', 'the readiness probe'],
       ['/.well-known/jwks.json', "the gateway's JWKS"],
-      ...(config.metrics.enabled && config.metrics.port === undefined
-        ? [[config.metrics.path, 'the metrics'] as [string, string]]
-        : []),
+      ...(config.metrics.enabled ? [[config.metrics.path, 'the metrics'] as [string, string]] : []),
     ]);
     const credentials =
       config.auth.jwt.length > 0 || config.auth.introspection || config.auth.api_keys;
@@ -1517,6 +1558,7 @@ export type RestSource = z.output<typeof RestSource>;
 export type GrpcSource = z.output<typeof GrpcSource>;
 export type BffSource = z.output<typeof BffSource>;
 export type ServerConfig = z.output<typeof ServerConfig>;
+export type AdminConfig = z.output<typeof AdminConfig>;
 export type ApqCacheConfig = z.output<typeof ApqCacheConfig>;
 export type BatchingConfig = z.output<typeof BatchingConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
+  adminListener,
   HttpLimitsConfig,
   LimitStoreConfig,
   MetricsConfig,
@@ -52,7 +53,7 @@ import type { SupergraphSource } from '../runtime/sources.ts';
 import { createGraphQLRoute } from './graphql-route.ts';
 import { onHttp2, sentHeaders } from './edge.ts';
 import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
-import { BackendHealthCache, serveHealthz, serveReadyz } from './health.ts';
+import { BackendHealthCache, serveHealthz, servePlainReadyz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
 import { ClientAddresses } from './client-address.ts';
 import { renderLandingPage } from './landing-page.ts';
@@ -100,6 +101,17 @@ export interface AppOptions {
 export interface App {
   /** The node:http request listener. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The admin listener's address and request listener (`/healthz`, `/readyz` with its details,
+   * the metrics), when the settings ask for one (`server.admin`); main.ts listens there.
+   */
+  readonly admin:
+    | {
+        readonly host: string;
+        readonly port: number;
+        readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+      }
+    | undefined;
   readonly manager: SnapshotManager;
   readonly telemetry: Telemetry;
   /** Loads the supergraph and starts Apollo Server; throws when the first load fails. */
@@ -228,9 +240,11 @@ export function buildApp(options: AppOptions): App {
         }
       : {}),
   });
-  // Metrics on the gateway's own port unless they have one of their own (main.ts opens it).
-  const metricsPath =
-    telemetry.metrics && metricsConfig.port === undefined ? metricsConfig.path : undefined;
+  // With an admin listener, the metrics and readiness's details are served there alone: the
+  // public port keeps liveness and a plain readiness answer.
+  const admin = adminListener(server);
+  const metricsPath = telemetry.metrics ? metricsConfig.path : undefined;
+  const publicMetricsPath = admin ? undefined : metricsPath;
   const pipeline = new Pipeline(stages);
   const inbound = new Inbound({ scope, pipeline, current: () => manager.current, server });
   const apq = openApqCache({
@@ -271,30 +285,16 @@ export function buildApp(options: AppOptions): App {
     const search = queryAt === -1 ? '' : url.slice(queryAt);
     const method = req.method ?? 'GET';
 
-    // Answers outside the request path (probes, scrapes, not ready yet) carry the correlation
-    // id every response carries, without stages or a log line.
-    const markCorrelation = () =>
-      res.setHeader(
-        server.correlation_header,
-        correlationIdOf(req.headers[server.correlation_header]),
-      );
     const jwksServed = path === JWKS_PATH ? gatewayProof.jwks() : undefined;
-    if (jwksServed || path === '/healthz' || path === '/readyz' || path === metricsPath) {
-      markCorrelation();
-      // These answer outside the stages, so the HTTP limits are checked here: every request on
-      // the port is measured (a snapshot's limits once one is loaded, the defaults before).
-      const overLimit = checkHttpLimits(
-        { url, rawHeaders: sentHeaders(req.rawHeaders) },
-        manager.current?.limits.http ?? DEFAULT_HTTP_LIMITS,
-      );
-      if (overLimit) {
-        const correlationId = res.getHeader(server.correlation_header) as string;
-        logger.info({ correlationId, code: overLimit.code, path }, 'request refused');
-        return sendStatusError(res, overLimit, correlationId);
-      }
+    if (jwksServed || path === '/healthz' || path === '/readyz' || path === publicMetricsPath) {
+      if (!admitOutside(req, res, url, path)) return;
       if (jwksServed) return serveJwks(res, jwksServed);
       if (path === '/healthz') return serveHealthz(res);
-      if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
+      // An admin listener has the details; whoever reaches the public port gets the status.
+      if (path === '/readyz')
+        return admin
+          ? servePlainReadyz(res, manager, state)
+          : serveReadyz(res, manager, state, backendHealth);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
     }
     // A configured client's endpoint is GraphQL too, served by the same Apollo Server; the
@@ -322,7 +322,7 @@ export function buildApp(options: AppOptions): App {
         ErrorCode.SUPERGRAPH_NOT_READY,
         'The gateway has not loaded a supergraph yet.',
       );
-      markCorrelation();
+      markCorrelation(req, res);
       if (isGraphQL) sendGraphQLError(res, error, req.headers.accept);
       else sendStatusError(res, error, '');
       return;
@@ -333,6 +333,54 @@ export function buildApp(options: AppOptions): App {
       inbound.close(ctx, status, firstCode ?? (status >= 400 ? codeOfHttpStatus(status) : 'ok'));
     });
     await respond(req, res, ctx, search, isGraphQL);
+  }
+
+  /** The admin listener: liveness, readiness with its details, the metrics; nothing else. */
+  async function routeAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    if (!admitOutside(req, res, url, path)) return;
+    if (path === '/healthz') return serveHealthz(res);
+    if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
+    if (path === metricsPath) return serveMetrics(res, telemetry.metrics as GatewayMetrics);
+    const served = ['/healthz', '/readyz', ...(metricsPath ? [metricsPath] : [])].join(', ');
+    const error = new GatewayError(
+      ErrorCode.NOT_FOUND,
+      `No ${path} on the admin listener; it serves ${served}.`,
+    );
+    sendStatusError(res, error, res.getHeader(server.correlation_header) as string);
+  }
+
+  /**
+   * Answers outside the request path (probes, scrapes, the JWKS) skip the stages and the log
+   * line, but carry the correlation id every response carries, and the HTTP limits are checked
+   * here: every request on a port is measured (a snapshot's limits once one is loaded, the
+   * defaults before). False when the request was refused.
+   */
+  function admitOutside(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: string,
+    path: string,
+  ): boolean {
+    markCorrelation(req, res);
+    const overLimit = checkHttpLimits(
+      { url, rawHeaders: sentHeaders(req.rawHeaders) },
+      manager.current?.limits.http ?? DEFAULT_HTTP_LIMITS,
+    );
+    if (!overLimit) return true;
+    const correlationId = res.getHeader(server.correlation_header) as string;
+    logger.info({ correlationId, code: overLimit.code, path }, 'request refused');
+    sendStatusError(res, overLimit, correlationId);
+    return false;
+  }
+
+  function markCorrelation(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader(
+      server.correlation_header,
+      correlationIdOf(req.headers[server.correlation_header]),
+    );
   }
 
   async function respond(
@@ -512,6 +560,12 @@ export function buildApp(options: AppOptions): App {
         }
       });
       void route(req, res);
+    },
+    admin: admin && {
+      ...admin,
+      handle(req, res) {
+        void routeAdmin(req, res);
+      },
     },
     manager,
     telemetry,

@@ -9,7 +9,21 @@ export function serveHealthz(res: ServerResponse): void {
 }
 
 /**
- * Readiness: a supergraph is loaded and the gateway is not draining. The body tells an operator
+ * Readiness on the public port when an admin listener serves the details: the status alone, so
+ * whoever reaches the port learns nothing of the graph, its backends or its files.
+ */
+export function servePlainReadyz(
+  res: ServerResponse,
+  manager: SnapshotManager,
+  state: 'starting' | 'ready' | 'draining',
+): void {
+  const ready = state === 'ready' && manager.current !== undefined;
+  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : state });
+}
+
+/**
+ * Readiness: a supergraph is loaded and the gateway is not draining. Served with these details on
+ * the admin listener, or on the public port when there is none. The body tells an operator
  * which supergraph is served and why the last reload, if it failed, did not apply; a failed
  * reload keeps the instance ready because it still serves the last good graph.
  */

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { LoadedConfig, ResolvedListenerTls } from '../config/load.ts';
 import { HttpLimitsConfig } from '../config/schema.ts';
-import { buildApp, serveMetrics, type App, type AppOptions } from './app.ts';
+import { buildApp, type App, type AppOptions } from './app.ts';
 import { createClientErrorHandler, parserLimits } from './client-error.ts';
 import { createEdge, watchFiles, type EdgeHandler } from './edge.ts';
 import { createGrpcCredentials } from './grpc-credentials.ts';
@@ -17,6 +17,11 @@ export interface RunningGateway {
   readonly server: NetServer;
   /** http(s)://host:port of the listening server. */
   readonly origin: string;
+  /**
+   * http://host:port of the admin listener (`server.admin`: `/healthz`, `/readyz` with its
+   * details, the metrics), when there is one.
+   */
+  readonly adminOrigin?: string;
   /** host:port of the gRPC port, when the config serves REST backends over gRPC. */
   readonly grpcAddress?: string;
   /** Drains and stops; resolves true when every in-flight request finished in time. */
@@ -84,8 +89,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     throw error;
   }
   const { port } = listener.address() as AddressInfo;
-  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
-  const origin = `${edge.scheme}://${host}:${port}`;
+  const origin = `${edge.scheme}://${inUrl(settings.host)}:${port}`;
+  let admin: { server: Server; origin: string } | undefined;
+  if (app.admin) {
+    try {
+      admin = await listenAdmin(app.admin, logger);
+    } catch (error) {
+      listener.close();
+      await app.stop();
+      throw error;
+    }
+  }
   const unwatchTls: (() => void)[] = [];
   if (tls.server && settings.hot_reload) {
     unwatchTls.push(
@@ -105,9 +119,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           error ? reject(error) : resolve(port),
         ),
       );
-      grpcAddress = `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${bound}`;
+      grpcAddress = `${inUrl(grpcHost)}:${bound}`;
     } catch (error) {
       listener.close();
+      await closeAdmin(admin?.server);
       for (const unwatch of unwatchTls) unwatch();
       await app.stop();
       throw new Error(
@@ -120,33 +135,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (tls.grpc && reloadGrpc && settings.hot_reload)
       unwatchTls.push(watchCertificates(tls.grpc, logger, 'grpc_server.tls', reloadGrpc));
   }
-  const metricsConfig = options.observability?.metrics;
-  let metricsServer: Server | undefined;
-  if (metricsConfig?.port !== undefined && app.telemetry.metrics) {
-    const metrics = app.telemetry.metrics;
-    metricsServer = createServer((req, res) => {
-      if ((req.url ?? '/').split('?')[0] === metricsConfig.path) void serveMetrics(res, metrics);
-      else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
-    metricsServer.listen(metricsConfig.port, metricsConfig.host);
-    await once(metricsServer, 'listening');
-    const { port: metricsPort } = metricsServer.address() as AddressInfo;
-    logger.info(
-      { url: `http://${metricsConfig.host}:${metricsPort}${metricsConfig.path}` },
-      'metrics listening',
-    );
-  }
   // Last: "listening" means every port is open.
-  logger.info({ url: `${origin}${settings.graphql_path}` }, 'gateway listening');
+  logger.info(
+    { url: `${origin}${settings.graphql_path}`, ...(admin ? { admin: admin.origin } : {}) },
+    'gateway listening',
+  );
 
   let stopping: Promise<boolean> | undefined;
   return {
     app,
     server: listener,
     origin,
+    ...(admin ? { adminOrigin: admin.origin } : {}),
     ...(grpcAddress ? { grpcAddress } : {}),
     shutdown() {
       stopping ??= (async () => {
@@ -173,13 +173,65 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const grpcDrained = grpcPort
           ? await closeGrpc(grpcPort.server, settings.shutdown_timeout)
           : true;
-        metricsServer?.close();
+        // Last of the listeners: until now its /readyz said draining to whoever asked.
+        await closeAdmin(admin?.server);
         await app.stop();
         return drained && grpcDrained;
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Opens the admin listener: plain HTTP, meant for loopback or a private network, since its
+ * readiness details name backends and files and its metrics describe the traffic. Another
+ * address is allowed (a scraper in another container) but logged as a warning.
+ */
+async function listenAdmin(
+  admin: NonNullable<App['admin']>,
+  logger: Logger,
+): Promise<{ server: Server; origin: string }> {
+  const server = createServer(admin.handle);
+  server.listen(admin.port, admin.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw new Error(
+      `cannot listen on server.admin.port ${admin.port} (host ${admin.host}): ${(error as Error).message}; set server.admin.port to a free port (0 picks one)`,
+      { cause: error },
+    );
+  }
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://${inUrl(admin.host)}:${port}`;
+  if (!isLoopback(admin.host))
+    logger.warn(
+      { host: admin.host },
+      'the admin listener is not on loopback: whoever reaches it reads readiness details (backends, reload errors with file snippets) and the metrics',
+    );
+  logger.info({ url: origin }, 'admin listening');
+  return { server, origin };
+}
+
+/** Stops the admin listener; scrapers' kept-alive connections are cut, not waited for. */
+async function closeAdmin(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeAllConnections();
+  await closed;
+}
+
+/** A host as a URL names it: IPv6 addresses in brackets. */
+function inUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Loopback by name or address (127.0.0.0/8, ::1, IPv4-mapped 127.x). */
+function isLoopback(host: string): boolean {
+  const address = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return (
+    address === 'localhost' || address === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(address)
+  );
 }
 
 /**

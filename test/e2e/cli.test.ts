@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiKeys, hashApiKey } from '../../src/policies/auth/api-keys.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
-import { post, startSubgraphs, writeProject } from '../helpers/env.ts';
+import { get, post, startSubgraphs, writeProject } from '../helpers/env.ts';
 
 /** The installed command itself, as `npx gateway` runs it. */
 const BIN = join(import.meta.dirname, '../../bin/gateway.js');
@@ -25,15 +25,22 @@ async function run(args: string[], cwd: string, input = '') {
   return { code: code as number, stdout, stderr };
 }
 
-/** Starts `gateway start` and resolves with its URL once it logs that it listens. */
+/**
+ * Starts `gateway start` and resolves with its URL, and its admin listener's origin when it has
+ * one, once it logs that it listens.
+ */
 async function startProcess(
   args: string[],
   cwd: string,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'start', '--port', '0', ...args], {
-    cwd,
-    env: { ...process.env, PORT: '' },
-  });
+): Promise<{ child: ChildProcess; url: string; admin?: string }> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'start', '--port', '0', '--admin-port', '0', ...args],
+    {
+      cwd,
+      env: { ...process.env, PORT: '' },
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
   const lines = createInterface({ input: child.stdout! });
@@ -42,14 +49,14 @@ async function startProcess(
   });
   const listening = (async () => {
     for await (const line of lines) {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'gateway listening') return entry.url as string;
+      const entry = JSON.parse(line) as { msg?: string; url?: string; admin?: string };
+      if (entry.msg === 'gateway listening') return entry;
     }
     throw new Error('no listening line');
   })();
-  const url = await Promise.race([listening, exited]);
+  const { url, admin } = await Promise.race([listening, exited]);
   lines.on('line', () => {}); // keep draining stdout so the child never blocks on a full pipe
-  return { child, url };
+  return { child, url: url as string, ...(admin ? { admin } : {}) };
 }
 
 describe('the gateway command', () => {
@@ -112,6 +119,21 @@ describe('the gateway command', () => {
       const res = await post(url, { query: '{ me { name reviews { body } } }' });
       assert.equal(res.status, 200);
       assert.equal(res.json.data.me.name, 'Ada Lovelace');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  test('start in production opens the admin listener at --admin-port and logs it beside the URL', async () => {
+    const { child, url, admin } = await startProcess(['--config', 'supergraph.yaml'], project.dir);
+    try {
+      assert.match(String(admin), /^http:\/\/127\.0\.0\.1:\d+$/);
+      const origin = new URL(url).origin;
+      assert.deepEqual((await get(`${origin}/readyz`)).json, { status: 'ready' });
+      assert.equal((await get(`${origin}/metrics`)).status, 404);
+      assert.equal((await get(`${admin}/readyz`)).json.supergraph.subgraphs.length, 4);
+      assert.equal((await get(`${admin}/metrics`)).status, 200);
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');

@@ -13,7 +13,7 @@ import {
   type SupergraphSource,
 } from '../../src/runtime/sources.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { ServerConfig } from '../../src/config/schema.ts';
+import { ServerConfig, withAdminPort } from '../../src/config/schema.ts';
 import type { StageEntry } from '../../src/gateway/pipeline.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import type { AppOptions } from '../../src/server/app.ts';
@@ -125,6 +125,11 @@ export async function writeProject(
 export interface TestGateway {
   readonly url: string;
   readonly origin: string;
+  /**
+   * Where `/readyz` with its details and the metrics are served: the admin listener's origin, or
+   * the public one when there is none (development mode).
+   */
+  readonly adminOrigin: string;
   readonly running: RunningGateway;
   readonly logs: LogCapture;
   close(): Promise<void>;
@@ -147,12 +152,17 @@ export async function startTestGateway(options: {
     ? supergraphFileSource(options.supergraphFile, loaded)
     : configSource(options.configFile as string, env);
   const logs = new LogCapture();
-  const server = {
-    ...(loaded?.config.server ?? ServerConfig.parse({})),
-    port: 0,
-    host: '127.0.0.1',
-    ...options.server,
-  } as ServerConfig;
+  // The admin listener, when the settings open one, on port 0 too: tests run side by side, and
+  // the default 8088 would be taken by the first.
+  const server = withAdminPort(
+    {
+      ...(loaded?.config.server ?? ServerConfig.parse({})),
+      port: 0,
+      host: '127.0.0.1',
+      ...options.server,
+    } as ServerConfig,
+    0,
+  );
   const running = await startGateway({
     source,
     server,
@@ -175,6 +185,7 @@ export async function startTestGateway(options: {
   return {
     url: `${running.origin}${server.graphql_path}`,
     origin: running.origin,
+    adminOrigin: running.adminOrigin ?? running.origin,
     running,
     logs,
     close: async () => {

@@ -29,7 +29,8 @@ export async function startGatewayProcess(options: {
 }): Promise<GatewayProcess> {
   const child = spawn(options.command, options.args, {
     cwd: options.cwd,
-    env: { ...process.env, PORT: '', ...options.env },
+    // The admin listener on a free port: processes run side by side, and 8088 fits one.
+    env: { ...process.env, PORT: '', ADMIN_PORT: '0', ...options.env },
   });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));

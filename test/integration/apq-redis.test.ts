@@ -162,7 +162,7 @@ describe('APQ with Redis unreachable', () => {
       (l) => l.level === 40 && String(l.msg).startsWith('APQ store unavailable'),
     );
     assert.equal(warnings.length, 1, gateway.logs.text());
-    const metrics = await get(`${gateway.origin}/metrics`);
+    const metrics = await get(`${gateway.adminOrigin}/metrics`);
     assert.match(metrics.text, /^gateway_apq_store_up\{store="redis"\} 0$/m);
     // The miss's lookup and the registration went without Redis; the hits were local.
     assert.match(metrics.text, /^gateway_apq_store_fallbacks_total\{operation="get"\} 1$/m);

@@ -171,7 +171,7 @@ describe('clients: one endpoint and one set of policies per client', () => {
       (l) => l.msg === 'request' && l.correlationId === 'clients-test-rest',
     );
     assert.equal(line.client, '(unknown)');
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /client="mobile"/);
     assert.doesNotMatch(metrics, /client="made-up"/);
   });

@@ -176,7 +176,7 @@ describe('contracts: each client is served its own schema', () => {
   });
 
   test("clients with one filter share a contract; /readyz names each client's", async () => {
-    const ready = await get(`${gateway.origin}/readyz`);
+    const ready = await get(`${gateway.adminOrigin}/readyz`);
     const contracts = (ready.json as { supergraph: { contracts: Record<string, string> } })
       .supergraph.contracts;
     assert.deepEqual(Object.keys(contracts).sort(), ['mobile', 'partner', 'watch']);
@@ -211,7 +211,7 @@ describe('contracts: each client is served its own schema', () => {
     assert.deepEqual(still.json, { data: { product: { costCents: 250 } } });
     const web = await call('/graphql', '{ product(id: "1") { supplierNotes } }');
     assert.deepEqual(web.json, { data: { product: { supplierNotes: 'ships late' } } });
-    const ready = await get(`${gateway.origin}/readyz`);
+    const ready = await get(`${gateway.adminOrigin}/readyz`);
     assert.match(JSON.stringify(ready.json), /clients\.mobile\.contract/);
   });
 });

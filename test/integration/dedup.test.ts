@@ -265,7 +265,7 @@ describe('in-flight deduplication through the gateway', () => {
   test('deduplicated calls are counted per backend, and the log line lists only calls made', async () => {
     await over();
     await Promise.all([1, 2, 3].map(() => ask(ME)));
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(
       metrics,
       /gateway_backend_calls_deduplicated_total\{backend="s",kind="subgraph"\} 2\n/,

@@ -99,7 +99,7 @@ describe('the demo graph', () => {
   });
 
   test('/readyz reports the orders gRPC backend serving through grpc.health.v1', async () => {
-    const ready = await get(`${ours.origin}/readyz`);
+    const ready = await get(`${ours.adminOrigin}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.json.backends, { orders: 'SERVING' });
   });

@@ -149,7 +149,7 @@ describe('a gRPC service as a subgraph', () => {
   });
 
   test('/readyz reports a backend without grpc.health.v1 as such, and stays ready', async () => {
-    const ready = await get(`${gateway.origin}/readyz`);
+    const ready = await get(`${gateway.adminOrigin}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.json.backends, { mapping: 'NO_HEALTH_SERVICE' });
   });

@@ -41,7 +41,7 @@ test('a gRPC backend down at startup does not stop the gateway, and is served on
 
   const down = await post(gateway.url, { query: 'mutation { echo(aString: "x") { aString } }' });
   assert.equal(down.json.errors[0].extensions.code, 'UPSTREAM_UNAVAILABLE');
-  const ready = await get(`${gateway.origin}/readyz`);
+  const ready = await get(`${gateway.adminOrigin}/readyz`);
   assert.equal(ready.status, 200);
   assert.deepEqual(ready.json.backends, { mapping: 'UNREACHABLE' });
 

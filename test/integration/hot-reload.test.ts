@@ -19,7 +19,7 @@ describe('hot reload of supergraph.yaml and schema files', () => {
   const reviewsQuery = { query: '{ latestReviews { id author { username } } }' };
   const nextReload = () =>
     once(env.gateway.running.app.manager, 'reload').then(([o]) => o as ReloadOutcome);
-  const readyz = async () => (await get(`${env.gateway.origin}/readyz`)).json;
+  const readyz = async () => (await get(`${env.gateway.adminOrigin}/readyz`)).json;
 
   before(async () => {
     env = await startGatewayOver(SHOP, { delayMs: 0 });

@@ -215,7 +215,7 @@ describe('the GraphQL endpoint over HTTP', () => {
   test('/healthz answers 200 and /readyz reports the supergraph', async () => {
     const health = await get(`${env.gateway.origin}/healthz`);
     assert.deepEqual([health.status, health.json], [200, { status: 'ok' }]);
-    const ready = await get(`${env.gateway.origin}/readyz`);
+    const ready = await get(`${env.gateway.adminOrigin}/readyz`);
     assert.equal(ready.status, 200);
     assert.equal(ready.json.status, 'ready');
     assert.match(ready.json.supergraph.hash, /^[0-9a-f]{64}$/);

@@ -198,7 +198,7 @@ describe('the gateway’s admission cap', () => {
     await watch.until((w) => w.inFlight === 0 && w.queued === 0);
     const next = await post(env.gateway.url, { query: '{ fast }' });
     assert.equal(next.status, 200);
-    const metrics = (await get(`${env.gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${env.gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /^gateway_requests_queued 0$/m);
     assert.match(
       metrics,
@@ -220,7 +220,7 @@ describe('the gateway’s admission cap', () => {
     assertOverloaded(await post(env.gateway.url, SLOW));
     assert.equal((await get(`${env.gateway.origin}/healthz`)).status, 200);
     assert.equal((await get(`${env.gateway.origin}/readyz`)).status, 200);
-    const metrics = await get(`${env.gateway.origin}/metrics`);
+    const metrics = await get(`${env.gateway.adminOrigin}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(metrics.text, /^gateway_requests_in_flight 4$/m);
     assert.match(metrics.text, /^gateway_requests_queued 8$/m);
@@ -405,7 +405,7 @@ describe('a backend’s cap', () => {
       .map((c) => `${c.backend}:${c.outcome}`)
       .sort();
     assert.deepEqual(outcomes, ['fast:ok', 'slow:UPSTREAM_OVERLOADED']);
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(
       metrics,
       /^gateway_backend_calls_shed_total\{backend="slow",reason="queue_full"\} 1$/m,
@@ -483,7 +483,7 @@ describe('shedding on the REST and gRPC surfaces', () => {
     await watch.until((w) => w.inFlight === 0);
     assert.equal((await get(`${gateway.origin}/api/users/1`)).status, 200);
     assert.equal((await getUserOverGrpc(gateway.running.grpcAddress as string)).error, undefined);
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /^gateway_requests_shed_total\{surface="rest",reason="queue_full"\} 2$/m);
     assert.match(metrics, /^gateway_requests_shed_total\{surface="grpc",reason="queue_full"\} 1$/m);
   });

@@ -193,7 +193,7 @@ describe('observability over the demo graph', () => {
   });
 
   async function metric(name: string, labels: Record<string, string>): Promise<number> {
-    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const text = (await get(`${gateway.adminOrigin}/metrics`)).text;
     const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
     let total = 0;
     for (const line of text.split('\n')) {
@@ -325,7 +325,7 @@ describe('observability over the demo graph', () => {
     for (let i = 0; i < 205; i++) {
       await post(gateway.url, { query: `query Op${i} { products { id } }` });
     }
-    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const text = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(text, /gateway_requests_total\{[^}]*operation="\(other\)"/);
     assert.doesNotMatch(text, /operation="Op204"/);
   });
@@ -432,22 +432,5 @@ describe('traces exported over OTLP/HTTP, and masking', () => {
     assert.deepEqual(error.path, ['me']);
     assert.equal(error.extensions.correlationId, 'mask-1');
     assert.match(env.gateway.logs.text(), /db-7\.internal refused/);
-  });
-});
-
-describe('metrics on a port of their own', () => {
-  test('/metrics answers on metrics.port and not on the gateway’s port', async (t) => {
-    const env = await startGatewayOver([accounts], {
-      observability: { metrics: MetricsConfig.parse({ port: 0, process: false }) },
-    });
-    t.after(() => env.close());
-    await post(env.gateway.url, { query: '{ me { id } }' });
-    const line = env.gateway.logs.lines.find((l) => l.msg === 'metrics listening') as any;
-    assert.ok(line, 'the metrics port was not opened');
-    const separate = await get(line.url);
-    assert.equal(separate.status, 200);
-    assert.match(separate.text, /gateway_requests_total\{surface="graphql"/);
-    const onGateway = await get(`${env.gateway.origin}/metrics`);
-    assert.equal(onGateway.status, 404);
   });
 });

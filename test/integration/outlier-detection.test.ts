@@ -93,7 +93,7 @@ describe('outlier detection of single-instance backends (the circuit breaker cas
 
   const hello = () => post(gateway.url, { query: '{ hello }' });
   const codeOf = (result: { json: any }) => result.json.errors?.[0]?.extensions?.code;
-  const metrics = async () => (await get(`${gateway.origin}/metrics`)).text;
+  const metrics = async () => (await get(`${gateway.adminOrigin}/metrics`)).text;
 
   test('a subgraph answering 4xx is not failing: every call is made', async () => {
     subgraph.state.status = 404;
@@ -307,7 +307,7 @@ describe('outlier detection over the demo graph: a client error is an answer on 
   });
 
   test('and nothing was ejected', async () => {
-    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const text = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(text, /gateway_backend_instance_state\{backend="users",[^}]*state="healthy"\} 1/);
     assert.doesNotMatch(text, /gateway_backend_instance_state\{[^}]*state="ejected"\} 1/);
     assert.doesNotMatch(text, /UPSTREAM_CIRCUIT_OPEN/);

@@ -202,7 +202,7 @@ describe('rate limits in requests on the GraphQL surface', () => {
     assert.equal(line.rateLimited, 'per-10s');
     assert.equal(line.status, 429);
     assert.deepEqual(line.calls, []);
-    const metrics = (await get(`${env.gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${env.gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /gateway_rate_limited_total\{policy="per-10s",surface="graphql"\} \d+/);
   });
 
@@ -380,7 +380,7 @@ describe('rate limits on REST routes, transcoded methods and the gRPC port', () 
     );
     assert.equal(line.rateLimited, undefined);
     assert.equal((line.calls as { outcome: string }[])[0]?.outcome, 'UPSTREAM_RATE_LIMITED');
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /gateway_requests_total\{[^}]*outcome="UPSTREAM_RATE_LIMITED"\} 1/);
   });
 });

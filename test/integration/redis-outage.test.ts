@@ -160,7 +160,7 @@ describe('gateway with a Redis limit store', () => {
     t.after(() => gateway.close());
     const query = { query: '{ me { id } }' };
     const metric = async (name: string) => {
-      const body = (await get(`${gateway.origin}/metrics`)).text;
+      const body = (await get(`${gateway.adminOrigin}/metrics`)).text;
       const line = body.split('\n').find((l) => l.startsWith(`${name}{store="redis"}`));
       return line === undefined ? undefined : Number(line.split(' ').pop());
     };

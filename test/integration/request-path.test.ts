@@ -81,13 +81,15 @@ describe('the request path', () => {
   });
 
   test('health, readiness and metrics answers carry the correlation id too', async () => {
-    for (const path of ['/healthz', '/readyz', '/metrics']) {
-      const given = await get(`${gateway.origin}${path}`, {
-        'x-correlation-id': `probe${path.replace('/', '-')}`,
-      });
-      assert.equal(given.headers['x-correlation-id'], `probe${path.replace('/', '-')}`, path);
-      const made = await get(`${gateway.origin}${path}`);
-      assert.match(String(made.headers['x-correlation-id']), /^[0-9a-f-]{36}$/, path);
+    const onPublic = ['/healthz', '/readyz'].map((path) => `${gateway.origin}${path}`);
+    const onAdmin = ['/healthz', '/readyz', '/metrics'].map(
+      (path) => `${gateway.adminOrigin}${path}`,
+    );
+    for (const [index, url] of [...onPublic, ...onAdmin].entries()) {
+      const given = await get(url, { 'x-correlation-id': `probe-${index}` });
+      assert.equal(given.headers['x-correlation-id'], `probe-${index}`, url);
+      const made = await get(url);
+      assert.match(String(made.headers['x-correlation-id']), /^[0-9a-f-]{36}$/, url);
     }
   });
 
@@ -104,7 +106,7 @@ describe('the request path', () => {
 
   test('REST requests are labelled by their route, not their path, in metrics', async () => {
     for (const id of ['1', '2', '3', '999']) await get(`${gateway.origin}/api/users/${id}`);
-    const text = (await get(`${gateway.origin}/metrics`)).text;
+    const text = (await get(`${gateway.adminOrigin}/metrics`)).text;
     const rest = text
       .split('\n')
       .filter((l) => l.startsWith('gateway_requests_total{') && l.includes('surface="rest"'));

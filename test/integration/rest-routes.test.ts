@@ -276,7 +276,7 @@ describe('REST routes and hot reload', () => {
     await project.write('supergraph.yaml', config(first!.url, { weight: -1 }));
     assert.equal((await next).ok, false);
     assert.equal((await get(`${gateway.origin}/things/1`)).json.backend, 'second');
-    const metrics = (await get(`${gateway.origin}/metrics`)).text;
+    const metrics = (await get(`${gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /gateway_supergraph_reloads_total\{outcome="success"\} 1/);
     assert.match(metrics, /gateway_supergraph_reloads_total\{outcome="failure"\} 1/);
   });
