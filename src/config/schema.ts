@@ -279,9 +279,9 @@ export const FailureRateConfig = z.strictObject({
  * bound, an unusable answer; a 4xx is an answer) is ejected after `consecutive_failures` in a
  * row or when the failure-rate rule trips, for `base_ejection_time` times the number of times
  * it has been ejected (up to `max_ejection_time`), then re-admitted; a passing active health
- * check re-admits it sooner. Never more than `max_ejection_percent` of a backend's instances
- * are out at once, but one always may be: a single-instance backend's calls then fail at once
- * with `UPSTREAM_CIRCUIT_OPEN` (what a circuit breaker does) until it is re-admitted.
+ * check re-admits it sooner. Never more than `max_ejection_percent` of a backend's instances are
+ * out at once: at the default 50%, one of two; a backend's only instance only at 100, when its
+ * calls then fail at once with `UPSTREAM_CIRCUIT_OPEN` (a circuit breaker) until re-admitted.
  */
 export const OutlierDetectionConfig = z.strictObject({
   /** Eject failing instances. @default true */
@@ -294,7 +294,10 @@ export const OutlierDetectionConfig = z.strictObject({
   base_ejection_time: Duration.refine((ms) => ms > 0, 'must be above 0').default(10_000),
   /** The longest an ejection lasts. @default 300s */
   max_ejection_time: Duration.refine((ms) => ms > 0, 'must be above 0').default(300_000),
-  /** The largest share of a backend's instances out at once, in percent (one always may be). @default 50 */
+  /**
+   * The largest share of a backend's instances out at once, in percent; 100 lets a backend's only
+   * instance be ejected (a circuit breaker). @default 50
+   */
   max_ejection_percent: z.number().min(0).max(100).default(50),
 });
 
@@ -1468,7 +1471,7 @@ export const GatewayConfigSchema = z
         code: 'custom',
         path: ['circuit_breaker'],
         message:
-          'replaced by traffic.outlier_detection (on by default): failure_threshold is its consecutive_failures, open_for its base_ejection_time',
+          'replaced by traffic.outlier_detection: max_ejection_percent: 100 ejects a single-instance backend as the breaker did; failure_threshold is consecutive_failures, open_for base_ejection_time',
       });
     // A BFF subgraph calls directly only REST backends the config already names.
     for (const [name, subgraph] of Object.entries(config.subgraphs)) {

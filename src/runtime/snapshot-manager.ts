@@ -138,7 +138,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       this.#graphs?.settle();
       if (previous && previous.startupSettings !== next.startupSettings) {
         this.#logger.warn(
-          'server, log, metrics, tracing, circuit_breaker, grpc_server, auth.identity, limits.store or redis settings changed in the config; they apply at the next restart',
+          'server, log, metrics, tracing, grpc_server, auth.identity, limits.store or redis settings changed in the config; they apply at the next restart',
         );
       }
       this.#logHints(next);

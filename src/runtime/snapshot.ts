@@ -76,7 +76,7 @@ export interface SnapshotParts {
   /** Files whose change triggers a reload (absolute paths). */
   readonly watchFiles: readonly string[];
   /**
-   * The server, log, metrics, tracing, circuit_breaker, grpc_server, auth.identity,
+   * The server, log, metrics, tracing, grpc_server, auth.identity,
    * limits.store and redis settings (services included: the gRPC port's methods are fixed when
    * it opens), serialised: they apply at start only, so a reload compares them.
    */
@@ -133,7 +133,7 @@ declare module '../kernel/context.ts' {
 
 export type { RuntimeSnapshot };
 
-/** What a snapshot is built with from the running gateway: pools, channels, breakers. */
+/** What a snapshot is built with from the running gateway: pools, channels, upstreams. */
 export interface RuntimeDeps {
   /** undici keep-alive pools, one per origin, shared across snapshots. */
   readonly dispatcher: Dispatcher;

@@ -137,7 +137,7 @@ export function buildApp(options: AppOptions): App {
   const { source, server, logger, stages = STAGES } = options;
   const scope = createScope();
   // One keep-alive pool per backend origin and one channel per gRPC address, shared by every
-  // snapshot's outbound chain across reloads; so are the breakers' states.
+  // snapshot's outbound chain across reloads; so are the upstreams' records.
   const dispatcher = new BackendDispatcher({ connections: 128, pipelining: 1 });
   const grpcChannels = new GrpcChannels();
   // Every backend's instances: balancing, outlier detection and retries; their records outlive
@@ -294,7 +294,7 @@ export function buildApp(options: AppOptions): App {
       if (path === '/readyz')
         return admin
           ? servePlainReadyz(res, manager, state)
-          : serveReadyz(res, manager, state, backendHealth);
+          : serveReadyz(res, manager, state, backendHealth, upstreams);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
     }
     // A configured client's endpoint is GraphQL too, served by the same Apollo Server; the
@@ -342,7 +342,7 @@ export function buildApp(options: AppOptions): App {
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     if (!admitOutside(req, res, url, path)) return;
     if (path === '/healthz') return serveHealthz(res);
-    if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth);
+    if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth, upstreams);
     if (path === metricsPath) return serveMetrics(res, telemetry.metrics as GatewayMetrics);
     const served = ['/healthz', '/readyz', ...(metricsPath ? [metricsPath] : [])].join(', ');
     const error = new GatewayError(

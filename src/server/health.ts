@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
+import type { UpstreamReport, Upstreams } from '../policies/traffic/upstream-registry.ts';
 import { sendJson } from './respond.ts';
 
 /** Liveness: the process answers. It says nothing about the graph, so restarts stay rare. */
@@ -32,12 +33,21 @@ export async function serveReadyz(
   manager: SnapshotManager,
   state: 'starting' | 'ready' | 'draining',
   backends: BackendHealthCache,
+  upstreams: Pick<Upstreams, 'describe'>,
 ): Promise<void> {
   const current = manager.current;
   const ready = state === 'ready' && current !== undefined;
   // A backend that is down fails its own fields only: it is reported, and the gateway stays
   // ready, because it still serves everything else.
   const health = current ? await backends.read(current.adapters) : {};
+  // Every backend: its instances with their state (healthy, ejected, unhealthy) and load, and a
+  // gRPC backend's own grpc.health.v1 answer.
+  const instances = upstreams.describe();
+  const report: Record<string, { instances?: UpstreamReport[]; health?: string }> = {};
+  for (const [name, upstream] of Object.entries(instances))
+    report[name] = { instances: upstream.instances };
+  for (const [name, answer] of Object.entries(health))
+    report[name] = { ...report[name], health: answer };
   sendJson(res, ready ? 200 : 503, {
     status: ready ? 'ready' : state,
     supergraph: current
@@ -53,7 +63,7 @@ export async function serveReadyz(
         }
       : null,
     lastReloadError: manager.lastError ?? null,
-    backends: health,
+    backends: report,
   });
 }
 

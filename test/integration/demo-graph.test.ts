@@ -101,7 +101,10 @@ describe('the demo graph', () => {
   test('/readyz reports the orders gRPC backend serving through grpc.health.v1', async () => {
     const ready = await get(`${ours.adminOrigin}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.json.backends, { orders: 'SERVING' });
+    assert.equal(ready.json.backends.orders.health, 'SERVING');
+    // Every backend with its instances: the REST and native subgraphs too, and the routes.
+    for (const name of ['users', 'orders', 'products'])
+      assert.equal(ready.json.backends[name].instances[0].state, 'healthy', name);
   });
 
   test('User.email needs the scope users:email: without it the rest of the user is served', async () => {

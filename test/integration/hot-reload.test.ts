@@ -126,13 +126,13 @@ describe('hot reload of supergraph.yaml and schema files', () => {
     const reloaded = nextReload();
     await env.project.write(
       'supergraph.yaml',
-      `${config.trimEnd()}\ncircuit_breaker:\n  enabled: true\n`,
+      `${config.trimEnd()}\ntracing:\n  enabled: true\n  exporter: none\n`,
     );
     assert.equal((await reloaded).ok, true);
     const warning = env.gateway.logs.lines.findLast((l) =>
       String(l.msg).includes('apply at the next restart'),
     );
-    assert.match(String(warning?.msg), /circuit_breaker/);
+    assert.match(String(warning?.msg), /tracing/);
     assert.equal(warning?.level, 40);
     const reverted = nextReload();
     await env.project.write('supergraph.yaml', config);

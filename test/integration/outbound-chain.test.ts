@@ -119,7 +119,7 @@ describe('the outbound chain', () => {
   const contextFor = chainContext;
 
   const strict = {
-    outlier: { consecutive_failures: 1, base_ejection_time: 60_000 },
+    outlier: { consecutive_failures: 1, base_ejection_time: 60_000, max_ejection_percent: 100 },
     retries: { enabled: false },
   };
 

@@ -38,14 +38,21 @@ async function startSwitchableBackend(healthyBody: string) {
   };
 }
 
-/** `config` with outlier detection (3 failures in a row, 30 s out), on a clock the test moves. */
+/** `config` with breaker-like outlier detection (3 failures in a row, 30 s out), on a test clock. */
 async function startGatewayWithOutliers(config: Record<string, unknown>, clock: { ms: number }) {
   const project = await writeProject([]);
   await project.write(
     'supergraph.yaml',
     stringify({
       ...config,
-      traffic: { outlier_detection: { consecutive_failures: 3, base_ejection_time: '30s' } },
+      // max_ejection_percent 100: a backend's only instance may be ejected (a circuit breaker).
+      traffic: {
+        outlier_detection: {
+          consecutive_failures: 3,
+          base_ejection_time: '30s',
+          max_ejection_percent: 100,
+        },
+      },
     }),
   );
   const gateway = await startTestGateway({
@@ -240,7 +247,7 @@ describe('outlier detection and a route’s weighted backends', () => {
 });
 
 /**
- * The demo graph (outlier detection on by default, 5 failures in a row) asked six times in a row
+ * The demo graph (outlier detection on by default) asked six times in a row
  * for things that do not exist, on every kind of backend: each answer is a 404 or NOT_FOUND, an
  * answer and not a failure, so nothing is ejected and the sixth request still reaches its backend.
  * (The other client statuses, 405 to 429 and ALREADY_EXISTS to CANCELLED, are tabled against the

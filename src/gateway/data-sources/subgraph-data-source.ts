@@ -97,7 +97,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       },
     );
     // A failed fetch answers with errors at the paths it leaves null (fetch-errors.ts); the
-    // chain has seen the failure by then, so breakers and observers count it.
+    // chain has seen the failure by then, so outlier detection and observers count it.
     return fetched.catch((error: unknown) => {
       if (!(error instanceof GatewayError)) throw error;
       return { errors: fetchErrors(request, error) };

@@ -65,10 +65,13 @@ export function retry(upstreams: Upstreams): Interceptor {
       const holdsSlot = attempt > 0;
       const more = attempt < rules.max_retries;
       let dropped = 0;
+      let refused = false;
       exchange.retryStatus =
         more && exchange.target.protocol === 'http'
           ? (status) => {
-              if (!RETRY_STATUSES.has(status) || !upstream.claimRetry()) return false;
+              if (!RETRY_STATUSES.has(status)) return false;
+              refused = !upstream.claimRetry();
+              if (refused) return false;
               dropped = status;
               return true;
             }
@@ -81,6 +84,7 @@ export function retry(upstreams: Upstreams): Interceptor {
       } finally {
         if (holdsSlot) upstream.releaseRetry();
       }
+      if (refused) publishRetry(exchange, 'retry_refused', 'status');
       if (dropped) error = new RetriedStatusError(exchange.target.backend, dropped);
       const reason = retryReason(error);
       if (!more || reason === undefined) throw error;

@@ -243,15 +243,14 @@ export class Upstream {
       instance.failures = 0;
     }
     instance.calls++;
-    if (!failed) {
-      instance.consecutive = 0;
-      return;
-    }
-    instance.failures++;
-    instance.consecutive++;
+    if (failed) {
+      instance.failures++;
+      instance.consecutive++;
+    } else instance.consecutive = 0;
     const rate = rules.failure_rate;
     if (instance.consecutive >= rules.consecutive_failures)
       this.#eject(instance, 'consecutive_failures', now);
+    // Judged at every call once the minimum is reached, as Envoy judges at each interval.
     else if (
       rate.threshold > 0 &&
       instance.calls >= rate.minimum_calls &&
@@ -289,9 +288,11 @@ export class Upstream {
 
   #eject(instance: Instance, reason: InstanceReason, now: number): void {
     const rules = this.spec.outlier;
-    // Never more than the max share out, but one always may be (Envoy's rule).
+    // Never more than the max share out. Unlike Envoy, no exception for the first: ejecting a
+    // backend's only instance fails every call to it, an outage a few bad requests could cause,
+    // so it takes max_ejection_percent: 100 (what a circuit breaker is).
     const out = this.instances.filter((i) => i.ejected).length;
-    if (out > 0 && ((out + 1) * 100) / this.instances.length > rules.max_ejection_percent) return;
+    if (((out + 1) * 100) / this.instances.length > rules.max_ejection_percent) return;
     // A quiet interval since the last re-admission takes one off the multiplier.
     if (instance.ejections > 0 && instance.readmittedAt > 0) {
       const quiet = Math.floor((now - instance.readmittedAt) / rules.failure_rate.interval);
