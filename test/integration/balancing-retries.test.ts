@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
+import { mappingSource, startMappingServer } from '../fixtures/protos/mapping-server.ts';
 
 /**
  * Balancing, retries and outlier detection over real replicas of one subgraph on loopback: a
@@ -202,7 +203,7 @@ describe('retries', () => {
     );
   });
 
-  test('a mutation is never retried: one call, and its error', async () => {
+  test('a mutation answered 503 is never retried: one call, and its error', async () => {
     env = await startOver(replicas, { outlier_detection: { enabled: false } });
     replicas[0]!.mode = '503';
     replicas[1]!.mode = '503';
@@ -237,11 +238,12 @@ describe('retries', () => {
     assert.match(metrics, /gateway_backend_retries_refused_total\{backend="replicated"\} [1-9]/);
   });
 
-  test('one of two replicas killed under load: every query is answered', async () => {
+  test('one of two replicas killed under load: every query is answered, no mutation lost beyond those in flight', async () => {
     // The calls in flight on the replica fail at once when it dies: the budget's floor covers
     // them (with Envoy's default of 3, all but 3 of them would fail).
-    env = await startOver(replicas, { retries: { min_retry_concurrency: 10 } });
+    env = await startOver(replicas, { retries: { min_retry_concurrency: 16 } });
     const results: number[] = [];
+    let mutationsFailed = 0;
     let sent = 0;
     const worker = async () => {
       while (sent < 300) {
@@ -251,9 +253,18 @@ describe('retries', () => {
         if (sent === 100) replicas[0]!.kill();
       }
     };
-    await Promise.all(Array.from({ length: 10 }, worker));
+    const writer = async () => {
+      while (sent < 300) if (!(await bump(env!.gateway)).json.data?.bump) mutationsFailed++;
+    };
+    await Promise.all([
+      ...Array.from({ length: 10 }, worker),
+      ...Array.from({ length: 4 }, writer),
+    ]);
     assert.equal(results.length, 300);
     assert.equal(results.filter((ok) => ok === 0).length, 0, 'no failed query');
+    // A mutation in flight on the dying replica may have been applied: it fails, never resent.
+    // One sent after the kill is refused before it leaves, and goes to the survivor.
+    assert.ok(mutationsFailed <= 4, `${mutationsFailed} mutations failed; 4 were in flight`);
     assert.ok(replicas[1]!.hits >= 200, 'the survivor took the traffic');
     const ready = await get(`${env.gateway.adminOrigin}/readyz`);
     const killed = ready.json.backends.replicated.instances.find(
@@ -366,6 +377,103 @@ describe('outlier detection over two replicas', () => {
     });
     for (let i = 0; i < 6; i++) await hello(env.gateway);
     assert.ok(replicas[0]!.hits > before, 'it takes calls again');
+  });
+});
+
+test('a mutation whose connection is refused goes to another replica: it never left', async () => {
+  const alive = await startReplica('alive');
+  const dead = await startReplica('dead');
+  await dead.close();
+  const env = await startOver([dead, alive], { outlier_detection: { enabled: false } });
+  try {
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual((await bump(env.gateway)).json, { data: { bump: 'alive' } });
+    assert.equal(alive.mutations, 4);
+    const line = env.gateway.logs.lines.findLast(
+      (l: any) => l.msg === 'request' && l.retries,
+    ) as any;
+    assert.equal(line?.retries[0]?.reason, 'connection_refused');
+  } finally {
+    await env.close();
+    await alive.close();
+  }
+});
+
+describe('DNS', () => {
+  test('with traffic.dns a name becomes one instance per address it resolves to', async () => {
+    const replica = await startReplica('a');
+    const port = replica.address.split(':')[1];
+    const project = await writeProject([]);
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          named: {
+            routing_url: `http://localhost:${port}/graphql`,
+            schema: { sdl: SDL },
+            traffic: { dns: { refresh: '1s' } },
+          },
+        },
+      }),
+    );
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    try {
+      await waitFor(async () => {
+        const ready = await get(`${gateway.adminOrigin}/readyz`);
+        return ready.json.backends.named.instances.some((i: any) => i.address === replica.address);
+      });
+      // Whatever else localhost resolves to (::1, where nothing listens here), reads are served:
+      // a refused address is retried on the one that answers.
+      for (let i = 0; i < 4; i++)
+        assert.deepEqual((await hello(gateway)).json, { data: { hello: 'a' } });
+    } finally {
+      await gateway.close();
+      await replica.close();
+      await project.remove();
+    }
+  });
+});
+
+describe('gRPC instances', () => {
+  test('calls are balanced per call over the instances, and a killed one’s reads are retried', async () => {
+    const servers = [await startMappingServer(), await startMappingServer()];
+    const project = await writeProject([]);
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          mapping: {
+            source: mappingSource(servers[0]!.address, {
+              instances: servers.map((s) => s.address),
+            }),
+          },
+        },
+      }),
+    );
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    try {
+      for (let i = 0; i < 10; i++)
+        assert.deepEqual((await post(gateway.url, { query: '{ getNothing }' })).json, {
+          data: { getNothing: true },
+        });
+      // One channel per instance, one instance per call: both saw half of the calls.
+      assert.deepEqual(
+        servers.map((s) => s.metadata.length),
+        [5, 5],
+      );
+      await servers[0]!.close();
+      for (let i = 0; i < 6; i++)
+        assert.deepEqual(
+          (await post(gateway.url, { query: '{ getNothing }' })).json,
+          { data: { getNothing: true } },
+          'a read the dead instance could not take went to the other',
+        );
+      assert.equal(servers[1]!.metadata.length, 11);
+    } finally {
+      await gateway.close();
+      await Promise.all(servers.map((s) => s.close().catch(() => {})));
+      await project.remove();
+    }
   });
 });
 

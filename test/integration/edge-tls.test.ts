@@ -475,7 +475,9 @@ describe('TLS settings at load', () => {
 
 /** An HTTPS backend with the test CA's certificate; `mtls` requires the gateway's client one. */
 async function startHttpsBackend(certs: Certificates, body: object, mtls = false) {
-  const seen: { clientCn?: string } = {};
+  const seen: { clientCn?: string; host?: string; servername?: string | false; calls: number } = {
+    calls: 0,
+  };
   const server = createHttpsServer(
     {
       cert: certs.cert,
@@ -485,6 +487,9 @@ async function startHttpsBackend(certs: Certificates, body: object, mtls = false
     (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate();
       if (peer.subject) seen.clientCn = String(peer.subject.CN);
+      seen.host = req.headers.host;
+      seen.servername = (req.socket as TLSSocket).servername ?? undefined;
+      seen.calls++;
       req.resume();
       req.on('end', () => {
         res.setHeader('content-type', 'application/json');
@@ -565,5 +570,38 @@ describe('HTTPS backends', () => {
     t.after(() => gateway.close());
     const res = await post(gateway.url, { query: '{ hello }' });
     assert.deepEqual(res.json, { data: { hello: 'over tls' } });
+  });
+
+  test('a subgraph’s HTTPS instances are called by address, with its CA and its host as Host and TLS name', async (t) => {
+    const certs = await makeCertificates();
+    const a = await startHttpsBackend(certs, { data: { hello: 'a' } });
+    const b = await startHttpsBackend(certs, { data: { hello: 'b' } });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    const logical = new URL(a.url);
+    await project.write(
+      'supergraph.yaml',
+      stringify({
+        subgraphs: {
+          hello: {
+            routing_url: `${a.url}/graphql`,
+            instances: [a, b].map((x) => `127.0.0.1:${new URL(x.url).port}`),
+            schema: { sdl: 'type Query { hello: String }' },
+            tls: { ca: certs.caFile },
+          },
+        },
+      }),
+    );
+    const gateway = await startTestGateway({ configFile: project.configFile });
+    t.after(() => gateway.close());
+    const answers = [];
+    for (let i = 0; i < 4; i++)
+      answers.push((await post(gateway.url, { query: '{ hello }' })).json);
+    assert.deepEqual(answers.map((x) => x.data?.hello).sort(), ['a', 'a', 'b', 'b']);
+    for (const seen of [a.seen, b.seen]) {
+      assert.equal(seen.host, logical.host);
+      assert.equal(seen.servername, 'localhost');
+    }
   });
 });

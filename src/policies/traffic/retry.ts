@@ -13,11 +13,14 @@ import type { Upstreams } from './upstream-registry.ts';
  * Retries with a budget (docs/traffic.md, "Retries"), wrapping every attempt below it (the
  * balancer's choice, the published attempt, the caps, outlier detection, the transport).
  *
- * Only calls their call site marks idempotent (a query's subgraph fetches, REST GET and HEAD,
- * gRPC methods that read) are retried, and only on failures that say the backend did not act
- * or cannot: a refused or reset connection (UPSTREAM_UNAVAILABLE), HTTP 502, 503 or 504, gRPC
- * UNAVAILABLE. Not on a timeout: the time is spent, and the backend may still be working on it.
- * A server-streaming call is never retried (its messages have already gone to the caller).
+ * Calls their call site marks idempotent (a query's subgraph fetches, REST GET and HEAD, gRPC
+ * methods that read) are retried on failures that say the backend did not act or cannot: a
+ * refused or reset connection (UPSTREAM_UNAVAILABLE), HTTP 502, 503 or 504, gRPC UNAVAILABLE.
+ * Not on a timeout: the time is spent, and the backend may still be working on it. Any other
+ * HTTP call (a mutation's fetch, a write) is retried only when its connection was refused: the
+ * request never left the gateway, so no backend can have acted on it (gRPC's transparent retry
+ * rests on the same fact); a reset or a 503 may come after the backend acted, and is final. A
+ * server-streaming call is never retried (its messages have already gone to the caller).
  *
  * Each retry goes to another instance where there is one (`balance` avoids the last), after a
  * backoff drawn at random below `base_backoff × 2^n` (full jitter, capped at `max_backoff`), and
@@ -40,12 +43,22 @@ class RetriedStatusError extends GatewayError {
 }
 
 /** Why a failed attempt may be retried, or undefined when it may not. */
-function retryReason(error: unknown): string | undefined {
+function retryReason(error: unknown, idempotent: boolean): string | undefined {
+  if (!idempotent) return neverSent(error) ? 'connection_refused' : undefined;
   if (error instanceof RetriedStatusError) return 'status';
   if (error instanceof GatewayError && error.code === ErrorCode.UPSTREAM_UNAVAILABLE)
     return 'unavailable';
   if (isServiceError(error) && error.code === grpc.status.UNAVAILABLE) return 'unavailable';
   return undefined;
+}
+
+/** The connection was refused: the request was never written, whatever its method. */
+function neverSent(error: unknown): boolean {
+  return (
+    error instanceof GatewayError &&
+    error.code === ErrorCode.UPSTREAM_UNAVAILABLE &&
+    (error.originalError as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+  );
 }
 
 export function retry(upstreams: Upstreams): Interceptor {
@@ -56,10 +69,12 @@ export function retry(upstreams: Upstreams): Interceptor {
       !upstream ||
       !rules?.enabled ||
       rules.max_retries === 0 ||
-      !exchange.call.idempotent ||
       (exchange as { handlers?: unknown }).handlers !== undefined
     )
       return next(exchange);
+    const idempotent = exchange.call.idempotent === true;
+    // A gRPC failure does not tell a refused connection from one lost after the call left.
+    if (!idempotent && exchange.target.protocol !== 'http') return next(exchange);
     /** Every attempt after the first holds a slot of the retry budget while it runs. */
     for (let attempt = 0; ; attempt++) {
       const holdsSlot = attempt > 0;
@@ -67,7 +82,7 @@ export function retry(upstreams: Upstreams): Interceptor {
       let dropped = 0;
       let refused = false;
       exchange.retryStatus =
-        more && exchange.target.protocol === 'http'
+        more && idempotent && exchange.target.protocol === 'http'
           ? (status) => {
               if (!RETRY_STATUSES.has(status)) return false;
               refused = !upstream.claimRetry();
@@ -86,7 +101,7 @@ export function retry(upstreams: Upstreams): Interceptor {
       }
       if (refused) publishRetry(exchange, 'retry_refused', 'status');
       if (dropped) error = new RetriedStatusError(exchange.target.backend, dropped);
-      const reason = retryReason(error);
+      const reason = retryReason(error, idempotent);
       if (!more || reason === undefined) throw error;
       // A dropped status already holds its slot; any other failure asks for one now.
       if (!dropped && !upstream.claimRetry()) {
