@@ -116,87 +116,89 @@ async function startOver(
   };
 }
 
+/** The suite's replicas, started once and reset after each test, whose gateway `env` closes. */
+function withReplicas(names: string[]) {
+  const suite: { replicas: Replica[]; env?: Awaited<ReturnType<typeof startOver>> } = {
+    replicas: [],
+  };
+  before(async () => {
+    suite.replicas = await Promise.all(names.map(startReplica));
+  });
+  after(() => Promise.all(suite.replicas.map((r) => r.close())));
+  afterEach(async () => {
+    await suite.env?.close();
+    delete suite.env;
+    for (const r of suite.replicas) {
+      r.hits = 0;
+      r.mutations = 0;
+      r.mode = 'ok';
+      r.healthy = true;
+    }
+  });
+  return suite;
+}
+
 const hello = (gateway: TestGateway) => post(gateway.url, { query: '{ hello }' });
 const bump = (gateway: TestGateway) => post(gateway.url, { query: 'mutation { bump }' });
 const codeOf = (result: { json: any }) => result.json.errors?.[0]?.extensions?.code;
 
-describe('balancing over replicas', () => {
-  let replicas: Replica[];
-  let env: Awaited<ReturnType<typeof startOver>>;
-  before(async () => {
-    replicas = await Promise.all(['a', 'b', 'c'].map(startReplica));
-  });
-  after(() => Promise.all(replicas.map((r) => r.close())));
-  afterEach(async () => {
-    await env.close();
-    for (const r of replicas) r.hits = 0;
-  });
+describe('balancing over suite.replicas', () => {
+  const suite = withReplicas(['a', 'b', 'c']);
 
   test('round robin: every replica gets its turn', async () => {
-    env = await startOver(replicas, {});
+    suite.env = await startOver(suite.replicas, {});
     const names = [];
-    for (let i = 0; i < 9; i++) names.push((await hello(env.gateway)).json.data.hello);
+    for (let i = 0; i < 9; i++) names.push((await hello(suite.env!.gateway)).json.data.hello);
     assert.deepEqual(
-      replicas.map((r) => r.hits),
+      suite.replicas.map((r) => r.hits),
       [3, 3, 3],
     );
-    assert.equal(new Set(names.slice(0, 3)).size, 3, 'three in a row: three replicas');
+    assert.equal(new Set(names.slice(0, 3)).size, 3, 'three in a row: three suite.replicas');
   });
 
   test('least_loaded: a replica that answers slowly gets fewer of the concurrent calls', async () => {
-    env = await startOver(replicas, { balance: 'least_loaded' });
-    replicas[0]!.mode = 'slow503';
+    suite.env = await startOver(suite.replicas, { balance: 'least_loaded' });
+    suite.replicas[0]!.mode = 'slow503';
     try {
       // The slow replica's calls pile up in flight; the power of two choices steers around it.
-      await Promise.all(Array.from({ length: 60 }, () => hello(env.gateway)));
+      await Promise.all(Array.from({ length: 60 }, () => hello(suite.env!.gateway)));
       assert.ok(
-        replicas[0]!.hits < replicas[1]!.hits && replicas[0]!.hits < replicas[2]!.hits,
-        `hits ${replicas.map((r) => r.hits).join('/')}`,
+        suite.replicas[0]!.hits < suite.replicas[1]!.hits &&
+          suite.replicas[0]!.hits < suite.replicas[2]!.hits,
+        `hits ${suite.replicas.map((r) => r.hits).join('/')}`,
       );
     } finally {
-      replicas[0]!.mode = 'ok';
+      suite.replicas[0]!.mode = 'ok';
     }
   });
 
   test('/readyz shows every instance of every backend with its state', async () => {
-    env = await startOver(replicas, {});
-    const ready = await get(`${env.gateway.adminOrigin}/readyz`);
+    suite.env = await startOver(suite.replicas, {});
+    const ready = await get(`${suite.env!.gateway.adminOrigin}/readyz`);
     assert.deepEqual(
       ready.json.backends.replicated.instances.map((i: any) => [i.address, i.state]),
-      replicas.map((r) => [r.address, 'healthy']),
+      suite.replicas.map((r) => [r.address, 'healthy']),
     );
   });
 });
 
 describe('retries', () => {
-  let replicas: Replica[];
-  let env: Awaited<ReturnType<typeof startOver>> | undefined;
-  before(async () => {
-    replicas = await Promise.all(['a', 'b'].map(startReplica));
-  });
-  after(() => Promise.all(replicas.map((r) => r.close())));
-  afterEach(async () => {
-    await env?.close();
-    env = undefined;
-    for (const r of replicas) {
-      r.hits = 0;
-      r.mutations = 0;
-      r.mode = 'ok';
-    }
-  });
+  const suite = withReplicas(['a', 'b']);
 
   test('a query answered 503 by one replica is retried on the other; the log line says so', async () => {
-    env = await startOver(replicas, { outlier_detection: { enabled: false } });
-    replicas[0]!.mode = '503';
+    suite.env = await startOver(suite.replicas, { outlier_detection: { enabled: false } });
+    suite.replicas[0]!.mode = '503';
     for (let i = 0; i < 6; i++)
-      assert.deepEqual((await hello(env.gateway)).json, { data: { hello: 'b' } });
-    assert.equal(replicas[0]!.hits, 3, 'round robin sent every other first attempt to a');
-    assert.equal(replicas[1]!.hits, 6);
-    const line = env.gateway.logs.lines.findLast((l) => l.msg === 'request') as any;
-    const retried = env.gateway.logs.lines.filter((l: any) => l.msg === 'request' && l.retries);
+      assert.deepEqual((await hello(suite.env!.gateway)).json, { data: { hello: 'b' } });
+    assert.equal(suite.replicas[0]!.hits, 3, 'round robin sent every other first attempt to a');
+    assert.equal(suite.replicas[1]!.hits, 6);
+    const line = suite.env!.gateway.logs.lines.findLast((l) => l.msg === 'request') as any;
+    const retried = suite.env!.gateway.logs.lines.filter(
+      (l: any) => l.msg === 'request' && l.retries,
+    );
     assert.equal(retried.length, 3);
     assert.ok(line);
-    const metrics = (await get(`${env.gateway.adminOrigin}/metrics`)).text;
+    const metrics = (await get(`${suite.env!.gateway.adminOrigin}/metrics`)).text;
     assert.match(
       metrics,
       /gateway_backend_retries_total\{backend="replicated",reason="status"\} 3/,
@@ -204,57 +206,57 @@ describe('retries', () => {
   });
 
   test('a mutation answered 503 is never retried: one call, and its error', async () => {
-    env = await startOver(replicas, { outlier_detection: { enabled: false } });
-    replicas[0]!.mode = '503';
-    replicas[1]!.mode = '503';
-    const result = await bump(env.gateway);
+    suite.env = await startOver(suite.replicas, { outlier_detection: { enabled: false } });
+    suite.replicas[0]!.mode = '503';
+    suite.replicas[1]!.mode = '503';
+    const result = await bump(suite.env!.gateway);
     assert.equal(codeOf(result), 'UPSTREAM_ERROR');
-    assert.equal(replicas[0]!.mutations + replicas[1]!.mutations, 1);
+    assert.equal(suite.replicas[0]!.mutations + suite.replicas[1]!.mutations, 1);
   });
 
   test('a 500 is an answer about the request, not a reason to retry', async () => {
-    env = await startOver(replicas, { outlier_detection: { enabled: false } });
-    replicas[0]!.mode = '500';
-    replicas[1]!.mode = '500';
-    await hello(env.gateway);
-    assert.equal(replicas[0]!.hits + replicas[1]!.hits, 1);
+    suite.env = await startOver(suite.replicas, { outlier_detection: { enabled: false } });
+    suite.replicas[0]!.mode = '500';
+    suite.replicas[1]!.mode = '500';
+    await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits + suite.replicas[1]!.hits, 1);
   });
 
   test('retries stay within the retry budget when every replica fails', async () => {
-    env = await startOver(replicas, {
+    suite.env = await startOver(suite.replicas, {
       outlier_detection: { enabled: false },
       retries: { max_retries: 2, budget_percent: 20, min_retry_concurrency: 3 },
     });
-    replicas[0]!.mode = 'slow503';
-    replicas[1]!.mode = 'slow503';
+    suite.replicas[0]!.mode = 'slow503';
+    suite.replicas[1]!.mode = 'slow503';
     const N = 50;
-    await Promise.all(Array.from({ length: N }, () => hello(env!.gateway)));
-    const calls = replicas[0]!.hits + replicas[1]!.hits;
+    await Promise.all(Array.from({ length: N }, () => hello(suite.env!.gateway)));
+    const calls = suite.replicas[0]!.hits + suite.replicas[1]!.hits;
     // Unbudgeted, every query would be tried three times: 150 calls. The budget allows about
     // 20% of the 50 in flight (10) as retries at once, and the failures come back together.
     assert.ok(calls > N, 'some retries were made');
     assert.ok(calls <= N + 2 * 10, `${calls} calls for ${N} queries`);
-    const metrics = (await get(`${env.gateway.adminOrigin}/metrics`)).text;
+    const metrics = (await get(`${suite.env!.gateway.adminOrigin}/metrics`)).text;
     assert.match(metrics, /gateway_backend_retries_refused_total\{backend="replicated"\} [1-9]/);
   });
 
-  test('one of two replicas killed under load: every query is answered, no mutation lost beyond those in flight', async () => {
+  test('one of two suite.replicas killed under load: every query is answered, no mutation lost beyond those in flight', async () => {
     // The calls in flight on the replica fail at once when it dies: the budget's floor covers
     // them (with Envoy's default of 3, all but 3 of them would fail).
-    env = await startOver(replicas, { retries: { min_retry_concurrency: 16 } });
+    suite.env = await startOver(suite.replicas, { retries: { min_retry_concurrency: 16 } });
     const results: number[] = [];
     let mutationsFailed = 0;
     let sent = 0;
     const worker = async () => {
       while (sent < 300) {
         sent++;
-        const answer = await hello(env!.gateway);
+        const answer = await hello(suite.env!.gateway);
         results.push(answer.json.data?.hello ? 1 : 0);
-        if (sent === 100) replicas[0]!.kill();
+        if (sent === 100) suite.replicas[0]!.kill();
       }
     };
     const writer = async () => {
-      while (sent < 300) if (!(await bump(env!.gateway)).json.data?.bump) mutationsFailed++;
+      while (sent < 300) if (!(await bump(suite.env!.gateway)).json.data?.bump) mutationsFailed++;
     };
     await Promise.all([
       ...Array.from({ length: 10 }, worker),
@@ -265,48 +267,39 @@ describe('retries', () => {
     // A mutation in flight on the dying replica may have been applied: it fails, never resent.
     // One sent after the kill is refused before it leaves, and goes to the survivor.
     assert.ok(mutationsFailed <= 4, `${mutationsFailed} mutations failed; 4 were in flight`);
-    assert.ok(replicas[1]!.hits >= 200, 'the survivor took the traffic');
-    const ready = await get(`${env.gateway.adminOrigin}/readyz`);
+    assert.ok(suite.replicas[1]!.hits >= 200, 'the survivor took the traffic');
+    const ready = await get(`${suite.env!.gateway.adminOrigin}/readyz`);
     const killed = ready.json.backends.replicated.instances.find(
-      (i: any) => i.address === replicas[0]!.address,
+      (i: any) => i.address === suite.replicas[0]!.address,
     );
     assert.equal(killed.state, 'ejected', 'the dead replica was ejected');
     // Start it again for the other tests' sake.
-    replicas[0] = await startReplica('a');
+    suite.replicas[0] = await startReplica('a');
   });
 });
 
-describe('outlier detection over two replicas', () => {
-  let replicas: Replica[];
-  let env: Awaited<ReturnType<typeof startOver>> | undefined;
-  before(async () => {
-    replicas = await Promise.all(['a', 'b'].map(startReplica));
-  });
-  after(() => Promise.all(replicas.map((r) => r.close())));
-  afterEach(async () => {
-    await env?.close();
-    env = undefined;
-  });
+describe('outlier detection over two suite.replicas', () => {
+  const suite = withReplicas(['a', 'b']);
 
   test('a 100%-failing replica is ejected after 5, re-admitted, and ejected longer the second time', async () => {
     const clock = { ms: 0 };
-    env = await startOver(
-      replicas,
+    suite.env = await startOver(
+      suite.replicas,
       { outlier_detection: { base_ejection_time: '10s' }, retries: { enabled: false } },
       clock,
     );
-    replicas[0]!.mode = '500';
-    for (let i = 0; i < 10; i++) await hello(env.gateway);
-    assert.equal(replicas[0]!.hits, 5, 'five failures, then no more calls');
-    const before = replicas[1]!.hits;
+    suite.replicas[0]!.mode = '500';
+    for (let i = 0; i < 10; i++) await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits, 5, 'five failures, then no more calls');
+    const before = suite.replicas[1]!.hits;
     for (let i = 0; i < 10; i++)
-      assert.deepEqual((await hello(env.gateway)).json, { data: { hello: 'b' } });
-    assert.equal(replicas[1]!.hits, before + 10);
+      assert.deepEqual((await hello(suite.env!.gateway)).json, { data: { hello: 'b' } });
+    assert.equal(suite.replicas[1]!.hits, before + 10);
 
     clock.ms += 10_000;
-    for (let i = 0; i < 10; i++) await hello(env.gateway);
-    assert.equal(replicas[0]!.hits, 10, 're-admitted, failed five more times, ejected again');
-    const ejections = env.gateway.logs.lines.filter(
+    for (let i = 0; i < 10; i++) await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits, 10, 're-admitted, failed five more times, ejected again');
+    const ejections = suite.env!.gateway.logs.lines.filter(
       (l: any) => l.msg === 'backend instance ejected',
     ) as any[];
     assert.deepEqual(
@@ -314,46 +307,46 @@ describe('outlier detection over two replicas', () => {
       [10_000, 20_000],
     );
     clock.ms += 10_000;
-    for (let i = 0; i < 4; i++) await hello(env.gateway);
-    assert.equal(replicas[0]!.hits, 10, 'still out after 10 s of its 20');
-    replicas[0]!.mode = 'ok';
+    for (let i = 0; i < 4; i++) await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits, 10, 'still out after 10 s of its 20');
+    suite.replicas[0]!.mode = 'ok';
   });
 
   test('a replica failing every other call is ejected by its failure rate', async () => {
-    env = await startOver(replicas, {
+    suite.env = await startOver(suite.replicas, {
       outlier_detection: { failure_rate: { threshold: 50, minimum_calls: 20, interval: '10s' } },
       retries: { enabled: false },
     });
-    replicas[0]!.hits = 0;
-    replicas[0]!.mode = 'every-other-500';
-    for (let i = 0; i < 60; i++) await hello(env.gateway);
-    assert.equal(replicas[0]!.hits, 20, 'ejected at the 20th call, half of them failed');
-    const ejected = env.gateway.logs.lines.find(
+    suite.replicas[0]!.hits = 0;
+    suite.replicas[0]!.mode = 'every-other-500';
+    for (let i = 0; i < 60; i++) await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits, 20, 'ejected at the 20th call, half of them failed');
+    const ejected = suite.env!.gateway.logs.lines.find(
       (l: any) => l.msg === 'backend instance ejected',
     ) as any;
     assert.equal(ejected?.reason, 'failure_rate');
-    replicas[0]!.mode = 'ok';
+    suite.replicas[0]!.mode = 'ok';
   });
 
   test('every replica out: calls fail at once with UPSTREAM_CIRCUIT_OPEN', async () => {
-    env = await startOver(replicas, {
+    suite.env = await startOver(suite.replicas, {
       outlier_detection: { max_ejection_percent: 100, consecutive_failures: 2 },
       retries: { enabled: false },
     });
-    for (const r of replicas) {
+    for (const r of suite.replicas) {
       r.mode = '500';
       r.hits = 0;
     }
-    for (let i = 0; i < 4; i++) await hello(env.gateway);
-    const result = await hello(env.gateway);
+    for (let i = 0; i < 4; i++) await hello(suite.env!.gateway);
+    const result = await hello(suite.env!.gateway);
     assert.equal(codeOf(result), 'UPSTREAM_CIRCUIT_OPEN');
     assert.deepEqual(result.json.data, { hello: null });
-    assert.equal(replicas[0]!.hits + replicas[1]!.hits, 4);
-    for (const r of replicas) r.mode = 'ok';
+    assert.equal(suite.replicas[0]!.hits + suite.replicas[1]!.hits, 4);
+    for (const r of suite.replicas) r.mode = 'ok';
   });
 
   test('an instance failing its health checks gets no calls until it passes again', async () => {
-    env = await startOver(replicas, {
+    suite.env = await startOver(suite.replicas, {
       health_check: {
         path: '/health',
         interval: '20ms',
@@ -362,21 +355,21 @@ describe('outlier detection over two replicas', () => {
         unhealthy_threshold: 1,
       },
     });
-    replicas[0]!.healthy = false;
+    suite.replicas[0]!.healthy = false;
     await waitFor(async () => {
-      const ready = await get(`${env!.gateway.adminOrigin}/readyz`);
+      const ready = await get(`${suite.env!.gateway.adminOrigin}/readyz`);
       return ready.json.backends.replicated.instances[0].state === 'unhealthy';
     });
-    const before = replicas[0]!.hits;
-    for (let i = 0; i < 6; i++) await hello(env.gateway);
-    assert.equal(replicas[0]!.hits, before, 'no calls to the unhealthy replica');
-    replicas[0]!.healthy = true;
+    const before = suite.replicas[0]!.hits;
+    for (let i = 0; i < 6; i++) await hello(suite.env!.gateway);
+    assert.equal(suite.replicas[0]!.hits, before, 'no calls to the unhealthy replica');
+    suite.replicas[0]!.healthy = true;
     await waitFor(async () => {
-      const ready = await get(`${env!.gateway.adminOrigin}/readyz`);
+      const ready = await get(`${suite.env!.gateway.adminOrigin}/readyz`);
       return ready.json.backends.replicated.instances[0].state === 'healthy';
     });
-    for (let i = 0; i < 6; i++) await hello(env.gateway);
-    assert.ok(replicas[0]!.hits > before, 'it takes calls again');
+    for (let i = 0; i < 6; i++) await hello(suite.env!.gateway);
+    assert.ok(suite.replicas[0]!.hits > before, 'it takes calls again');
   });
 });
 

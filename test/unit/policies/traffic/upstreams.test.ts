@@ -235,18 +235,22 @@ describe('health and records across configs', () => {
     );
     await new Promise((resolve) => setImmediate(resolve));
     const addresses = () => upstreams.of(KEY)!.instances.map((i) => i.address);
+    /** A reload with the same names: resolved again at once. */
+    const refollow = async () => {
+      upstreams.follow([
+        upstreamSpec(KEY, {
+          name: 'backend',
+          instances: ['backend.internal:4001'],
+          dnsRefreshMs: 60_000,
+        }),
+      ]);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
     assert.deepEqual(asked, ['backend.internal']);
     assert.deepEqual(addresses(), ['10.1.0.1:4001', '10.1.0.2:4001']);
 
     answer = new Error('SERVFAIL');
-    upstreams.follow([
-      upstreamSpec(KEY, {
-        name: 'backend',
-        instances: ['backend.internal:4001'],
-        dnsRefreshMs: 60_000,
-      }),
-    ]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await refollow();
     assert.deepEqual(
       addresses(),
       ['10.1.0.1:4001', '10.1.0.2:4001'],
@@ -255,14 +259,7 @@ describe('health and records across configs', () => {
     assert.ok(events.some((e) => e.type === 'resolve_failed'));
 
     answer = ['10.1.0.2', '::1'];
-    upstreams.follow([
-      upstreamSpec(KEY, {
-        name: 'backend',
-        instances: ['backend.internal:4001'],
-        dnsRefreshMs: 60_000,
-      }),
-    ]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await refollow();
     assert.deepEqual(addresses(), ['10.1.0.2:4001', '[::1]:4001']);
     upstreams.close();
   });
