@@ -227,12 +227,25 @@ export function isClientSafe(code: string): boolean {
 }
 
 /**
+ * 5xx codes whose cause is reported once, where it happens, not once per request: load
+ * shedding (counted, its gates' levels in metrics) and a backend with no instance taking calls
+ * (its ejection logged at warn). Under a flood or an outage an error line per request would
+ * bury the one that matters and spend the I/O the gateway is short of.
+ */
+const REPORTED_ONCE: ReadonlySet<string> = new Set([
+  ErrorCode.SERVER_OVERLOADED,
+  ErrorCode.UPSTREAM_CIRCUIT_OPEN,
+]);
+
+/**
  * The one log policy for errors: a code that answers 5xx (or is not in the table) means the
  * gateway or a backend failed and logs at `error`; any other code is the client's mistake or an
- * expected answer and logs at `info` (fastify's log-controller rule).
+ * expected answer and logs at `info` (fastify's log-controller rule), as do the 5xx codes whose
+ * cause is reported once elsewhere.
  */
 export function logLevelOf(code: string | undefined): 'error' | 'info' {
-  return code !== undefined && isErrorCode(code) && HTTP_STATUS[code] < 500 ? 'info' : 'error';
+  if (code === undefined || !isErrorCode(code)) return 'error';
+  return HTTP_STATUS[code] < 500 || REPORTED_ONCE.has(code) ? 'info' : 'error';
 }
 
 export interface GatewayErrorOptions {

@@ -29,7 +29,8 @@ const policy: [code: string | undefined, level: 'error' | 'info', clientSafe: bo
   ['UPSTREAM_UNAVAILABLE', 'error', true],
   ['GATEWAY_TIMEOUT', 'error', true],
   ['UPSTREAM_ERROR', 'error', true],
-  ['UPSTREAM_CIRCUIT_OPEN', 'error', true],
+  ['UPSTREAM_CIRCUIT_OPEN', 'info', true],
+  ['SERVER_OVERLOADED', 'info', true],
   ['INTERNAL_SERVER_ERROR', 'error', false],
   ['DOWNSTREAM_SERVICE_ERROR', 'error', false],
   ['INVALID_GRAPHQL', 'error', false],
@@ -43,7 +44,12 @@ for (const [code, level, clientSafe] of policy) {
   });
 }
 
-test('every code answering below 500 logs at info, every other at error', () => {
+test('every code answering below 500 logs at info, every other at error but those reported once', () => {
+  const once = new Set(['SERVER_OVERLOADED', 'UPSTREAM_CIRCUIT_OPEN']);
   for (const code of Object.values(ErrorCode))
-    assert.equal(logLevelOf(code), HTTP_STATUS[code] < 500 ? 'info' : 'error', code);
+    assert.equal(
+      logLevelOf(code),
+      HTTP_STATUS[code] < 500 || once.has(code) ? 'info' : 'error',
+      code,
+    );
 });
