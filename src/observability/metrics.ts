@@ -168,7 +168,7 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
   });
   const retries = new Counter({
     name: 'gateway_backend_retries_total',
-    help: 'Backend calls tried again, by backend and reason (unavailable, status, connection_refused); those the budget refused count in gateway_backend_retries_refused_total.',
+    help: 'Backend calls tried again, by backend and reason (unavailable, status, connect_failed); those the budget refused count in gateway_backend_retries_refused_total.',
     labelNames: ['backend', 'reason'],
     registers,
   });

@@ -448,11 +448,14 @@ export function buildApp(options: AppOptions): App {
               cause: caught,
             }),
       );
-      logger[logLevelOf(error.code)](
+      const level = logLevelOf(error.code);
+      logger[level](
         {
-          err: ensureError(error.originalError ?? caught),
+          // Only a failure's stack is worth formatting (see plugins/error-log.ts).
+          ...(level === 'error' ? { err: ensureError(error.originalError ?? caught) } : {}),
           correlationId: ctx.correlationId,
           code: error.code,
+          ...(level === 'error' ? {} : { message: error.message }),
         },
         'request failed',
       );

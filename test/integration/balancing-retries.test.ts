@@ -385,7 +385,7 @@ test('a mutation whose connection is refused goes to another replica: it never l
     const line = env.gateway.logs.lines.findLast(
       (l: any) => l.msg === 'request' && l.retries,
     ) as any;
-    assert.equal(line?.retries[0]?.reason, 'connection_refused');
+    assert.equal(line?.retries[0]?.reason, 'connect_failed');
   } finally {
     await env.close();
     await alive.close();

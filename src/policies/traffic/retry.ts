@@ -17,8 +17,8 @@ import type { Upstreams } from './upstream-registry.ts';
  * methods that read) are retried on failures that say the backend did not act or cannot: a
  * refused or reset connection (UPSTREAM_UNAVAILABLE), HTTP 502, 503 or 504, gRPC UNAVAILABLE.
  * Not on a timeout: the time is spent, and the backend may still be working on it. Any other
- * HTTP call (a mutation's fetch, a write) is retried only when its connection was refused: the
- * request never left the gateway, so no backend can have acted on it (gRPC's transparent retry
+ * HTTP call (a mutation's fetch, a write) is retried only when its connection could not be
+ * made (refused, unreachable, timed out connecting): the request never left the gateway, so no backend can have acted on it (gRPC's transparent retry
  * rests on the same fact); a reset or a 503 may come after the backend acted, and is final. A
  * server-streaming call is never retried (its messages have already gone to the caller).
  *
@@ -44,7 +44,7 @@ class RetriedStatusError extends GatewayError {
 
 /** Why a failed attempt may be retried, or undefined when it may not. */
 function retryReason(error: unknown, idempotent: boolean): string | undefined {
-  if (!idempotent) return neverSent(error) ? 'connection_refused' : undefined;
+  if (!idempotent) return neverSent(error) ? 'connect_failed' : undefined;
   if (error instanceof RetriedStatusError) return 'status';
   if (error instanceof GatewayError && error.code === ErrorCode.UPSTREAM_UNAVAILABLE)
     return 'unavailable';
@@ -52,12 +52,25 @@ function retryReason(error: unknown, idempotent: boolean): string | undefined {
   return undefined;
 }
 
-/** The connection was refused: the request was never written, whatever its method. */
+/**
+ * Failures of connecting, before a byte of the request is written: refused, no route, a name
+ * that does not resolve, the connect timeout. (A reset may come after the request left.)
+ */
+const CONNECT_FAILURES: ReadonlySet<unknown> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** The connection could not be made: the request was never written, whatever its method. */
 function neverSent(error: unknown): boolean {
   return (
     error instanceof GatewayError &&
     error.code === ErrorCode.UPSTREAM_UNAVAILABLE &&
-    (error.originalError as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+    CONNECT_FAILURES.has((error.originalError as { code?: unknown } | undefined)?.code)
   );
 }
 
