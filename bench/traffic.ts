@@ -203,6 +203,6 @@ export async function fastFailCase(dir: string) {
   console.log(`\nB ejected against B healthy:           ${ratioOf(fast, ok)}`);
   console.log(`B ejected against B down, not ejected: ${ratioOf(fast, slow)}`);
   console.log(
-    "each of B's failed fetches is logged at error level with its error's stack (one line per request when B is ejected or down, none when healthy): part of the failing targets' cost",
+    "B's failed fetch builds its GraphQL errors (stacks formatted, through source maps where the TypeScript loader turned them on) and logs one error line per request when B is ejected or down, none when healthy: most of the failing targets' extra cost (docs/benchmarks.md, Failing fast)",
   );
 }
