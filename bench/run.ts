@@ -1,5 +1,5 @@
-// `npm run bench`: each case loads two targets that serve the same answer, interleaved round by
-// round in one run so both see the same machine, and prints the ratio. Not a test: CI skips it.
+// `npm run bench`: each case loads its targets (two, or three), interleaved round by round in one
+// run so all see the same machine, and prints the ratio. Not a test: CI skips it.
 //
 //   federation  this gateway vs a bare @apollo/gateway + @apollo/server, same subgraphs and query
 //   rest        a REST-backed query through the gateway (REST adapter) vs the REST endpoint itself
@@ -30,6 +30,10 @@
 //   context-manager  (only when named) tracing as the observability case's "all on", plus
 //               Apollo Gateway's own spans recorded through the AsyncLocalStorage context
 //               manager (bench/context-manager.ts), vs the same without
+//   replicas    (only when named) the federation query over one instance of each subgraph vs two
+//               (round robin, least loaded), dedup off: what balancing costs (bench/traffic.ts)
+//   fast-fail   (only when named) a two-subgraph query with one backend ejected (fails fast with
+//               UPSTREAM_CIRCUIT_OPEN) vs down and not ejected vs healthy (bench/traffic.ts)
 //
 // Every process runs on the node that runs the bench, its TypeScript loaded as production
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
@@ -39,18 +43,38 @@
 // BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 // BENCH_DEDUP_DELAY=20 (ms: the dedup case's slow subgraphs)
 import { deepStrictEqual } from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect as connectHttp2 } from 'node:http2';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import autocannon from 'autocannon';
 import { stopChildren } from './children.ts';
+import {
+  adminOf,
+  children,
+  compare,
+  costOf,
+  expectJson,
+  federationTargets,
+  freePort,
+  listening,
+  median,
+  pidOf,
+  request,
+  ROOT,
+  spawnTs,
+  startSubgraphs,
+  urlOf,
+  CONNECTIONS,
+  type Round,
+  type Summary,
+  type Target,
+} from './harness.ts';
+import { fastFailCase, replicasCase } from './traffic.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
 import { parse, stringify } from 'yaml';
@@ -58,274 +82,14 @@ import { composeSupergraph } from '../src/composition/compose.ts';
 import { SHOP_QUERIES } from '../test/fixtures/graphs/shop.ts';
 import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const LOADER = join(ROOT, 'bin/typescript-loader.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CASES = (
   process.env.BENCH_CASES ??
   'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls'
 ).split(',');
-const WARMUP_S = 3;
 /** How long the dedup case's slow subgraphs hold each answer, in ms. */
 const DEDUP_DELAY_MS = Number(process.env.BENCH_DEDUP_DELAY ?? 20);
 /** The observability case's tracing.sample_ratio. */
 const TRACE_SAMPLE = Number(process.env.BENCH_TRACE_SAMPLE ?? 1);
-
-interface Target {
-  name: string;
-  url: string;
-  method: 'GET' | 'POST';
-  body?: string;
-  /** The answer, compared as parsed JSON before and after the load. */
-  check: (text: string) => void;
-  /** Request headers besides the content type (a credential). */
-  headers?: Record<string, string>;
-  /** Paths the load cycles through on `url`'s origin (each connection in turn); default `url`'s. */
-  paths?: string[];
-  /** The process serving it, when the bench started it: its CPU time per request is printed. */
-  pid?: number | undefined;
-  /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
-  call?: () => Promise<string>;
-  loadWith?: (duration: number) => Promise<Round>;
-}
-
-/** The rounds of one target: mean throughput, median latencies and CPU, all errors. */
-type Summary = Omit<Round, 'count'>;
-
-interface Round {
-  rps: number;
-  /** Requests answered in the round. */
-  count: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  /** CPU time the target's process spent per request, in µs (Linux only). */
-  cpuUs?: number | undefined;
-}
-
-const children: ChildProcess[] = [];
-/** The process behind each started child's first line. */
-const pidOf = new Map<string, number>();
-
-/**
- * Spawns a TypeScript entry point (`--import <file>` arguments first, as node takes them) and resolves with its first stdout line that `accept`s.
- * Stdout goes to a file, not a pipe: a gateway's request log lines would otherwise be read by
- * this process, which also generates the load, and slow the target that logs.
- */
-async function spawnTs(
-  args: string[],
-  accept = (_line: string) => true,
-  env: Record<string, string> = {},
-) {
-  const outFile = join(await mkdtemp(join(tmpdir(), 'gateway-bench-out-')), 'stdout');
-  const out = openSync(outFile, 'w');
-  const child = spawn(process.execPath, ['--import', LOADER, ...args], {
-    cwd: ROOT,
-    // No usage reports to Apollo (nor the cloud metadata lookups before them): loopback only.
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: '',
-      // Gateways run side by side: each its own admin listener (production mode opens one).
-      ADMIN_PORT: '0',
-      APOLLO_TELEMETRY_DISABLED: 'true',
-      ...env,
-    },
-    stdio: ['ignore', out, 'inherit'],
-  });
-  closeSync(out);
-  children.push(child);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  for (;;) {
-    const text = await readFile(outFile, 'utf8');
-    const line = text.split('\n').find((l) => l && accept(l));
-    if (line) {
-      if (child.pid !== undefined) pidOf.set(line, child.pid);
-      return line;
-    }
-    if (exited !== undefined) throw new Error(`${args.join(' ')} exited with ${exited}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const listening = (line: string) => line.includes('"msg":"gateway listening"');
-const urlOf = (line: string) => (JSON.parse(line) as { url: string }).url;
-/** Where a gateway's metrics are: its admin listener, else its public port. */
-const adminOf = (line: string) =>
-  (JSON.parse(line) as { admin?: string }).admin ?? new URL(urlOf(line)).origin;
-
-async function request(target: Target): Promise<string> {
-  if (target.call) return target.call();
-  const init: RequestInit = { method: target.method };
-  const headers: Record<string, string> = { ...target.headers };
-  if (target.body) headers['content-type'] = 'application/json';
-  Object.assign(init, { headers, ...(target.body ? { body: target.body } : {}) });
-  return (await fetch(target.url, init)).text();
-}
-
-function load(target: Target, duration: number): Promise<Round> {
-  if (target.loadWith) return target.loadWith(duration);
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: target.url,
-        method: target.method,
-        headers: {
-          ...target.headers,
-          ...(target.body ? { 'content-type': 'application/json' } : {}),
-        },
-        body: target.body,
-        ...(target.paths ? { requests: target.paths.map((path) => ({ path })) } : {}),
-        connections: CONNECTIONS,
-        duration,
-      },
-      (error, result) => {
-        if (error) return reject(error);
-        resolve({
-          rps: result.requests.average,
-          count: result.requests.total,
-          p50: result.latency.p50,
-          p99: result.latency.p99,
-          errors: result.errors + result.timeouts + result.non2xx,
-        });
-      },
-    );
-  });
-}
-
-/**
- * User plus system CPU time of a process, in ms, from /proc (clock ticks of 10 ms, the Linux
- * default). CPU per request moves far less than throughput on a shared machine: it does not
- * depend on what else got the cores during the round.
- */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
-
-/** What `a` costs against `b`: throughput, CPU per request where known, p99. */
-function costOf(a: Summary, b: Summary): string {
-  const cpu =
-    a.cpuUs !== undefined && b.cpuUs !== undefined
-      ? `; CPU per request ${signed((a.cpuUs / b.cpuUs - 1) * 100)}% (${a.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`
-      : '';
-  return `${((1 - a.rps / b.rps) * 100).toFixed(1)}% throughput${cpu}; p99 ${a.p99} ms vs ${b.p99} ms`;
-}
-
-/**
- * The federation query's targets on gateways started by this bench, each checked against what
- * the gateway of `referenceLine` answers.
- */
-async function federationTargets(referenceLine: string) {
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({
-      name: 'reference',
-      url: urlOf(referenceLine),
-      method: 'POST',
-      body,
-      check: () => {},
-    }),
-  );
-  return (name: string, line: string, headers: Record<string, string> = {}): Target => ({
-    name,
-    url: urlOf(line),
-    pid: pidOf.get(line),
-    method: 'POST',
-    body,
-    headers,
-    check: expectJson(reference),
-  });
-}
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-/** Interleaved rounds of the two targets; prints every round, a table and the ratio a/b. */
-async function compare(title: string, a: Target, b: Target) {
-  for (const t of [a, b]) t.check(await request(t));
-  console.log(
-    `\n${title}\n${CONNECTIONS} connections, ${ROUNDS} rounds x ${DURATION_S}s each, interleaved`,
-  );
-  for (const t of [a, b]) await load(t, WARMUP_S);
-  const rounds = new Map<Target, Round[]>([
-    [a, []],
-    [b, []],
-  ]);
-  for (let i = 0; i < ROUNDS; i++) {
-    // Alternate which target goes first: a machine that slows under sustained load would
-    // otherwise always penalise the second.
-    for (const t of i % 2 === 0 ? [b, a] : [a, b]) {
-      const cpuBefore = cpuMs(t.pid);
-      const round = await load(t, DURATION_S);
-      const cpuAfter = cpuMs(t.pid);
-      if (cpuBefore !== undefined && cpuAfter !== undefined && round.count > 0)
-        round.cpuUs = ((cpuAfter - cpuBefore) * 1000) / round.count;
-      rounds.get(t)!.push(round);
-      const cpu = round.cpuUs === undefined ? '' : `  cpu ${round.cpuUs.toFixed(0)} µs/req`;
-      console.log(
-        `  round ${i + 1} ${t.name.padEnd(24)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}${cpu}`,
-      );
-    }
-  }
-  for (const t of [a, b]) t.check(await request(t));
-  const summary = (t: Target) => {
-    const r = rounds.get(t)!;
-    return {
-      rps: mean(r.map((x) => x.rps)),
-      p50: median(r.map((x) => x.p50)),
-      p99: median(r.map((x) => x.p99)),
-      errors: r.reduce((sum, x) => sum + x.errors, 0),
-      cpuUs: r.every((x) => x.cpuUs !== undefined)
-        ? median(r.map((x) => x.cpuUs as number))
-        : undefined,
-    };
-  };
-  const sa = summary(a);
-  const sb = summary(b);
-  const withCpu = sa.cpuUs !== undefined || sb.cpuUs !== undefined;
-  console.log(
-    `\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |${withCpu ? ' CPU µs/req (median) |' : ''}`,
-  );
-  console.log(`| --- | ---: | ---: | ---: | ---: |${withCpu ? ' ---: |' : ''}`);
-  for (const [t, s] of [
-    [a, sa],
-    [b, sb],
-  ] as const) {
-    const cpu = withCpu ? ` ${s.cpuUs === undefined ? '' : s.cpuUs.toFixed(0)} |` : '';
-    console.log(`| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |${cpu}`);
-  }
-  return { a: sa, b: sb };
-}
-
-function expectJson(expected: unknown): (text: string) => void {
-  const want = JSON.stringify(expected);
-  return (text) => {
-    if (JSON.stringify(JSON.parse(text)) !== want)
-      throw new Error(`unexpected answer:\n${text}\nexpected:\n${want}`);
-  };
-}
-
-/**
- * The shop graph's four subgraphs, in a child process: their names, URLs and SDL. Each answer
- * is held `delayMs` when given.
- */
-async function startSubgraphs(delayMs = 0): Promise<{ name: string; url: string; sdl: string }[]> {
-  return JSON.parse(await spawnTs(['bench/subgraphs.ts', String(delayMs)])) as {
-    name: string;
-    url: string;
-    sdl: string;
-  }[];
-}
 
 async function federationCase(dir: string) {
   const defs = await startSubgraphs();
@@ -994,15 +758,6 @@ cost of three contracts: ${costOf(a, b)}`);
   console.log(`memory after load:  none ${mib(loaded.none)}; three ${mib(loaded.three)}`);
 }
 
-/** A port free right now: the demo backends must know the gateway's before it starts. */
-async function freePort(): Promise<number> {
-  const probe = createNetServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** The mobile home screen, as the mobile app asks for it (schemas/mobile.graphql). */
 const HOME_DOCUMENT = `query Home {
   home {
@@ -1430,6 +1185,8 @@ async function main() {
     if (CASES.includes('dedup')) await dedupCase(dir);
     if (CASES.includes('tls')) await tlsCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
+    if (CASES.includes('replicas')) await replicasCase(dir);
+    if (CASES.includes('fast-fail')) await fastFailCase(dir);
   } finally {
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
