@@ -1,5 +1,5 @@
 // The traffic cases of `npm run bench` (bench/run.ts), each only when named in BENCH_CASES: with
-// three targets of ROUNDS x DURATION_S each, either takes about two minutes at the defaults.
+// three or four targets of ROUNDS x DURATION_S each, each takes two to three minutes at the defaults.
 //
 //   replicas   the federation query with each subgraph served by one instance, against two
 //              instances of each (two subgraph processes, `instances` listing both) balanced
