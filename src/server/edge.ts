@@ -6,7 +6,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import {
-  createSecureServer,
   createServer as createH2cServer,
   type Http2Session,
   type Http2ServerRequest,
@@ -14,15 +13,19 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+} from 'node:tls';
 import type { ResolvedListenerTls } from '../config/load.ts';
 
 /**
  * The gateway's listening port in one of three shapes, each serving HTTP/1.1 and, where asked,
  * HTTP/2 with the same request handler (node:http2's compatibility API):
  * - plaintext: node:http, as without this module;
- * - TLS: node:http2's secure server with `allowHTTP1`, ALPN choosing `h2` or `http/1.1` per
- *   connection (https when `http2` is off);
+ * - TLS: a `tls.Server` whose connections go to an HTTP/2 or an HTTP/1.1 server by the protocol
+ *   ALPN chose for each (https when `http2` is off);
  * - h2c: cleartext HTTP/2 by prior knowledge beside HTTP/1.1 on one port. Node's cleartext
  *   HTTP/2 server does not fall back to HTTP/1.1, so a connection is handed to the HTTP/2 or the
  *   HTTP/1.1 server by its first bytes: the HTTP/2 preface starts with `PRI`, a method no
@@ -138,42 +141,35 @@ function secureH1(
   };
 }
 
+/**
+ * TLS with ALPN offering `h2` and `http/1.1`: TLS is ended by a `tls.Server`, and each
+ * connection then goes to an HTTP/2 or an HTTP/1.1 server by the protocol it agreed. Node's
+ * secure HTTP/2 server could take HTTP/1.1 itself (`allowHTTP1`), but its HTTP/1.1 connections
+ * get none of node:http's slow-client checks (`headersTimeout`, `requestTimeout`): a slowloris
+ * over TLS would hold its connection for ever.
+ */
 function secureH2(tls: ResolvedListenerTls, http1: ServerOptions, handler: EdgeHandler): Edge {
-  const server = createSecureServer(
-    { ...http1, ...secureContextOf(tls), allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] },
-    handler,
+  const pair = protocolPair(http1, handler);
+  const front = createTlsServer(
+    { ...secureContextOf(tls), ALPNProtocols: ['h2', 'http/1.1'] },
+    (socket: TLSSocket) => pair.take(socket, socket.alpnProtocol === 'h2'),
   );
-  const sessions = trackSessions(server, http1.keepAliveTimeout ?? 5_000);
-  // HTTP/1.1 connections of the HTTP/2 server: Node keeps no list of them there, so they are
-  // tracked with their requests in flight to close the idle ones at shutdown.
-  const http1Sockets = trackHttp1(server, (socket) => (socket as TLSSocket).alpnProtocol !== 'h2');
   return {
-    listener: server,
-    http1: server as unknown as Edge['http1'],
+    ...pair.edge,
+    listener: front,
     scheme: 'https',
-    goAway: () => sessions.goAway(),
-    close: () => closed(server),
-    closeIdle() {
-      sessions.goAway();
-      http1Sockets.closeIdle();
-    },
-    closeAll() {
-      sessions.destroy();
-      http1Sockets.closeAll();
-    },
-    reloadCertificates: () => server.setSecureContext(secureContextOf(tls)),
+    close: () => closed(front),
+    reloadCertificates: () => front.setSecureContext(secureContextOf(tls)),
   };
 }
 
 function h2c(http1: ServerOptions, handler: EdgeHandler): Edge {
-  const h1 = createHttpServer(http1, handler as RequestListener);
-  const h2 = createH2cServer(handler);
-  const sessions = trackSessions(h2, http1.keepAliveTimeout ?? 5_000);
+  const pair = protocolPair(http1, handler);
   const front = createNetServer((socket) => {
     // Until the first bytes arrive the connection is nobody's: its errors and silence are ours.
     const drop = () => socket.destroy();
     socket.once('error', drop);
-    socket.setTimeout(h1.headersTimeout, drop);
+    socket.setTimeout(pair.h1.headersTimeout, drop);
     socket.once('readable', () => {
       const chunk = socket.read() as Buffer | null;
       if (chunk === null) return;
@@ -181,24 +177,40 @@ function h2c(http1: ServerOptions, handler: EdgeHandler): Edge {
       socket.setTimeout(0);
       // Read in paused mode and put back: the server taking the socket reads it from the start.
       socket.unshift(chunk);
-      (chunk.subarray(0, 3).toString('latin1') === 'PRI' ? h2 : h1).emit('connection', socket);
+      pair.take(socket, chunk.subarray(0, 3).toString('latin1') === 'PRI');
     });
   });
+  return { ...pair.edge, listener: front, scheme: 'http', close: () => closed(front) };
+}
+
+/**
+ * An HTTP/1.1 and an HTTP/2 server that listen on nothing: a front server hands each
+ * connection to one of them. The HTTP/1.1 server is told it listens, because node:http starts
+ * its slow-client checks (`headersTimeout`, `requestTimeout`, every
+ * `connectionsCheckingInterval`) on `listening`; without it a connection handed over is never
+ * timed out.
+ */
+function protocolPair(http1: ServerOptions, handler: EdgeHandler) {
+  const h1 = createHttpServer(http1, handler as RequestListener);
+  h1.emit('listening');
+  const h2 = createH2cServer(handler);
+  const sessions = trackSessions(h2, http1.keepAliveTimeout ?? 5_000);
   return {
-    listener: front,
-    http1: h1,
-    scheme: 'http',
-    goAway: () => sessions.goAway(),
-    close: () => closed(front),
-    closeIdle() {
-      sessions.goAway();
-      h1.closeIdleConnections();
+    h1,
+    take: (socket: Socket, http2: boolean) => (http2 ? h2 : h1).emit('connection', socket),
+    edge: {
+      http1: h1,
+      goAway: () => sessions.goAway(),
+      closeIdle() {
+        sessions.goAway();
+        h1.closeIdleConnections();
+      },
+      closeAll() {
+        sessions.destroy();
+        h1.closeAllConnections();
+      },
+      reloadCertificates() {},
     },
-    closeAll() {
-      sessions.destroy();
-      h1.closeAllConnections();
-    },
-    reloadCertificates() {},
   };
 }
 
@@ -237,36 +249,6 @@ function trackSessions(server: NetServer, idleMs: number) {
     },
     destroy: () => {
       for (const session of sessions) session.destroy();
-    },
-  };
-}
-
-function trackHttp1(server: NetServer, isHttp1: (socket: Socket) => boolean) {
-  const active = new Map<Socket, number>();
-  let closing = false;
-  server.on('secureConnection', (socket: Socket) => {
-    if (!isHttp1(socket)) return;
-    active.set(socket, 0);
-    socket.once('close', () => active.delete(socket));
-  });
-  server.on('request', (req: Http2ServerRequest | Parameters<RequestListener>[0], res) => {
-    const socket = req.socket as Socket;
-    const count = active.get(socket);
-    if (count === undefined) return;
-    active.set(socket, count + 1);
-    (res as NodeJS.EventEmitter).once('close', () => {
-      const left = (active.get(socket) ?? 1) - 1;
-      active.set(socket, left);
-      if (closing && left === 0) socket.destroy();
-    });
-  });
-  return {
-    closeIdle() {
-      closing = true;
-      for (const [socket, count] of active) if (count === 0) socket.destroy();
-    },
-    closeAll() {
-      for (const socket of active.keys()) socket.destroy();
     },
   };
 }

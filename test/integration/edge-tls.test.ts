@@ -329,6 +329,60 @@ async function startGrpcPort(t: TestContext, tls: object) {
   };
 }
 
+/**
+ * Sends a request's first header line and never the rest: what a slowloris does. Resolves with
+ * what the gateway answered before closing the connection.
+ */
+async function slowloris(socket: import('node:net').Socket): Promise<string> {
+  socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\n');
+  let answer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => {});
+  await once(socket, 'close');
+  return answer;
+}
+
+describe('slow clients on the split ports', () => {
+  // Without the cut the connection stays open: the timeout makes that a failure, not a hang.
+  test(
+    'a slowloris over HTTPS with HTTP/1.1 is cut at headers_timeout, as on plain HTTP',
+    { timeout: 15_000 },
+    async (t) => {
+      const certs = await makeCertificates();
+      const env = await startGatewayOver(SHOP, {
+        config: { server: { tls: serverTls(certs), headers_timeout: '1s' } },
+      });
+      t.after(() => env.close());
+      const socket = tlsConnect({
+        port: portOf(env.gateway.origin),
+        host: '127.0.0.1',
+        servername: 'localhost',
+        ca: certs.ca,
+        ALPNProtocols: ['http/1.1'],
+      });
+      await once(socket, 'secureConnect');
+      assert.equal(socket.alpnProtocol, 'http/1.1');
+      assert.match(await slowloris(socket), /^HTTP\/1\.1 408 /);
+    },
+  );
+
+  test(
+    'a slowloris on an h2c port is cut at headers_timeout too',
+    { timeout: 15_000 },
+    async (t) => {
+      const env = await startGatewayOver(SHOP, {
+        config: { server: { h2c: true, headers_timeout: '1s' } },
+      });
+      t.after(() => env.close());
+      const { connect } = await import('node:net');
+      const socket = connect(portOf(env.gateway.origin), '127.0.0.1');
+      await once(socket, 'connect');
+      assert.match(await slowloris(socket), /^HTTP\/1\.1 408 /);
+    },
+  );
+});
+
 describe('the gRPC port over TLS', () => {
   test('client certificates required: a client without one is refused, one with one served', async (t) => {
     const certs = await makeCertificates();
