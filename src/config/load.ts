@@ -403,6 +403,8 @@ export async function loadConfig(
   for (const [index, route] of config.routes.entries())
     for (const [b, backend] of route.backends.entries())
       addBackendTls(backend.url, backend.tls, ['routes', index, 'backends', b, 'tls']);
+  for (const [name, service] of Object.entries(config.grpc_server.services))
+    addBackendTls(service.base_url, service.tls, ['grpc_server', 'services', name, 'tls']);
   const grpcServices = new Map<string, ResolvedGrpcService>();
   for (const [name, entry] of Object.entries(config.grpc_server.services)) {
     const protos = resolveProtos(entry.protos, entry.include_dirs, [

@@ -1297,6 +1297,8 @@ export const GrpcServiceConfig = z.strictObject({
   base_url: HttpUrl,
   /** Instances of the backend, `host:port` each. @default base_url's host */
   instances: Instances,
+  /** TLS to an `https` base_url: a private CA, mutual TLS. @default the system's roots */
+  tls: BackendTls.optional(),
   /** Upper bound for one call to the backend (and at most the caller's deadline). @default 10s */
   timeout: Duration.default(10_000),
   /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */

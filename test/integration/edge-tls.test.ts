@@ -21,6 +21,7 @@ import {
   type GatewayOver,
 } from '../helpers/env.ts';
 import { makeCertificates } from '../helpers/tls.ts';
+import { grpcClient, portService, PROTOS } from '../helpers/auth-surfaces.ts';
 
 type Certificates = Awaited<ReturnType<typeof makeCertificates>>;
 
@@ -624,6 +625,56 @@ describe('HTTPS backends', () => {
     t.after(() => gateway.close());
     const res = await post(gateway.url, { query: '{ hello }' });
     assert.deepEqual(res.json, { data: { hello: 'over tls' } });
+  });
+
+  test('a gRPC-port service’s HTTPS backend is reached with its private CA', async (t) => {
+    const certs = await makeCertificates();
+    const backend = await startHttpsBackend(certs, { id: '1', name: 'Ada', email: 'a@x' });
+    t.after(() => backend.close());
+    const project = await writeProject([]);
+    t.after(() => project.remove());
+    const service = (tls: object | undefined) =>
+      stringify({
+        subgraphs: {
+          stub: {
+            routing_url: 'http://127.0.0.1:9/graphql',
+            schema: { sdl: 'type Query { hello: String }' },
+          },
+        },
+        grpc_server: {
+          port: 0,
+          services: {
+            users: {
+              ...portService('demo/users/v1/users.proto', PROTOS, backend.url, 'none'),
+              ...(tls ? { tls } : {}),
+            },
+          },
+        },
+      });
+    const codes: Record<string, number | string> = {};
+    for (const [name, tls] of Object.entries({
+      'ca given': { ca: certs.caFile },
+      none: undefined,
+    })) {
+      await project.write('supergraph.yaml', service(tls));
+      const gateway = await startTestGateway({ configFile: project.configFile });
+      try {
+        const client = grpcClient(
+          gateway.running.grpcAddress as string,
+          'demo/users/v1/users.proto',
+          'demo.users.v1.UserService',
+        );
+        const answer = await client.call('GetUser', { id: '1' });
+        client.close();
+        codes[name] = answer.error ? answer.error.code : String((answer.reply as any).name);
+      } finally {
+        await gateway.close();
+      }
+    }
+    // Without the CA the backend's certificate is refused: the call fails (UNAVAILABLE or
+    // INTERNAL, never OK).
+    assert.equal(codes['ca given'], 'Ada');
+    assert.notEqual(codes.none, 'Ada');
   });
 
   test('a subgraph’s HTTPS instances are called by address, with its CA and its host as Host and TLS name', async (t) => {
