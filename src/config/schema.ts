@@ -338,9 +338,10 @@ export const DnsConfig = z.strictObject({
 });
 
 /**
- * One subgraph's own traffic settings, over the top-level `traffic` ones: caps (each key left out
- * keeps `traffic.backends`' value), and balancing, health checks, outlier detection, retries and
- * DNS resolution (each given object replaces the top-level one whole).
+ * One backend's own traffic settings (a subgraph's, a route's, a transcoded service's, a
+ * gRPC-port service's), over the top-level `traffic` ones: caps (each key left out keeps
+ * `traffic.backends`' value), and balancing, health checks, outlier detection, retries and DNS
+ * resolution (each given object replaces the top-level one whole).
  */
 export const SubgraphTrafficConfig = z.strictObject({
   /** @default traffic.backends.max_in_flight */
@@ -1237,6 +1238,8 @@ export const TranscodeConfig = z
       .optional(),
     /** Instances of the service, `host:port` each. @default address */
     instances: Instances,
+    /** Its own traffic settings, as a subgraph's `traffic`. @default traffic */
+    traffic: SubgraphTrafficConfig.optional(),
     /** Proto files with the service, relative to an include directory. */
     protos: z.array(z.string().min(1)).min(1).optional(),
     /** Where protos and their imports are found, relative to supergraph.yaml. @default [./protos] */
@@ -1269,7 +1272,7 @@ export const TranscodeConfig = z
   })
   .superRefine((entry, ctx) => {
     const own = (
-      ['address', 'instances', 'protos', 'include_dirs', 'timeout', 'tls'] as const
+      ['address', 'instances', 'protos', 'include_dirs', 'timeout', 'tls', 'traffic'] as const
     ).filter((k) => entry[k] !== undefined);
     if (entry.subgraph !== undefined) {
       for (const key of own)
@@ -1299,6 +1302,8 @@ export const GrpcServiceConfig = z.strictObject({
   instances: Instances,
   /** TLS to an `https` base_url: a private CA, mutual TLS. @default the system's roots */
   tls: BackendTls.optional(),
+  /** Its own traffic settings, as a subgraph's `traffic`. @default traffic */
+  traffic: SubgraphTrafficConfig.optional(),
   /** Upper bound for one call to the backend (and at most the caller's deadline). @default 10s */
   timeout: Duration.default(10_000),
   /** Headers sent with every call (API keys via `${ENV}`); never logged. @default {} */
@@ -1373,6 +1378,8 @@ export const RouteConfig = z
       .optional(),
     /** One backend, or several to split between (weights, header canaries). */
     backends: z.array(RouteBackend).min(1),
+    /** The route's own traffic settings, for each of its backends, as a subgraph's `traffic`. */
+    traffic: SubgraphTrafficConfig.optional(),
     /**
      * A request header holding a client id (`x-client-id`): the weighted choice is a hash of it,
      * so one client always lands on the same backend. @default random per request

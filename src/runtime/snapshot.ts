@@ -17,6 +17,7 @@ import {
   ServerConfig,
   type SubgraphConfig,
   TrafficConfig,
+  type SubgraphTrafficConfig,
 } from '../config/schema.ts';
 
 export interface PersistedDocuments {
@@ -199,12 +200,24 @@ function dedupSettingsOf(config: GatewayConfig): DedupSettings {
   return { enabled: config.traffic.dedup.enabled, backends };
 }
 
-/** Each backend's caps: a subgraph's own keys over `traffic.backends`, resolved once per name. */
+/**
+ * Each backend's caps: its own keys (a subgraph's, route's, transcoded or gRPC-port service's
+ * `traffic`) over `traffic.backends`, resolved once per name, the name its calls carry.
+ */
 function backendLimits(config: GatewayConfig | undefined): (backend: string) => GateLimits {
   const defaults = config?.traffic.backends ?? TrafficConfig.parse({}).backends;
   const own = new Map<string, GateLimits>();
+  const add = (name: string, traffic: SubgraphTrafficConfig | undefined) => {
+    if (!traffic) return;
+    const { max_in_flight, max_queued, queue_timeout } = { ...defaults, ...traffic };
+    own.set(name, { max_in_flight, max_queued, queue_timeout });
+  };
   for (const [name, subgraph] of Object.entries(config?.subgraphs ?? {}))
-    if (subgraph.traffic) own.set(name, { ...defaults, ...subgraph.traffic });
+    add(name, subgraph.traffic);
+  for (const [name, entry] of Object.entries(config?.transcode ?? {})) add(name, entry.traffic);
+  for (const [name, service] of Object.entries(config?.grpc_server.services ?? {}))
+    add(name, service.traffic);
+  for (const route of config?.routes ?? []) add(route.name ?? route.path_prefix, route.traffic);
   return (backend) => own.get(backend) ?? defaults;
 }
 

@@ -73,13 +73,19 @@ export function upstreamSpecsOf(
         entry.address,
         entry.config.instances,
         entry.tls && readChannelTls(entry.tls, file, `transcode.${name}.tls`),
+        entry.config.traffic,
       );
   for (const [name, service] of Object.entries(config.grpc_server.services))
-    http(name, service.base_url, service.instances);
+    http(name, service.base_url, service.instances, service.traffic);
   for (const route of config.routes) {
     const name = route.name ?? route.path_prefix;
     route.backends.forEach((backend, index) =>
-      http(route.backends.length > 1 ? `${name}[${index}]` : name, backend.url, backend.instances),
+      http(
+        route.backends.length > 1 ? `${name}[${index}]` : name,
+        backend.url,
+        backend.instances,
+        route.traffic,
+      ),
     );
   }
   return specs;

@@ -392,6 +392,54 @@ test('a mutation whose connection is refused goes to another replica: it never l
   }
 });
 
+test('a route’s own health check: its backend failing it takes no calls, the route answers 503', async () => {
+  const replica = await startReplica('r');
+  const project = await writeProject([]);
+  await project.write(
+    'supergraph.yaml',
+    stringify({
+      subgraphs: {
+        stub: { routing_url: 'http://127.0.0.1:9/graphql', schema: { sdl: SDL } },
+      },
+      routes: [
+        {
+          name: 'things',
+          path_prefix: '/things',
+          backends: [{ url: `http://${replica.address}` }],
+          traffic: {
+            health_check: {
+              path: '/health',
+              interval: '20ms',
+              healthy_threshold: 1,
+              unhealthy_threshold: 1,
+            },
+          },
+        },
+      ],
+    }),
+  );
+  const gateway = await startTestGateway({ configFile: project.configFile });
+  const stateOf = async () =>
+    (await get(`${gateway.adminOrigin}/readyz`)).json.backends.things.instances[0].state;
+  try {
+    assert.equal((await get(`${gateway.origin}/things/1`)).status, 200);
+    replica.healthy = false;
+    await waitFor(async () => (await stateOf()) === 'unhealthy');
+    const before = replica.hits;
+    const refused = await get(`${gateway.origin}/things/1`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.json.details[0].reason, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.equal(replica.hits, before, 'no call reached it');
+    replica.healthy = true;
+    await waitFor(async () => (await stateOf()) === 'healthy');
+    assert.equal((await get(`${gateway.origin}/things/1`)).status, 200);
+  } finally {
+    await gateway.close();
+    await replica.close();
+    await project.remove();
+  }
+});
+
 describe('DNS', () => {
   test('with traffic.dns a name becomes one instance per address it resolves to', async () => {
     const replica = await startReplica('a');

@@ -148,3 +148,36 @@ subgraphs:
     /subgraphs\.users\.instances: an adapter subgraph calls its backend itself: give source\.instances/,
   );
 });
+
+test('routes, transcoded and gRPC-port services take their own traffic; a transcode over a subgraph does not', () => {
+  const { config } = parseConfig(
+    `${BASE}routes:
+  - path_prefix: /api
+    backends: [{ url: http://127.0.0.1:5000 }]
+    traffic: { max_in_flight: 4, health_check: { path: /ping } }
+grpc_server:
+  services:
+    users:
+      protos: [users.proto]
+      base_url: http://127.0.0.1:5001
+      traffic: { balance: least_loaded }
+`,
+    FILE,
+    {},
+  );
+  assert.equal(config.routes[0]?.traffic?.max_in_flight, 4);
+  assert.equal(
+    config.routes[0]?.traffic?.health_check && config.routes[0].traffic.health_check.path,
+    '/ping',
+  );
+  assert.equal(config.grpc_server.services.users?.traffic?.balance, 'least_loaded');
+  const message = configFailure(
+    `${BASE}transcode:
+  orders:
+    subgraph: users
+    traffic: { max_in_flight: 2 }
+`,
+    FILE,
+  );
+  assert.match(message, /transcode\.orders\.traffic: comes from subgraph users/);
+});
