@@ -173,6 +173,42 @@ describe('outlier detection', () => {
   });
 });
 
+test('a health check passed after an ejection re-admits the instance before its time', () => {
+  const clock = { ms: 1_000 };
+  let lastPass = 0;
+  const upstreams = new Upstreams({
+    clock: { now: () => clock.ms },
+    // The checker's record of each instance, as health-check.ts keeps it (wall-clock times).
+    health: {
+      set: () => {},
+      describe: () => ({ healthy: true, lastCheckAt: lastPass, consecutive: 1 }),
+      close: () => {},
+    },
+  });
+  upstreams.follow([
+    upstreamSpec(KEY, {
+      instances: THREE,
+      outlier: { consecutive_failures: 1, base_ejection_time: 60_000 },
+      healthCheck: {
+        path: '/health',
+        service: '',
+        interval: 1_000,
+        timeout: 100,
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+      },
+    }),
+  ]);
+  const upstream = upstreams.of(KEY)!;
+  const a = upstream.instances[0]!;
+  lastPass = Date.now() - 1; // a pass from before the ejection re-admits nothing
+  upstream.settle(a, true);
+  assert.equal(upstream.available(a), false);
+  lastPass = Date.now() + 1;
+  assert.equal(upstream.available(a), true, 're-admitted by the pass, 59 s early');
+  upstreams.close();
+});
+
 describe('the retry budget', () => {
   test('retries in flight stay under budget_percent of attempts in flight, or the minimum', () => {
     const { upstream } = registry({ retries: { budget_percent: 20, min_retry_concurrency: 3 } });
