@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import * as http2 from 'node:http2';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -334,7 +334,7 @@ async function startGrpcPort(t: TestContext, tls: object) {
  * Sends a request's first header line and never the rest: what a slowloris does. Resolves with
  * what the gateway answered before closing the connection.
  */
-async function slowloris(socket: import('node:net').Socket): Promise<string> {
+async function slowloris(socket: Socket): Promise<string> {
   socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\n');
   let answer = '';
   socket.setEncoding('utf8');
@@ -376,8 +376,7 @@ describe('slow clients on the split ports', () => {
         config: { server: { h2c: true, headers_timeout: '1s' } },
       });
       t.after(() => env.close());
-      const { connect } = await import('node:net');
-      const socket = connect(portOf(env.gateway.origin), '127.0.0.1');
+      const socket = netConnect(portOf(env.gateway.origin), '127.0.0.1');
       await once(socket, 'connect');
       assert.match(await slowloris(socket), /^HTTP\/1\.1 408 /);
     },
