@@ -29,3 +29,14 @@ subgraphs:
     schema:
       file: ./users.graphql
 `;
+
+/**
+ * The `subgraphs` of a config that is about something else (routes, the gRPC port): one subgraph
+ * that is never called, because a config needs at least one.
+ */
+export const STUB_SUBGRAPHS = {
+  stub: {
+    routing_url: 'http://127.0.0.1:9/graphql',
+    schema: { sdl: 'type Query { hello: String }' },
+  },
+};

@@ -21,6 +21,7 @@ import {
   type GatewayOver,
 } from '../helpers/env.ts';
 import { makeCertificates } from '../helpers/tls.ts';
+import { STUB_SUBGRAPHS } from '../helpers/config.ts';
 import { grpcClient, portService, PROTOS } from '../helpers/auth-surfaces.ts';
 
 type Certificates = Awaited<ReturnType<typeof makeCertificates>>;
@@ -302,12 +303,7 @@ async function startGrpcPort(t: TestContext, tls: object) {
   await project.write(
     'supergraph.yaml',
     stringify({
-      subgraphs: {
-        stub: {
-          routing_url: 'http://127.0.0.1:9/graphql',
-          schema: { sdl: 'type Query { hello: String }' },
-        },
-      },
+      subgraphs: STUB_SUBGRAPHS,
       grpc_server: {
         port: 0,
         tls,
@@ -571,12 +567,7 @@ describe('HTTPS backends', () => {
     t.after(() => project.remove());
     const route = (tls: object | undefined) =>
       stringify({
-        subgraphs: {
-          stub: {
-            routing_url: 'http://127.0.0.1:9/graphql',
-            schema: { sdl: 'type Query { hello: String }' },
-          },
-        },
+        subgraphs: STUB_SUBGRAPHS,
         routes: [
           { path_prefix: '/things', backends: [{ url: backend.url, ...(tls ? { tls } : {}) }] },
         ],
@@ -634,12 +625,7 @@ describe('HTTPS backends', () => {
     t.after(() => project.remove());
     const service = (tls: object | undefined) =>
       stringify({
-        subgraphs: {
-          stub: {
-            routing_url: 'http://127.0.0.1:9/graphql',
-            schema: { sdl: 'type Query { hello: String }' },
-          },
-        },
+        subgraphs: STUB_SUBGRAPHS,
         grpc_server: {
           port: 0,
           services: {

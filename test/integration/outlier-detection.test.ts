@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startDemoBackends, type DemoBackends } from '../../demo/backends.ts';
 import { get, post, startTestGateway, writeProject, type TestGateway } from '../helpers/env.ts';
+import { STUB_SUBGRAPHS } from '../helpers/config.ts';
 
 /**
  * A backend that is broken (HTTP 500) or healthy on demand, and counts what reaches it: an
@@ -208,12 +209,7 @@ describe('outlier detection and a route’s weighted backends', () => {
     bad = await startSwitchableBackend(JSON.stringify({ ok: true }));
     env = await startGatewayWithOutliers(
       {
-        subgraphs: {
-          stub: {
-            routing_url: 'http://127.0.0.1:9/graphql',
-            schema: { sdl: 'type Query { hello: String }' },
-          },
-        },
+        subgraphs: STUB_SUBGRAPHS,
         routes: [
           { name: 'pair', path_prefix: '/api', backends: [{ url: good.url }, { url: bad.url }] },
         ],
