@@ -33,7 +33,7 @@ const boundaries = [
   {
     files: ['src/policies/**'],
     message: 'policies do not import each other.',
-    patterns: ['../auth/*', '../cors/*', '../limits/*', '../traffic/*'],
+    patterns: ['../auth/*', '../cache/*', '../cors/*', '../limits/*', '../traffic/*'],
   },
 ];
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { ApqCacheConfig } from '../config/schema.ts';
 import { Availability } from '../kernel/availability.ts';
 import type { ApqStoreSignal } from '../kernel/channels.ts';
-import { answerWithin } from '../policies/limits/stores/redis.ts';
+import { answerWithin } from '../kernel/redis-reply.ts';
 import type { SharedRedis } from '../runtime/redis.ts';
 
 /**

@@ -183,6 +183,40 @@ export type ApqStoreSignal =
 
 export type ApqStoreEvent = ApqStoreSignal & { readonly scope: AppScope };
 
+/**
+ * What the cache reports (policies/cache): each lookup's outcome per cache and type, entries
+ * evicted for room, and whether a shared store (Redis) answers (`up`/`down` once per transition
+ * and once at start; `fallback` for each read or write made without it).
+ */
+export type CacheSignal =
+  | {
+      readonly type: 'lookup';
+      readonly cache: 'response' | 'entity';
+      /** The entity's type, or the response's root type. */
+      readonly entryType: string;
+      /** `hit`, `stale` (served while one request refreshes it), `miss`, or `bypass` (not looked up: the client asked, or the answer cannot be cached). */
+      readonly result: 'hit' | 'stale' | 'miss' | 'bypass';
+      /** Entries this outcome counts (an entity fetch looks up several at once). */
+      readonly count: number;
+    }
+  | {
+      readonly type: 'evict';
+      readonly cache: 'response' | 'entity';
+      readonly entryType: string;
+      readonly bytes: number;
+    }
+  | { readonly type: 'write'; readonly cache: 'response' | 'entity'; readonly bytes: number }
+  | { readonly type: 'invalidate'; readonly source: 'mutation' | 'admin'; readonly removed: number }
+  | {
+      readonly type: 'up' | 'down';
+      readonly initial: boolean;
+      /** Why it is down: the client's error message (never the URL's credentials). */
+      readonly reason?: string;
+    }
+  | { readonly type: 'fallback'; readonly operation: 'get' | 'set' | 'lock' | 'invalidate' };
+
+export type CacheEvent = CacheSignal & { readonly scope: AppScope };
+
 export const channels = {
   requestStart: diagnostics.channel('gateway:request:start'),
   requestEnd: diagnostics.channel('gateway:request:end'),
@@ -195,4 +229,5 @@ export const channels = {
   load: diagnostics.channel('gateway:load'),
   limitStore: diagnostics.channel('gateway:limit-store'),
   apqStore: diagnostics.channel('gateway:apq-store'),
+  cache: diagnostics.channel('gateway:cache'),
 };

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.ts';
-import { whenReady } from '../policies/limits/stores/redis.ts';
+import { whenReady } from '../kernel/redis-reply.ts';
 
 /**
  * The gateway's connection to Redis (`redis`), made once at start and shared by what keeps

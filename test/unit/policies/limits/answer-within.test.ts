@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { answerWithin } from '../../../../src/policies/limits/stores/redis.ts';
+import { answerWithin } from '../../../../src/kernel/redis-reply.ts';
 
 /**
  * A reply over a real socket from another process, so it can arrive while this one is busy and
