@@ -135,6 +135,7 @@ async function start(args: string[]): Promise<void> {
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,
+          cache: loaded.config.cache,
           listenerTls: loaded.listenerTls,
         }
       : {}),

@@ -12,6 +12,8 @@ import { toSupergraph, type Supergraph } from './supergraph.ts';
 export interface ComposedSupergraph {
   supergraph: Supergraph;
   hints: CompositionProblem[];
+  /** The subgraphs' SDL as composed: directives composition drops (cache hints) are read here. */
+  subgraphs: SubgraphSdl[];
 }
 
 /** What a subgraph answers for its own SDL. https://www.apollographql.com/docs/federation/subgraph-spec */
@@ -42,7 +44,7 @@ export async function composeFromConfig(
     }),
   );
   const { supergraphSdl, hints } = composeSupergraph(sdls);
-  return { supergraph: toSupergraph(supergraphSdl), hints };
+  return { supergraph: toSupergraph(supergraphSdl), hints, subgraphs: sdls };
 }
 
 async function readSdl(

@@ -209,6 +209,8 @@ export async function loadConfig(
   // Checked here rather than in the schema: the two keys live in different sections.
   if (config.limits.store.kind === 'redis' && config.redis.url === undefined)
     issues.push(issueAt(['limits', 'store', 'kind'], 'redis needs redis.url (the shared server)'));
+  if (config.cache.store === 'redis' && config.redis.url === undefined)
+    issues.push(issueAt(['cache', 'store'], 'redis needs redis.url (the shared server)'));
   if (config.server.apq_cache.store === 'redis' && config.redis.url === undefined)
     issues.push(
       issueAt(['server', 'apq_cache', 'store'], 'redis needs redis.url (the shared server)'),

@@ -722,6 +722,11 @@ export const AdminConfig = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   /** Port to listen on; 0 picks a free one. @default 8088 */
   port: z.number().int().min(0).max(65_535).default(8088),
+  /**
+   * The bearer token the admin listener's write endpoints (`POST /cache/invalidate`) demand; a
+   * secret: give it as `${ENV}`. @default none: those endpoints answer 403
+   */
+  token: z.string().min(16, 'expected at least 16 characters').optional(),
 });
 
 export const ServerConfig = z.strictObject({
@@ -1045,6 +1050,102 @@ export const RedisConfig = z.strictObject({
    * APQ: this process's cache) rather than hold the request. @default 100ms
    */
   command_timeout: Duration.default(100),
+});
+
+/** A cache hint given in the config, for a type or a field (docs/caching.md, "Hints"). */
+const CacheHintConfig = z.strictObject({
+  /** Seconds the data is fresh for, as `Cache-Control: max-age`. @default none: the field or type sets none */
+  max_age: z.number().int().nonnegative().optional(),
+  /** `PRIVATE`: cached only per verified identity, never served to another caller. @default PUBLIC */
+  scope: z.enum(['PUBLIC', 'PRIVATE']).optional(),
+  /** Fields only: take the parent's max-age instead of the default. @default false */
+  inherit_max_age: z.boolean().optional(),
+  /** Seconds past max-age an entry may be served while one request refreshes it. @default 0 */
+  stale_while_revalidate: z.number().int().nonnegative().optional(),
+  /** Names the admin endpoint can invalidate this data by (`tag:<name>`). @default [] */
+  tags: z.array(z.string().min(1)).optional(),
+});
+
+/** What a mutation invalidates when it succeeds (docs/caching.md, "Invalidation"). */
+const CacheInvalidationRule = z.strictObject({
+  /**
+   * The entities in the mutation field's result, by their keys (a result without the key
+   * invalidates the whole type). @default true
+   */
+  entities: z.boolean().default(true),
+  /** Whole entity types to invalidate. @default [] */
+  types: z.array(z.string().min(1)).default([]),
+  /** Declared tags to invalidate. @default [] */
+  tags: z.array(z.string().min(1)).default([]),
+});
+
+const SCHEMA_COORDINATE = /^[_A-Za-z][_0-9A-Za-z]*\.[_A-Za-z][_0-9A-Za-z]*$/;
+const TYPE_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+
+/**
+ * The response cache and the entity cache (docs/caching.md): what may be cached is decided by
+ * cache hints (`@cacheControl` in subgraph SDL, backends' `Cache-Control`, the hints below);
+ * where entries are kept by `store`. Off unless enabled. The store is opened at start; the rest
+ * reloads.
+ */
+export const CacheConfig = z.strictObject({
+  /** Cache at all: the response and entity caches below, each with its own switch. @default false */
+  enabled: z.boolean().default(false),
+  /**
+   * `memory`: this process only, bounded by `max_size`; `redis`: shared by every instance
+   * through `redis` (needs `redis.url`). Read at start. @default memory
+   */
+  store: z.enum(['memory', 'redis']).default('memory'),
+  /** The bytes the memory store may hold (keys, values and tags); past it, least recently used first. @default 64mib */
+  max_size: ByteSize.default(67_108_864),
+  /** Redis: values larger than this are compressed. @default 1kib */
+  compress_above: ByteSize.default(1_024),
+  /**
+   * How long a request that missed holds the fill lock (Redis: across instances) while the
+   * others missing the same key wait for its entry; past it they fetch themselves. @default 2s
+   */
+  lock_timeout: Duration.default(2_000),
+  /**
+   * max-age of root fields and of fields returning objects that no hint covers, as Apollo
+   * Server's `defaultMaxAge`: 0 caches only what hints allow. @default 0
+   */
+  default_max_age: z.number().int().nonnegative().default(0),
+  response: z
+    .strictObject({
+      /** Cache whole query responses (needs `cache.enabled`). @default true */
+      enabled: z.boolean().default(true),
+      /**
+       * Let a client's `Cache-Control: no-cache` skip the lookup (the answer is fetched and
+       * stored again). Off by default: a flood of such requests would reach every backend.
+       * @default false
+       */
+      client_no_cache: z.boolean().default(false),
+    })
+    .default({ enabled: true, client_no_cache: false }),
+  entities: z
+    .strictObject({
+      /** Cache subgraph fetches: each entity of an `_entities` fetch, and root-field fetches. @default true */
+      enabled: z.boolean().default(true),
+      /** Subgraphs whose fetches are never cached. @default [] */
+      skip_subgraphs: z.array(z.string()).default([]),
+    })
+    .default({ enabled: true, skip_subgraphs: [] }),
+  hints: z
+    .strictObject({
+      /** Hints by type name, over the SDL's. @default {} */
+      types: z
+        .record(z.string().regex(TYPE_NAME, 'expected a type name'), CacheHintConfig)
+        .default({}),
+      /** Hints by field (`Type.field`), over the SDL's. @default {} */
+      fields: z
+        .record(z.string().regex(SCHEMA_COORDINATE, 'expected Type.field'), CacheHintConfig)
+        .default({}),
+    })
+    .default({ types: {}, fields: {} }),
+  /** What each mutation field (`Mutation.field`) invalidates, over the SDL's `@cacheInvalidate`. @default {} */
+  invalidate: z
+    .record(z.string().regex(SCHEMA_COORDINATE, 'expected Mutation.field'), CacheInvalidationRule)
+    .default({}),
 });
 
 /**
@@ -1454,6 +1555,8 @@ export const GatewayConfigSchema = z
     /** Who may call and how identity reaches backends. @default no credentials: nothing required */
     auth: AuthConfig.default(AuthConfig.parse({})),
     redis: RedisConfig.default(RedisConfig.parse({})),
+    /** The response and entity caches (docs/caching.md). @default off */
+    cache: CacheConfig.default(CacheConfig.parse({})),
     persisted_documents: PersistedDocumentsConfig.default(PersistedDocumentsConfig.parse({})),
     /**
      * Cross-origin browser requests on every HTTP endpoint the stages serve (GraphQL, REST routes,
@@ -1590,6 +1693,7 @@ export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;
 export type RatePolicyConfig = z.output<typeof RatePolicyConfig>;
 export type LimitStoreConfig = z.output<typeof LimitStoreConfig>;
 export type RedisConfig = z.output<typeof RedisConfig>;
+export type CacheConfig = z.output<typeof CacheConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;
 export type RouteConfig = z.output<typeof RouteConfig>;

@@ -1,5 +1,6 @@
 import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginSchemaReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -9,6 +10,7 @@ import { channels } from '../kernel/channels.ts';
 import type { RequestContext } from '../kernel/context.ts';
 import type { SnapshotManager } from '../runtime/snapshot-manager.ts';
 import { authorize } from '../policies/auth/authorize.ts';
+import { fetchThroughCache } from '../policies/cache/entity-cache.ts';
 import { addFetchCost } from '../policies/limits/cost.ts';
 import type { DocumentCache } from './apq-cache.ts';
 import { withFieldAuthorization } from './authorized-gateway.ts';
@@ -22,6 +24,7 @@ import { errorLogPlugin } from './plugins/error-log.ts';
 import { graphqlEventsPlugin } from './plugins/graphql-events.ts';
 import { operationSupportPlugin } from './plugins/operation-support.ts';
 import { parseLimitsPlugin } from './plugins/parse-limits.ts';
+import { responseCachePlugin } from './plugins/response-cache.ts';
 import { stagesPlugin } from './plugins/stages.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -77,10 +80,21 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
       return {
         async process(request) {
           const operation = 'incomingRequestContext' in request;
-          const response =
-            operation && request.context.snapshot.adapters.has(name)
-              ? await local.process(request)
-              : await remote.process(request);
+          const send = (variables: Record<string, unknown> | undefined) => {
+            const options =
+              variables === request.request.variables
+                ? request
+                : { ...request, request: { ...request.request, variables } };
+            return operation && request.context.snapshot.adapters.has(name)
+              ? local.process(options)
+              : remote.process(options);
+          };
+          // The entity cache answers what it holds and sends the rest (policies/cache).
+          const response = operation
+            ? await fetchThroughCache(request.context, name, request.request, (variables) =>
+                send(variables as Record<string, unknown> | undefined),
+              )
+            : await send(request.request.variables);
           // Every fetch of an operation passes here with what it sent and got: the one place
           // its actual cost can be weighed fetch by fetch, as the estimate was.
           if (operation)
@@ -133,11 +147,13 @@ export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
     // Our HTTP layer serves the landing page; Apollo's would load Sandbox from a CDN.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       parseLimitsPlugin(),
       operationSupportPlugin(),
       stagesPlugin(pipeline),
+      responseCachePlugin(),
       costExtensionsPlugin(),
       errorLogPlugin(logger.child({ component: 'graphql' })),
       graphqlEventsPlugin(),

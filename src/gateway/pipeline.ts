@@ -6,6 +6,7 @@ import { correlate } from '../observability/correlation.ts';
 import { cors } from '../policies/cors/cors.ts';
 import { authenticate } from '../policies/auth/authenticate.ts';
 import { authorize } from '../policies/auth/authorize.ts';
+import { cacheLookup } from '../policies/cache/response-cache.ts';
 import { estimateCost, limitCost } from '../policies/limits/cost.ts';
 import { httpLimits } from '../policies/limits/http-limits.ts';
 import { refuseIntrospection } from '../policies/limits/introspection.ts';
@@ -38,10 +39,9 @@ export interface StageEntry {
 
 /**
  * The inbound stages, in the order they run. This list is the one place that order is written;
- * docs/pipeline.md shows it as a table, and a test holds the two together. The stage the
- * design adds next takes its place: cacheLookup after authorize (a cached answer must be one
- * this caller may read). The operation's limits come first among the operation stages: a cheap count that refuses a
- * hostile document before the cost walk.
+ * docs/pipeline.md shows it as a table, and a test holds the two together. The operation's
+ * limits come first among the operation stages: a cheap count that refuses a hostile document
+ * before the cost walk.
  */
 export const STAGES: readonly StageEntry[] = [
   { name: 'correlate', event: 'request', run: correlate },
@@ -73,6 +73,10 @@ export const STAGES: readonly StageEntry[] = [
   // limit that refuses an operation for what it is, so a refused operation is never charged.
   { name: 'rateLimit', event: 'operation', surfaces: ['graphql'], run: rateLimit },
   { name: 'authorize', event: 'operation', surfaces: ['graphql'], run: authorize },
+  // Last: a cached answer is served only to an operation every stage above let through (its
+  // caller authorized for each field, its budget charged), and nothing is looked up for one
+  // they refuse.
+  { name: 'cacheLookup', event: 'operation', surfaces: ['graphql'], run: cacheLookup },
 ];
 
 const SURFACES: readonly Surface[] = ['graphql', 'rest', 'grpc'];

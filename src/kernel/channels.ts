@@ -206,6 +206,8 @@ export type CacheSignal =
       readonly bytes: number;
     }
   | { readonly type: 'write'; readonly cache: 'response' | 'entity'; readonly bytes: number }
+  /** A memory store's bytes held for one cache, after they changed. */
+  | { readonly type: 'size'; readonly cache: 'response' | 'entity'; readonly bytes: number }
   | { readonly type: 'invalidate'; readonly source: 'mutation' | 'admin'; readonly removed: number }
   | {
       readonly type: 'up' | 'down';

@@ -227,6 +227,14 @@ export interface RequestFacts {
   retries?: { backend: string; instance: string; reason: string; refused?: true }[];
   /** Error codes the client saw. */
   readonly errorCodes: Set<string>;
+  /**
+   * What the caches served (policies/cache): the response cache's outcome, and how many
+   * entities (and root-field fetches) the entity cache answered and missed.
+   */
+  cache?: {
+    response?: 'hit' | 'stale' | 'miss' | 'bypass';
+    entities?: { hits: number; misses: number };
+  };
 }
 
 export type Surface = 'graphql' | 'rest' | 'grpc';

@@ -51,6 +51,7 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
   RATE_LIMIT_UNAVAILABLE: 'RATE_LIMIT_UNAVAILABLE',
+  CACHE_UNAVAILABLE: 'CACHE_UNAVAILABLE',
   SUPERGRAPH_NOT_READY: 'SUPERGRAPH_NOT_READY',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
@@ -108,6 +109,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The shared limit store did not answer and `limits.store.on_unavailable` is `refuse`: the
   // gateway cannot tell whether the caller is within its budget, and it is not the caller's fault.
   [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 503,
+  [ErrorCode.CACHE_UNAVAILABLE]: 503,
   [ErrorCode.SUPERGRAPH_NOT_READY]: 503,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 503,
   // A backend's timeout ends only its fields (a partial 200); the request's own timeout ends
@@ -160,6 +162,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
   [ErrorCode.UPSTREAM_RATE_LIMITED]: 8, // RESOURCE_EXHAUSTED
   [ErrorCode.RATE_LIMIT_UNAVAILABLE]: 14, // UNAVAILABLE: retry later
+  [ErrorCode.CACHE_UNAVAILABLE]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SUPERGRAPH_NOT_READY]: 14, // UNAVAILABLE
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 14, // UNAVAILABLE
   [ErrorCode.GATEWAY_TIMEOUT]: 4, // DEADLINE_EXCEEDED

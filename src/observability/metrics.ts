@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheName } from '../kernel/channels.ts';
+import type { CacheName, CacheSignal } from '../kernel/channels.ts';
 import { LatencyFamily } from './latency-series.ts';
 
 /**
@@ -82,6 +82,8 @@ export interface GatewayMetrics {
   recordApqStoreUp(up: boolean): void;
   /** An APQ lookup (`get`) or registration (`set`) was answered by this process's cache alone. */
   recordApqStoreFallback(operation: 'get' | 'set'): void;
+  /** What the caches report (`gateway:cache`): lookups, writes, sizes, evictions, the store's state. */
+  recordCache(signal: CacheSignal): void;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -150,8 +152,8 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
   });
   const cacheLookups = new Counter({
     name: 'gateway_cache_lookups_total',
-    help: 'Lookups in the gateway’s caches (document: parsed and validated operations, query_plan, apq: automatic persisted queries), by result (hit, miss).',
-    labelNames: ['cache', 'result'],
+    help: 'Lookups in the gateway’s caches (document: parsed and validated operations, query_plan, apq: automatic persisted queries; response and entity: cached data, by type), by result (hit, miss; for data also stale, bypass).',
+    labelNames: ['cache', 'type', 'result'],
     registers,
   });
   const instanceState = new Gauge({
@@ -201,6 +203,42 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
   const apqStoreFallbacks = new Counter({
     name: 'gateway_apq_store_fallbacks_total',
     help: 'Automatic persisted query lookups (get) and registrations (set) answered without the shared store (Redis down or late), by operation.',
+    labelNames: ['operation'],
+    registers,
+  });
+  const cacheBytes = new Gauge({
+    name: 'gateway_cache_bytes',
+    help: 'Bytes the memory cache store holds per cache (keys, values, tags).',
+    labelNames: ['cache'],
+    registers,
+  });
+  const cacheWritten = new Counter({
+    name: 'gateway_cache_written_bytes_total',
+    help: 'Bytes of values written to the cache store, per cache.',
+    labelNames: ['cache'],
+    registers,
+  });
+  const cacheEvictions = new Counter({
+    name: 'gateway_cache_evictions_total',
+    help: 'Entries the memory cache store evicted for room (least recently used), per cache and type.',
+    labelNames: ['cache', 'type'],
+    registers,
+  });
+  const cacheInvalidated = new Counter({
+    name: 'gateway_cache_invalidated_total',
+    help: 'Entries removed by invalidations, by source (mutation, admin).',
+    labelNames: ['source'],
+    registers,
+  });
+  const cacheStoreUp = new Gauge({
+    name: 'gateway_cache_store_up',
+    help: 'Whether the shared cache store (Redis) answers: 1 while it is asked, 0 while answers are served uncached.',
+    labelNames: ['store'],
+    registers,
+  });
+  const cacheStoreFallbacks = new Counter({
+    name: 'gateway_cache_store_fallbacks_total',
+    help: 'Cache reads, writes, locks and invalidations made without the shared store (Redis down or late), by operation.',
     labelNames: ['operation'],
     registers,
   });
@@ -322,6 +360,34 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     },
     recordApqStoreFallback(operation) {
       apqStoreFallbacks.inc({ operation });
+    },
+    recordCache(signal) {
+      switch (signal.type) {
+        case 'lookup':
+          cacheLookups.inc(
+            { cache: signal.cache, type: signal.entryType, result: signal.result },
+            signal.count,
+          );
+          return;
+        case 'evict':
+          cacheEvictions.inc({ cache: signal.cache, type: signal.entryType });
+          return;
+        case 'write':
+          cacheWritten.inc({ cache: signal.cache }, signal.bytes);
+          return;
+        case 'size':
+          cacheBytes.set({ cache: signal.cache }, signal.bytes);
+          return;
+        case 'invalidate':
+          cacheInvalidated.inc({ source: signal.source }, signal.removed);
+          return;
+        case 'fallback':
+          cacheStoreFallbacks.inc({ operation: signal.operation });
+          return;
+        case 'up':
+        case 'down':
+          cacheStoreUp.set({ store: 'redis' }, signal.type === 'up' ? 1 : 0);
+      }
     },
   };
 }

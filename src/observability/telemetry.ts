@@ -4,6 +4,7 @@ import type { MetricsConfig } from '../config/schema.ts';
 import {
   channels,
   type ApqStoreEvent,
+  type CacheEvent,
   type UpstreamNotice,
   type Deduplicated,
   type Exchange,
@@ -157,6 +158,9 @@ export class Telemetry {
     });
     on<ApqStoreEvent>(channels.apqStore, (m) => {
       if (m.scope === this.#scope) this.#apqStore(m);
+    });
+    on<CacheEvent>(channels.cache, (m) => {
+      if (m.scope === this.#scope) this.#cache(m);
     });
     on<Exchange>(channels.call.start, (m) => this.#startCall(m));
     on<Exchange>(channels.call.asyncEnd, (m) => this.#endCall(m));
@@ -353,6 +357,26 @@ export class Telemetry {
   }
 
   /**
+   * What the caches report, to the metrics; the shared store's transitions and a failed
+   * invalidation, as one line each (a Redis that flaps writes a line per flap, as the limit
+   * store's does: its transitions are what an operator must see).
+   */
+  #cache(event: CacheEvent): void {
+    this.metrics?.recordCache(event);
+    if (event.type === 'down')
+      this.#events.warn(
+        { reason: event.reason },
+        'cache store unavailable: answers served uncached until it is back',
+      );
+    else if (event.type === 'up')
+      this.#events.info(event.initial ? 'cache store connected' : 'cache store available again');
+    else if (event.type === 'fallback' && event.operation === 'invalidate')
+      this.#events.warn(
+        'cache invalidation not applied: the store did not answer; entries expire by their max-age',
+      );
+  }
+
+  /**
    * The shared APQ store's transitions and the answers made without it. A Redis that flaps (each
    * probe succeeds, the next command times out) would write a line per flap, so `down` warnings
    * are written at most once per APQ_WARNING_INTERVAL_MS, with the count of those held back.
@@ -473,6 +497,7 @@ export class Telemetry {
           ...(facts.batch ? { batch: facts.batch.map(operationLine) } : {}),
           ...(facts.rateLimited !== undefined ? { rateLimited: facts.rateLimited } : {}),
           calls: facts.calls,
+          ...(facts.cache ? { cache: facts.cache } : {}),
           ...(facts.deduplicated ? { deduplicated: facts.deduplicated } : {}),
           ...(facts.retries ? { retries: facts.retries } : {}),
           ...(facts.errorCodes.size > 0 ? { errors: [...facts.errorCodes] } : {}),

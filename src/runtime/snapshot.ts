@@ -1,7 +1,8 @@
 import { createAdapter } from '../adapters/adapter.ts';
 import type { AdapterSubgraph } from '../adapters/subgraph.ts';
 import type { GrpcChannels } from '../adapters/grpc/channels.ts';
-import type { CompositionProblem } from '../composition/compose.ts';
+import { parse } from 'graphql';
+import type { CompositionProblem, SubgraphSdl } from '../composition/compose.ts';
 import type { Supergraph } from '../composition/supergraph.ts';
 import type { LoadedConfig, ResolvedSchema } from '../config/load.ts';
 import { buildBffSubgraph } from '../bff/aggregation/subgraph.ts';
@@ -34,6 +35,11 @@ import type {
 } from '../kernel/outbound.ts';
 import type { Credentials } from '../policies/auth/authenticate.ts';
 import type { JwksPool } from '../policies/auth/jwks.ts';
+import { Fills } from '../policies/cache/fills.ts';
+import { buildGraphCache, type GraphCache } from '../policies/cache/graph-cache.ts';
+import { hintsFromSdl } from '../policies/cache/hints.ts';
+import { MemoryCacheStore } from '../policies/cache/memory-store.ts';
+import type { CacheStore } from '../policies/cache/store.ts';
 import { compileCors, type CorsPolicy } from '../policies/cors/cors.ts';
 import { buildCredentials } from './credentials.ts';
 import {
@@ -102,6 +108,8 @@ export interface SnapshotParts {
   readonly authModel: AuthModel;
   /** The chain every backend call of this snapshot goes through. */
   readonly outbound: Outbound;
+  /** The response and entity caches' settings and hints over the running gateway's store (`cache`). */
+  readonly cache: GraphCache;
   /** How callers are verified (`auth`): what the `authenticate` stage reads. */
   readonly credentials: Credentials;
   /** Where rate budgets are kept: the running gateway's, so budgets outlive reloads. */
@@ -155,6 +163,12 @@ export interface RuntimeDeps {
   /** Rate budgets (`limits.rate`): spent across snapshots, closed when the gateway stops. */
   readonly limitStore: LimitStore;
   /**
+   * The cache's store (`cache.store`, opened at start) and the fills in flight: entries and
+   * fills outlive snapshots. @default a small memory store of the snapshot's own (a standalone
+   * command)
+   */
+  readonly cache?: { readonly store: CacheStore; readonly fills: Fills } | undefined;
+  /**
    * Admission gates, inbound and per backend (`traffic`): their counts outlive snapshots.
    * @default none: nothing is shed (a standalone command)
    */
@@ -173,6 +187,11 @@ export interface RuntimeDeps {
 export interface ComposedGraph {
   readonly supergraph: Supergraph;
   readonly hints: readonly CompositionProblem[];
+  /**
+   * The subgraphs' SDL, when composed here: where cache hints are read (`@cacheControl` is not
+   * composed into the supergraph). None: the supergraph's own SDL is read instead.
+   */
+  readonly subgraphs?: readonly SubgraphSdl[];
 }
 
 /**
@@ -360,6 +379,7 @@ export function assembleSnapshot(
       config?.auth.identity,
       config?.limits.store,
       config?.redis,
+      config && [config.cache.store, config.cache.max_size, config.cache.compress_above],
     ]),
     adapters,
     transcoder: createTranscoder({
@@ -374,6 +394,20 @@ export function assembleSnapshot(
     costModel: buildCostModel(graph.supergraph.sdl, limits.cost.list_size, gatewaySdl),
     authModel: auth.model,
     outbound,
+    cache: buildGraphCache({
+      config,
+      sdlHints: hintsFromSdl(
+        graph.subgraphs?.map((subgraph) => subgraph.document ?? parse(subgraph.sdl)) ?? [
+          parse(graph.supergraph.sdl),
+        ],
+      ),
+      supergraphSdl: graph.supergraph.sdl,
+      supergraphHash: graph.supergraph.hash,
+      ...(deps.cache ?? {
+        store: new MemoryCacheStore({ maxBytes: STANDALONE_CACHE_BYTES }),
+        fills: new Fills(),
+      }),
+    }),
     credentials: buildCredentials(loaded, deps),
     limitStore: deps.limitStore,
     traffic: config?.traffic ?? TrafficConfig.parse({}),
@@ -392,6 +426,9 @@ export function assembleSnapshot(
     cors,
   };
 }
+
+/** A standalone command's cache store: it serves one process briefly, if at all. */
+const STANDALONE_CACHE_BYTES = 8 * 1_048_576;
 
 function problem(code: string, message: string): CompositionProblem {
   return { code, message, locations: [] };

@@ -4,6 +4,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
 import {
   adminListener,
+  CacheConfig,
   HttpLimitsConfig,
   LimitStoreConfig,
   MetricsConfig,
@@ -46,6 +47,9 @@ import { JwksPool } from '../policies/auth/jwks.ts';
 import type { GatewayJwks } from '../policies/auth/gateway-proof.ts';
 import { BackendDispatcher } from '../runtime/backend-dispatcher.ts';
 import { createGatewayProof } from '../runtime/credentials.ts';
+import { Fills } from '../policies/cache/fills.ts';
+import { openCacheStore } from '../runtime/cache-store.ts';
+import { serveCacheInvalidation } from './cache-admin.ts';
 import { openLimitStore } from '../runtime/limit-store.ts';
 import { SharedRedis } from '../runtime/redis.ts';
 import { SnapshotManager } from '../runtime/snapshot-manager.ts';
@@ -89,6 +93,11 @@ export interface AppOptions {
   limitStore?: LimitStoreConfig;
   /** The shared Redis (`redis`), read at start. @default none */
   redis?: RedisConfig;
+  /**
+   * The cache (`cache`): its store is opened at start (`cache.store` and its sizes apply at the
+   * next restart); the rest reloads with the snapshot. @default off, in memory
+   */
+  cache?: CacheConfig;
   /** Time for outlier detection and limits (tests move it by hand). @default the monotonic clock */
   clock?: Clock;
   /**
@@ -198,6 +207,14 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const limitStore = budgets.store;
+  const cacheSettings = options.cache ?? CacheConfig.parse({});
+  const cacheStore = openCacheStore({
+    cache: cacheSettings,
+    connection: redis,
+    onSignal: (signal) => {
+      if (channels.cache.hasSubscribers) channels.cache.publish({ ...signal, scope });
+    },
+  });
   // BFF subgraphs run operations on the full graph's Apollo Server, built below the manager.
   const graph = createLateGraphRunner();
   const manager = new SnapshotManager(source, logger.child({ component: 'supergraph' }), {
@@ -209,6 +226,7 @@ export function buildApp(options: AppOptions): App {
       gates,
       jwks,
       limitStore,
+      cache: { store: cacheStore, fills: new Fills() },
       identity: { names: gatewayProof.names, proof: gatewayProof.proof },
       ...(options.wallClock ? { wallClock: options.wallClock } : {}),
       graph,
@@ -344,7 +362,20 @@ export function buildApp(options: AppOptions): App {
     if (path === '/healthz') return serveHealthz(res);
     if (path === '/readyz') return serveReadyz(res, manager, state, backendHealth, upstreams);
     if (path === metricsPath) return serveMetrics(res, telemetry.metrics as GatewayMetrics);
-    const served = ['/healthz', '/readyz', ...(metricsPath ? [metricsPath] : [])].join(', ');
+    if (path === '/cache/invalidate') {
+      try {
+        return await serveCacheInvalidation(req, res, server.admin?.token, manager.current);
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        return sendStatusError(res, error, res.getHeader(server.correlation_header) as string);
+      }
+    }
+    const served = [
+      '/healthz',
+      '/readyz',
+      ...(metricsPath ? [metricsPath] : []),
+      'POST /cache/invalidate',
+    ].join(', ');
     const error = new GatewayError(
       ErrorCode.NOT_FOUND,
       `No ${path} on the admin listener; it serves ${served}.`,
@@ -573,7 +604,11 @@ export function buildApp(options: AppOptions): App {
     manager,
     telemetry,
     async start() {
-      await Promise.all([budgets.start(), apq.start()]);
+      await Promise.all([
+        budgets.start(),
+        apq.start(),
+        cacheStore.start((options.redis ?? RedisConfig.parse({})).connect_timeout),
+      ]);
       upstreams.follow((await manager.load()).upstreams);
       await engines.start();
       state = 'ready';
@@ -607,6 +642,7 @@ export function buildApp(options: AppOptions): App {
       gatewayProof.close();
       jwks.close();
       await budgets.close();
+      await cacheStore.close();
       redis.close();
       // Client connections are closed by now: fetches still running have no one to answer.
       await dispatcher.destroyAll();

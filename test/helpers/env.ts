@@ -176,6 +176,7 @@ export async function startTestGateway(options: {
           identity: loaded.config.auth.identity,
           limitStore: loaded.config.limits.store,
           redis: loaded.config.redis,
+          cache: loaded.config.cache,
           listenerTls: loaded.listenerTls,
         }
       : {}),

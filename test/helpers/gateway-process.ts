@@ -10,6 +10,8 @@ export interface GatewayProcess {
   readonly child: ChildProcess;
   /** The GraphQL endpoint the process logged it listens on. */
   readonly url: string;
+  /** The admin listener's origin, when it opened one (production mode). */
+  readonly adminOrigin: string | undefined;
   /** Everything written to stderr so far. */
   stderr(): string;
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
@@ -39,8 +41,8 @@ export async function startGatewayProcess(options: {
   const listening = (async () => {
     for await (const line of lines) {
       if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'gateway listening') return entry.url as string;
+      const entry = JSON.parse(line) as { msg?: string; url?: string; admin?: string };
+      if (entry.msg === 'gateway listening') return entry;
     }
     throw new Error('no listening line');
   })();
@@ -50,7 +52,13 @@ export async function startGatewayProcess(options: {
   // Whichever loses the race settles later with no one listening.
   listening.catch(() => {});
   failed.catch(() => {});
-  const url = await Promise.race([listening, failed]);
+  const entry = await Promise.race([listening, failed]);
   lines.on('line', () => {});
-  return { child, url, stderr: () => stderr, exited };
+  return {
+    child,
+    url: entry.url as string,
+    adminOrigin: entry.admin,
+    stderr: () => stderr,
+    exited,
+  };
 }

@@ -23,6 +23,8 @@ export interface SubgraphServerOptions {
   resolvers: Record<string, Record<string, unknown>>;
   /** Delay before each answer, to hold a request in flight. */
   delayMs?: number;
+  /** Headers of each answer (a `Cache-Control`), by the query it answers. @default none */
+  answerHeaders?: (query: string) => Record<string, string>;
   port?: number;
 }
 
@@ -60,10 +62,12 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     const result = await executor.execute(
       schema,
       { query, variables: body.variables, operationName: body.operationName },
-      undefined,
+      // Resolvers read the request's headers (the identity the gateway sends) from the context.
+      { headers: req.headers } as never,
     );
     const payload = JSON.stringify(result);
     res.writeHead(200, {
+      ...options.answerHeaders?.(query),
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(payload),
     });

@@ -11,6 +11,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
+import { noteCacheControl } from '../../kernel/cache-control.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
 import type { HeaderRules, Outbound } from '../../kernel/outbound.ts';
@@ -241,6 +242,7 @@ function createCaller(options: RestAdapterOptions): RestCaller {
         if (response.status < 200 || response.status > 299) {
           throw errorForStatus(name, response.status, call.label, text);
         }
+        if (ctx) noteCacheControl(ctx, response.headers['cache-control']);
         if (response.status === 204 || text.trim() === '') return null;
         const type = String(response.headers['content-type'] ?? '');
         if (!JSON_TYPE.test(type)) {

@@ -1,8 +1,8 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { noteCacheControl } from '../../kernel/cache-control.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { ErrorCode, GatewayError, UpstreamError } from '../../kernel/errors.ts';
-import { restrictCachePolicy } from './cache-policy.ts';
 import { fetchErrors } from './fetch-errors.ts';
 
 export interface SubgraphDataSourceOptions {
@@ -28,7 +28,7 @@ const REQUEST_HEADERS = {
  * Sends subgraph fetches through the request's outbound chain (undici's pooled `request()` at
  * its end) instead of the gateway's default fetcher: no WHATWG Request/Response objects, no
  * per-call Headers copies. It keeps RemoteGraphQLDataSource's observable behaviour (the JSON
- * request body, cache-control hints), and replaces its errors with typed ones that never carry
+ * request body, cache-control hints, noted for the cache), and replaces its errors with typed ones that never carry
  * the URL or the response body, answered as GraphQL errors at the paths of the fields the failed
  * fetch leaves null. Timeout and header rules come from the request's snapshot, so a reload that
  * changes them applies without a new data source.
@@ -92,7 +92,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       },
       async (response) => {
         const text = await response.body.text();
-        restrictCachePolicy(options.incomingRequestContext, response.headers['cache-control']);
+        noteCacheControl(ctx, response.headers['cache-control']);
         return this.#parse(response.status, response.headers['content-type'], text);
       },
     );

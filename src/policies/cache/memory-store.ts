@@ -88,6 +88,7 @@ export class MemoryCacheStore implements CacheStore {
       }
       this.#makeRoom(now);
     }
+    this.#report();
   }
 
   async invalidate(tags: readonly string[]): Promise<number> {
@@ -98,6 +99,7 @@ export class MemoryCacheStore implements CacheStore {
       // Removing an entry edits this very set: walk a copy.
       for (const key of [...keys]) if (this.#remove(key)) removed++;
     }
+    if (removed > 0) this.#report();
     return removed;
   }
 
@@ -126,6 +128,12 @@ export class MemoryCacheStore implements CacheStore {
     this.#byTag.clear();
     this.#locks.clear();
     this.#bytes.response = this.#bytes.entity = this.#total = 0;
+  }
+
+  /** The bytes held per cache, for the `gateway_cache_bytes` gauge. */
+  #report(): void {
+    this.#signal({ type: 'size', cache: 'response', bytes: this.#bytes.response });
+    this.#signal({ type: 'size', cache: 'entity', bytes: this.#bytes.entity });
   }
 
   /** Evicts from the least recently used end until the store is within its bound. */

@@ -40,7 +40,6 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *   propagateHeaders  the backend's forwarded and static headers, the call's own, the stages' last
  *   identityHeaders   client copies of the identity names dropped; the verified identity and the
  *                     gateway's proof set
- *   (the cache takes its place here: it sees the headers it keys on)
  *   dedup             identical read-only calls in flight together make one backend call, keyed
  *                     on every header above (identity included); the others get copies
  *   retry             an idempotent call that failed before the backend acted (refused, reset,
@@ -56,7 +55,8 @@ import { sendGrpcStream, sendGrpcUnary, sendHttp } from './transport.ts';
  *                     counts each attempt's load and learns from its outcome, ejecting outliers
  *   transport         undici's pooled `request()` or a grpc-js channel
  *
- * docs/pipeline.md shows the same order; a test compares the two.
+ * docs/pipeline.md shows the same order; a test compares the two. The entity cache is not here:
+ * it sits at the subgraph fetch (policies/cache/entity-cache.ts), where representations are data.
  */
 
 export interface OutboundDeps {

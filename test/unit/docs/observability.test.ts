@@ -29,6 +29,19 @@ async function scrapedFamilies(): Promise<Map<string, Family>> {
   metrics.recordLimitStoreFallback('redis');
   metrics.recordApqStoreUp(true);
   metrics.recordApqStoreFallback('get');
+  metrics.recordCache({
+    type: 'lookup',
+    cache: 'entity',
+    entryType: 'Product',
+    result: 'hit',
+    count: 2,
+  });
+  metrics.recordCache({ type: 'evict', cache: 'entity', entryType: 'Product', bytes: 600 });
+  metrics.recordCache({ type: 'write', cache: 'response', bytes: 80 });
+  metrics.recordCache({ type: 'size', cache: 'response', bytes: 592 });
+  metrics.recordCache({ type: 'invalidate', source: 'admin', removed: 3 });
+  metrics.recordCache({ type: 'up', initial: true });
+  metrics.recordCache({ type: 'fallback', operation: 'get' });
   metrics.recordLoad('inbound', 'inbound', 3, 1);
   metrics.recordLoad('backend', 'users', 2, 0);
   metrics.recordShed('inbound', 'graphql', 'queue_full');
