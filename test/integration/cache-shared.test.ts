@@ -91,6 +91,16 @@ describe('two gateway processes sharing one Redis cache', () => {
     assert.equal((await query(a, read)).headers.age, undefined);
   });
 
+  test('concurrent misses of one key across both instances make one backend fetch (the fill lock)', async () => {
+    // deals takes the subgraph 300 ms: every request below arrives while the first is in flight.
+    const body = { query: '{ deals { id name } }' };
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => query(i % 2 === 0 ? a : b, body)),
+    );
+    for (const answer of answers) assert.equal(answer.json.data.deals.length, 2);
+    assert.equal(fetches('deals'), 1);
+  });
+
   test('with Redis stopped, answers stay correct and are served uncached; no error reaches the client', async () => {
     const body = { query: '{ product(id: "3") { id name } }' };
     await query(a, body);

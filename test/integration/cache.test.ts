@@ -42,7 +42,13 @@ describe('the response and entity caches', () => {
       config: {
         cache: {
           enabled: true,
-          hints: { types: { Stock: { max_age: 60 } }, fields: { 'Query.stock': { max_age: 2 } } },
+          hints: {
+            types: { Stock: { max_age: 60 } },
+            fields: {
+              'Query.stock': { max_age: 2 },
+              'Query.deals': { max_age: 1, stale_while_revalidate: 30 },
+            },
+          },
           response: { client_no_cache: true },
         },
         auth: {
@@ -198,5 +204,59 @@ describe('the response and entity caches', () => {
     const answers = await Promise.all(Array.from({ length: 100 }, () => query(body)));
     for (const answer of answers) assert.equal(answer.json.data.product.name, 'Chair');
     assert.equal(fetchesOf(over, 'products', 'product('), 1);
+  });
+
+  test('a stale entry is served while one request refreshes it (stale-while-revalidate)', async () => {
+    const deals = { query: '{ deals { id name } }' };
+    const first = await query(deals);
+    assert.equal(first.headers['cache-control'], 'max-age=1, public, stale-while-revalidate=30');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Both find it stale: the first refreshes it (the subgraph takes 300 ms), the second is
+    // served the stale entry at once.
+    const refresher = query(deals);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stale = await query(deals);
+    assert.equal(stale.headers.age, '1');
+    assert.deepEqual(stale.json, first.json);
+    const refreshed = await refresher;
+    assert.equal(refreshed.headers.age, undefined);
+    assert.equal((await query(deals)).headers.age, '0');
+    assert.equal(fetchesOf(over, 'products', 'deals'), 2);
+  });
+
+  test('a subgraph’s Cache-Control narrows the policy: a shorter max-age, or no-store', async () => {
+    const prices = await query({ query: '{ prices { id price } }' });
+    assert.equal(prices.headers['cache-control'], 'max-age=5, public');
+    assert.equal((await query({ query: '{ prices { id price } }' })).headers.age, '0');
+    const flash = await query({ query: '{ flash { id } }' });
+    assert.equal(flash.headers['cache-control'], 'no-store');
+    await query({ query: '{ flash { id } }' });
+    assert.equal(fetchesOf(over, 'products', 'flash'), 2);
+  });
+
+  test('the log line and the metrics say what the caches served', async () => {
+    const body = { query: '{ product(id: "1") { id name reviews { body } } }' };
+    await query(body);
+    await query(body, { 'x-correlation-id': 'cache-hit-line' });
+    const line = await over.gateway.logs.find((l) => l.correlationId === 'cache-hit-line');
+    assert.deepEqual(line.cache, { response: 'hit' });
+    const other = { query: '{ product(id: "1") { reviews { body } } }' };
+    await query(other, { 'x-correlation-id': 'entity-hit-line' });
+    const entityLine = await over.gateway.logs.find((l) => l.correlationId === 'entity-hit-line');
+    // Its root fetch selects other fields (a miss); Product 1's reviews were fetched before (a hit).
+    assert.deepEqual(entityLine.cache, { response: 'miss', entities: { hits: 1, misses: 1 } });
+    const metrics = (
+      await request(`${over.gateway.adminOrigin}/metrics`).then((r) => r.body.text())
+    ).split('\n');
+    const value = (labels: string) =>
+      Number(
+        metrics
+          .find((l) => l.startsWith(`gateway_cache_lookups_total{${labels}}`))
+          ?.split(' ')
+          .pop(),
+      );
+    assert.ok(value('cache="response",type="Query",result="hit"') >= 1);
+    assert.ok(value('cache="entity",type="Product",result="hit"') >= 1);
+    assert.ok(metrics.some((l) => /^gateway_cache_bytes\{cache="response"\} [1-9]/.test(l)));
   });
 });
