@@ -401,7 +401,9 @@ export function assembleSnapshot(
           parse(graph.supergraph.sdl),
         ],
       ),
-      supergraphSdl: graph.supergraph.sdl,
+      // Apollo's own parse of the graph refuses the features it does not enforce itself
+      // (`for: SECURITY`): the SDL Apollo Gateway loads is the one it builds.
+      supergraphSdl: gatewaySdl,
       supergraphHash: graph.supergraph.hash,
       ...(deps.cache ?? {
         store: new MemoryCacheStore({ maxBytes: STANDALONE_CACHE_BYTES }),

@@ -41,7 +41,10 @@ export function responseCachePlugin(): ApolloServerPlugin<RequestContext> {
             );
             return;
           }
-          const headers = await storeResponse(ctx, result);
+          const headers = await storeResponse(ctx, result).catch(() => ({
+            // A cache that cannot store fails no answer: it goes out uncached.
+            'cache-control': 'no-store',
+          }));
           for (const [name, value] of Object.entries(headers))
             response.http.headers.set(name, value);
         },

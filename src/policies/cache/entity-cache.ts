@@ -65,7 +65,9 @@ export async function fetchThroughCache(
     settings.entities.skip_subgraphs.includes(subgraph)
   )
     return fetch(request.variables);
-  const policy = fetchPolicy(cache.schema(), cache.hints, settings.default_max_age, query);
+  const schema = cache.schema();
+  if (!schema) return fetch(request.variables);
+  const policy = fetchPolicy(schema, cache.hints, settings.default_max_age, query);
   if (policy.maxAge <= 0 || (policy.scope === 'PRIVATE' && !ctx.identity))
     return fetch(request.variables);
   const representations = request.variables?.representations;
@@ -299,9 +301,11 @@ async function rootFetch(
     const key = final.scope === 'PRIVATE' ? keys.private : keys.public;
     if (final.maxAge <= 0 || key === undefined) return response;
     const document = documentOf(query);
-    const held = document
-      ? entitiesIn(cache.schema(), cache.keys, document, undefined, response.data)
-      : { keys: [], keyless: [] };
+    const schema = cache.schema();
+    const held =
+      document && schema
+        ? entitiesIn(schema, cache.keys, document, undefined, response.data)
+        : { keys: [], keyless: [] };
     stored = {
       cache: 'entity',
       type: policy.rootType,

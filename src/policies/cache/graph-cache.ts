@@ -23,9 +23,10 @@ export interface GraphCache {
   readonly keys: EntityKeys;
   /**
    * The whole graph's API schema, built on first use: what subgraph fetches are weighed against
-   * (a client's contract may lack types a fetch reaches).
+   * (a client's contract may lack types a fetch reaches). Undefined if Apollo cannot build it:
+   * fetches are then not cached, never failed.
    */
-  readonly schema: () => GraphQLSchema;
+  readonly schema: () => GraphQLSchema | undefined;
   /** The supergraph's hash: entries of another graph are never served for this one. */
   readonly graph: string;
   /** Client headers any backend receives: an answer may depend on them, so keys include them. */
@@ -46,13 +47,22 @@ export interface GraphCacheParts {
 
 export function buildGraphCache(parts: GraphCacheParts): GraphCache {
   const settings = parts.config?.cache ?? CACHE_OFF;
-  let schema: GraphQLSchema | undefined;
+  let schema: GraphQLSchema | null | undefined;
+  const apiSchema = () => {
+    if (schema === undefined) {
+      try {
+        schema = FederationSupergraph.build(parts.supergraphSdl).apiSchema().toGraphQLJSSchema();
+      } catch {
+        schema = null;
+      }
+    }
+    return schema ?? undefined;
+  };
   return {
     settings,
     hints: mergeHints(parts.sdlHints, configHints(settings)),
     keys: entityKeysOf(parts.supergraphSdl),
-    schema: () =>
-      (schema ??= FederationSupergraph.build(parts.supergraphSdl).apiSchema().toGraphQLJSSchema()),
+    schema: apiSchema,
     graph: parts.supergraphHash,
     vary: forwardedHeaders(parts.config),
     store: parts.store,
