@@ -34,6 +34,9 @@
 //               (round robin, least loaded), dedup off: what balancing costs (bench/traffic.ts)
 //   fast-fail   (only when named) a two-subgraph query with one backend ejected (fails fast with
 //               UPSTREAM_CIRCUIT_OPEN) vs down and not ejected vs healthy (bench/traffic.ts)
+//   cache       (only when named) the federation query on a bare @apollo/gateway, on this gateway
+//               uncached, and served by the response cache; the entity cache answering another
+//               query's fetches with the response cache off; memory and Redis (bench/cache.ts)
 //
 // Every process runs on the node that runs the bench, its TypeScript loaded as production
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
@@ -74,6 +77,7 @@ import {
   type Summary,
   type Target,
 } from './harness.ts';
+import { cacheCase } from './cache.ts';
 import { fastFailCase, replicasCase } from './traffic.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
@@ -1207,6 +1211,7 @@ async function main() {
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
     if (CASES.includes('replicas')) await replicasCase(dir);
     if (CASES.includes('fast-fail')) await fastFailCase(dir);
+    if (CASES.includes('cache')) await cacheCase(dir);
   } finally {
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
