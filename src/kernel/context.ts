@@ -81,6 +81,11 @@ export interface RequestContext {
   /** The GraphQL operation, once resolved: what `operation` stages (cost, limits) read. */
   operation?: OperationFacts;
   /**
+   * Set by `authorize` when the caller may not read the whole operation (those fields come back
+   * null with an error): its answer is this caller's alone, so no cache serves or stores it.
+   */
+  fieldsDenied?: true;
+  /**
    * Who is calling, once `authenticate` verified a credential; undefined for an anonymous
    * request. The outbound chain hands it to every backend (policies/traffic/identity.ts); field
    * authorization reads it. Nothing else sets it: client headers never become identity.

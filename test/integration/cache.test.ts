@@ -134,6 +134,18 @@ describe('the response and entity caches', () => {
     assert.equal(fetchesOf(over, 'products', 'me'), 4);
   });
 
+  test('an answer stored for a caller allowed a field is never served to one who is not', async () => {
+    const alice = await token('alice');
+    const body = { query: '{ product(id: "2") { name cost } }' };
+    const allowed = await query(body, { authorization: `Bearer ${alice}` });
+    assert.deepEqual(allowed.json, { data: { product: { name: 'Chair', cost: 25 } } });
+    assert.equal((await query(body, { authorization: `Bearer ${alice}` })).headers.age, '0');
+    const anonymous = await query(body);
+    assert.deepEqual(anonymous.json.data, { product: { name: 'Chair', cost: null } });
+    assert.equal(anonymous.json.errors[0].extensions.code, 'UNAUTHENTICATED');
+    assert.equal(anonymous.headers.age, undefined);
+  });
+
   test('two different queries share the entities they have in common', async () => {
     await query({ query: '{ topProducts { name reviews { body } } }' });
     assert.equal(representationsAsked(over), 1);

@@ -160,6 +160,7 @@ export function authorize(ctx: RequestContext): void {
     (denied ??= []).push(requirement);
   }
   if (!denied) return;
+  ctx.fieldsDenied = true;
   let copy = analysis.copies.get(failed);
   if (!copy) {
     copy = copyWithout(analysis, new Set(denied), operation);

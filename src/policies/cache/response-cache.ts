@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { print } from 'graphql';
 import { cacheControlOf } from '../../kernel/cache-control.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { entitiesIn } from './entities.ts';
@@ -89,7 +91,9 @@ export async function cacheLookup(ctx: RequestContext): Promise<void> {
     lookups.set(ctx, { kind: 'pass', policy });
     return;
   }
-  if (policy.scope === 'PRIVATE' && !ctx.identity) {
+  // Private data without a verified caller, or an operation the caller may not read whole (an
+  // answer stored for a caller allowed more must not be served here): neither served nor stored.
+  if ((policy.scope === 'PRIVATE' && !ctx.identity) || ctx.fieldsDenied) {
     lookups.set(ctx, { kind: 'pass', policy });
     return publish(ctx, policy, 'bypass');
   }
@@ -253,9 +257,16 @@ function keysOf(cache: GraphCache, ctx: RequestContext, policy: OperationPolicy)
   };
 }
 
-/** The document's hash, as Apollo Server computed it (sha256 of its text). */
+/**
+ * The document's hash, as Apollo Server computed it (sha256 of its text); else the printed
+ * document's, so two documents never share a key.
+ */
 function stableDocument(ctx: RequestContext): string {
-  return ctx.facts.documentHash ?? '';
+  const operation = ctx.operation;
+  return (
+    ctx.facts.documentHash ??
+    (operation ? createHash('sha256').update(print(operation.document)).digest('hex') : '')
+  );
 }
 
 function clientSaysNoCache(ctx: RequestContext): boolean {
