@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ApqCacheConfig } from '../config/schema.ts';
-import { Availability } from '../kernel/availability.ts';
+import { availabilityReporting, type Availability } from '../kernel/availability.ts';
 import type { ApqStoreSignal } from '../kernel/channels.ts';
 import { answerWithin } from '../kernel/redis-reply.ts';
 import type { SharedRedis } from '../runtime/redis.ts';
@@ -120,13 +120,7 @@ export class SharedApqCache implements DocumentCache {
     this.#ttlMs = options.ttlMs;
     this.#maxDocumentBytes = options.maxDocumentBytes;
     const signal = (this.#signal = options.onSignal ?? (() => {}));
-    this.#availability = new Availability((up, reason) =>
-      signal({
-        type: up ? 'up' : 'down',
-        initial: false,
-        ...(reason === undefined ? {} : { reason }),
-      }),
-    );
+    this.#availability = availabilityReporting(signal);
   }
 
   /** Records the state the gateway starts in: `connected` is whether Redis answered in time. */

@@ -55,3 +55,21 @@ export class Availability {
     this.#onChange(up, reason);
   }
 }
+
+/** A transition as the shared stores (APQ, cache) publish it. */
+export interface StoreTransition {
+  readonly type: 'up' | 'down';
+  readonly initial: false;
+  readonly reason?: string;
+}
+
+/** An Availability that reports each transition as a store signal. */
+export function availabilityReporting(signal: (transition: StoreTransition) => void): Availability {
+  return new Availability((up, reason) =>
+    signal({
+      type: up ? 'up' : 'down',
+      initial: false,
+      ...(reason === undefined ? {} : { reason }),
+    }),
+  );
+}

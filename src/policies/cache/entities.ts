@@ -17,6 +17,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { keylessTag, keyOf, keyTag, type EntityKeys, type KeySelection } from './tags.ts';
+import { fragmentOf } from './policy.ts';
 
 /**
  * The entities a response holds, read from its `data` alongside the operation's selections:
@@ -187,17 +188,10 @@ class EntityWalk {
           if (spread.has(selection.name.value)) continue;
           spread.add(selection.name.value);
         }
-        const fragment =
-          selection.kind === Kind.INLINE_FRAGMENT
-            ? selection
-            : this.fragments.get(selection.name.value);
+        const fragment = fragmentOf(selection, this.fragments, this.schema, on);
         if (!fragment) continue;
-        const condition = fragment.typeCondition
-          ? this.schema.getType(fragment.typeCondition.name.value)
-          : on;
-        if (!isCompositeType(condition)) continue;
-        if (runtime && !this.applies(condition, runtime)) continue;
-        collect(fragment.selectionSet, condition);
+        if (runtime && !this.applies(fragment.condition, runtime)) continue;
+        collect(fragment.selectionSet, fragment.condition);
       }
     };
     for (const set of selections) collect(set, type);

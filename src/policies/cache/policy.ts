@@ -14,6 +14,8 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  type InlineFragmentNode,
+  type FragmentSpreadNode,
 } from 'graphql';
 import type { CacheHint, CacheHints, CacheScope } from './hints.ts';
 
@@ -248,16 +250,9 @@ class PolicyWalk {
         if (selection.selectionSet)
           for (const target of returns) this.selections(selection.selectionSet, target, false);
       } else {
-        const fragment =
-          selection.kind === Kind.INLINE_FRAGMENT
-            ? selection
-            : this.fragments.get(selection.name.value);
-        if (!fragment) continue;
-        const condition = fragment.typeCondition
-          ? this.schema.getType(fragment.typeCondition.name.value)
-          : parent;
         // A type the schema does not know (hidden from the API schema): nothing to look up.
-        if (isCompositeType(condition)) this.selections(fragment.selectionSet, condition, isRoot);
+        const fragment = fragmentOf(selection, this.fragments, this.schema, parent);
+        if (fragment) this.selections(fragment.selectionSet, fragment.condition, isRoot);
       }
     }
   }
@@ -375,4 +370,26 @@ function replace(policy: CacheHint, hint: CacheHint): CacheHint {
     ...(scope ? { scope } : {}),
     ...(swr === undefined ? {} : { staleWhileRevalidate: swr }),
   };
+}
+
+/**
+ * The selections a fragment (inline, or a spread of a named one) adds, and the composite type
+ * its condition names (the parent's when it names none); undefined when the fragment or its
+ * type is unknown. The walks of this folder read fragments the same way.
+ */
+export function fragmentOf(
+  selection: InlineFragmentNode | FragmentSpreadNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  schema: GraphQLSchema,
+  parent: GraphQLCompositeType,
+): { selectionSet: SelectionSetNode; condition: GraphQLCompositeType } | undefined {
+  const fragment =
+    selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
+  if (!fragment) return undefined;
+  const condition = fragment.typeCondition
+    ? schema.getType(fragment.typeCondition.name.value)
+    : parent;
+  return isCompositeType(condition)
+    ? { selectionSet: fragment.selectionSet, condition }
+    : undefined;
 }

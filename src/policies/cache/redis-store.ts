@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import type { Redis } from 'ioredis';
-import { Availability, type Attempt } from '../../kernel/availability.ts';
+import {
+  availabilityReporting,
+  type Attempt,
+  type Availability,
+} from '../../kernel/availability.ts';
 import type { CacheSignal } from '../../kernel/channels.ts';
 import { answerWithin, whenReady } from '../../kernel/redis-reply.ts';
 import type { CacheEntry, CacheName, CacheStore, CacheWrite } from './store.ts';
@@ -118,13 +122,7 @@ export class RedisCacheStore implements CacheStore {
     this.#timeoutMs = options.commandTimeoutMs;
     this.#compressAbove = options.compressAbove;
     const signal = (this.#signal = options.onSignal ?? (() => {}));
-    this.#availability = new Availability((up, reason) =>
-      signal({
-        type: up ? 'up' : 'down',
-        initial: false,
-        ...(reason === undefined ? {} : { reason }),
-      }),
-    );
+    this.#availability = availabilityReporting(signal);
   }
 
   async get(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {

@@ -34,16 +34,18 @@ const weight = (key: string, valueBytes: number) => ENTRY_OVERHEAD_BYTES + key.l
 
 function open(maxBytes: number) {
   const clock = fakeClock();
+  /** Evictions; the size reports after each change are in `sizes`. */
   const signals: CacheSignal[] = [];
+  const sizes: CacheSignal[] = [];
   const store = new MemoryCacheStore({
     maxBytes,
     now: clock.now,
-    onSignal: (signal) => signals.push(signal),
+    onSignal: (signal) => (signal.type === 'size' ? sizes : signals).push(signal),
   });
   /** Which of `keys` the store holds now (a lookup refreshes them, in order). */
   const held = async (keys: string[]) =>
     (await store.get(keys)).flatMap((found, i) => (found ? [keys[i]] : []));
-  return { store, clock, signals, held };
+  return { store, clock, signals, sizes, held };
 }
 
 test('past maxBytes the least recently written entries go first, whatever their count', async () => {
@@ -180,4 +182,16 @@ test('bytes() counts each cache apart, tags included', async () => {
   assert.equal(store.bytes().entity, weight('e1', 30) + weight('e2', 20));
   await store.close();
   assert.deepEqual(store.bytes(), { response: 0, entity: 0 });
+});
+
+test('each write and each invalidation reports the bytes held per cache', async () => {
+  const { store, sizes } = open(10_000);
+  await store.set([{ key: 'a', entry: entry(100) }]);
+  assert.deepEqual(sizes, [
+    { type: 'size', cache: 'response', bytes: 0 },
+    { type: 'size', cache: 'entity', bytes: weight('a', 100) },
+  ]);
+  sizes.length = 0;
+  await store.invalidate(['nothing-tagged-so']);
+  assert.deepEqual(sizes, []);
 });
