@@ -7,6 +7,13 @@ import { stringify } from 'yaml';
 import { ORDERS_PROTO, PROTOS_DIR, startOrdersGrpc } from '../../demo/backends/orders-grpc.ts';
 import { post, startHttpBackend, startTestGateway, writeProject } from '../helpers/env.ts';
 
+/** The orders overlay: hints on the generated types, in the SDL as any subgraph's. */
+const ORDERS_OVERLAY = `enum CacheControlScope { PUBLIC PRIVATE }
+directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
+extend type Order @cacheControl(maxAge: 30)
+extend type OrderItem @cacheControl(maxAge: 30)
+`;
+
 const ACCOUNTS_SDL = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
 enum CacheControlScope { PUBLIC PRIVATE }
 directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
@@ -39,6 +46,7 @@ describe('cache hints on REST and gRPC adapter subgraphs', () => {
     orders = await startOrdersGrpc({ onCall: (_metadata, method) => grpcCalls.push(method) });
     project = await writeProject([]);
     await project.write('accounts.graphql', ACCOUNTS_SDL);
+    await project.write('orders.graphql', ORDERS_OVERLAY);
     await project.write(
       'supergraph.yaml',
       stringify({
@@ -48,6 +56,7 @@ describe('cache hints on REST and gRPC adapter subgraphs', () => {
             source: { kind: 'rest', base_url: rest.url },
           },
           orders: {
+            schema: { file: './orders.graphql' },
             source: {
               kind: 'grpc',
               address: orders.url,
@@ -58,11 +67,8 @@ describe('cache hints on REST and gRPC adapter subgraphs', () => {
         },
         cache: {
           enabled: true,
-          // The gRPC adapter's SDL is generated: its hints come from the config.
-          hints: {
-            types: { Order: { max_age: 30 }, OrderItem: { max_age: 30 } },
-            fields: { 'Query.getOrder': { max_age: 30 } },
-          },
+          // A generated root field cannot be extended in the overlay: its hint is the config's.
+          hints: { fields: { 'Query.getOrder': { max_age: 30 } } },
         },
       }),
     );
@@ -94,8 +100,8 @@ describe('cache hints on REST and gRPC adapter subgraphs', () => {
     assert.equal(restCalls.filter((url) => url === '/session').length, 2);
   });
 
-  test('config hints make a gRPC method’s answer cacheable', async () => {
-    const body = { query: '{ getOrder(id: "1") { id status } }' };
+  test('hints in a gRPC overlay and the config make a gRPC method’s answer cacheable', async () => {
+    const body = { query: '{ getOrder(id: "1") { id status items { quantity } } }' };
     const first = await post(gateway.url, body);
     assert.equal(first.json.data?.getOrder?.id, '1', JSON.stringify(first.json));
     assert.equal(first.headers['cache-control'], 'max-age=30, public');
