@@ -1,6 +1,6 @@
 import { GrpcChannels } from '../adapters/grpc/channels.ts';
-import { composeFromConfig } from '../composition/from-config.ts';
-import { readSupergraphFile } from '../composition/supergraph.ts';
+import { adapterRoutingUrl, composeFromConfig } from '../composition/from-config.ts';
+import { readSupergraphFile, type Supergraph } from '../composition/supergraph.ts';
 import { IdentityConfig } from '../config/auth.ts';
 import { JwksPool } from '../policies/auth/jwks.ts';
 import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
@@ -83,12 +83,39 @@ export function supergraphFileSource(file: string, loaded?: LoadedConfig): Super
       const outbound = buildOutbound(deps, loaded?.config);
       const adapters = loaded ? buildAdapters(loaded, outbound, deps) : new Map();
       const graph = { supergraph: await readSupergraphFile(file), hints: [] };
+      refuseUnservedAdapters(file, graph.supergraph, adapters, loaded);
       const snapshot = assembleSnapshot(loaded, graph, adapters, outbound, [file], deps);
       await snapshot.credentials.ready();
       if (loaded) configureBackendTls(deps, loaded);
       return snapshot;
     },
   };
+}
+
+/**
+ * A supergraph `gateway compose` wrote routes its REST and gRPC subgraphs to a reserved name
+ * that never resolves (`<name>.adapter.invalid`): the gateway runs those adapters in-process
+ * from the config that describes them. Served without that config, every adapter field would
+ * fail at request time; the load fails here instead, naming the subgraphs and the two ways out.
+ */
+function refuseUnservedAdapters(
+  file: string,
+  supergraph: Supergraph,
+  adapters: ReadonlyMap<string, unknown>,
+  loaded: LoadedConfig | undefined,
+): void {
+  const unserved = supergraph.subgraphs.filter(
+    (subgraph) => subgraph.url === adapterRoutingUrl(subgraph.name) && !adapters.has(subgraph.name),
+  );
+  if (unserved.length === 0) return;
+  const names = unserved.map((subgraph) => subgraph.name).join(', ');
+  const config = loaded ? `${loaded.file} does not describe` : 'no --config describes';
+  throw new Error(
+    `${file}: subgraph${unserved.length === 1 ? '' : 's'} ${names} ${unserved.length === 1 ? 'is a REST or gRPC adapter' : 'are REST or gRPC adapters'} ` +
+      `the gateway runs in-process, and ${config} ${unserved.length === 1 ? 'it' : 'them'}: ` +
+      `start with --config <the supergraph.yaml that composed it> beside --supergraph, ` +
+      `or run each adapter standalone (gateway serve-subgraph <name>) and compose with its routing_url.`,
+  );
 }
 
 /**
