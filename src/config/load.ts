@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   isScalar,
   LineCounter,
@@ -41,7 +41,15 @@ export type ResolvedSchema =
       /** TLS to the backend, PEM files as absolute paths. */
       tls?: ResolvedTls;
     }
-  | { kind: 'subgraph_url'; url: string; headers: Readonly<Record<string, string>> };
+  | {
+      kind: 'subgraph_url';
+      url: string;
+      headers: Readonly<Record<string, string>>;
+      /** How often the SDL is read again while serving; 0: at load only. */
+      pollMs: number;
+      /** Where the last SDL read is kept (absolute); undefined: nowhere. */
+      cacheFile: string | undefined;
+    };
 
 export interface ResolvedTls {
   ca?: string;
@@ -469,6 +477,11 @@ export async function loadConfig(
             kind: 'subgraph_url',
             url: schema?.subgraph_url as string,
             headers: schema?.introspection_headers ?? {},
+            pollMs: schema?.poll_interval ?? DEFAULT_SDL_POLL_MS,
+            cacheFile:
+              schema?.sdl_cache === false
+                ? undefined
+                : resolve(base, schema?.sdl_cache ?? join('.gateway', 'subgraphs', `${name}.graphql`)),
           },
         ];
       },
@@ -623,6 +636,9 @@ function dottedPath(path: readonly PropertyKey[]): string {
 }
 
 /** Keys that were, and where their setting lives now: named rather than merely unknown. */
+/** How often a `subgraph_url` subgraph's SDL is read again by default (`schema.poll_interval`). */
+const DEFAULT_SDL_POLL_MS = 30_000;
+
 const MOVED_KEYS = new Map([
   ['metrics.port', 'metrics are served on the admin listener now: set server.admin.port'],
   ['metrics.host', 'metrics are served on the admin listener now: set server.admin.host'],

@@ -25,6 +25,19 @@ export const SubgraphSchemaSource = z
     subgraph_url: HttpUrl.optional(),
     /** Headers sent with the `subgraph_url` introspection request. */
     introspection_headers: z.record(z.string(), z.string()).optional(),
+    /**
+     * With `subgraph_url`: how often its SDL is read again while the gateway runs (Apollo's
+     * IntrospectAndCompose `pollIntervalInMs`); a change reloads the graph, and a change that
+     * does not compose keeps the last good one. `0` reads it at load and reload only.
+     * @default 30s
+     */
+    poll_interval: Duration.optional(),
+    /**
+     * With `subgraph_url`: where the last SDL read is kept (relative to supergraph.yaml), so a
+     * start while the subgraph is down serves its last known schema instead of failing. `false`
+     * keeps none. @default .gateway/subgraphs/<name>.graphql
+     */
+    sdl_cache: z.union([z.string().min(1), z.literal(false)]).optional(),
     /** The SDL inline. */
     sdl: z.string().min(1).optional(),
     /** rover's GraphOS reference: accepted as a key so the error can say why it cannot work. */
@@ -52,13 +65,13 @@ export const SubgraphSchemaSource = z
             : `expected only one of file, subgraph_url or sdl, got ${given.join(' and ')}`,
       });
     }
-    if (schema.introspection_headers !== undefined && schema.subgraph_url === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['introspection_headers'],
-        message: 'introspection_headers only applies with subgraph_url',
-      });
-    }
+    for (const key of ['introspection_headers', 'poll_interval', 'sdl_cache'] as const)
+      if (schema[key] !== undefined && schema.subgraph_url === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} only applies with subgraph_url`,
+        });
   });
 
 /**

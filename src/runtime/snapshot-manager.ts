@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
+import { SdlPoller } from './sdl-poller.ts';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { SupergraphSdlHook } from '@apollo/gateway';
@@ -50,6 +51,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
   #reloading: Promise<void> | undefined;
   #pending = false;
   #stopped = false;
+  readonly #poller: SdlPoller;
 
   constructor(
     source: SupergraphSource,
@@ -61,6 +63,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
     this.#logger = logger;
     this.#watchEnabled = options.watch;
     this.#deps = options.deps;
+    this.#poller = new SdlPoller(() => void this.reload(), logger);
   }
 
   get current(): RuntimeSnapshot | undefined {
@@ -89,7 +92,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
   readonly supergraphSdl: SupergraphSdlHook = async ({ update }) => {
     const snapshot = this.#current ?? (await this.load());
     this.#update = update;
-    if (this.#watchEnabled) this.#watch(snapshot.watchFiles);
+    if (this.#watchEnabled) this.#follow(snapshot);
     return { supergraphSdl: snapshot.gatewaySdl, cleanup: async () => this.stop() };
   };
 
@@ -112,8 +115,15 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#poller.stop();
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
+  }
+
+  /** What triggers the next reload: the snapshot's files changing, its polled subgraphs' SDL. */
+  #follow(snapshot: RuntimeSnapshot): void {
+    this.#watch(snapshot.watchFiles);
+    this.#poller.follow(snapshot.polledSubgraphs);
   }
 
   async #reloadOnce(): Promise<void> {
@@ -144,7 +154,7 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       this.#logHints(next);
       this.#current = next;
       this.#lastError = undefined;
-      if (this.#watchEnabled && !this.#stopped) this.#watch(next.watchFiles);
+      if (this.#watchEnabled && !this.#stopped) this.#follow(next);
       outcome = { ok: true, hash: next.supergraph.hash, changed };
       this.#logger.info(
         { hash: next.supergraph.hash, changed },

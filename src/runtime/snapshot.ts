@@ -53,6 +53,7 @@ import { limitFields } from '../policies/limits/field-limits.ts';
 import type { LimitStore } from '../policies/limits/stores/store.ts';
 import type { Upstreams } from '../policies/traffic/upstream-registry.ts';
 import type { UpstreamSpec } from '../policies/traffic/upstreams.ts';
+import type { PolledSubgraph } from './sdl-poller.ts';
 import { upstreamSpecsOf } from './upstream-specs.ts';
 import { createOutbound } from '../policies/traffic/chain.ts';
 import type { DedupSettings } from '../policies/traffic/dedup.ts';
@@ -82,6 +83,8 @@ export interface SnapshotParts {
   readonly subgraphHeaders: ReadonlyMap<string, HeaderRules>;
   /** Files whose change triggers a reload (absolute paths). */
   readonly watchFiles: readonly string[];
+  /** Subgraphs whose SDL is read from the running service: polled for changes while served. */
+  readonly polledSubgraphs: readonly PolledSubgraph[];
   /**
    * The server, log, metrics, tracing, grpc_server, auth.identity,
    * limits.store and redis settings (services included: the gRPC port's methods are fixed when
@@ -370,6 +373,7 @@ export function assembleSnapshot(
       ]),
     ),
     watchFiles,
+    polledSubgraphs: polledSubgraphsOf(loaded, graph),
     startupSettings: JSON.stringify([
       config?.server,
       config?.log,
@@ -427,6 +431,21 @@ export function assembleSnapshot(
     contracts: new Map([...contracts.values()].map((contract) => [contract.key, contract])),
     cors,
   };
+}
+
+/** The `subgraph_url` subgraphs of the config, with the SDL the graph was composed from. */
+function polledSubgraphsOf(
+  loaded: LoadedConfig | undefined,
+  graph: ComposedGraph,
+): PolledSubgraph[] {
+  const polled: PolledSubgraph[] = [];
+  for (const [name, schema] of loaded?.schemas ?? []) {
+    const composed = graph.subgraphs?.find((subgraph) => subgraph.name === name);
+    if (schema.kind !== 'subgraph_url' || !composed) continue;
+    const { url, headers, pollMs } = schema;
+    polled.push({ name, url, headers, pollMs, sdl: composed.sdl });
+  }
+  return polled;
 }
 
 /** A standalone command's cache store: it serves one process briefly, if at all. */
