@@ -1123,6 +1123,13 @@ export const CacheConfig = z.strictObject({
    * Server's `defaultMaxAge`: 0 caches only what hints allow. @default 0
    */
   default_max_age: z.number().int().nonnegative().default(0),
+  /**
+   * Subgraphs and REST sources whose `Cache-Control` answers are ignored: the hints alone decide
+   * for their data. For backends that answer without regard to caching (an Apollo Server
+   * subgraph with no `@cacheControl` says `no-store` to everything) when the config's hints are
+   * the operator's word. @default [] (every answer narrows)
+   */
+  ignore_cache_control: z.array(z.string().min(1)).default([]),
   response: z
     .strictObject({
       /** Cache whole query responses (needs `cache.enabled`). @default true */

@@ -12,23 +12,31 @@ import type { RequestContext } from './context.ts';
  * across the fetches of an operation (DataLoader), so which fetch an answer served cannot be
  * told, and narrowing too much costs hits while narrowing too little could share private data.
  */
-const noted = new WeakMap<RequestContext, string[]>();
+const noted = new WeakMap<RequestContext, BackendCacheControl[]>();
+
+/** One backend answer's `Cache-Control`, with the backend that gave it. */
+export interface BackendCacheControl {
+  /** The subgraph or REST source's name, as the config names it. */
+  readonly backend: string;
+  readonly value: string;
+}
 
 /** Notes one backend answer's `Cache-Control` (none: nothing to note). */
 export function noteCacheControl(
   ctx: RequestContext,
+  backend: string,
   header: string | readonly string[] | undefined,
 ): void {
   if (header === undefined) return;
-  const value = typeof header === 'string' ? header : header.join(', ');
+  const answer = { backend, value: typeof header === 'string' ? header : header.join(', ') };
   for (let at: RequestContext | undefined = ctx; at; at = at.parent) {
     const list = noted.get(at);
-    if (list) list.push(value);
-    else noted.set(at, [value]);
+    if (list) list.push(answer);
+    else noted.set(at, [answer]);
   }
 }
 
 /** The `Cache-Control` answers noted for this operation so far. */
-export function cacheControlOf(ctx: RequestContext): readonly string[] {
+export function cacheControlOf(ctx: RequestContext): readonly BackendCacheControl[] {
   return noted.get(ctx) ?? [];
 }

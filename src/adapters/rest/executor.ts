@@ -242,7 +242,7 @@ function createCaller(options: RestAdapterOptions): RestCaller {
         if (response.status < 200 || response.status > 299) {
           throw errorForStatus(name, response.status, call.label, text);
         }
-        if (ctx) noteCacheControl(ctx, response.headers['cache-control']);
+        if (ctx) noteCacheControl(ctx, name, response.headers['cache-control']);
         if (response.status === 204 || text.trim() === '') return null;
         const type = String(response.headers['content-type'] ?? '');
         if (!JSON_TYPE.test(type)) {

@@ -92,7 +92,7 @@ export class SubgraphDataSource implements GraphQLDataSource<RequestContext> {
       },
       async (response) => {
         const text = await response.body.text();
-        noteCacheControl(ctx, response.headers['cache-control']);
+        noteCacheControl(ctx, this.name, response.headers['cache-control']);
         return this.#parse(response.status, response.headers['content-type'], text);
       },
     );

@@ -1,11 +1,11 @@
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { parse, type DocumentNode } from 'graphql';
-import { cacheControlOf } from '../../kernel/cache-control.ts';
 import { channels } from '../../kernel/channels.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { entitiesIn } from './entities.ts';
 import { within } from './fills.ts';
 import {
+  answersOf,
   cacheKey,
   freshness,
   identityKey,
@@ -215,7 +215,7 @@ function narrowed(ctx: RequestContext): CachePolicy {
     scope: 'PUBLIC',
     staleWhileRevalidate: Number.POSITIVE_INFINITY,
   };
-  for (const header of cacheControlOf(ctx)) policy = restrict(policy, parseCacheControl(header));
+  for (const header of answersOf(ctx)) policy = restrict(policy, parseCacheControl(header));
   return policy;
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Supergraph as FederationSupergraph } from '@apollo/federation-internals';
 import type { GraphQLSchema } from 'graphql';
 import type { CacheConfig, GatewayConfig } from '../../config/schema.ts';
+import { cacheControlOf } from '../../kernel/cache-control.ts';
 import { channels, type CacheSignal } from '../../kernel/channels.ts';
 import type { Identity, RequestContext } from '../../kernel/context.ts';
 import type { Fills } from './fills.ts';
@@ -158,6 +159,18 @@ export function cacheControlHeader(policy: CachePolicy | undefined): string {
       ? `, stale-while-revalidate=${policy.staleWhileRevalidate}`
       : '';
   return `max-age=${policy.maxAge}, ${policy.scope.toLowerCase()}${swr}`;
+}
+
+/**
+ * The `Cache-Control` answers of the operation's backends that narrow what it may keep: all of
+ * them but those of the backends `cache.ignore_cache_control` names.
+ */
+export function answersOf(ctx: RequestContext): string[] {
+  const ignored = ctx.snapshot.cache.settings.ignore_cache_control;
+  const answers: string[] = [];
+  for (const { backend, value } of cacheControlOf(ctx))
+    if (!ignored.includes(backend)) answers.push(value);
+  return answers;
 }
 
 /** Publishes on `gateway:cache` for the request's app, when someone listens. */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { print } from 'graphql';
-import { cacheControlOf } from '../../kernel/cache-control.ts';
 import type { RequestContext } from '../../kernel/context.ts';
 import { entitiesIn } from './entities.ts';
 import { within } from './fills.ts';
 import {
   ageOf,
+  answersOf,
   cacheControlHeader,
   cacheKey,
   freshness,
@@ -235,7 +235,7 @@ export async function storeResponse(
 /** The operation's policy narrowed by what its backends answered. */
 function finalPolicy(ctx: RequestContext, policy: CachePolicy): CachePolicy {
   let final: CachePolicy = policy;
-  for (const header of cacheControlOf(ctx)) final = restrict(final, parseCacheControl(header));
+  for (const header of answersOf(ctx)) final = restrict(final, parseCacheControl(header));
   return final;
 }
 
