@@ -24,7 +24,7 @@ export const TOOLS = [
   {
     name: 'chromium',
     helper: 'helpers/browser.ts',
-    why: 'the landing-page and CORS browser tests drive it headless',
+    why: 'the landing-page, GraphiQL and CORS browser tests drive it headless',
     env: 'CHROMIUM_PATH',
     paths: ['/usr/bin/chromium'],
   },

@@ -759,7 +759,10 @@ export const ServerConfig = z.strictObject({
   mode: z.enum(['development', 'production']).default('production'),
   /** Allow introspection queries. @default true in development, false in production */
   introspection: z.boolean().optional(),
-  /** Serve the landing page on GET of the GraphQL path from a browser. @default as introspection */
+  /**
+   * Serve a page on a browser's GET of the GraphQL path: GraphiQL in development (on each
+   * client's endpoint too), the plain query page in production. @default as introspection
+   */
   landing_page: z.boolean().optional(),
   /**
    * Refuse GET and form-encoded requests that a browser could send cross-site without a preflight

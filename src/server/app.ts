@@ -60,6 +60,7 @@ import { createGrpcPort, type GrpcPort } from './grpc-server.ts';
 import { BackendHealthCache, serveHealthz, servePlainReadyz, serveReadyz } from './health.ts';
 import { Inbound } from './inbound.ts';
 import { ClientAddresses } from './client-address.ts';
+import { createGraphiQL, GRAPHIQL_PREFIX } from './graphiql.ts';
 import { renderLandingPage } from './landing-page.ts';
 import { lingerAfterAnswer } from './linger.ts';
 import { serveProxied } from './proxy-route.ts';
@@ -288,7 +289,10 @@ export function buildApp(options: AppOptions): App {
   });
   const introspection = server.introspection ?? server.mode === 'development';
   const landingPage = server.landing_page ?? introspection;
-  const landingHtml = landingPage ? renderLandingPage(server.graphql_path) : undefined;
+  // Development serves GraphiQL in place of the landing page; production keeps the plain page
+  // (off unless `landing_page`), and serves none of GraphiQL's files.
+  const graphiql = landingPage && server.mode === 'development' ? createGraphiQL() : undefined;
+  const landingHtml = landingPage && !graphiql ? renderLandingPage(server.graphql_path) : undefined;
 
   let state: 'starting' | 'ready' | 'draining' = 'starting';
   let grpcPort: GrpcPort | undefined;
@@ -315,10 +319,21 @@ export function buildApp(options: AppOptions): App {
           : serveReadyz(res, manager, state, backendHealth, upstreams);
       return serveMetrics(res, telemetry.metrics as GatewayMetrics);
     }
+    if (graphiql && path.startsWith(GRAPHIQL_PREFIX)) {
+      if (!admitOutside(req, res, url, path)) return;
+      return serveGraphiQLAsset(req, res, path, graphiql);
+    }
     // A configured client's endpoint is GraphQL too, served by the same Apollo Server; the
     // snapshot's clients are read so a reload that adds one serves it.
     const isGraphQL =
       path === server.graphql_path || manager.current?.clients.byEndpoint.has(path) === true;
+    // GraphiQL's page is a static file, like its scripts: served before the stages, so an
+    // endpoint with `auth: required` still opens in a browser, its token typed into the headers
+    // editor. Every request the page sends goes through all of them.
+    if (graphiql && isGraphQL && method === 'GET' && !search && prefersHtml(req.headers.accept)) {
+      if (!admitOutside(req, res, url, path)) return;
+      return graphiql.servePage(res, path);
+    }
     const ctx =
       state === 'starting'
         ? undefined
@@ -351,6 +366,27 @@ export function buildApp(options: AppOptions): App {
       inbound.close(ctx, status, firstCode ?? (status >= 400 ? codeOfHttpStatus(status) : 'ok'));
     });
     await respond(req, res, ctx, search, isGraphQL);
+  }
+
+  async function serveGraphiQLAsset(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    served: NonNullable<typeof graphiql>,
+  ): Promise<void> {
+    try {
+      await served.serveAsset(req, res, path);
+    } catch (caught) {
+      const correlationId = res.getHeader(server.correlation_header) as string;
+      logger.error({ err: ensureError(caught), correlationId, path }, 'GraphiQL file unreadable');
+      if (res.headersSent) res.destroy();
+      else
+        sendStatusError(
+          res,
+          new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.'),
+          correlationId,
+        );
+    }
   }
 
   /** The admin listener: liveness, readiness with its details, the metrics; nothing else. */

@@ -10,19 +10,21 @@ import {
   type TestGateway,
 } from '../helpers/env.ts';
 
+// Development serves GraphiQL instead (graphiql.test.ts); the plain page is what production
+// serves when `server.landing_page` turns it on.
 describe('the landing page in a browser', () => {
   let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
   let project: Awaited<ReturnType<typeof writeProject>>;
-  let dev: TestGateway;
+  let withPage: TestGateway;
   let prod: TestGateway;
   let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
   before(async () => {
     subgraphs = await startSubgraphs(SHOP);
     project = await writeProject(subgraphs.servers);
-    dev = await startTestGateway({
+    withPage = await startTestGateway({
       configFile: project.configFile,
-      server: { mode: 'development' },
+      server: { mode: 'production', landing_page: true },
     });
     prod = await startTestGateway({
       configFile: project.configFile,
@@ -33,7 +35,7 @@ describe('the landing page in a browser', () => {
 
   after(async () => {
     await chromium?.close();
-    await dev.close();
+    await withPage.close();
     await prod.close();
     await subgraphs.close();
     await project.remove();
@@ -43,9 +45,9 @@ describe('the landing page in a browser', () => {
     const page = await chromium.context.newPage();
     const external: string[] = [];
     page.on('request', (r) => {
-      if (!r.url().startsWith(dev.origin)) external.push(r.url());
+      if (!r.url().startsWith(withPage.origin)) external.push(r.url());
     });
-    await page.goto(dev.url);
+    await page.goto(withPage.url);
     assert.equal(await page.title(), 'GraphQL gateway');
     await page.fill('#query', '{ me { name username } }');
     await page.click('#run');
@@ -58,14 +60,14 @@ describe('the landing page in a browser', () => {
 
   test('shows invalid variables as a message instead of sending them', async () => {
     const page = await chromium.context.newPage();
-    await page.goto(dev.url);
+    await page.goto(withPage.url);
     await page.fill('#variables', '{ nope');
     await page.click('#run');
     assert.match((await page.textContent('#status')) ?? '', /^Variables are not valid JSON/);
     assert.equal(await page.textContent('#result'), '');
   });
 
-  test('production serves no landing page and no introspection', async () => {
+  test('production without landing_page serves no page and no introspection', async () => {
     const page = await get(prod.url, { accept: 'text/html' });
     assert.notEqual(page.status, 200);
     assert.doesNotMatch(page.text, /<html/);
