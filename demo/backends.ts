@@ -20,44 +20,68 @@ export interface DemoBackends {
   close(): Promise<void>;
 }
 
+export type DemoBackendName = keyof DemoPorts;
+
+export interface DemoBackendHooks {
+  onUsersRequest?: (req: IncomingMessage) => void;
+  onOrdersCall?: (md: Metadata, method: string, request: unknown) => void;
+  onProductsRequest?: (req: IncomingMessage) => void;
+  verifier?: GatewayVerifier;
+}
+
+/** One demo backend on `port` (0 or absent = ephemeral), as startDemoBackends starts it. */
+export function startDemoBackend(
+  name: DemoBackendName,
+  port: number | undefined,
+  hooks: DemoBackendHooks = {},
+): Promise<RunningBackend> {
+  switch (name) {
+    case 'users':
+      return startUsersRest({ port, onRequest: hooks.onUsersRequest, verifier: hooks.verifier });
+    case 'orders':
+      return startOrdersGrpc({ port, onCall: hooks.onOrdersCall, verifier: hooks.verifier });
+    case 'products':
+      return startProductsSubgraph({
+        port,
+        onRequest: hooks.onProductsRequest,
+        verifier: hooks.verifier,
+      });
+  }
+}
+
+/** A backend that could not start, with its name: `npm start` says which port to move. */
+export class DemoBackendStartError extends Error {
+  readonly backend: DemoBackendName;
+  constructor(backend: DemoBackendName, options: { cause: unknown }) {
+    super(`the ${backend} backend could not start: ${String(options.cause)}`, options);
+    this.backend = backend;
+  }
+}
+
 /**
  * The three demo backends. Port 0 = ephemeral. Users (REST) and orders (gRPC) join the graph
  * through the gateway's adapters; products is a federation subgraph itself. With a `verifier`,
  * all three refuse calls that lack the gateway's proof (401, or UNAUTHENTICATED over gRPC).
+ * A backend that fails to start stops the others and throws a DemoBackendStartError.
  */
 export async function startDemoBackends(
   ports: DemoPorts = {},
-  hooks: {
-    onUsersRequest?: (req: IncomingMessage) => void;
-    onOrdersCall?: (md: Metadata, method: string, request: unknown) => void;
-    onProductsRequest?: (req: IncomingMessage) => void;
-    verifier?: GatewayVerifier;
-  } = {},
+  hooks: DemoBackendHooks = {},
 ): Promise<DemoBackends> {
   const started: RunningBackend[] = [];
-  const track = async <T extends RunningBackend>(running: Promise<T>) => {
-    const backend = await running;
-    started.push(backend);
-    return backend;
+  const track = async (name: DemoBackendName) => {
+    try {
+      const backend = await startDemoBackend(name, ports[name], hooks);
+      started.push(backend);
+      return backend;
+    } catch (error) {
+      throw new DemoBackendStartError(name, { cause: error });
+    }
   };
   try {
-    const users = await track(
-      startUsersRest({
-        port: ports.users,
-        onRequest: hooks.onUsersRequest,
-        verifier: hooks.verifier,
-      }),
-    );
-    const orders = await track(
-      startOrdersGrpc({ port: ports.orders, onCall: hooks.onOrdersCall, verifier: hooks.verifier }),
-    );
-    const products = await track(
-      startProductsSubgraph({
-        port: ports.products,
-        onRequest: hooks.onProductsRequest,
-        verifier: hooks.verifier,
-      }),
-    );
+    const users = await track('users');
+    const orders = await track('orders');
+    const products = await track('products');
     return {
       users,
       orders,

@@ -11,13 +11,12 @@ import { listen, type RunningBackend } from './backends/users-rest.ts';
 
 /**
  * The tokens' `iss`. It names the issuer, not where its keys happen to be served: it stays the
- * same when the demo serves the JWKS on another port (DEV_ISSUER_PORT), so tokens printed by
+ * same when the demo serves the JWKS on another port (DEV_ISSUER_PORT, DEMO_PORT_BASE), so tokens printed by
  * `npm run token` are accepted whatever port the demo runs on.
  */
 export const DEV_ISSUER = 'http://127.0.0.1:4204';
 /** The tokens' `aud`: what the demo gateway's config accepts. */
 export const DEV_AUDIENCE = 'demo-gateway';
-export const DEV_ISSUER_PORT = 4204;
 export const DEV_JWKS_PATH = '/.well-known/jwks.json';
 /** Where the keys live unless DEMO_KEYS_DIR says otherwise: the repository's ignored .demo-keys/. */
 export const DEMO_KEYS_DIR = join(import.meta.dirname, '..', '.demo-keys');

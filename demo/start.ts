@@ -6,48 +6,19 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startDemoBackends, type DemoPorts } from './backends.ts';
-import { DEMO_KEYS_DIR, DEV_ISSUER_PORT, startDevIssuer } from './dev-issuer.ts';
+import { DemoBackendStartError, startDemoBackends } from './backends.ts';
+import { DEMO_KEYS_DIR, startDevIssuer } from './dev-issuer.ts';
 import { createGatewayVerifier, DEMO_PROOF } from './gateway-verifier.ts';
+import {
+  assertPortsFree,
+  DemoPortError,
+  DemoPortInUseError,
+  demoPorts,
+  isAddressInUse,
+  type DemoPort,
+} from './ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const PORTS: Record<keyof DemoPorts, [string, number]> = {
-  users: ['USERS_PORT', 4201],
-  orders: ['ORDERS_PORT', 4202],
-  products: ['PRODUCTS_PORT', 4203],
-};
-
-/**
- * The gateway's port unless PORT says otherwise: the demo contract's 4000. The gateway is always
- * given PORT, so it listens where the backends fetch its JWKS from, whatever supergraph.yaml says.
- */
-const GATEWAY_PORT = 4000;
-
-/**
- * The admin listener's port in the demo contract (`/readyz` with its details and `/metrics`
- * move there in production mode; the demo runs in development, where the public port keeps
- * them): ADMIN_PORT, else 4001.
- */
-const ADMIN_PORT = '4001';
-
-function portFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-    throw new Error(`${name} must be a port number, got "${process.env[name]}"`);
-  }
-  return value;
-}
-
-function portsFromEnv(): DemoPorts {
-  const ports: DemoPorts = {};
-  for (const [key, [name, fallback]] of Object.entries(PORTS) as [
-    keyof DemoPorts,
-    [string, number],
-  ][]) {
-    ports[key] = portFromEnv(name, fallback);
-  }
-  return ports;
-}
 
 /** A port free right now, for a gateway asked to take any (PORT=0) whose JWKS URL we must name. */
 async function freePort(): Promise<number> {
@@ -58,42 +29,51 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A bind that failed because its port is taken becomes the message naming the variable. */
+function explainBind(demo: DemoPort, error: unknown): unknown {
+  return isAddressInUse(error) ? new DemoPortInUseError(demo) : error;
+}
+
 async function main() {
-  const ports = portsFromEnv();
+  // Every port from DEMO_PORT_BASE and the per-port variables (demo/ports.ts).
+  const ports = demoPorts();
+  const mode = process.env.GATEWAY_MODE ?? 'development';
+  // Everything the demo will open is checked first, the gateway's ports too, so a clash is
+  // named with its variable before anything starts. The admin listener opens in production only.
+  await assertPortsFree([
+    ports.issuer,
+    ports.users,
+    ports.orders,
+    ports.products,
+    ports.gateway,
+    ports.grpc,
+    ...(mode === 'production' ? [ports.admin] : []),
+  ]);
   // The backends fetch the gateway's JWKS, so they must know its port before it listens.
-  const gatewayPort = portFromEnv('PORT', GATEWAY_PORT) || (await freePort());
-  let issuer;
+  const gatewayPort = ports.gateway.port || (await freePort());
+  const issuer = await startDevIssuer({
+    port: ports.issuer.port,
+    keysDir: process.env.DEMO_KEYS_DIR || DEMO_KEYS_DIR,
+  }).catch((error: unknown) => {
+    throw explainBind(ports.issuer, error);
+  });
   let backends;
   try {
-    issuer = await startDevIssuer({
-      port: portFromEnv('DEV_ISSUER_PORT', DEV_ISSUER_PORT),
-      keysDir: process.env.DEMO_KEYS_DIR || DEMO_KEYS_DIR,
-    });
-    backends = await startDemoBackends(ports, {
-      // Fetched on the first call, so it does not matter that the gateway is not up yet.
-      verifier: createGatewayVerifier({
-        jwksUrl: `http://127.0.0.1:${gatewayPort}/.well-known/jwks.json`,
-        ...DEMO_PROOF,
-      }),
-    });
+    backends = await startDemoBackends(
+      { users: ports.users.port, orders: ports.orders.port, products: ports.products.port },
+      {
+        // Fetched on the first call, so it does not matter that the gateway is not up yet.
+        verifier: createGatewayVerifier({
+          jwksUrl: `http://127.0.0.1:${gatewayPort}/.well-known/jwks.json`,
+          ...DEMO_PROOF,
+        }),
+      },
+    );
   } catch (error) {
-    await issuer?.close();
-    const { code, port } = error as { code?: string; port?: number };
-    if (
-      code === 'EADDRINUSE' ||
-      /EADDRINUSE|address already in use|No address added/i.test(String(error))
-    ) {
-      const taken = [...Object.values(PORTS), ['DEV_ISSUER_PORT', DEV_ISSUER_PORT] as const].find(
-        ([, p]) => p === port,
-      );
-      console.error(
-        `demo: a backend port is already in use${port ? ` (${port})` : ''}; free it or set ${
-          taken?.[0] ?? 'USERS_PORT, ORDERS_PORT, PRODUCTS_PORT or DEV_ISSUER_PORT'
-        } to another port (0 picks a free one).`,
-      );
-      process.exit(1);
-    }
-    throw error;
+    await issuer.close();
+    throw error instanceof DemoBackendStartError
+      ? explainBind(ports[error.backend], error.cause)
+      : error;
   }
   console.log(`demo: users REST     ${backends.users.url}`);
   console.log(`demo: orders gRPC    ${backends.orders.url}`);
@@ -112,10 +92,12 @@ async function main() {
       stdio: 'inherit',
       env: {
         ...process.env,
-        GATEWAY_MODE: process.env.GATEWAY_MODE ?? 'development',
+        GATEWAY_MODE: mode,
+        // What supergraph.yaml's ${VAR:-default} values read: where the demo put everything.
         ...backends.env,
         PORT: String(gatewayPort),
-        ADMIN_PORT: process.env.ADMIN_PORT ?? ADMIN_PORT,
+        GRPC_PORT: String(ports.grpc.port),
+        ADMIN_PORT: String(ports.admin.port),
         DEV_ISSUER_JWKS_URL: issuer.jwksUrl,
       },
       // Its own process group: Ctrl-C reaches only us, and we send the gateway exactly one
@@ -142,6 +124,12 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
+  // A port taken or a variable that is not a port: the message says what to change, and a stack
+  // would only bury it. Wrong values exit 2, as the gateway's usage errors do.
+  if (error instanceof DemoPortError) {
+    console.error(`demo: ${error.message}`);
+    process.exit(error instanceof DemoPortInUseError ? 1 : 2);
+  }
   console.error(`demo: ${(error as Error).stack ?? String(error)}`);
   process.exit(1);
 });

@@ -3,11 +3,41 @@
 //   npm run users-client -- get 1
 //   npm run users-client -- batch 1 2 9
 //   npm run users-client -- create "Ada Byron" ada@example.com
-// GRPC_ADDRESS overrides the address (default 127.0.0.1:50051).
+// It calls the port `npm start` gives the gateway (demo/ports.ts): GRPC_PORT, else
+// DEMO_PORT_BASE + 46051 (50051 by default); GRPC_ADDRESS (host:port) wins over both.
 import * as grpc from '@grpc/grpc-js';
+import { DemoPortError, demoPort } from './ports.ts';
 import { loadUserService } from './users-grpc.ts';
 
-const address = process.env.GRPC_ADDRESS ?? '127.0.0.1:50051';
+const USAGE = `usage: users-client get <id> | batch <id>... | create <name> <email>
+
+Calls the demo users service on the gateway's gRPC port, where npm start puts it:
+  GRPC_ADDRESS    host:port to call; wins over the two below
+  GRPC_PORT       the port on 127.0.0.1, as the gateway reads it (supergraph.yaml grpc_server.port)
+  DEMO_PORT_BASE  the demo's port base: the gRPC port is base + 46051 (default 4000 + 46051 = 50051)`;
+
+function grpcAddress(): string {
+  if (process.env.GRPC_ADDRESS) return process.env.GRPC_ADDRESS;
+  const { port, variable } = demoPort('grpc');
+  if (port === 0) {
+    throw new DemoPortError(
+      `${variable}=0 lets the gateway pick its gRPC port: set GRPC_ADDRESS to the address it logged`,
+    );
+  }
+  return `127.0.0.1:${port}`;
+}
+
+if (process.argv[2] === '--help' || process.argv[2] === '-h') {
+  console.log(USAGE);
+  process.exit(0);
+}
+let address: string;
+try {
+  address = grpcAddress();
+} catch (error) {
+  console.error(`users-client: ${(error as Error).message}`);
+  process.exit(2);
+}
 const client = new (loadUserService())(address, grpc.credentials.createInsecure());
 
 const [command = '', ...args] = process.argv.slice(2);
@@ -18,7 +48,7 @@ const calls: Record<string, [string, object]> = {
 };
 const chosen = calls[command];
 if (!chosen) {
-  console.error('usage: users-client get <id> | batch <id>... | create <name> <email>');
+  console.error(USAGE);
   process.exit(2);
 }
 const [method, request] = chosen;
@@ -38,6 +68,9 @@ const call = rpc.call(
     client.close();
     if (error) {
       console.error(`${grpc.status[error.code]} (${error.code}): ${error.details}`);
+      if (error.code === grpc.status.UNAVAILABLE) {
+        console.error(`(nothing answered at ${address}: is the demo running? see --help)`);
+      }
       process.exitCode = 1;
       return;
     }

@@ -86,7 +86,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await once(listener, 'listening');
   } catch (error) {
     await app.stop();
-    throw error;
+    // Worded as the admin listener's: what could not be opened, and the setting that moves it.
+    throw new Error(
+      `cannot listen on server.port ${settings.port} (host ${settings.host}): ${(error as Error).message}; set server.port (or PORT, --port) to a free port (0 picks one)`,
+      { cause: error },
+    );
   }
   const { port } = listener.address() as AddressInfo;
   const origin = `${edge.scheme}://${inUrl(settings.host)}:${port}`;
@@ -126,7 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       for (const unwatch of unwatchTls) unwatch();
       await app.stop();
       throw new Error(
-        `cannot listen for gRPC on ${grpcHost}:${grpcWanted}: ${(error as Error).message}`,
+        `cannot listen for gRPC on ${grpcHost}:${grpcWanted}: ${(error as Error).message}; set grpc_server.port to a free port (0 picks one)`,
         { cause: error },
       );
     }

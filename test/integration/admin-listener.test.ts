@@ -161,6 +161,31 @@ test('an admin host other than loopback is served, with a warning in the log', a
   assert.equal((await get(`http://127.0.0.1:${port}/healthz`)).status, 200);
 });
 
+test('a gateway port already taken fails the start with an error naming server.port and PORT', async (t) => {
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => taken.close());
+  const { port } = taken.address() as AddressInfo;
+  const subgraphs = await startSubgraphs([accounts]);
+  const project = await writeProject(subgraphs.servers);
+  t.after(async () => {
+    await subgraphs.close();
+    await project.remove();
+  });
+  const logs = new LogCapture();
+  await assert.rejects(
+    startGateway({
+      source: configSource(project.configFile, {}),
+      server: ServerConfig.parse({ port, hot_reload: false }),
+      logger: createLogger({ level: 'info' }, logs),
+    }),
+    new RegExp(
+      `^Error: cannot listen on server\\.port ${port} \\(host 127\\.0\\.0\\.1\\): .*EADDRINUSE.*; set server\\.port \\(or PORT, --port\\) to a free port`,
+    ),
+  );
+  assert.ok(!logs.lines.some((l) => l.msg === 'gateway listening'));
+});
+
 test('an admin port already taken fails the start with an error naming server.admin.port', async (t) => {
   const taken = createServer().listen(0, '127.0.0.1');
   await once(taken, 'listening');
