@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { fstatSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Supergraph } from '@apollo/federation-internals';
 import { buildAdapters, buildOutbound, type RuntimeDeps } from '../runtime/snapshot.ts';
 import { configSource, createLoadDeps, supergraphFileSource } from '../runtime/sources.ts';
-import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { loadConfig, parseConfig, type LoadedConfig } from '../config/load.ts';
+import { displayPath } from '../config/errors.ts';
 import { generateApiKey, hashApiKey } from '../policies/auth/api-keys.ts';
 import {
   LogConfig,
@@ -17,50 +19,30 @@ import {
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { ExitCode } from '../server/exit-codes.ts';
 import { buildManifest, readDocuments } from './manifest-build.ts';
+import { asksForHelp, HELP, helpKey, parsePort, USAGE } from './usage.ts';
 import { exitOnSignals, startGateway } from '../server/main.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
-const USAGE = `Usage: gateway <command> [options]
+/**
+ * Wrong usage exits 2, a failed start or composition 1 (server/exit-codes.ts). With `command`,
+ * the message points to that command's `--help` instead of printing every command's usage.
+ */
+class UsageError extends Error {
+  readonly command: string | undefined;
 
-Commands:
-  start      Serve the federated graph
-               --config <file>      supergraph.yaml to compose and watch (default: ./supergraph.yaml)
-               --supergraph <file>  serve a supergraph SDL composed elsewhere instead of composing
-               --port <n>           listen port (precedence: --port, then PORT, then server.port)
-               --host <addr>        listen address (default: server.host, 127.0.0.1)
-               --admin-port <n>     the admin listener's port, when there is one (precedence:
-                                    --admin-port, then ADMIN_PORT, then server.admin.port)
-  compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
-               --config <file>      (default: ./supergraph.yaml)
-               --output <file>      (default: ./supergraph.graphql; "-" for stdout)
-  rest print <name>
-             Print the SDL a REST adapter serves (generated from OpenAPI, or as written)
-               --config <file>      (default: ./supergraph.yaml)
-  grpc print <name>
-             Print the SDL the gRPC adapter generates from a subgraph's protos
-               --config <file>      (default: ./supergraph.yaml)
-  serve-subgraph <name>
-             Serve one adapter subgraph (a subgraph with a source) standalone over HTTP
-               --config <file>      (default: ./supergraph.yaml)
-               --port <n>           (default: PORT, else 4100)
-               --host <addr>        (default: 127.0.0.1)
-  manifest build <dir>
-             Build a persisted query manifest (Apollo's format) from the .graphql files under
-             dir: one entry per named operation, each validated against the gateway's API schema
-               --config <file>      (default: ./supergraph.yaml)
-               --out <file>         (default: stdout)
-               --client <id>        a configured client's manifest; validated against the same
-                                    API schema for now (per-client contracts are not wired yet)
-  key hash   Print the SHA-256 of the API key read from stdin (an API key entry's sha256)
-  key new    Generate an API key; print it and its SHA-256
-  help       Show this text
-`;
-
-/** Wrong usage exits 2, a failed start or composition 1 (server/exit-codes.ts). */
-class UsageError extends Error {}
+  constructor(message: string, command?: string) {
+    super(message);
+    this.command = command;
+  }
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  const topic = command === undefined ? undefined : helpKey(command, rest[0]);
+  if (topic !== undefined && asksForHelp(rest)) {
+    process.stdout.write(HELP[topic] as string);
+    return;
+  }
   switch (command) {
     case 'start':
       return start(rest);
@@ -80,7 +62,19 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`the ${command} command has one subcommand: ${command} print <name>`);
       }
       return printAdapter(command, rest.slice(1));
-    case 'help':
+    case 'version':
+    case '--version':
+    case '-v':
+      if (rest.length > 0) throw new UsageError('version takes no arguments', 'version');
+      process.stdout.write(`${packageVersion()}\n`);
+      return;
+    case 'help': {
+      const about = rest[0] === undefined ? undefined : helpKey(rest[0], rest[1]);
+      if (rest[0] !== undefined && about === undefined)
+        throw new UsageError(`unknown command "${rest[0]}"`);
+      process.stdout.write(about === undefined ? USAGE : (HELP[about] as string));
+      return;
+    }
     case '--help':
     case '-h':
     case undefined:
@@ -92,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function start(args: string[]): Promise<void> {
-  const { values } = asUsage(() =>
+  const { values } = asUsage('start', () =>
     parseArgs({
       args,
       options: {
@@ -104,16 +98,19 @@ async function start(args: string[]): Promise<void> {
       },
     }),
   );
+  // Checked before the config is read: a bad port is reported as itself, not after a load.
+  const port = portSetting('start', 'port', values.port, 'PORT');
+  const adminPort = portSetting('start', 'admin-port', values['admin-port'], 'ADMIN_PORT');
   let loaded: LoadedConfig | undefined;
   if (values.config !== undefined || values.supergraph === undefined) {
     loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
   }
   let server: ServerConfig = {
     ...(loaded?.config.server ?? ServerConfig.parse({})),
-    ...portAndHost(values.port ?? process.env.PORT, values.host),
+    ...(port === undefined ? {} : { port }),
+    ...(values.host === undefined ? {} : { host: values.host }),
   };
-  const adminPort = values['admin-port'] ?? process.env.ADMIN_PORT;
-  if (adminPort !== undefined) server = withAdminPort(server, portNumber('admin port', adminPort));
+  if (adminPort !== undefined) server = withAdminPort(server, adminPort);
   const log = loaded?.config.log ?? LogConfig.parse({});
   const logger = createLogger(
     logOptionsFrom(log, server.mode, process.env, process.stdout.isTTY === true),
@@ -144,7 +141,7 @@ async function start(args: string[]): Promise<void> {
 }
 
 async function compose(args: string[]): Promise<void> {
-  const { values } = asUsage(() =>
+  const { values } = asUsage('compose', () =>
     parseArgs({ args, options: { config: { type: 'string' }, output: { type: 'string' } } }),
   );
   // The same load as `start`: adapters contribute their SDL (directives stripped).
@@ -177,7 +174,7 @@ async function compose(args: string[]): Promise<void> {
  * `file:line:column message` and exits 1 without writing anything.
  */
 async function manifestBuild(args: string[]): Promise<void> {
-  const { values, positionals } = asUsage(() =>
+  const { values, positionals } = asUsage('manifest build', () =>
     parseArgs({
       args,
       allowPositionals: true,
@@ -221,12 +218,19 @@ async function manifestBuild(args: string[]): Promise<void> {
   process.stderr.write(`wrote ${values.out}: ${built.manifest.operations.length} operations\n`);
 }
 
-/** parseArgs throws on unknown flags and stray arguments; those are usage errors. */
-function asUsage<T>(parse: () => T): T {
+/**
+ * parseArgs throws on unknown flags and stray arguments; those are usage errors of `command`,
+ * an unknown flag named as typed.
+ */
+function asUsage<T>(command: string, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const { code, message } = error as NodeJS.ErrnoException;
+    const flag = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag)
+      throw new UsageError(`unknown flag ${flag} for gateway ${command}`, command);
+    throw new UsageError(message, command);
   }
 }
 
@@ -249,25 +253,116 @@ function notAnAdapter(name: string, config: string | undefined, names: string[])
 }
 
 async function printAdapter(kind: 'rest' | 'grpc', args: string[]): Promise<void> {
-  const { values, positionals } = asUsage(() =>
-    parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' } } }),
+  const command = `${kind} print`;
+  const { values, positionals } = asUsage(command, () =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, output: { type: 'string', short: 'o' } },
+    }),
   );
   if (positionals.length > 1) throw new UsageError(`${kind} print takes one subgraph name`);
+  const name = positionals[0];
+  if (values.output === undefined && name !== undefined)
+    refuseStdoutIntoInput(command, resolve(values.config ?? 'supergraph.yaml'), name);
   const deps = createLoadDeps();
+  let sdl: string;
   try {
-    const { loaded, adapter } = await loadAdapter(positionals[0], values.config, deps);
-    const actual = loaded.config.subgraphs[positionals[0] as string]?.source?.kind;
+    const { loaded, adapter } = await loadAdapter(name, values.config, deps);
+    const actual = loaded.config.subgraphs[name as string]?.source?.kind;
     if (actual !== kind)
-      throw new UsageError(`"${positionals[0]}" is a ${actual} subgraph: use ${actual} print`);
+      throw new UsageError(`"${name}" is a ${actual} subgraph: use ${actual} print`);
     for (const warning of adapter.warnings) process.stderr.write(`unsupported: ${warning}\n`);
-    process.stdout.write(adapter.sdl);
+    sdl = adapter.sdl;
   } finally {
     await deps.close();
+  }
+  if (values.output === undefined) {
+    process.stdout.write(sdl);
+    return;
+  }
+  await writeWhole(resolve(values.output), sdl);
+  process.stderr.write(`wrote ${values.output}\n`);
+}
+
+/**
+ * `rest print users > schemas/users.graphql`, when the config reads that very file: the shell
+ * opens (and empties) the redirect before the command starts, so the command would read an
+ * empty file, fail or print a schema without it, and leave the file empty. Refused before
+ * anything is read, naming the file and `--output` (which writes after reading). Stdout is the
+ * file when it is a regular file with the same device and inode as one the command reads: the
+ * config itself, the subgraph's schema.file, its OpenAPI document or its protos. A config that
+ * does not parse is left for the load to report.
+ */
+function refuseStdoutIntoInput(command: string, configFile: string, subgraph: string): void {
+  let out: Stats;
+  try {
+    out = fstatSync(1);
+  } catch {
+    return; // stdout closed: nothing to overwrite
+  }
+  if (!out.isFile()) return; // a terminal or a pipe
+  const same = (file: string) => {
+    try {
+      const stat = statSync(file);
+      return stat.dev === out.dev && stat.ino === out.ino;
+    } catch {
+      return false; // missing: the load says so
+    }
+  };
+  const victim = [configFile, ...filesRead(configFile, subgraph)].find(same);
+  if (victim === undefined) return;
+  const shown = displayPath(victim);
+  // The config is not where the SDL goes: then the advice names no file.
+  const instead = `use --output ${victim === configFile ? '<file>' : shown}`;
+  throw new UsageError(
+    out.size === 0
+      ? `the shell emptied ${shown} before the command could read it: restore it, then ${instead}`
+      : `stdout is ${shown}, which this command reads: ${instead}`,
+    command,
+  );
+}
+
+/** The files besides the config that loading `subgraph` reads, absolute; [] if it cannot tell. */
+function filesRead(configFile: string, subgraph: string): string[] {
+  let entry;
+  try {
+    entry = parseConfig(readFileSync(configFile, 'utf8'), configFile, process.env).config.subgraphs[
+      subgraph
+    ];
+  } catch {
+    return [];
+  }
+  if (!entry) return [];
+  const base = dirname(configFile);
+  const files = entry.schema?.file === undefined ? [] : [resolve(base, entry.schema.file)];
+  const source = entry.source;
+  if (source?.kind === 'rest' && source.openapi !== undefined && !/^https?:/.test(source.openapi))
+    files.push(resolve(base, source.openapi));
+  if (source?.kind === 'grpc')
+    for (const proto of source.protos)
+      for (const dir of source.include_dirs) files.push(resolve(base, dir, proto));
+  return files;
+}
+
+/**
+ * Writes `text` to `file` whole or not at all: into a temporary file beside it (the same
+ * directory, so the same filesystem, where rename is atomic), then renamed over it. A reader
+ * never sees half a file, and a failure leaves the old one as it was.
+ */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
   }
 }
 
 async function serveSubgraphCommand(args: string[]): Promise<void> {
-  const { values, positionals } = asUsage(() =>
+  const { values, positionals } = asUsage('serve-subgraph', () =>
     parseArgs({
       args,
       allowPositionals: true,
@@ -277,10 +372,8 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
   if (positionals.length > 1) throw new UsageError('serve-subgraph takes one subgraph name');
   const name = positionals[0];
   if (!name) throw new UsageError('name one subgraph');
-  const { port = 4100, host = '127.0.0.1' } = portAndHost(
-    values.port ?? process.env.PORT,
-    values.host,
-  );
+  const port = portSetting('serve-subgraph', 'port', values.port, 'PORT') ?? 4100;
+  const host = values.host ?? '127.0.0.1';
   const loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
   const deps = createLoadDeps(loaded.config.auth.identity);
   // The whole snapshot, as `start` builds it: the adapter runs exactly as it does in-process.
@@ -308,6 +401,9 @@ async function serveSubgraphCommand(args: string[]): Promise<void> {
  */
 async function key(args: string[]): Promise<void> {
   const [subcommand, ...more] = args;
+  const flag = more.find((arg) => arg.startsWith('-'));
+  if (flag !== undefined && (subcommand === 'hash' || subcommand === 'new'))
+    throw new UsageError(`unknown flag ${flag} for gateway key ${subcommand}`, `key ${subcommand}`);
   if (more.length > 0) throw new UsageError(`key ${subcommand} takes no arguments`);
   switch (subcommand) {
     case 'hash':
@@ -337,25 +433,51 @@ async function readOneKey(): Promise<string> {
   return value;
 }
 
-function portAndHost(port: string | undefined, host: string | undefined) {
-  const overrides: { port?: number; host?: string } = {};
-  if (port !== undefined) overrides.port = portNumber('port', port);
-  if (host !== undefined) overrides.host = host;
-  return overrides;
+/**
+ * A port from its flag, else from its environment variable (empty counts as unset, as
+ * `\${PORT:-4000}` reads it in the config), else undefined. A value that is not a whole number
+ * from 0 to 65535 names where it came from and what it was: a flag is wrong usage (exit 2), a
+ * variable is wrong configuration (exit 1).
+ */
+function portSetting(
+  command: string,
+  flag: string,
+  flagValue: string | undefined,
+  variable: string,
+): number | undefined {
+  if (flagValue !== undefined) {
+    const port = parsePort(flagValue);
+    if (port === undefined)
+      throw new UsageError(`--${flag} ${quoted(flagValue)} is not a port (0-65535)`, command);
+    return port;
+  }
+  const value = process.env[variable];
+  if (value === undefined || value === '') return undefined;
+  const port = parsePort(value);
+  if (port === undefined) throw new Error(`${variable}=${quoted(value)} is not a port (0-65535)`);
+  return port;
 }
 
-function portNumber(name: string, port: string): number {
-  const value = Number(port);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-    throw new UsageError(`${name} must be a whole number from 0 to 65535, got "${port}"`);
-  }
-  return value;
+/** A value as typed, quoted only when it would not read back: empty, or with spaces. */
+function quoted(value: string): string {
+  return value === '' || /\s/.test(value) ? JSON.stringify(value) : value;
+}
+
+/** From package.json beside the sources, not the working directory's (npx runs in the user's). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const usage = error instanceof UsageError;
-  process.stderr.write(
-    `gateway: ${(error as Error).message ?? String(error)}\n${usage ? `\n${USAGE}` : ''}`,
-  );
+  const help = !usage
+    ? ''
+    : error.command === undefined
+      ? `\n${USAGE}`
+      : `run "gateway ${error.command} --help" for its usage\n`;
+  process.stderr.write(`gateway: ${(error as Error).message ?? String(error)}\n${help}`);
   process.exit(usage ? ExitCode.USAGE : ExitCode.FAILED);
 });

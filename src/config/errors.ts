@@ -42,7 +42,7 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 /** Relative to the working directory when inside it: shorter, and what the user typed. */
-function displayPath(file: string): string {
+export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }

@@ -164,7 +164,8 @@ export function parseConfig(text: string, file: string, env: Env): Parsed {
     );
   }
 
-  const issues = interpolateScalars(doc, env, issueAt);
+  const fromEnv = new Map<string, string>();
+  const issues = interpolateScalars(doc, env, issueAt, fromEnv);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const raw: unknown = doc.toJS();
@@ -176,7 +177,15 @@ export function parseConfig(text: string, file: string, env: Env): Parsed {
   const result = GatewayConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.flatMap((issue) => describeIssue(issue, doc, issueAt)),
+      result.error.issues.flatMap((issue) => {
+        // A listen port set by a variable (`port: ${GRPC_PORT:-50051}`) is wrong because of the
+        // variable: name it and its value, which the snippet (the raw line) cannot show. Ports
+        // only, as they are never secrets.
+        const variable = issue.path.at(-1) === 'port' && fromEnv.get(dottedPath(issue.path));
+        return variable
+          ? [issueAt(issue.path, `${variable} is not a port (0-65535)`)]
+          : describeIssue(issue, doc, issueAt);
+      }),
     );
   }
   const config = result.data;
@@ -570,12 +579,22 @@ function interpolateScalars(
   doc: Document,
   env: Env,
   issueAt: (path: readonly PropertyKey[], message: string) => ConfigIssue,
+  /**
+   * Filled with `NAME=value` by dotted key path, for each `port` whose value is one variable's,
+   * set: ports only, so that no secret read from the environment is held for messages.
+   */
+  fromEnv: Map<string, string>,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   visit(doc, {
     Scalar(key, node, ancestry) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       try {
+        const path = pathOf(ancestry, node);
+        const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}$/.exec(node.value)?.[1];
+        const set = whole === undefined ? undefined : env[whole];
+        if (path.at(-1) === 'port' && whole !== undefined && set !== undefined && set !== '')
+          fromEnv.set(dottedPath(path), `${whole}=${set}`);
         const value = interpolate(node.value, env);
         node.value = node.type === Scalar.PLAIN ? retype(value) : value;
       } catch (error) {

@@ -3,19 +3,28 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiKeys, hashApiKey } from '../../src/policies/auth/api-keys.ts';
 import { SHOP } from '../fixtures/graphs/shop.ts';
+import { LIBRARY_SDL } from '../fixtures/rest/library.ts';
 import { get, post, startSubgraphs, writeProject } from '../helpers/env.ts';
 
 /** The installed command itself, as `npx gateway` runs it. */
 const BIN = join(import.meta.dirname, '../../bin/gateway.js');
 
-/** Runs the gateway command to completion, with `input` as its stdin (else none). */
-async function run(args: string[], cwd: string, input = '') {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PORT: '' } });
+/**
+ * Runs the gateway command to completion, with `input` as its stdin (else none) and `env` over
+ * the test's environment (PORT and ADMIN_PORT cleared, so the caller's never leak in).
+ */
+async function run(args: string[], cwd: string, input = '', env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, PORT: '', ADMIN_PORT: '', ...env },
+  });
   child.stdin.end(input);
   let stdout = '';
   let stderr = '';
@@ -99,9 +108,10 @@ describe('the gateway command', () => {
     assert.match(stderr, /conflict\.graphql:\d+:\d+ \(subgraph products\)/);
   });
 
-  test('an unknown command or flag exits 2 with the usage', async () => {
-    const { code, stderr } = await run(['start', '--nope'], project.dir);
+  test('an unknown command exits 2 with the usage', async () => {
+    const { code, stderr } = await run(['deploy'], project.dir);
     assert.equal(code, 2);
+    assert.match(stderr, /gateway: unknown command "deploy"/);
     assert.match(stderr, /Usage: gateway/);
   });
 
@@ -326,4 +336,244 @@ type Query { items: [Item!]! @tag(name: "mobile") }`,
       await tagged.remove();
     }
   });
+});
+
+describe('the gateway command about itself', () => {
+  let dir: string;
+
+  // An empty folder but for a package.json of another project: no config to load, and a version
+  // that is not the gateway's.
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gateway-cli-'));
+    await writeFile(join(dir, 'package.json'), '{ "name": "their-app", "version": "9.9.9" }\n');
+  });
+
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** Each command's --help (or -h): a line only its usage has. */
+  const HELP: [string[], RegExp][] = [
+    [['start', '--help'], /--admin-port <n> +the admin listener's port/],
+    [
+      ['start', '--config', 'missing.yaml', '-h'],
+      /^ {2}PORT +listen port when --port is not given/m,
+    ],
+    [
+      ['compose', '--help'],
+      /--output <file> +\(default: \.\/supergraph\.graphql; "-" for stdout\)/,
+    ],
+    [['serve-subgraph', 'users', '--help'], /--port <n> +0-65535 \(default: PORT, else 4100\)/],
+    [['rest', 'print', '--help'], /gateway rest print users --output schemas\/users\.graphql/],
+    [
+      ['grpc', 'print', 'orders', '-h'],
+      /gateway grpc print orders --output schemas\/orders\.graphql/,
+    ],
+    [['manifest', 'build', '--help'], /--client <id> +a configured client's manifest/],
+    [['key', 'hash', '--help'], /echo -n "\$KEY" \| gateway key hash/],
+    [['key', 'new', '-h'], /Generate an API key; print it and its SHA-256/],
+    [['key', '--help'], /Usage: gateway key hash[\s\S]*Usage: gateway key new/],
+    [['version', '--help'], /Usage: gateway version \(or gateway --version, gateway -v\)/],
+    [['help', '--help'], /Usage: gateway help \[<command>\]/],
+    [['help', 'serve-subgraph'], /Usage: gateway serve-subgraph <name>/],
+  ];
+
+  for (const [args, line] of HELP) {
+    test(`gateway ${args.join(' ')} prints that usage and exits 0, doing nothing else`, async () => {
+      // A bad PORT and no config in the folder: reading either would fail the command.
+      const { code, stdout, stderr } = await run(args, dir, '', { PORT: 'abc' });
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, '');
+      assert.match(stdout, /^Usage: gateway /);
+      assert.match(stdout, line);
+    });
+  }
+
+  test('--version, -v and version print the version in the gateway package.json', async () => {
+    const pkg = JSON.parse(
+      await readFile(join(import.meta.dirname, '../../package.json'), 'utf8'),
+    ) as { version: string };
+    for (const args of [['--version'], ['-v'], ['version']]) {
+      const { code, stdout } = await run(args, dir);
+      assert.equal(code, 0, args[0]);
+      assert.equal(stdout, `${pkg.version}\n`, args[0]);
+    }
+  });
+
+  /** An unknown flag on each kind of command: the flag named, and that command's --help. */
+  const UNKNOWN_FLAGS: [string[], string, string][] = [
+    [['start', '--nope'], '--nope', 'start'],
+    [['compose', '-x'], '-x', 'compose'],
+    [['serve-subgraph', 'users', '--hots', 'a'], '--hots', 'serve-subgraph'],
+    [['rest', 'print', 'users', '--out', 'x'], '--out', 'rest print'],
+    [['manifest', 'build', 'ops', '--output', 'x'], '--output', 'manifest build'],
+    [['key', 'new', '--force'], '--force', 'key new'],
+  ];
+
+  for (const [args, flag, command] of UNKNOWN_FLAGS) {
+    test(`gateway ${args.join(' ')} exits 2 naming ${flag} and pointing to --help`, async () => {
+      const { code, stdout, stderr } = await run(args, dir);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.equal(
+        stderr,
+        `gateway: unknown flag ${flag} for gateway ${command}\nrun "gateway ${command} --help" for its usage\n`,
+      );
+    });
+  }
+});
+
+describe('ports that are not ports', () => {
+  let project: Awaited<ReturnType<typeof writeProject>>;
+
+  before(async () => {
+    project = await writeProject([
+      { name: 'users', url: 'http://127.0.0.1:1/graphql', sdl: SHOP[0]!.sdl },
+    ]);
+    const config = await readFile(project.configFile, 'utf8');
+    await project.write('grpc.yaml', `${config}grpc_server:\n  port: \${GRPC_PORT:-50051}\n`);
+  });
+
+  after(() => project.remove());
+
+  /**
+   * Where the port came from, its value, and what the command says: a variable is wrong
+   * configuration (exit 1), a flag wrong usage (exit 2). Each fails before anything listens.
+   */
+  const PORTS: [string, Record<string, string>, string[], RegExp, number][] = [
+    ['PORT', { PORT: 'abc' }, ['start'], /^gateway: PORT=abc is not a port \(0-65535\)\n$/, 1],
+    ['PORT', { PORT: '70000' }, ['serve-subgraph', 'users'], /PORT=70000 is not a port/, 1],
+    ['ADMIN_PORT', { ADMIN_PORT: '-1' }, ['start'], /ADMIN_PORT=-1 is not a port \(0-65535\)/, 1],
+    [
+      'GRPC_PORT',
+      { GRPC_PORT: 'abc' },
+      ['start', '--config', 'grpc.yaml', '--port', '0'],
+      /grpc\.yaml:\d+:\d+: grpc_server\.port: GRPC_PORT=abc is not a port \(0-65535\)/,
+      1,
+    ],
+    ['--port', {}, ['start', '--port', '4000x'], /--port 4000x is not a port \(0-65535\)/, 2],
+    ['--admin-port', {}, ['start', '--admin-port', ''], /--admin-port "" is not a port/, 2],
+    ['--port', {}, ['serve-subgraph', 'users', '--port', '1.5'], /--port 1\.5 is not a port/, 2],
+  ];
+
+  for (const [name, env, args, message, exitCode] of PORTS) {
+    const value = Object.values(env)[0] ?? args.at(-1);
+    test(`${name}=${value} fails gateway ${args[0]} with exit ${exitCode}, naming it and the value`, async () => {
+      const { code, stderr } = await run(args, project.dir, '', env);
+      assert.equal(code, exitCode, stderr);
+      assert.match(stderr, message);
+    });
+  }
+});
+
+describe('gateway rest print into a file', () => {
+  let project: Awaited<ReturnType<typeof writeProject>>;
+  const SCHEMA = 'schemas/library.graphql';
+
+  // The adapter is only built, never called: no REST service runs.
+  before(async () => {
+    project = await writeProject([]);
+    await mkdir(join(project.dir, 'schemas'));
+    await project.write(SCHEMA, LIBRARY_SDL);
+    await project.write(
+      'supergraph.yaml',
+      'subgraphs:\n  library:\n    schema: { file: ./schemas/library.graphql }\n    source: { kind: rest, base_url: "http://127.0.0.1:1" }\n',
+    );
+  });
+
+  after(() => project.remove());
+
+  /** Runs `args` with stdout opened on `file` as a shell redirect opens it (`>`: w, `>>`: a). */
+  async function runInto(args: string[], file: string, flags: 'w' | 'a') {
+    const fd = openSync(join(project.dir, file), flags);
+    try {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: project.dir,
+        stdio: ['ignore', fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const [code] = await once(child, 'exit');
+      return { code: code as number, stderr };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  test('rest print --output writes the SDL over the schema file it reads, whole, and nothing beside it', async () => {
+    const printed = await run(['rest', 'print', 'library'], project.dir);
+    assert.equal(printed.code, 0, printed.stderr);
+    for (const flag of ['--output', '-o']) {
+      const { code, stdout, stderr } = await run(
+        ['rest', 'print', 'library', flag, SCHEMA],
+        project.dir,
+      );
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, '');
+      assert.equal(await readFile(join(project.dir, SCHEMA), 'utf8'), printed.stdout);
+      // The temporary file was renamed over the schema, not left beside it.
+      assert.deepEqual(await readdir(join(project.dir, 'schemas')), ['library.graphql']);
+    }
+  });
+
+  test('rest print --output writes nothing when the print fails', async () => {
+    const { code } = await run(['rest', 'print', 'nope', '--output', 'out.graphql'], project.dir);
+    assert.equal(code, 2);
+    await assert.rejects(readFile(join(project.dir, 'out.graphql')));
+  });
+
+  test('rest print > the schema file it reads is refused, saying the shell emptied it', async () => {
+    const { code, stderr } = await runInto(['rest', 'print', 'library'], SCHEMA, 'w');
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /^gateway: the shell emptied schemas\/library\.graphql before the command could read it: restore it, then use --output schemas\/library\.graphql\n/,
+    );
+    await project.write(SCHEMA, LIBRARY_SDL);
+  });
+
+  test('rest print >> the schema file it reads is refused, and the file is left as it was', async () => {
+    const { code, stderr } = await runInto(['rest', 'print', 'library'], SCHEMA, 'a');
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /stdout is schemas\/library\.graphql, which this command reads: use --output schemas\/library\.graphql/,
+    );
+    assert.equal(await readFile(join(project.dir, SCHEMA), 'utf8'), LIBRARY_SDL);
+  });
+
+  test('rest print > another file writes the SDL there', async () => {
+    const { code, stderr } = await runInto(['rest', 'print', 'library'], 'out.graphql', 'w');
+    assert.equal(code, 0, stderr);
+    assert.match(await readFile(join(project.dir, 'out.graphql'), 'utf8'), /type Author/);
+  });
+});
+
+describe('a proto naming a type that does not exist', () => {
+  let project: Awaited<ReturnType<typeof writeProject>>;
+  const PROTOS = join(import.meta.dirname, '../fixtures/protos/unknown-type');
+
+  before(async () => {
+    project = await writeProject([]);
+    await project.write(
+      'supergraph.yaml',
+      `subgraphs:\n  orders:\n    source:\n      kind: grpc\n      address: 127.0.0.1:1\n      protos: [demo/v1/orders.proto]\n      include_dirs: [${PROTOS}]\n`,
+    );
+  });
+
+  after(() => project.remove());
+
+  // Order.bar is declared on line 16 of the fixture, its type at column 3.
+  for (const args of [
+    ['grpc', 'print', 'orders'],
+    ['compose', '--output', '-'],
+    ['start', '--port', '0'],
+  ]) {
+    test(`gateway ${args.join(' ')} exits 1 naming the proto file, line and field`, async () => {
+      const { code, stderr } = await run(args, project.dir);
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        /subgraphs\.orders\.source\.protos: \S*unknown-type\/demo\/v1\/orders\.proto:16:3: unknown type "Foo" \(field demo\.v1\.Order\.bar\)/,
+      );
+    });
+  }
 });

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
+import { displayPath } from '../../config/errors.ts';
 
 /**
  * Protos to the gRPC adapter's GraphQL SDL. Scalars follow the proto3 JSON mapping
@@ -54,9 +55,11 @@ export function loadProtos(
     if (error instanceof ProtoLoadError) throw error;
     const message = (error as Error).message;
     const line = / \(line (\d+)\)$/.exec(message);
-    throw new ProtoLoadError(
-      line ? `${parsing}:${line[1]}: ${message.slice(0, line.index)}` : message,
-    );
+    if (line)
+      throw new ProtoLoadError(
+        `${displayPath(parsing)}:${line[1]}: ${message.slice(0, line.index)}`,
+      );
+    throw new ProtoLoadError(describeUnresolved(root) ?? message);
   }
   const services: protobuf.Service[] = [];
   const walk = (ns: protobuf.NamespaceBase) => {
@@ -67,6 +70,95 @@ export function loadProtos(
   };
   walk(root);
   return { root, services };
+}
+
+/**
+ * An unknown type, said where it is written: `orders.proto:12:3: unknown type "Foo" (field
+ * demo.v1.Order.bar)`. protobufjs resolves type names only after every file is parsed, and its
+ * error names the type and the message but neither the field nor a position, so each field and
+ * method is resolved again on its own to find the first that fails; its file is the `filename`
+ * the parser left on it, and its line comes from scanning that file for the declaration (see
+ * declarationAt). Undefined when nothing fails on its own (then the original message stands).
+ */
+function describeUnresolved(root: protobuf.Root): string | undefined {
+  const failing = findUnresolved(root);
+  if (!failing) return undefined;
+  const { object, typeName, what } = failing;
+  const file = object.filename ?? object.parent?.filename ?? undefined;
+  const description = `unknown type "${typeName}" (${what} ${object.fullName.replace(/^\./, '')})`;
+  if (!file || !existsSync(file)) return description;
+  const at = declarationAt(readFileSync(file, 'utf8'), failing);
+  return `${displayPath(file)}${at ? `:${at.line}:${at.column}` : ''}: ${description}`;
+}
+
+interface Unresolved {
+  object: protobuf.ReflectionObject;
+  /** The type name as written in the proto. */
+  typeName: string;
+  what: 'field' | 'method';
+}
+
+/** The first field or method, in declaration order, whose type does not resolve. */
+function findUnresolved(ns: protobuf.NamespaceBase): Unresolved | undefined {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      for (const field of nested.fieldsArray) {
+        try {
+          field.resolve();
+        } catch {
+          return { object: field, typeName: field.type, what: 'field' };
+        }
+      }
+    }
+    if (nested instanceof protobuf.Service) {
+      for (const method of nested.methodsArray) {
+        for (const typeName of [method.requestType, method.responseType]) {
+          try {
+            method.parent?.lookupType(typeName);
+          } catch {
+            return { object: method, typeName, what: 'method' };
+          }
+        }
+      }
+    }
+    if (nested instanceof protobuf.Namespace) {
+      const found = findUnresolved(nested);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where a declaration is in its file's text, 1-based, at the type name. protobufjs keeps no
+ * positions, so the text is scanned: a field for `<type>[>] <name> = <id>` (the `>` closes a
+ * `map<k, v>`, whose value type is the one named; any name, since protobufjs may have camelCased
+ * it, and the number is unique in its message), a method for `rpc <name>(`, each searched
+ * from its parent's `message <name>` or `service <name>` line so that a field declared alike in
+ * an earlier message is not taken. A declaration split across lines is not found.
+ */
+function declarationAt(
+  text: string,
+  { object, typeName, what }: Unresolved,
+): { line: number; column: number } | undefined {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const parentKeyword = what === 'field' ? 'message' : 'service';
+  const parent = object.parent
+    ? new RegExp(`\\b${parentKeyword}\\s+${escape(object.parent.name)}\\s*\\{`).exec(text)
+    : null;
+  const from = parent?.index ?? 0;
+  const pattern =
+    what === 'field'
+      ? new RegExp(
+          `(?<![\\w.])${escape(typeName)}\\s*>?\\s+[A-Za-z_]\\w*\\s*=\\s*${(object as protobuf.Field).id}\\b`,
+        )
+      : new RegExp(`\\brpc\\s+${escape(object.name)}\\s*\\(`);
+  const found = pattern.exec(text.slice(from));
+  if (!found) return undefined;
+  const offset = from + found.index;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
 }
 
 export type Operation = 'query' | 'mutation';

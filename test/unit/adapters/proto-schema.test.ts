@@ -123,6 +123,45 @@ test('a proto that does not parse is a config error naming the file and line', a
   );
 });
 
+/**
+ * Unknown types, one row per place a type is named: protobufjs says only "no such type" and the
+ * message; the error must give file:line:column of the declaration and what declares it. The
+ * row's proto is written line by line so the expected line is visible in it.
+ */
+const UNKNOWN_TYPES: [string, string, RegExp][] = [
+  [
+    'a message field',
+    'syntax = "proto3";\nmessage A {\n  string x = 1;\n  Foo bar = 2;\n}\n',
+    /svc\.proto:4:3: unknown type "Foo" \(field A\.bar\)/,
+  ],
+  [
+    'a map value',
+    'syntax = "proto3";\nmessage A {\n  map<string, Baz> by_id = 1;\n}\n',
+    /svc\.proto:3:15: unknown type "Baz" \(field A\.byId\)/,
+  ],
+  [
+    'a field whose declaration a comment above its message repeats',
+    'syntax = "proto3";\n// Foo bar = 1; until v2\nmessage B {\n  Foo bar = 1;\n}\n',
+    /svc\.proto:4:3: unknown type "Foo" \(field B\.bar\)/,
+  ],
+  [
+    'a method request',
+    'syntax = "proto3";\nmessage M {}\nservice S {\n  rpc Get(Nope) returns (M);\n}\n',
+    /svc\.proto:4:3: unknown type "Nope" \(method S\.Get\)/,
+  ],
+];
+
+for (const [where, proto, expected] of UNKNOWN_TYPES) {
+  test(`an unknown type in ${where} is a config error at its file, line and column`, async () => {
+    await assert.rejects(adapterFor(proto), (error: ConfigError) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /subgraphs\.svc\.source\.protos: /);
+      assert.match(error.message, expected);
+      return true;
+    });
+  });
+}
+
 test('a missing import is a config error naming the import and the file that wants it', async () => {
   await assert.rejects(
     adapterFor('syntax = "proto3";\nimport "nope/missing.proto";\n'),

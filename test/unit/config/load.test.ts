@@ -55,6 +55,35 @@ test('interpolation gives an unquoted value its YAML type and keeps a quoted one
   assert.equal(config.server.introspection, true);
 });
 
+test('a listen port set by a variable that is not a port names the variable and its value', () => {
+  // One row per listen port the config has; each value read from a variable of the row's name.
+  const table: [string, string, string, string][] = [
+    ['server:\n  port: ${PORT:-4000}', 'PORT', 'abc', 'server.port'],
+    ['server:\n  admin:\n    port: ${ADMIN_PORT}', 'ADMIN_PORT', '70000', 'server.admin.port'],
+    ['grpc_server:\n  port: ${GRPC_PORT:-50051}', 'GRPC_PORT', '1.5', 'grpc_server.port'],
+    ['grpc_server:\n  port: ${GRPC_PORT:-50051}', 'GRPC_PORT', '-1', 'grpc_server.port'],
+  ];
+  for (const [yaml, variable, value, key] of table) {
+    const message = failure(`${VALID}${yaml}\n`, { [variable]: value });
+    assert.match(
+      message,
+      new RegExp(
+        `supergraph\\.yaml:\\d+:\\d+: ${key.replaceAll('.', '\\.')}: ${variable}=${value.replace('.', '\\.')} is not a port \\(0-65535\\)`,
+      ),
+      `${variable}=${value}`,
+    );
+  }
+});
+
+test('a bad port written in the file, or made of more than a variable, keeps the schema message', () => {
+  assert.match(failure(`${VALID}server:\n  port: abc\n`), /server\.port: expected a number/);
+  // A value with more than the variable in it is not the variable's alone.
+  assert.match(
+    failure(`${VALID}server:\n  port: \${PORT}0\n`, { PORT: 'x' }),
+    /server\.port: expected a number/,
+  );
+});
+
 test('durations and sizes accept units', () => {
   const text =
     VALID.replace(
