@@ -56,13 +56,19 @@ export async function composeFromConfig(
     }),
   );
   const { supergraphSdl, hints } = composeSupergraph(sdls);
-  return { supergraph: toSupergraph(supergraphSdl), hints: [...notices, ...hints], subgraphs: sdls };
+  return {
+    supergraph: toSupergraph(supergraphSdl),
+    hints: [...notices, ...hints],
+    subgraphs: sdls,
+  };
 }
 
 async function readSdl(
   name: string,
   schema: ResolvedSchema,
-): Promise<Pick<SubgraphSdl, 'sdl' | 'sourceName' | 'firstLine'> & { notice?: CompositionProblem }> {
+): Promise<
+  Pick<SubgraphSdl, 'sdl' | 'sourceName' | 'firstLine'> & { notice?: CompositionProblem }
+> {
   switch (schema.kind) {
     case 'file':
       return { sdl: schema.sdl, sourceName: schema.file };

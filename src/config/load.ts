@@ -490,7 +490,10 @@ export async function loadConfig(
             cacheFile:
               schema?.sdl_cache === false
                 ? undefined
-                : resolve(base, schema?.sdl_cache ?? join('.gateway', 'subgraphs', `${name}.graphql`)),
+                : resolve(
+                    base,
+                    schema?.sdl_cache ?? join('.gateway', 'subgraphs', `${name}.graphql`),
+                  ),
           },
         ];
       },
