@@ -65,9 +65,9 @@ const cases: [string, string, string][] = [
     'schemas/library.graphql:2:56: Query.a: a GET request has no body',
   ],
   [
-    'an entity without @restEntity',
-    'type U @key(fields: "id") { id: ID! }\ntype Query { u: U }',
-    'schemas/library.graphql:2:1: U: entity U needs @restEntity to resolve references (or @key(..., resolvable: false))',
+    'an entity without @restEntity with a field nothing resolves',
+    'type U @key(fields: "id") { id: ID! name: String }\ntype Query { u: U }',
+    'schemas/library.graphql:2:37: U.name: U.name can never be resolved: U has no @restEntity, so a reference to it carries only its key (id) and @requires fields; give name a @rest or @restReference, mark it @external, or add @restEntity to U',
   ],
   [
     'an entity template on a non-key field',
