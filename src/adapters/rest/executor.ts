@@ -260,10 +260,10 @@ function checkShape(
   if (value === null || value === undefined) return value;
   const wantsList = isListType(getNullableType(type));
   if (wantsList !== Array.isArray(value)) {
-    throw new UpstreamError(
-      subgraph,
-      `answered ${label} with ${Array.isArray(value) ? 'a list' : 'a single value'} where ${wantsList ? 'a list' : 'a single value'} was expected`,
-    );
+    const shape = `${Array.isArray(value) ? 'a list' : 'a single value'} where ${wantsList ? 'a list' : 'a single value'} was expected`;
+    throw new UpstreamError(subgraph, `answered ${label} with ${shape}`, {
+      publicReason: `answered with ${shape}`,
+    });
   }
   return value;
 }
