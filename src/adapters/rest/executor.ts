@@ -129,7 +129,8 @@ function buildResolvers(
   /** A field of a parent object as the service answered it: through its @restField rename. */
   const read = (type: string, parent: Record<string, unknown> | undefined, field: string) => {
     const from = mapping.renames.get(`${type}.${field}`);
-    return from === undefined ? parent?.[field] : select(parent, from.split('.'));
+    // Own properties only (select): a name from the SDL never reaches a prototype.
+    return select(parent, from === undefined ? [field] : from.split('.'));
   };
 
   for (const [where, rest] of mapping.fields) {
@@ -378,7 +379,7 @@ function createCaller(options: RestAdapterOptions): RestCaller {
       return Promise.reject(
         new GatewayError(
           ErrorCode.REQUEST_LIMIT_EXCEEDED,
-          `Subgraph "${name}": the operation needs more than ${source.max_calls_per_operation} calls to its service (max_calls_per_operation); this field's was not made.`,
+          `Subgraph "${name}": the operation needs more than ${source.max_calls_per_operation} calls to its service (max_calls_per_operation); this call was not made.`,
           { subgraph: name },
         ),
       );
