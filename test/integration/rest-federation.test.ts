@@ -149,6 +149,9 @@ describe('a REST subgraph in a federated graph', () => {
           },
           reviews: {
             schema: { file: './reviews.graphql' },
+            // Off, so that what shares identical calls here is the operation's own sharing,
+            // not the in-flight deduplication of the outbound chain.
+            dedup: false,
             source: {
               kind: 'rest',
               base_url: backend.url,
