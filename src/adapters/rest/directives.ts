@@ -190,18 +190,20 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
 
   for (const [typeName, nodes] of objects) {
     if (typeName === 'Query' || typeName === 'Mutation') continue;
-    const resolvableKey = nodes
+    const resolvableKeys = nodes
       .flatMap((n) => n.directives ?? [])
-      .find((d) => d.name.value === 'key' && boolArg(d, 'resolvable') !== false);
+      .filter((d) => d.name.value === 'key' && boolArg(d, 'resolvable') !== false);
     // A @restEntity that failed validation has its own error already.
     const declared = nodes.some((n) =>
       (n.directives ?? []).some((d) => d.name.value === 'restEntity'),
     );
-    if (!resolvableKey || declared) continue;
+    if (resolvableKeys.length === 0 || declared) continue;
     keyOnly.add(typeName);
     // An entity resolved from its key alone: a reference is its representation (the key fields
     // and what @requires asked for), so every other field needs a call of its own.
-    const keyFields = new Set(keyFieldsOf(resolvableKey));
+    // With several keys a representation carries the one the gateway chose; a field of any
+    // key is accepted, as the gateway reads key fields from where it has them.
+    const keyFields = new Set(resolvableKeys.flatMap((key) => keyFieldsOf(key)));
     for (const node of nodes) {
       for (const field of node.fields ?? []) {
         const name = field.name.value;
