@@ -3,6 +3,7 @@ import { Kind, type ConstDirectiveNode } from 'graphql';
 import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError, UpstreamError } from '../kernel/errors.ts';
 import type { Located } from './sdl-issue.ts';
+import { select } from './select.ts';
 import type { Values } from './template.ts';
 
 type Ref = Record<string, unknown>;
@@ -59,7 +60,10 @@ export interface EntityLoaderOptions<E extends EntityResolution> {
    * field's values, in the order of the references) in batch mode, with `{ key }` per key.
    */
   call: (entity: E, values: Values, ctx: RequestContext | undefined) => Promise<unknown>;
-  /** The property of an answered entity that holds a key field (REST's @restField renames). */
+  /**
+   * The property of an answered entity that holds a key field (REST's @restField renames), a
+   * dotted path for one inside a nested object.
+   */
   itemKey?: (type: string, field: string) => string;
 }
 
@@ -96,6 +100,7 @@ export function createEntityLoaders<E extends EntityResolution>(
       new UpstreamError(
         subgraph,
         `answered ${entity.label} with ${shapeOf(answer)} where ${expected} was expected`,
+        { publicReason: `answered with ${shapeOf(answer)} where ${expected} was expected` },
       );
 
     const loadBatch = async (refs: readonly Ref[]) => {
@@ -107,7 +112,10 @@ export function createEntityLoaders<E extends EntityResolution>(
       const found = new Map<string, Ref>();
       for (const item of answer) {
         if (!isEntity(item)) continue;
-        found.set(keyText(entity.keyFields.map((field) => item[itemKey(type, field)])), item);
+        found.set(
+          keyText(entity.keyFields.map((field) => select(item, itemKey(type, field).split('.')))),
+          item,
+        );
       }
       return refs.map((ref) => {
         const item = found.get(keyOf(ref));

@@ -134,6 +134,26 @@ export const RestSource = z.strictObject({
   forward_headers: HeaderNames,
   /** TLS to an `https` base_url: a private CA, mutual TLS. @default the system's roots */
   tls: BackendTls.optional(),
+  /**
+   * Calls to the service one operation may make. Identical read calls (method, URL, headers and
+   * body) within an operation are made once and count once; the fields whose calls come past
+   * the cap are null with REQUEST_LIMIT_EXCEEDED, and the rest is answered. @default 100
+   */
+  max_calls_per_operation: z.number().int().positive().default(100),
+  /** How the service's error answers read (docs/adapters.md, "REST errors"). @default {} */
+  errors: z
+    .strictObject({
+      /**
+       * A dotted path into the JSON body of an error answer (`error.detail`): a string found
+       * there is the GraphQL error's message for a 4xx answer (production included); for a 5xx
+       * answer only the log and development show it. @default the gateway's own message
+       */
+      message: z
+        .string()
+        .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'expected a dotted path such as error.detail')
+        .optional(),
+    })
+    .default({}),
 });
 
 /**

@@ -15,6 +15,8 @@ import { GraphQLError, type ASTNode } from 'graphql';
  * MAX_DIRECTIVES_LIMIT are ours, named after them. Cost refusals use the Router's demand
  * control codes: COST_ESTIMATED_TOO_EXPENSIVE, and COST_QUERY_PARSE_FAILURE for a field that
  * breaks `@listSize(requireOneSlicingArgument:)` (apollo-router/src/plugins/demand_control/mod.rs).
+ * An operation past an adapter's `max_calls_per_operation` gets the code Apollo Router gives a
+ * connector source past `max_requests_per_operation_per_source`: REQUEST_LIMIT_EXCEEDED.
  * Timeouts use Router 2's GATEWAY_TIMEOUT, for a backend that timed out (its fields fail) and for
  * the request's own timeout (504) alike (apollo-router/src/plugins/traffic_shaping/mod.rs).
  */
@@ -59,6 +61,7 @@ export const ErrorCode = {
   UPSTREAM_CIRCUIT_OPEN: 'UPSTREAM_CIRCUIT_OPEN',
   SERVER_OVERLOADED: 'SERVER_OVERLOADED',
   UPSTREAM_OVERLOADED: 'UPSTREAM_OVERLOADED',
+  REQUEST_LIMIT_EXCEEDED: 'REQUEST_LIMIT_EXCEEDED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -122,6 +125,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // load_shed answer; neither is the client's fault, nor a backend failure.
   [ErrorCode.SERVER_OVERLOADED]: 503,
   [ErrorCode.UPSTREAM_OVERLOADED]: 503,
+  // An operation that needs more calls to one adapter's service than `max_calls_per_operation`:
+  // the operation asks too much, like the operation limits; only the fields past the cap fail.
+  [ErrorCode.REQUEST_LIMIT_EXCEEDED]: 400,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 
@@ -170,6 +176,7 @@ export const GRPC_CODE: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.UPSTREAM_CIRCUIT_OPEN]: 14, // UNAVAILABLE: retry later
   [ErrorCode.SERVER_OVERLOADED]: 14, // UNAVAILABLE: retryable, with pushback (gRFC A6)
   [ErrorCode.UPSTREAM_OVERLOADED]: 14, // UNAVAILABLE: retry later
+  [ErrorCode.REQUEST_LIMIT_EXCEEDED]: 3, // INVALID_ARGUMENT: the operation, not a quota, is at fault
   [ErrorCode.INTERNAL_SERVER_ERROR]: 13, // INTERNAL
 };
 
@@ -256,6 +263,12 @@ export interface GatewayErrorOptions {
   subgraph?: string;
   /** The underlying error: logged, never sent to clients outside development. */
   cause?: unknown;
+  /**
+   * What a client sees in production in place of `message`, when the message names what only
+   * operators should (a path template, a gRPC method): `Subgraph "users" answered 404.`. The log
+   * and development keep `message` (gateway/mask-errors.ts).
+   */
+  publicMessage?: string;
   /** Extra extensions a client may see (never secrets, URLs or bodies). */
   extensions?: Record<string, unknown>;
   /** The response path of the field the error is about (a field error's `path`). */
@@ -280,6 +293,8 @@ export interface GatewayErrorOptions {
 export class GatewayError extends GraphQLError {
   readonly code: ErrorCode;
   readonly status: number;
+  /** See GatewayErrorOptions.publicMessage. */
+  readonly publicMessage: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     const status = HTTP_STATUS[code];
@@ -297,6 +312,7 @@ export class GatewayError extends GraphQLError {
     this.name = 'GatewayError';
     this.code = code;
     this.status = status;
+    this.publicMessage = options.publicMessage;
   }
 }
 
@@ -354,11 +370,25 @@ export class UpstreamError extends GatewayError {
   constructor(
     subgraph: string,
     reason: string,
-    options: { status?: number; cause?: unknown; code?: ErrorCode } = {},
+    options: {
+      status?: number;
+      cause?: unknown;
+      code?: ErrorCode;
+      /** The reason as production clients read it, when `reason` names a path or a method. */
+      publicReason?: string;
+      /** The whole message production clients read (a backend's own, `source.errors`). */
+      publicMessage?: string;
+    } = {},
   ) {
+    const publicMessage =
+      options.publicMessage ??
+      (options.publicReason === undefined
+        ? undefined
+        : `Subgraph "${subgraph}" ${options.publicReason}.`);
     super(options.code ?? ErrorCode.UPSTREAM_ERROR, `Subgraph "${subgraph}" ${reason}.`, {
       subgraph,
       cause: options.cause,
+      ...(publicMessage === undefined ? {} : { publicMessage }),
       extensions: options.status === undefined ? {} : { upstreamStatus: options.status },
     });
   }

@@ -193,8 +193,21 @@ describe('a gRPC service as a subgraph', () => {
         grpcCode: code,
       });
       assert.doesNotMatch(res.text, /secret backend detail/);
+      // Production names the status, never the method; the log line does.
+      assert.equal(res.json.errors[0].message, `Subgraph "mapping" answered ${name}.`);
     });
   }
+
+  test('the log line of a failed call names the method production clients do not see', async () => {
+    const res = await post(
+      gateway.url,
+      { query: 'mutation { fail(code: 5) { aString } }' },
+      { 'x-correlation-id': 'grpc-method' },
+    );
+    assert.doesNotMatch(res.text, /\.Fail\b/);
+    const line = await gateway.logs.find((l) => l.correlationId === 'grpc-method');
+    assert.match(String(line.msg), /^Subgraph "mapping" answered NOT_FOUND to \w+\.Fail\.$/);
+  });
 
   test('a call past the deadline is GATEWAY_TIMEOUT', async () => {
     const res = await post(gateway.url, { query: '{ slow(millis: 2000) { aString } }' });

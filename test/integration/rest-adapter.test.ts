@@ -208,14 +208,14 @@ describe('a REST service as a subgraph', () => {
     });
   });
 
-  test('a 404 on a nullable root field gives null and NOT_FOUND', async () => {
-    const { res } = await run('{ author(id: "99") { name } }');
+  test('a 404 on a nullable root field gives null and NOT_FOUND; production names no path template, the log does', async () => {
+    const { res } = await run('{ author(id: "99") { name } }', { 'x-correlation-id': 'rest-404' });
     assert.deepEqual(res.json.data, { author: null });
     assert.equal(res.json.errors[0].extensions.code, 'NOT_FOUND');
-    assert.equal(
-      res.json.errors[0].message,
-      'Subgraph "library" answered HTTP 404 to GET /authors/{args.id}.',
-    );
+    assert.equal(res.json.errors[0].extensions.subgraph, 'library');
+    assert.equal(res.json.errors[0].message, 'Subgraph "library" answered 404.');
+    const line = await gateway.logs.find((l) => l.correlationId === 'rest-404');
+    assert.equal(line.msg, 'Subgraph "library" answered HTTP 404 to GET /authors/{args.id}.');
   });
 
   // Last: it stops the service.

@@ -1,7 +1,10 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { CODE_OF_GRPC_STATUS, ErrorCode, GatewayError } from '../../kernel/errors.ts';
 
-/** A failed call as a field error: the status name and number travel, the details are logged. */
+/**
+ * A failed call as a field error: the status name and number travel, the details are logged.
+ * The method is named in the log and in development; production clients read the status only.
+ */
 export function errorForGrpcStatus(
   subgraph: string,
   method: string,
@@ -14,6 +17,7 @@ export function errorForGrpcStatus(
     `Subgraph "${subgraph}" answered ${name} to ${method}.`,
     {
       subgraph,
+      publicMessage: `Subgraph "${subgraph}" answered ${name}.`,
       cause: new Error(`${name}: ${details}`),
       extensions: { grpcStatus: name, grpcCode: code },
     },

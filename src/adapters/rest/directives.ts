@@ -30,14 +30,21 @@ import {
  *               body: "{args.input}" | {...}, select: "data.items")
  *   type  @restEntity(get: "/users", query: { ids: "{keys.id}" }, maxBatch: 50)   batch
  *   type  @restEntity(get: "/users/{key.id}", concurrency: 8)                     one call per key
- *   field @restField(from: "json_name")                                          rename
+ *   field @restField(from: "json_name" | "address.city")                         rename, nested path
+ *   field @restReference(key: { id: "{parent.product_id}" })   an entity of another subgraph
+ *   field @rest(post: "/x", body: {...}, bodyType: FORM)        application/x-www-form-urlencoded
  *   field @rateLimit(window: "1m", max: 2)           per caller (rate-limit-directive.ts)
  *
  * They are read here, validated against the SDL (every placeholder must name an argument, a
  * field of the parent type or a key field), and stripped before composition: the supergraph
  * never sees them.
  */
-export const REST_DIRECTIVES: ReadonlySet<string> = new Set(['rest', 'restEntity', 'restField']);
+export const REST_DIRECTIVES: ReadonlySet<string> = new Set([
+  'rest',
+  'restEntity',
+  'restField',
+  'restReference',
+]);
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -50,6 +57,8 @@ export interface RestCall {
   readonly query: readonly (readonly [string, Template])[];
   readonly headers: readonly (readonly [string, Template])[];
   readonly body?: BodyTemplate;
+  /** How the body is encoded: JSON (the default) or `bodyType: FORM`, URL-encoded form fields. */
+  readonly bodyType: 'json' | 'form';
   /** Where the result sits in the response JSON. */
   readonly select: readonly string[];
   /** `GET /users/{args.id}`: names the call in errors and logs without its values. */
@@ -59,12 +68,36 @@ export interface RestCall {
 /** How references to an entity type resolve (entity-loader.ts): a call and its limits. */
 export interface EntityCall extends RestCall, EntityResolution {}
 
+/**
+ * A field that stands for an entity of another subgraph (`@restReference`): the entity's key,
+ * rendered from the parent object, is all this subgraph answers; the gateway fetches the rest
+ * from the subgraph that owns the entity.
+ */
+export interface RestReference {
+  /** The entity type, as the field's type names it. */
+  readonly type: string;
+  /** Key field -> template over `{parent.*}`. */
+  readonly key: readonly (readonly [string, Template])[];
+  /** The field is a list: each key template yields a list, zipped into one reference per item. */
+  readonly list: boolean;
+}
+
 export interface RestMapping {
   /** By `Type.field`. */
   readonly fields: ReadonlyMap<string, RestCall>;
+  /** `@restReference` by `Type.field`. */
+  readonly references: ReadonlyMap<string, RestReference>;
+  /**
+   * Entities without @restEntity, resolved from their key alone: a reference is the
+   * representation itself, and every other field has a call of its own.
+   */
+  readonly keyOnly: ReadonlySet<string>;
   /** By type name. */
   readonly entities: ReadonlyMap<string, EntityCall>;
-  /** JSON property names by `Type.field`, where they differ from the field name. */
+  /**
+   * JSON property names by `Type.field`, where they differ from the field name: a dotted path
+   * (`address.city`) reads inside a nested object.
+   */
   readonly renames: ReadonlyMap<string, string>;
   /** `@rateLimit` by `Type.field`. */
   readonly limits: ReadonlyMap<string, FieldLimit>;
@@ -94,6 +127,8 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
   const fields = new Map<string, RestCall>();
   const entities = new Map<string, EntityCall>();
   const renames = new Map<string, string>();
+  const references = new Map<string, RestReference>();
+  const keyOnly = new Set<string>();
 
   for (const [typeName, nodes] of objects) {
     for (const node of nodes) {
@@ -107,10 +142,21 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
       }
       for (const field of node.fields ?? []) {
         const where = `${typeName}.${field.name.value}`;
+        const used = (field.directives ?? []).filter(
+          (d) => d.name.value === 'rest' || d.name.value === 'restReference',
+        );
+        if (used.length > 1)
+          report(used[1] as Located, where, '@rest and @restReference exclude each other');
         for (const directive of field.directives ?? []) {
           if (directive.name.value === 'rest') {
-            const call = readCall(where, directive, report, (p, arg) =>
-              checkFieldPlaceholder(p, field, typeName, fieldsOf, inputs, arg, where, report),
+            const call = readCall(
+              where,
+              directive,
+              report,
+              (p, arg) =>
+                checkFieldPlaceholder(p, field, typeName, fieldsOf, inputs, arg, where, report),
+              undefined,
+              (node, body) => checkFormBody(node, body, field, inputs, where, report),
             );
             if (call) fields.set(where, call);
           } else if (directive.name.value === 'restField') {
@@ -124,7 +170,16 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
               );
             if (from === undefined)
               report(directive, where, '@restField needs from: "json_property"');
+            else if (!/^[^.\s]+(\.[^.\s]+)*$/.test(from))
+              report(
+                directive,
+                where,
+                `@restField from: "${from}" is not a property name or a dotted path ("address.city")`,
+              );
             else renames.set(where, from);
+          } else if (directive.name.value === 'restReference') {
+            const reference = readReference(where, field, directive, objects, report);
+            if (reference) references.set(where, reference);
           } else if (directive.name.value === 'restEntity') {
             report(directive, where, '@restEntity belongs on an entity type, not a field');
           }
@@ -134,28 +189,48 @@ export function readRestMapping(document: DocumentNode, file: string): RestMappi
   }
 
   for (const [typeName, nodes] of objects) {
-    const resolvableKey = nodes.some((n) =>
-      (n.directives ?? []).some(
-        (d) => d.name.value === 'key' && boolArg(d, 'resolvable') !== false,
-      ),
-    );
+    if (typeName === 'Query' || typeName === 'Mutation') continue;
+    const resolvableKeys = nodes
+      .flatMap((n) => n.directives ?? [])
+      .filter((d) => d.name.value === 'key' && boolArg(d, 'resolvable') !== false);
     // A @restEntity that failed validation has its own error already.
     const declared = nodes.some((n) =>
       (n.directives ?? []).some((d) => d.name.value === 'restEntity'),
     );
-    if (resolvableKey && !declared && typeName !== 'Query' && typeName !== 'Mutation') {
-      report(
-        nodes[0] as ObjectNode,
-        typeName,
-        `entity ${typeName} needs @restEntity to resolve references (or @key(..., resolvable: false))`,
-      );
+    if (resolvableKeys.length === 0 || declared) continue;
+    keyOnly.add(typeName);
+    // An entity resolved from its key alone: a reference is its representation (the key fields
+    // and what @requires asked for), so every other field needs a call of its own.
+    // With several keys a representation carries the one the gateway chose; a field of any
+    // key is accepted, as the gateway reads key fields from where it has them.
+    const keyFields = new Set(resolvableKeys.flatMap((key) => keyFieldsOf(key)));
+    for (const node of nodes) {
+      for (const field of node.fields ?? []) {
+        const name = field.name.value;
+        const where = `${typeName}.${name}`;
+        const external = (field.directives ?? []).some((d) => d.name.value === 'external');
+        if (keyFields.has(name) || external || fields.has(where) || references.has(where)) continue;
+        report(
+          field,
+          where,
+          `${where} can never be resolved: ${typeName} has no @restEntity, so a reference to it carries only its key (${[...keyFields].join(', ')}) and @requires fields; give ${name} a @rest or @restReference, mark it @external, or add @restEntity to ${typeName}`,
+        );
+      }
     }
   }
 
   const limits = readFieldLimits([...objects.values()].flat(), report);
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { fields, entities, renames, limits, document: strip(document) };
+  return {
+    fields,
+    entities,
+    references,
+    keyOnly,
+    renames,
+    limits,
+    document: strip(document),
+  };
 }
 
 type Report = (node: Located, path: string, message: string) => void;
@@ -169,6 +244,7 @@ const CALL_ARGS = new Set([
   'query',
   'headers',
   'body',
+  'bodyType',
   'select',
 ]);
 
@@ -178,6 +254,7 @@ function readCall(
   report: Report,
   check: (p: { scope: Scope; path: string[] }, arg: ConstValueNode) => void,
   extraArgs: ReadonlySet<string> = new Set(),
+  checkForm?: (node: ConstValueNode, body: BodyTemplate) => void,
 ): RestCall | undefined {
   const args = new Map((directive.arguments ?? []).map((a) => [a.name.value, a.value]));
   for (const arg of directive.arguments ?? []) {
@@ -262,14 +339,28 @@ function readCall(
   if (selectNode && selectNode.kind !== Kind.STRING)
     report(selectNode, where, 'select expects a dotted path string');
   const bodyNode = args.get('body');
+  const bodyTypeNode = args.get('bodyType');
+  let bodyType: 'json' | 'form' = 'json';
+  if (bodyTypeNode) {
+    const value = bodyTypeNode.kind === Kind.ENUM ? bodyTypeNode.value : undefined;
+    if (value === 'FORM') bodyType = 'form';
+    else if (value !== 'JSON') report(bodyTypeNode, where, 'bodyType expects JSON or FORM');
+    if (!bodyNode) report(bodyTypeNode, where, 'bodyType without a body');
+  }
   if (!path) return undefined;
   if (bodyNode && method === 'GET') report(bodyNode, where, 'a GET request has no body');
+  const built = bodyNode ? body(bodyNode) : undefined;
+  if (bodyNode && built && bodyType === 'form') {
+    if (checkForm) checkForm(bodyNode, built);
+    else checkFormShape(bodyNode, built, where, report);
+  }
   return {
     method,
     path,
     query: pairs('query'),
     headers: pairs('headers'),
-    ...(bodyNode ? { body: body(bodyNode) } : {}),
+    ...(built ? { body: built } : {}),
+    bodyType,
     select,
     label: `${method} ${path.source}`,
   };
@@ -375,6 +466,142 @@ function readEntity(
     keyFields,
     ...readEntityLimits(directive, (node, message) => report(node, typeName, message)),
   };
+}
+
+/**
+ * A FORM body is flat (application/x-www-form-urlencoded has names and values, no nesting):
+ * an object template of values, or one placeholder naming an input object of scalars and lists
+ * of scalars. Nested objects are refused here rather than flattened by a convention
+ * (`a[b]=c`) the service may not share.
+ */
+function checkFormBody(
+  node: ConstValueNode,
+  body: BodyTemplate,
+  field: FieldDefinitionNode,
+  inputs: ReadonlyMap<string, InputObjectTypeDefinitionNode>,
+  where: string,
+  report: Report,
+): void {
+  if (!isTemplate(body)) return checkFormShape(node, body, where, report);
+  const [only] = body.parts;
+  const placeholder = body.parts.length === 1 && typeof only === 'object' ? only : undefined;
+  const arg =
+    placeholder?.scope === 'args' && placeholder.path.length === 1
+      ? field.arguments?.find((a) => a.name.value === placeholder.path[0])
+      : undefined;
+  const input = arg ? inputs.get(namedType(arg.type)) : undefined;
+  if (!input) {
+    report(
+      node,
+      where,
+      'a FORM body is an object ({ name: "{args.name}" }) or one {args.<input>} placeholder naming an input object',
+    );
+    return;
+  }
+  for (const inputField of input.fields ?? []) {
+    if (inputs.has(namedType(inputField.type)))
+      report(
+        node,
+        where,
+        `a FORM body cannot nest objects: ${input.name.value}.${inputField.name.value} is an input object`,
+      );
+  }
+}
+
+function checkFormShape(node: ConstValueNode, body: BodyTemplate, where: string, report: Report) {
+  if (isTemplate(body)) {
+    report(node, where, 'a FORM body is an object of fields ({ name: "{args.name}" })');
+    return;
+  }
+  for (const [name, value] of Object.entries(body)) {
+    if (!isTemplate(value))
+      report(node, where, `a FORM body cannot nest objects: "${name}" is an object`);
+  }
+}
+
+export function isTemplate(body: BodyTemplate): body is Template {
+  return 'parts' in body && Array.isArray(body.parts);
+}
+
+function readReference(
+  where: string,
+  field: FieldDefinitionNode,
+  directive: ConstDirectiveNode,
+  objects: ReadonlyMap<string, readonly ObjectNode[]>,
+  report: Report,
+): RestReference | undefined {
+  for (const arg of directive.arguments ?? []) {
+    if (arg.name.value !== 'key')
+      report(arg, where, `@restReference has no argument "${arg.name.value}"; it takes key`);
+  }
+  const keyNode = directive.arguments?.find((a) => a.name.value === 'key')?.value;
+  if (keyNode?.kind !== Kind.OBJECT || keyNode.fields.length === 0) {
+    report(keyNode ?? directive, where, '@restReference needs key: { field: "{parent.field}" }');
+    return undefined;
+  }
+  const type = namedType(field.type);
+  const keys = (objects.get(type) ?? [])
+    .flatMap((n) => n.directives ?? [])
+    .filter((d) => d.name.value === 'key')
+    .map((d) => keyFieldsOf(d));
+  if (keys.length === 0) {
+    report(
+      directive,
+      where,
+      `@restReference: ${type} is not an entity of this SDL; declare it as a stub, type ${type} @key(fields: "id", resolvable: false) { id: ID! }`,
+    );
+    return undefined;
+  }
+  const given = keyNode.fields.map((f) => f.name.value);
+  if (!keys.some((k) => k.length === given.length && k.every((name) => given.includes(name)))) {
+    report(
+      keyNode,
+      where,
+      `@restReference key { ${given.join(', ')} } is not a @key of ${type} (${keys.map((k) => `"${k.join(' ')}"`).join(', ')})`,
+    );
+    return undefined;
+  }
+  const key: (readonly [string, Template])[] = [];
+  for (const f of keyNode.fields) {
+    if (f.value.kind !== Kind.STRING) {
+      report(f.value, where, 'expected a string template');
+      continue;
+    }
+    try {
+      const template = parseTemplate(f.value.value);
+      for (const p of placeholders(template)) {
+        if (p.scope !== 'parent')
+          report(
+            f.value,
+            where,
+            `{${p.scope}.${p.path[0]}}: @restReference templates use {parent.*}`,
+          );
+      }
+      key.push([f.name.value, template]);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      report(f.value, where, error.message);
+    }
+  }
+  if (key.length !== keyNode.fields.length) return undefined;
+  return { type, key, list: isList(field.type) };
+}
+
+/** The top-level field names of a `@key(fields: "...")` selection: `"id org { id }"` -> id, org. */
+function keyFieldsOf(key: ConstDirectiveNode): string[] {
+  const names: string[] = [];
+  let depth = 0;
+  for (const token of (stringArg(key, 'fields') ?? '').match(/[{}]|[A-Za-z_][A-Za-z0-9_]*/g) ??
+    []) {
+    if (token === '{') depth++;
+    else if (token === '}') depth--;
+    else if (depth === 0) names.push(token);
+  }
+  return names;
+}
+
+function isList(type: TypeNode): boolean {
+  return type.kind === Kind.NON_NULL_TYPE ? isList(type.type) : type.kind === Kind.LIST_TYPE;
 }
 
 /** The directives the adapter reads and composition must not see. */

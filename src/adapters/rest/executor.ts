@@ -13,20 +13,22 @@ import { ConfigError } from '../../config/errors.ts';
 import type { RestSource } from '../../config/schema.ts';
 import { noteCacheControl } from '../../kernel/cache-control.ts';
 import type { RequestContext } from '../../kernel/context.ts';
-import { UpstreamError } from '../../kernel/errors.ts';
+import { ErrorCode, GatewayError, UpstreamError } from '../../kernel/errors.ts';
 import type { HeaderRules, Outbound } from '../../kernel/outbound.ts';
 import type { AdapterSubgraph } from '../subgraph.ts';
 import { createEntityLoaders, type EntityLoaders } from '../entity-loader.ts';
 import {
+  isTemplate,
   readRestMapping,
   type BodyTemplate,
   type RestCall,
   type RestMapping,
+  type RestReference,
 } from './directives.ts';
 import { openApiToSdl } from './openapi.ts';
 import { select } from '../select.ts';
 import { errorForStatus } from './status-map.ts';
-import { renderPath, renderValue, type Template, type Values } from '../template.ts';
+import { placeholders, renderPath, renderValue, type Template, type Values } from '../template.ts';
 
 export type RestAdapterOptions = {
   name: string;
@@ -36,11 +38,15 @@ export type RestAdapterOptions = {
   outbound: Outbound;
 } & ({ sdl: string } | { openapi: string });
 
-/** A call's answer: the JSON at `select`, or null for 204 and empty bodies. */
+/**
+ * A call's answer: the JSON at `select`, or null for 204 and empty bodies. `reads`: the call is
+ * a query's or an entity's, so an identical one in the same operation shares its answer.
+ */
 export type RestCaller = (
   call: RestCall,
   values: Values,
   ctx: RequestContext | undefined,
+  reads?: boolean,
 ) => Promise<unknown>;
 
 /**
@@ -59,7 +65,7 @@ export function createRestAdapter(options: RestAdapterOptions): AdapterSubgraph 
   const loaders = createEntityLoaders({
     subgraph: options.name,
     entities: mapping.entities,
-    call,
+    call: (entity, values, ctx) => call(entity, values, ctx, true),
     // A key field renamed with @restField is read from the property it is renamed from.
     itemKey: (type, field) => mapping.renames.get(`${type}.${field}`) ?? field,
   });
@@ -120,10 +126,19 @@ function buildResolvers(
 ): Record<string, Record<string, unknown>> {
   const resolvers: Record<string, Record<string, unknown>> = {};
   const typeOf = (name: string) => (resolvers[name] ??= {});
+  /** A field of a parent object as the service answered it: through its @restField rename. */
+  const read = (type: string, parent: Record<string, unknown> | undefined, field: string) => {
+    const from = mapping.renames.get(`${type}.${field}`);
+    // Own properties only (select): a name from the SDL never reaches a prototype.
+    return select(parent, from === undefined ? [field] : from.split('.'));
+  };
 
   for (const [where, rest] of mapping.fields) {
     const [type = '', field = ''] = where.split('.');
     const parentFields = parentPlaceholders(rest);
+    // GraphQL executes a query's fields as reads (and a mutation's in order, each once): only
+    // a read's call may share an identical call's answer within the operation.
+    const reads = type !== 'Mutation';
     typeOf(type)[field] = async (
       parent: Record<string, unknown> | undefined,
       args: Record<string, unknown>,
@@ -131,16 +146,22 @@ function buildResolvers(
       info: GraphQLResolveInfo,
     ) => {
       const parentValues: Record<string, unknown> = {};
-      for (const name of parentFields)
-        parentValues[name] = parent?.[mapping.renames.get(`${type}.${name}`) ?? name];
-      const value = await call(rest, { args, parent: parentValues }, ctx);
+      for (const name of parentFields) parentValues[name] = read(type, parent, name);
+      const value = await call(rest, { args, parent: parentValues }, ctx, reads);
       return checkShape(name, value, info.returnType, rest.label);
     };
   }
   for (const [where, from] of mapping.renames) {
     const [type = '', field = ''] = where.split('.');
-    if (!mapping.fields.has(where))
-      typeOf(type)[field] = (parent: Record<string, unknown>) => parent[from];
+    if (!mapping.fields.has(where) && !mapping.references.has(where)) {
+      const path = from.split('.');
+      typeOf(type)[field] = (parent: Record<string, unknown>) => select(parent, path);
+    }
+  }
+  for (const [where, reference] of mapping.references) {
+    const [type = '', field = ''] = where.split('.');
+    typeOf(type)[field] = (parent: Record<string, unknown>) =>
+      referenceFrom(reference, (name) => read(type, parent, name));
   }
   for (const type of mapping.entities.keys()) {
     typeOf(type).__resolveReference = (
@@ -148,7 +169,65 @@ function buildResolvers(
       ctx: RequestContext | undefined,
     ) => loaders.load(type, ref, ctx);
   }
+  for (const type of mapping.keyOnly) {
+    // The representation is the entity. Its fields are the graph's names; the other fields'
+    // resolvers read the service's (`{parent.id}` through `@restField(from: "product_id")`),
+    // so each renamed field is put where they look for it.
+    typeOf(type).__resolveReference = (ref: Record<string, unknown>) => {
+      const entity: Record<string, unknown> = { ...ref };
+      for (const [field, value] of Object.entries(ref)) {
+        const from = mapping.renames.get(`${type}.${field}`);
+        if (from !== undefined) place(entity, from.split('.'), value);
+      }
+      return entity;
+    };
+  }
   return resolvers;
+}
+
+/** Sets `value` at a dotted path of `target`, making the objects on the way. */
+function place(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let at = target;
+  for (const [i, segment] of path.entries()) {
+    if (i === path.length - 1) {
+      at[segment] = value;
+      return;
+    }
+    const next = at[segment];
+    at = at[segment] =
+      typeof next === 'object' && next !== null ? { ...(next as Record<string, unknown>) } : {};
+  }
+}
+
+/**
+ * `{ __typename, ...key }` of the entity a field references (`@restReference`), rendered from
+ * the parent: the gateway fetches the rest from the subgraph that owns the entity. A key value
+ * that is null or absent is no reference: the field is null (for a list field, that item is
+ * left out).
+ */
+function referenceFrom(reference: RestReference, parentField: (name: string) => unknown): unknown {
+  const parent: Record<string, unknown> = {};
+  for (const [, template] of reference.key)
+    for (const p of placeholders(template))
+      parent[p.path[0] as string] = parentField(p.path[0] as string);
+  const values = reference.key.map(([field, template]) => [
+    field,
+    renderValue(template, { parent }),
+  ]);
+  const present = (value: unknown) => value !== null && value !== undefined && value !== '';
+  if (!reference.list) {
+    if (!values.every(([, value]) => present(value))) return null;
+    return { __typename: reference.type, ...Object.fromEntries(values) };
+  }
+  const lists = values.map(([, value]) => (Array.isArray(value) ? value : []));
+  const length = Math.min(...lists.map((l) => l.length));
+  const items: Record<string, unknown>[] = [];
+  for (let i = 0; i < length; i++) {
+    const key = values.map(([field], k) => [field, lists[k]?.[i]] as const);
+    if (key.every(([, value]) => present(value)))
+      items.push({ __typename: reference.type, ...Object.fromEntries(key) });
+  }
+  return items;
 }
 
 function parentPlaceholders(call: RestCall): string[] {
@@ -161,8 +240,8 @@ function parentPlaceholders(call: RestCall): string[] {
   for (const [, t] of [...call.query, ...call.headers]) visit(t);
   const visitBody = (b: BodyTemplate | undefined) => {
     if (!b) return;
-    if ('parts' in b && Array.isArray(b.parts)) visit(b as Template);
-    else for (const v of Object.values(b as Record<string, BodyTemplate>)) visitBody(v);
+    if (isTemplate(b)) visit(b);
+    else for (const v of Object.values(b)) visitBody(v);
   };
   visitBody(call.body);
   return [...names];
@@ -182,41 +261,39 @@ function checkShape(
   if (value === null || value === undefined) return value;
   const wantsList = isListType(getNullableType(type));
   if (wantsList !== Array.isArray(value)) {
-    throw new UpstreamError(
-      subgraph,
-      `answered ${label} with ${Array.isArray(value) ? 'a list' : 'a single value'} where ${wantsList ? 'a list' : 'a single value'} was expected`,
-    );
+    const shape = `${Array.isArray(value) ? 'a list' : 'a single value'} where ${wantsList ? 'a list' : 'a single value'} was expected`;
+    throw new UpstreamError(subgraph, `answered ${label} with ${shape}`, {
+      publicReason: `answered with ${shape}`,
+    });
   }
   return value;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json/;
 
+/** What one operation has asked of the service so far: answers of reads, and the count. */
+interface OperationCalls {
+  readonly answers: Map<string, Promise<unknown>>;
+  made: number;
+}
+
 function createCaller(options: RestAdapterOptions): RestCaller {
   const { name, source, outbound } = options;
   const base = new URL(source.base_url);
   const basePath = base.pathname.replace(/\/$/, '');
   const rules: HeaderRules = { forward: source.forward_headers, set: source.headers };
+  const messagePath = source.errors.message?.split('.');
+  // Per request, so nothing outlives the operation (kernel/context.ts: one context a request).
+  const operations = new WeakMap<RequestContext, OperationCalls>();
 
-  return (call, values, ctx) => {
-    const search = new URLSearchParams();
-    for (const [param, template] of call.query) {
-      const value = renderValue(template, values);
-      if (value === null || value === undefined) continue;
-      search.append(param, Array.isArray(value) ? value.join(',') : String(value));
-    }
-    const own: Record<string, string> = { accept: 'application/json' };
-    for (const [header, template] of call.headers) {
-      const value = renderValue(template, values);
-      if (value !== null && value !== undefined) own[header.toLowerCase()] = String(value);
-    }
-    let body: string | undefined;
-    if (call.body) {
-      body = JSON.stringify(renderBody(call.body, values) ?? null);
-      own['content-type'] = 'application/json';
-    }
-    const query = search.toString();
-    return outbound.http(
+  const send = (
+    call: RestCall,
+    path: string,
+    own: Record<string, string>,
+    body: string | undefined,
+    ctx: RequestContext | undefined,
+  ) =>
+    outbound.http(
       {
         target: {
           backend: name,
@@ -233,24 +310,25 @@ function createCaller(options: RestAdapterOptions): RestCaller {
         // GET is safe (RFC 9110 section 9.2.1): identical calls in flight may share one.
         idempotent: call.method === 'GET',
         origin: base.origin,
-        path: `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`,
+        path,
         method: call.method,
         ...(body === undefined ? {} : { body }),
       },
       async (response) => {
         const text = await response.body.text();
         if (response.status < 200 || response.status > 299) {
-          throw errorForStatus(name, response.status, call.label, text);
+          throw errorForStatus(name, response.status, call.label, text, messagePath);
         }
         if (ctx) noteCacheControl(ctx, name, response.headers['cache-control']);
         if (response.status === 204 || text.trim() === '') return null;
         const type = String(response.headers['content-type'] ?? '');
         if (!JSON_TYPE.test(type)) {
-          throw new UpstreamError(
-            name,
-            `answered ${call.label} with ${type ? `content type ${type.split(';')[0]}` : 'no content type'} instead of JSON`,
-            { status: response.status, cause: new Error(`Body: ${text.slice(0, 2048)}`) },
-          );
+          const what = type ? `content type ${type.split(';')[0]}` : 'no content type';
+          throw new UpstreamError(name, `answered ${call.label} with ${what} instead of JSON`, {
+            status: response.status,
+            cause: new Error(`Body: ${text.slice(0, 2048)}`),
+            publicReason: `answered with ${what} instead of JSON`,
+          });
         }
         let json: unknown;
         try {
@@ -259,18 +337,82 @@ function createCaller(options: RestAdapterOptions): RestCaller {
           throw new UpstreamError(name, `answered ${call.label} with malformed JSON`, {
             status: response.status,
             cause: error,
+            publicReason: 'answered with malformed JSON',
           });
         }
         return select(json, call.select);
       },
     );
+
+  return (call, values, ctx, reads = false) => {
+    const search = new URLSearchParams();
+    for (const [param, template] of call.query) {
+      const value = renderValue(template, values);
+      if (value === null || value === undefined) continue;
+      search.append(param, Array.isArray(value) ? value.join(',') : String(value));
+    }
+    const own: Record<string, string> = { accept: 'application/json' };
+    for (const [header, template] of call.headers) {
+      const value = renderValue(template, values);
+      if (value !== null && value !== undefined) own[header.toLowerCase()] = String(value);
+    }
+    let body: string | undefined;
+    if (call.body && call.bodyType === 'form') {
+      body = formBody(renderBody(call.body, values));
+      own['content-type'] = 'application/x-www-form-urlencoded';
+    } else if (call.body) {
+      body = JSON.stringify(renderBody(call.body, values) ?? null);
+      own['content-type'] = 'application/json';
+    }
+    const query = search.toString();
+    const path = `${basePath}${renderPath(call.path, values)}${query ? `?${query}` : ''}`;
+    if (!ctx) return send(call, path, own, body, ctx);
+
+    let operation = operations.get(ctx);
+    if (!operation) operations.set(ctx, (operation = { answers: new Map(), made: 0 }));
+    // Identical reads (500 aliases of one field, one parent id under many items) are one call:
+    // everything the service sees is in the key, so a shared answer is the answer each would get.
+    const key = reads ? JSON.stringify([call.method, path, own, body ?? null]) : undefined;
+    const shared = key === undefined ? undefined : operation.answers.get(key);
+    if (shared) return shared;
+    if (operation.made >= source.max_calls_per_operation) {
+      return Promise.reject(
+        new GatewayError(
+          ErrorCode.REQUEST_LIMIT_EXCEEDED,
+          `Subgraph "${name}": the operation needs more than ${source.max_calls_per_operation} calls to its service (max_calls_per_operation); this call was not made.`,
+          { subgraph: name },
+        ),
+      );
+    }
+    operation.made++;
+    const answer = send(call, path, own, body, ctx);
+    if (key !== undefined) operation.answers.set(key, answer);
+    return answer;
   };
 }
 
+/**
+ * A FORM body (application/x-www-form-urlencoded, https://url.spec.whatwg.org/#urlencoded-serializing):
+ * one name per field, a list as the name repeated, null or absent values left out. The SDL was
+ * checked flat at load; an object that still arrives here (a JSON scalar's value) is sent as JSON
+ * text rather than guessed at.
+ */
+function formBody(value: unknown): string {
+  const form = new URLSearchParams();
+  const text = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : String(v));
+  for (const [field, v] of Object.entries((value ?? {}) as Record<string, unknown>)) {
+    if (v === null || v === undefined) continue;
+    if (Array.isArray(v)) {
+      for (const item of v) if (item !== null && item !== undefined) form.append(field, text(item));
+    } else form.append(field, text(v));
+  }
+  return form.toString();
+}
+
 function renderBody(body: BodyTemplate, values: Values): unknown {
-  if ('parts' in body && Array.isArray(body.parts)) return renderValue(body as Template, values);
+  if (isTemplate(body)) return renderValue(body, values);
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body as Record<string, BodyTemplate>)) {
+  for (const [key, value] of Object.entries(body)) {
     const rendered = renderBody(value, values);
     if (rendered !== undefined) out[key] = rendered;
   }

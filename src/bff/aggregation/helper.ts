@@ -119,11 +119,18 @@ async function callRest<T>(
     async (answer) => {
       const text = await answer.body.text();
       if (answer.status < 200 || answer.status > 299)
-        throw errorForStatus(subgraph, answer.status, label, text);
+        throw errorForStatus(
+          subgraph,
+          answer.status,
+          label,
+          text,
+          source.errors.message?.split('.'),
+        );
       if (text.trim() === '') return null as T;
       if (!JSON_TYPE.test(String(answer.headers['content-type'] ?? '')))
         throw new UpstreamError(subgraph, `answered ${label} with something other than JSON`, {
           status: answer.status,
+          publicReason: 'answered with something other than JSON',
         });
       try {
         return JSON.parse(text) as T;
@@ -131,6 +138,7 @@ async function callRest<T>(
         throw new UpstreamError(subgraph, `answered ${label} with malformed JSON`, {
           status: answer.status,
           cause: error,
+          publicReason: 'answered with malformed JSON',
         });
       }
     },

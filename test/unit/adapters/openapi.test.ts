@@ -156,6 +156,8 @@ test('the generated SDL builds an executable subgraph', () => {
       timeout: 1000,
       headers: {},
       forward_headers: [],
+      max_calls_per_operation: 100,
+      errors: {},
     },
     openapi: JSON.stringify(PETSTORE),
     file: 'pets.json',

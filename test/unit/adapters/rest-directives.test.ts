@@ -65,9 +65,9 @@ const cases: [string, string, string][] = [
     'schemas/library.graphql:2:56: Query.a: a GET request has no body',
   ],
   [
-    'an entity without @restEntity',
-    'type U @key(fields: "id") { id: ID! }\ntype Query { u: U }',
-    'schemas/library.graphql:2:1: U: entity U needs @restEntity to resolve references (or @key(..., resolvable: false))',
+    'an entity without @restEntity with a field nothing resolves',
+    'type U @key(fields: "id") { id: ID! name: String }\ntype Query { u: U }',
+    'schemas/library.graphql:2:37: U.name: U.name can never be resolved: U has no @restEntity, so a reference to it carries only its key (id) and @requires fields; give name a @rest or @restReference, mark it @external, or add @restEntity to U',
   ],
   [
     'an entity template on a non-key field',
@@ -93,6 +93,46 @@ const cases: [string, string, string][] = [
     'a header list entry without a value',
     'type Query { a: String @rest(get: "/a", headers: [{ name: "x-a" }]) }',
     'schemas/library.graphql:2:51: Query.a: headers entries are { name: "...", value: "..." }',
+  ],
+  [
+    'a FORM body with a nested object',
+    'type Query { a(x: String): String @rest(post: "/a", body: { o: { x: "{args.x}" } }, bodyType: FORM) }',
+    'schemas/library.graphql:2:59: Query.a: a FORM body cannot nest objects: "o" is an object',
+  ],
+  [
+    'a FORM body from an input object with an input object field',
+    'input In { x: Int }\ninput Out { in: In }\ntype Query { a(o: Out): String @rest(post: "/a", body: "{args.o}", bodyType: FORM) }',
+    'schemas/library.graphql:4:56: Query.a: a FORM body cannot nest objects: Out.in is an input object',
+  ],
+  [
+    'a FORM body that is one scalar',
+    'type Query { a(x: String): String @rest(post: "/a", body: "{args.x}", bodyType: FORM) }',
+    'schemas/library.graphql:2:59: Query.a: a FORM body is an object ({ name: "{args.name}" }) or one {args.<input>} placeholder naming an input object',
+  ],
+  [
+    'an unknown bodyType',
+    'type Query { a(x: String): String @rest(post: "/a", body: { x: "{args.x}" }, bodyType: XML) }',
+    'schemas/library.graphql:2:88: Query.a: bodyType expects JSON or FORM',
+  ],
+  [
+    'a @restReference to a type that is no entity',
+    'type P { id: ID! }\ntype O { pid: ID p: P @restReference(key: { id: "{parent.pid}" }) }\ntype Query { o: O }',
+    'schemas/library.graphql:3:23: O.p: @restReference: P is not an entity of this SDL; declare it as a stub, type P @key(fields: "id", resolvable: false) { id: ID! }',
+  ],
+  [
+    'a @restReference whose key is not a @key of the type',
+    'type P @key(fields: "id", resolvable: false) { id: ID! }\ntype O { p: P @restReference(key: { sku: "{parent.sku}" }) }\ntype Query { o: O }',
+    'schemas/library.graphql:3:35: O.p: @restReference key { sku } is not a @key of P ("id")',
+  ],
+  [
+    'a @restReference template over the arguments',
+    'type P @key(fields: "id", resolvable: false) { id: ID! }\ntype O { p(x: ID): P @restReference(key: { id: "{args.x}" }) }\ntype Query { o: O }',
+    'schemas/library.graphql:3:48: O.p: {args.x}: @restReference templates use {parent.*}',
+  ],
+  [
+    'a @restField path with an empty segment',
+    'type U { a: String @restField(from: "x..y") }\ntype Query { u: U }',
+    'schemas/library.graphql:2:20: U.a: @restField from: "x..y" is not a property name or a dotted path ("address.city")',
   ],
 ];
 for (const [name, sdl, message] of cases) {
@@ -120,4 +160,22 @@ test('the adapter directives are stripped from what composition sees, and nothin
   assert.deepEqual([...mapping.renames], [['U.name', 'n']]);
   assert.equal(mapping.entities.get('U')?.mode, 'key');
   assert.equal(mapping.fields.get('Query.u')?.label, 'GET /u/{args.id}');
+});
+
+test('an entity without @restEntity is resolved from its key: key, @external and @rest fields are enough', () => {
+  const mapping = read(
+    'type P @key(fields: "id") { id: ID! weight: Int @external reviews: [String!]! @rest(get: "/r", query: { p: "{parent.id}" }) }\ntype Query { x: String }',
+  );
+  assert.deepEqual([...mapping.keyOnly], ['P']);
+  assert.equal(mapping.entities.size, 0);
+});
+
+test('@restReference reads its key from the parent, a list field zipping lists', () => {
+  const mapping = read(
+    'type P @key(fields: "id", resolvable: false) { id: ID! }\ntype O { p: P @restReference(key: { id: "{parent.pid}" }) ps: [P!]! @restReference(key: { id: "{parent.ids}" }) }\ntype Query { o: O }',
+  );
+  assert.equal(mapping.references.get('O.p')?.type, 'P');
+  assert.equal(mapping.references.get('O.p')?.list, false);
+  assert.equal(mapping.references.get('O.ps')?.list, true);
+  assert.doesNotMatch(print(mapping.document), /restReference/);
 });

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { GraphQLError } from 'graphql';
 import { maskError } from '../../../src/gateway/mask-errors.ts';
+import { UpstreamError } from '../../../src/kernel/errors.ts';
 
 const cases: [
   string,
@@ -92,3 +94,21 @@ for (const [code, message, expected] of suggestions) {
     assert.equal(maskError({ message, extensions: { code } }).message, expected);
   });
 }
+
+test('production reads an adapter error by its public message, wherever graphql-js and Apollo Gateway wrapped it', () => {
+  const adapter = new UpstreamError('users', 'answered HTTP 404 to GET /users/{args.id}', {
+    status: 404,
+    code: 'NOT_FOUND',
+    publicReason: 'answered 404',
+  });
+  // graphql-js's located error around it, and Apollo Gateway's downstream error around that.
+  const located = new GraphQLError(adapter.message, { originalError: adapter, path: ['user'] });
+  const downstream = new GraphQLError(located.message, {
+    originalError: located,
+    extensions: { ...adapter.extensions, serviceName: 'users' },
+  });
+  const masked = maskError(downstream.toJSON(), downstream);
+  assert.equal(masked.message, 'Subgraph "users" answered 404.');
+  assert.equal(masked.extensions?.code, 'NOT_FOUND');
+  assert.equal(masked.extensions?.subgraph, 'users');
+});
