@@ -132,14 +132,16 @@ async function entities(
   const errors: NonNullable<GatewayGraphQLResponse['errors']>[number][] = [];
   const writes: CacheWrite[] = [];
   try {
-    const fetched = await fetchSome(ctx, representations, missing, variables, fetch);
+    const fetched = await fetchSome(representations, missing, variables, fetch);
+    // What the backends answered narrows what is stored (read once the fetch has answered).
+    const final = narrowed(ctx, policy);
     errors.push(...fetched.errors);
     for (const [j, index] of missing.entries()) {
       const value = fetched.values?.[j];
       results[index] = value ?? null;
       const entry =
-        fetched.policy && value != null
-          ? entityEntry(cache, subgraph, representations[index], value, fetched.policy, policy)
+        fetched.storable && value != null
+          ? entityEntry(cache, subgraph, representations[index], value, final, policy)
           : undefined;
       const key = entry && (entry.scope === 'PRIVATE' ? keys[index]?.private : keys[index]?.public);
       if (entry && key) writes.push({ key, entry });
@@ -158,7 +160,7 @@ async function entities(
     else late.push(index);
   }
   if (late.length > 0) {
-    const again = await fetchSome(ctx, representations, late, variables, fetch);
+    const again = await fetchSome(representations, late, variables, fetch);
     errors.push(...again.errors);
     for (const [j, index] of late.entries()) results[index] = again.values?.[j] ?? null;
   }
@@ -175,11 +177,9 @@ async function entities(
 
 /**
  * Fetches the representations at `indexes` in one call. Their values line up with `indexes`;
- * errors have their paths moved back to the representations' own positions. `policy` is set
- * when the answer may be stored: no errors, and what the backends answered allows it.
+ * errors have their paths moved back to the representations' own positions.
  */
 async function fetchSome(
-  ctx: RequestContext,
   representations: readonly unknown[],
   indexes: readonly number[],
   variables: Readonly<Record<string, unknown>>,
@@ -187,9 +187,10 @@ async function fetchSome(
 ): Promise<{
   values: readonly unknown[] | undefined;
   errors: NonNullable<GatewayGraphQLResponse['errors']>;
-  policy: CachePolicy | undefined;
+  /** Whether the answer may be stored: every entity answered, no errors. */
+  storable: boolean;
 }> {
-  if (indexes.length === 0) return { values: [], errors: [], policy: undefined };
+  if (indexes.length === 0) return { values: [], errors: [], storable: false };
   const response = await fetch({
     ...variables,
     representations: indexes.map((i) => representations[i]),
@@ -200,23 +201,18 @@ async function fetchSome(
     if (path?.[0] !== '_entities' || typeof path[1] !== 'number') return error;
     return { ...error, path: ['_entities', indexes[path[1]] ?? path[1], ...path.slice(2)] };
   });
-  const ok = Array.isArray(values) && values.length === indexes.length && errors.length === 0;
   return {
     values: Array.isArray(values) ? values : undefined,
     errors,
-    policy: ok ? narrowed(ctx) : undefined,
+    storable: Array.isArray(values) && values.length === indexes.length && errors.length === 0,
   };
 }
 
-/** What the operation's backends answered so far, as one restriction (max-age unbounded when none). */
-function narrowed(ctx: RequestContext): CachePolicy {
-  let policy: CachePolicy = {
-    maxAge: Number.POSITIVE_INFINITY,
-    scope: 'PUBLIC',
-    staleWhileRevalidate: Number.POSITIVE_INFINITY,
-  };
-  for (const header of answersOf(ctx)) policy = restrict(policy, parseCacheControl(header));
-  return policy;
+/** A fetch's policy narrowed by what the operation's backends answered so far. */
+function narrowed(ctx: RequestContext, policy: CachePolicy): CachePolicy {
+  let final = policy;
+  for (const header of answersOf(ctx)) final = restrict(final, parseCacheControl(header));
+  return final;
 }
 
 function entityEntry(
@@ -224,16 +220,9 @@ function entityEntry(
   subgraph: string,
   representation: unknown,
   value: unknown,
-  answered: CachePolicy,
+  final: CachePolicy,
   policy: OperationPolicy,
 ): CacheEntry | undefined {
-  const final = restrict(policy, {
-    ...(Number.isFinite(answered.maxAge) ? { maxAge: answered.maxAge } : {}),
-    scope: answered.scope,
-    ...(Number.isFinite(answered.staleWhileRevalidate)
-      ? { staleWhileRevalidate: answered.staleWhileRevalidate }
-      : {}),
-  });
   if (final.maxAge <= 0) return undefined;
   const object = (representation ?? {}) as Record<string, unknown>;
   const type = typeof object.__typename === 'string' ? object.__typename : 'unknown';
@@ -290,14 +279,7 @@ async function rootFetch(
   try {
     const response = await fetch(variables);
     if ((response.errors?.length ?? 0) > 0 || response.data == null) return response;
-    const answered = narrowed(ctx);
-    const final = restrict(policy, {
-      ...(Number.isFinite(answered.maxAge) ? { maxAge: answered.maxAge } : {}),
-      scope: answered.scope,
-      ...(Number.isFinite(answered.staleWhileRevalidate)
-        ? { staleWhileRevalidate: answered.staleWhileRevalidate }
-        : {}),
-    });
+    const final = narrowed(ctx, policy);
     const key = final.scope === 'PRIVATE' ? keys.private : keys.public;
     if (final.maxAge <= 0 || key === undefined) return response;
     const document = documentOf(query);
