@@ -34,6 +34,8 @@ const SDL = `
  */
 async function startBackend(delayMs: number) {
   const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  /** When set, answers wait for it instead of the delay: a test holds the call in flight. */
+  let hold: Promise<unknown> | undefined;
   /** Emits `request` as each request arrives, before its delay: "in flight" can be awaited. */
   const events = new EventEmitter<{ request: [] }>();
   let bumps = 0;
@@ -47,7 +49,7 @@ async function startBackend(delayMs: number) {
       query: string;
       variables?: Record<string, unknown>;
     };
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    await (hold ?? new Promise((resolve) => setTimeout(resolve, delayMs)));
     if (query.includes('fail')) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('overloaded');
       return;
@@ -67,6 +69,10 @@ async function startBackend(delayMs: number) {
     url: `http://127.0.0.1:${port}/graphql`,
     received,
     events,
+    /** Holds every answer until `until` settles (undefined: the delay again). */
+    holdUntil: (until: Promise<unknown> | undefined) => {
+      hold = until;
+    },
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -130,8 +136,22 @@ describe('in-flight deduplication through the gateway', () => {
 
   test('ten concurrent identical queries make one backend fetch, and all get the answer', async () => {
     await over();
+    // The backend answers once the other nine have joined the call in flight, however slowly
+    // a loaded machine delivers them (and at the latest after 5 s, when the count below fails).
+    let joins = 0;
+    const allJoined = new Promise<void>((resolve) => {
+      const onJoin = () => {
+        if (++joins < 9) return;
+        channels.dedup.unsubscribe(onJoin);
+        resolve();
+      };
+      channels.dedup.subscribe(onJoin);
+      setTimeout(resolve, 5_000).unref();
+    });
+    backend.holdUntil(allJoined);
     const caller = asCaller({ subject: 'ada' });
     const answers = await Promise.all(Array.from({ length: 10 }, () => ask(ME, caller)));
+    backend.holdUntil(undefined);
     for (const answer of answers) {
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.json, { data: { me: 'the data of ada' } });
