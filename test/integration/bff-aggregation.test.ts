@@ -101,12 +101,20 @@ async function loadFailure(configFile: string, env: Record<string, string> = {})
 
 describe('the mobile home aggregation over the demo backends', () => {
   let demo: Awaited<ReturnType<typeof startDemo>>;
+  let project: Awaited<ReturnType<typeof demoProject>>;
   before(async () => {
-    demo = await startDemo();
+    // The demo caches its catalogue (docs/caching.md): off here, where every backend call is
+    // counted, so that a count says what the aggregation asked for, not what an earlier test
+    // left in the cache.
+    project = await demoProject((config) => {
+      config.cache.enabled = false;
+    });
+    demo = await startDemo(project.configFile);
   });
   after(async () => {
     await demo.gateway.close();
     await demo.backends.close();
+    await project.remove();
   });
 
   test('home returns the viewer, their three newest orders with product names, and recommendations in one round trip', async () => {
