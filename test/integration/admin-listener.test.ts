@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -161,7 +161,15 @@ test('an admin host other than loopback is served, with a warning in the log', a
   assert.equal((await get(`http://127.0.0.1:${port}/healthz`)).status, 200);
 });
 
-test('a gateway port already taken fails the start with an error naming server.port and PORT', async (t) => {
+/**
+ * Starts a gateway with `settings(port)` while `port` is taken by another listener: the start
+ * must fail with `expected`, and never say it listens.
+ */
+async function startOnTakenPort(
+  t: TestContext,
+  settings: (port: number) => Record<string, unknown>,
+  expected: (port: number) => RegExp,
+): Promise<void> {
   const taken = createServer().listen(0, '127.0.0.1');
   await once(taken, 'listening');
   t.after(() => taken.close());
@@ -176,37 +184,30 @@ test('a gateway port already taken fails the start with an error naming server.p
   await assert.rejects(
     startGateway({
       source: configSource(project.configFile, {}),
-      server: ServerConfig.parse({ port, hot_reload: false }),
+      server: ServerConfig.parse({ hot_reload: false, ...settings(port) }),
       logger: createLogger({ level: 'info' }, logs),
     }),
-    new RegExp(
-      `^Error: cannot listen on server\\.port ${port} \\(host 127\\.0\\.0\\.1\\): .*EADDRINUSE.*; set server\\.port \\(or PORT, --port\\) to a free port`,
-    ),
+    expected(port),
   );
   assert.ok(!logs.lines.some((l) => l.msg === 'gateway listening'));
-});
+}
 
-test('an admin port already taken fails the start with an error naming server.admin.port', async (t) => {
-  const taken = createServer().listen(0, '127.0.0.1');
-  await once(taken, 'listening');
-  t.after(() => taken.close());
-  const { port } = taken.address() as AddressInfo;
-  const subgraphs = await startSubgraphs([accounts]);
-  const project = await writeProject(subgraphs.servers);
-  t.after(async () => {
-    await subgraphs.close();
-    await project.remove();
-  });
-  const logs = new LogCapture();
-  await assert.rejects(
-    startGateway({
-      source: configSource(project.configFile, {}),
-      server: ServerConfig.parse({ port: 0, hot_reload: false, admin: { port } }),
-      logger: createLogger({ level: 'info' }, logs),
-    }),
-    new RegExp(
-      `^Error: cannot listen on server\\.admin\\.port ${port} \\(host 127\\.0\\.0\\.1\\): .*EADDRINUSE`,
-    ),
-  );
-  assert.ok(!logs.lines.some((l) => l.msg === 'gateway listening'));
-});
+test('a gateway port already taken fails the start with an error naming server.port and PORT', (t) =>
+  startOnTakenPort(
+    t,
+    (port) => ({ port }),
+    (port) =>
+      new RegExp(
+        `^Error: cannot listen on server\\.port ${port} \\(host 127\\.0\\.0\\.1\\): .*EADDRINUSE.*; set server\\.port \\(or PORT, --port\\) to a free port`,
+      ),
+  ));
+
+test('an admin port already taken fails the start with an error naming server.admin.port', (t) =>
+  startOnTakenPort(
+    t,
+    (port) => ({ port: 0, admin: { port } }),
+    (port) =>
+      new RegExp(
+        `^Error: cannot listen on server\\.admin\\.port ${port} \\(host 127\\.0\\.0\\.1\\): .*EADDRINUSE`,
+      ),
+  ));
