@@ -3,6 +3,7 @@ import type { ApolloServerOptionsWithGateway } from '@apollo/server';
 import type { RequestContext } from '../kernel/context.ts';
 import { ErrorCode, GatewayError } from '../kernel/errors.ts';
 import { authorizationOf } from '../policies/auth/authorize.ts';
+import { planExecutor } from './execution/plan-executor.ts';
 
 type GatewayInterface = ApolloServerOptionsWithGateway<RequestContext>['gateway'];
 type Executor = ApolloGateway['executor'];
@@ -26,8 +27,8 @@ export function withFieldAuthorization(
   return {
     onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
     async load(loadOptions) {
-      const { executor } = await gateway.load(loadOptions);
-      return { executor: authorizingExecutor(executor, options.enforced) };
+      await gateway.load(loadOptions);
+      return { executor: authorizingExecutor(planExecutor(gateway), options.enforced) };
     },
     stop: () => gateway.stop(),
   };
