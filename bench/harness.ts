@@ -185,21 +185,20 @@ export function costOf(a: Summary, b: Summary): string {
 }
 
 /**
- * The federation query's targets on gateways started by this bench, each checked against what
- * the gateway of `referenceLine` answers.
+ * Targets posting `query` to gateways started by this bench, each checked against what the
+ * gateway of `referenceLine` answers; with that answer's text.
  */
-export async function federationTargets(referenceLine: string) {
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({
-      name: 'reference',
-      url: urlOf(referenceLine),
-      method: 'POST',
-      body,
-      check: () => {},
-    }),
-  );
-  return (name: string, line: string, headers: Record<string, string> = {}): Target => ({
+export async function queryTargets(referenceLine: string, query: object) {
+  const body = JSON.stringify(query);
+  const referenceText = await request({
+    name: 'reference',
+    url: urlOf(referenceLine),
+    method: 'POST',
+    body,
+    check: () => {},
+  });
+  const reference: unknown = JSON.parse(referenceText);
+  const target = (name: string, line: string, headers: Record<string, string> = {}): Target => ({
     name,
     url: urlOf(line),
     pid: pidOf.get(line),
@@ -208,6 +207,16 @@ export async function federationTargets(referenceLine: string) {
     headers,
     check: expectJson(reference),
   });
+  return { target, referenceText };
+}
+
+/**
+ * The federation query's targets on gateways started by this bench, each checked against what
+ * the gateway of `referenceLine` answers.
+ */
+export async function federationTargets(referenceLine: string) {
+  return (await queryTargets(referenceLine, SHOP_QUERIES['entities across four subgraphs']!))
+    .target;
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 export const median = (xs: number[]) =>

@@ -21,15 +21,12 @@ import { LARGE_SHOP_QUERY } from '../test/fixtures/graphs/shop.ts';
 import {
   adminOf,
   compareAll,
-  expectJson,
   listening,
-  pidOf,
-  request,
+  queryTargets,
   spawnTs,
   startSubgraphs,
   urlOf,
   type Summary,
-  type Target,
 } from './harness.ts';
 
 /** Connections of the large case's load: a busy screen's callers, more than the other cases'. */
@@ -163,27 +160,12 @@ export async function largeCase(dir: string) {
     spawnTs(['src/cli/main.ts', 'start', '--config', configFile, '--port', '0'], listening),
   ]);
   const body = JSON.stringify(LARGE_SHOP_QUERY);
-  const referenceText = await request({
-    name: 'bare',
-    url: urlOf(bare),
-    method: 'POST',
-    body,
-    check: () => {},
-  });
-  const reference = JSON.parse(referenceText) as { errors?: unknown };
-  if (reference.errors) throw new Error(`the bare gateway answered errors: ${referenceText}`);
+  const { target, referenceText } = await queryTargets(bare, LARGE_SHOP_QUERY);
+  if ((JSON.parse(referenceText) as { errors?: unknown }).errors)
+    throw new Error(`the bare gateway answered errors: ${referenceText}`);
   console.log(
     `\nlarge: answer ${(Buffer.byteLength(referenceText) / 1024).toFixed(1)} KiB; ${await confirmPolicies(ours, body, token, cost)}`,
   );
-  const target = (name: string, line: string, headers: Record<string, string> = {}): Target => ({
-    name,
-    url: urlOf(line),
-    pid: pidOf.get(line),
-    method: 'POST',
-    body,
-    headers,
-    check: expectJson(reference),
-  });
   const [b, m, o] = (await compareAll(
     'large fan-out: 50 products with stock, reviews and authors, 20 users with reviews (6 fetches, 41 KB)',
     [
