@@ -35,8 +35,14 @@ export interface Target {
   loadWith?: (duration: number) => Promise<Round>;
 }
 
-/** The rounds of one target: mean throughput, median latencies and CPU, all errors. */
-export type Summary = Omit<Round, 'count'>;
+/**
+ * The rounds of one target: mean throughput, median latencies and CPU, all errors, and the
+ * peak resident memory of its process after its last round.
+ */
+export type Summary = Omit<Round, 'count'> & {
+  /** Peak resident set size (VmHWM) of the target's process, in MiB (Linux only). */
+  peakRssMiB?: number | undefined;
+};
 
 export interface Round {
   rps: number;
@@ -110,7 +116,7 @@ export async function request(target: Target): Promise<string> {
   return (await fetch(target.url, init)).text();
 }
 
-export function load(target: Target, duration: number): Promise<Round> {
+export function load(target: Target, duration: number, connections = CONNECTIONS): Promise<Round> {
   if (target.loadWith) return target.loadWith(duration);
   return new Promise((resolve, reject) => {
     autocannon(
@@ -123,7 +129,7 @@ export function load(target: Target, duration: number): Promise<Round> {
         },
         body: target.body,
         ...(target.paths ? { requests: target.paths.map((path) => ({ path })) } : {}),
-        connections: CONNECTIONS,
+        connections,
         duration,
       },
       (error, result) => {
@@ -155,6 +161,18 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** Resident and peak resident memory of a process, in MiB, from /proc (Linux only). */
+export function memoryMiB(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 
 /** What `a` costs against `b`: throughput, CPU per request where known, p99. */
@@ -167,21 +185,20 @@ export function costOf(a: Summary, b: Summary): string {
 }
 
 /**
- * The federation query's targets on gateways started by this bench, each checked against what
- * the gateway of `referenceLine` answers.
+ * Targets posting `query` to gateways started by this bench, each checked against what the
+ * gateway of `referenceLine` answers; with that answer's text.
  */
-export async function federationTargets(referenceLine: string) {
-  const body = JSON.stringify(SHOP_QUERIES['entities across four subgraphs']);
-  const reference = JSON.parse(
-    await request({
-      name: 'reference',
-      url: urlOf(referenceLine),
-      method: 'POST',
-      body,
-      check: () => {},
-    }),
-  );
-  return (name: string, line: string, headers: Record<string, string> = {}): Target => ({
+export async function queryTargets(referenceLine: string, query: object) {
+  const body = JSON.stringify(query);
+  const referenceText = await request({
+    name: 'reference',
+    url: urlOf(referenceLine),
+    method: 'POST',
+    body,
+    check: () => {},
+  });
+  const reference: unknown = JSON.parse(referenceText);
+  const target = (name: string, line: string, headers: Record<string, string> = {}): Target => ({
     name,
     url: urlOf(line),
     pid: pidOf.get(line),
@@ -190,6 +207,16 @@ export async function federationTargets(referenceLine: string) {
     headers,
     check: expectJson(reference),
   });
+  return { target, referenceText };
+}
+
+/**
+ * The federation query's targets on gateways started by this bench, each checked against what
+ * the gateway of `referenceLine` answers.
+ */
+export async function federationTargets(referenceLine: string) {
+  return (await queryTargets(referenceLine, SHOP_QUERIES['entities across four subgraphs']!))
+    .target;
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 export const median = (xs: number[]) =>
@@ -199,27 +226,35 @@ export const median = (xs: number[]) =>
  * Interleaved rounds of the targets (two or more); prints every round and a table. Returns
  * each target's summary, in the order given.
  */
-export async function compareAll(title: string, targets: readonly Target[]): Promise<Summary[]> {
+export async function compareAll(
+  title: string,
+  targets: readonly Target[],
+  connections = CONNECTIONS,
+): Promise<Summary[]> {
   for (const t of targets) t.check(await request(t));
   console.log(
-    `\n${title}\n${CONNECTIONS} connections, ${ROUNDS} rounds x ${DURATION_S}s each, interleaved`,
+    `\n${title}\n${connections} connections, ${ROUNDS} rounds x ${DURATION_S}s each, interleaved`,
   );
-  for (const t of targets) await load(t, WARMUP_S);
+  for (const t of targets) await load(t, WARMUP_S, connections);
   const rounds = new Map<Target, Round[]>(targets.map((t) => [t, []]));
+  const peakRss = new Map<Target, number | undefined>();
   const backwards = [...targets].reverse();
+  const width = Math.max(26, ...targets.map((t) => t.name.length));
   for (let i = 0; i < ROUNDS; i++) {
     // Alternate the order: a machine that slows under sustained load would otherwise always
     // penalise the last.
     for (const t of i % 2 === 0 ? backwards : targets) {
       const cpuBefore = cpuMs(t.pid);
-      const round = await load(t, DURATION_S);
+      const round = await load(t, DURATION_S, connections);
       const cpuAfter = cpuMs(t.pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined && round.count > 0)
         round.cpuUs = ((cpuAfter - cpuBefore) * 1000) / round.count;
       rounds.get(t)!.push(round);
+      // VmHWM only grows: read after the last round, it is the peak of the whole run.
+      if (i === ROUNDS - 1) peakRss.set(t, memoryMiB(t.pid)?.peak);
       const cpu = round.cpuUs === undefined ? '' : `  cpu ${round.cpuUs.toFixed(0)} µs/req`;
       console.log(
-        `  round ${i + 1} ${t.name.padEnd(26)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}${cpu}`,
+        `  round ${i + 1} ${t.name.padEnd(width)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}${cpu}`,
       );
     }
   }
@@ -234,17 +269,21 @@ export async function compareAll(title: string, targets: readonly Target[]): Pro
       cpuUs: r.every((x) => x.cpuUs !== undefined)
         ? median(r.map((x) => x.cpuUs as number))
         : undefined,
+      peakRssMiB: peakRss.get(t),
     };
   });
   const withCpu = summaries.some((s) => s.cpuUs !== undefined);
   console.log(
-    `\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |${withCpu ? ' CPU µs/req (median) |' : ''}`,
+    `\n| target | req/s (mean) | p50 ms (median) | p99 ms (median) | errors |${withCpu ? ' CPU µs/req (median) |' : ''} peak RSS MiB |`,
   );
-  console.log(`| --- | ---: | ---: | ---: | ---: |${withCpu ? ' ---: |' : ''}`);
+  console.log(`| --- | ---: | ---: | ---: | ---: |${withCpu ? ' ---: |' : ''} ---: |`);
   targets.forEach((t, i) => {
     const s = summaries[i]!;
     const cpu = withCpu ? ` ${s.cpuUs === undefined ? '' : s.cpuUs.toFixed(0)} |` : '';
-    console.log(`| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |${cpu}`);
+    const rss = s.peakRssMiB === undefined ? '' : s.peakRssMiB.toFixed(0);
+    console.log(
+      `| ${t.name} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.errors} |${cpu} ${rss} |`,
+    );
   });
   return summaries;
 }
@@ -265,12 +304,14 @@ export function expectJson(expected: unknown): (text: string) => void {
 
 /**
  * The shop graph's four subgraphs, in a child process: their names, URLs and SDL. Each answer
- * is held `delayMs` when given.
+ * is held `delayMs` when given. `large`: over `largeShopData(50)` instead of the small shop.
  */
 export async function startSubgraphs(
   delayMs = 0,
+  shape?: 'large',
 ): Promise<{ name: string; url: string; sdl: string }[]> {
-  return JSON.parse(await spawnTs(['bench/subgraphs.ts', String(delayMs)])) as {
+  const args = ['bench/subgraphs.ts', String(delayMs), ...(shape ? [shape] : [])];
+  return JSON.parse(await spawnTs(args)) as {
     name: string;
     url: string;
     sdl: string;

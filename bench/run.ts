@@ -24,6 +24,11 @@
 //               (traffic.dedup.enabled), same gateway config otherwise: over instant subgraphs
 //               (what keying every call costs), then over subgraphs that answer in
 //               BENCH_DEDUP_DELAY ms (what sharing calls saves), with the backend calls each made
+//   large       issue 24's measure: a large fan-out (LARGE_SHOP_QUERY over 50 products: six
+//               fetches, a 41 KB answer) at BENCH_LARGE_CONNECTIONS connections on a bare
+//               @apollo/gateway, the same with a minimal undici fetcher, and this gateway with
+//               every policy on (JWT, operation limits, cost, rate policies, request log,
+//               metrics; no cache), with peak RSS and issue 24's targets (bench/large.ts)
 //   tls         the federation query over HTTPS with HTTP/2 (one TLS session, the callers' requests
 //               as concurrent streams on it, node:http2's client: autocannon speaks only
 //               HTTP/1.1) vs plain HTTP/1.1 (autocannon), same config otherwise
@@ -43,7 +48,7 @@
 //
 // BENCH_CASES=federation,rest,grpc,transcode,grpc-front  BENCH_ROUNDS=3  BENCH_DURATION=10 (s)
 // BENCH_HOME_RUNS=200 (the home case's sequential runs of each way)
-// BENCH_CONNECTIONS=32  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
+// BENCH_CONNECTIONS=32  BENCH_LARGE_CONNECTIONS=50 (the large case's)  BENCH_TRACE_SAMPLE=1 (the observability case's sample ratio)
 // BENCH_DEDUP_DELAY=20 (ms: the dedup case's slow subgraphs)
 import { deepStrictEqual } from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +71,7 @@ import {
   freePort,
   listening,
   median,
+  memoryMiB,
   pidOf,
   request,
   ROOT,
@@ -78,6 +84,7 @@ import {
   type Target,
 } from './harness.ts';
 import { cacheCase } from './cache.ts';
+import { largeCase } from './large.ts';
 import { fastFailCase, replicasCase } from './traffic.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
@@ -88,7 +95,7 @@ import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
 const CASES = (
   process.env.BENCH_CASES ??
-  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls'
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls,large'
 ).split(',');
 /** How long the dedup case's slow subgraphs hold each answer, in ms. */
 const DEDUP_DELAY_MS = Number(process.env.BENCH_DEDUP_DELAY ?? 20);
@@ -682,18 +689,6 @@ async function limitsCase(dir: string) {
   client.disconnect();
 }
 
-/** Resident and peak resident memory of a process, in MiB, from /proc (Linux only). */
-function memoryMiB(pid: number | undefined): { rss: number; peak: number } | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
-    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * What clients with contracts cost: three clients, each with a contract of its own (each hides a
  * different field the query does not use, so all three answer the same), so three engines, each
@@ -1208,6 +1203,7 @@ async function main() {
     if (CASES.includes('home')) await homeCase(dir);
     if (CASES.includes('dedup')) await dedupCase(dir);
     if (CASES.includes('tls')) await tlsCase(dir);
+    if (CASES.includes('large')) await largeCase(dir);
     if (CASES.includes('context-manager')) await contextManagerCase(dir);
     if (CASES.includes('replicas')) await replicasCase(dir);
     if (CASES.includes('fast-fail')) await fastFailCase(dir);
