@@ -219,6 +219,47 @@ const ACTUALS: [string, Record<string, unknown>, unknown, number, string][] = [
     'union items 1 each, rating weighs 3 on the Book only',
   ],
   [
+    'query ($a: Boolean!) { books(first: 10) { id author @include(if: $a) { name } } }',
+    { a: false },
+    {
+      books: [
+        { id: 1, author: { name: 'a' } },
+        { id: 2, author: null },
+      ],
+    },
+    4,
+    'a field @include leaves out is not counted, even when the data holds it',
+  ],
+  [
+    'query ($s: Boolean!) { media(first: 3) { id ... on Film @skip(if: $s) { director { name } reviews { stars } } ... on Track { artist { name } } } }',
+    { s: true },
+    {
+      media: [
+        {
+          __typename: 'Film',
+          id: 1,
+          director: { name: 'd' },
+          reviews: [{ stars: 1 }, { stars: 2 }],
+        },
+        { __typename: 'Track', id: 2, artist: { name: 'x' } },
+      ],
+    },
+    3,
+    'a fragment @skip leaves out: 2 items, the Track artist 1',
+  ],
+  [
+    '{ books(first: 10) { id author { name } author { name } } }',
+    {},
+    {
+      books: [
+        { id: 1, author: { name: 'a' } },
+        { id: 2, author: null },
+      ],
+    },
+    6,
+    'a field selected twice counts twice (the walk follows the document)',
+  ],
+  [
     'mutation { addBook(title: "x") { id } }',
     {},
     { addBook: { id: 1 } },
