@@ -98,11 +98,15 @@ async function confirmPolicies(line: string, body: string, token: string, cost: 
   return `policies on: no token 401; cost ${extensions.cost.estimated} (max ${extensions.cost.max}); RateLimit-Policy ${policy}; /metrics gateway_operation_cost_count ${costed}, gateway_rate_limited_total ${refused}; request log on`;
 }
 
-export async function largeCase(dir: string) {
-  const defs = await startSubgraphs(0, 'large');
-  const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
-  const supergraphFile = join(dir, 'large-supergraph.graphql');
-  await writeFile(supergraphFile, supergraphSdl);
+/**
+ * This gateway's side of the large case, every policy on: its config written into `dir`, a
+ * token it accepts, and the query's estimated cost (bench/profile.ts starts the same gateway).
+ */
+export async function largeGatewayConfig(
+  dir: string,
+  defs: readonly { name: string; url: string; sdl: string }[],
+  supergraphSdl: string,
+): Promise<{ configFile: string; token: string; cost: number }> {
   // The query's estimated cost as the gateway weighs it (list_size 10, its default: topProducts'
   // `first` is no @listSize slicing argument), to size the cost max and the points budget.
   const { cost } = estimateOperationCost(buildCostModel(supergraphSdl, 10), {
@@ -154,6 +158,15 @@ export async function largeCase(dir: string) {
     .setIssuedAt()
     .setExpirationTime('2h')
     .sign(new TextEncoder().encode(secret));
+  return { configFile, token, cost };
+}
+
+export async function largeCase(dir: string) {
+  const defs = await startSubgraphs(0, 'large');
+  const { supergraphSdl } = composeSupergraph(defs.map((d) => ({ ...d, sourceName: d.name })));
+  const supergraphFile = join(dir, 'large-supergraph.graphql');
+  await writeFile(supergraphFile, supergraphSdl);
+  const { configFile, token, cost } = await largeGatewayConfig(dir, defs, supergraphSdl);
   const [bare, minimal, ours] = await Promise.all([
     spawnTs(['bench/bare-gateway.ts', supergraphFile], listening),
     spawnTs(['bench/minimal-gateway.ts', supergraphFile], listening),
