@@ -50,8 +50,10 @@ export interface BuildGraphQLOptions {
 
 /**
  * Apollo Gateway fed by the supergraph manager, served by Apollo Server. Federation semantics
- * (planning, execution, entity merging) are Apollo Gateway's unchanged; what we replace is the
- * transport to subgraphs, the error masking and the plugins.
+ * are Apollo Gateway's: its planner and plan cache plan every operation, and our executor
+ * (execution/, wired in authorized-gateway.ts) runs the plan and shapes the answer as Apollo's
+ * would, at a fraction of the cost. What we replace besides is the transport to subgraphs, the
+ * error masking and the plugins.
  */
 export function buildGraphQL(options: BuildGraphQLOptions): GraphQLEngine {
   const { manager, server, logger, pipeline, apqCache } = options;

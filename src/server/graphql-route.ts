@@ -69,7 +69,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         response.headers.get('content-type'),
         response.body.string,
       );
-      res.end(response.body.string);
+      // Encoded once, outside the JS heap: given a string, Node measures it for the length and
+      // then encodes it again as it writes, both on the heap.
+      const bytes = Buffer.from(response.body.string);
+      res.setHeader('content-length', bytes.length);
+      res.end(bytes);
       return;
     }
     res.statusCode = response.status ?? 200;

@@ -10,6 +10,7 @@ import { createClientErrorHandler, parserLimits } from './client-error.ts';
 import { createEdge, watchFiles, type EdgeHandler } from './edge.ts';
 import { createGrpcCredentials } from './grpc-credentials.ts';
 import { ExitCode } from './exit-codes.ts';
+import { applyHeapGrowth } from './heap-growth.ts';
 
 export interface RunningGateway {
   readonly app: App;
@@ -41,6 +42,7 @@ export interface GatewayOptions extends AppOptions {
  */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { server: settings, logger } = options;
+  applyHeapGrowth(settings.heap_growth_percent);
   const tls = options.listenerTls ?? {};
   const app = buildApp(options);
   await app.start();

@@ -82,7 +82,7 @@ async function executeNode(run: PlanRun, node: PlanNode, cursor: Cursor): Promis
       await Promise.all(node.nodes.map((child) => executeNode(run, child, cursor)));
       return;
     case 'Flatten': {
-      const data = atPath(cursor.data, node.path, 0);
+      const data = atPath(cursor.data, node.path);
       if (data === undefined || data === null) return;
       await executeNode(run, node.node, {
         path: [...cursor.path, ...node.path],
@@ -113,15 +113,47 @@ async function executeNode(run: PlanRun, node: PlanNode, cursor: Cursor): Promis
   }
 }
 
-/** The values at `path` under `value` (`@` flattens a list), as Apollo Gateway's `flattenResultsAtPath`. */
-function atPath(value: unknown, path: ResponsePath, from: number): unknown {
-  if (from === path.length || value === undefined || value === null) return value;
-  const key = path[from];
-  if (key === '@')
-    return (value as unknown[]).flatMap((element) => atPath(element, path, from + 1));
-  if (typeof key !== 'string') throw new Error(`Unexpected ${typeof key} found in path`);
-  if (Array.isArray(value)) throw new Error(`Unexpected array in result for path element ${key}`);
-  return atPath(own(value as Record<string, unknown>, key), path, from + 1);
+/**
+ * The values at `path` under `value` (`@` flattens a list), as Apollo Gateway's
+ * `flattenResultsAtPath`: the value itself for a path without `@`, else one flat list of what
+ * every branch reaches (nulls included; the fetch skips them), collected without intermediate lists.
+ */
+function atPath(value: unknown, path: ResponsePath): unknown {
+  const spread = path.indexOf('@');
+  if (spread === -1) return follow(value, path, 0, path.length);
+  const found: unknown[] = [];
+  collect(value, path, 0, found);
+  return found;
+}
+
+function collect(value: unknown, path: ResponsePath, from: number, found: unknown[]): void {
+  const spread = path.indexOf('@', from);
+  const end = spread === -1 ? path.length : spread;
+  const reached = follow(value, path, from, end);
+  if (spread === -1) {
+    // A list at the end of a branch is spread as well (flatMap's one level).
+    if (Array.isArray(reached)) for (const element of reached) found.push(element);
+    else found.push(reached);
+    return;
+  }
+  if (reached === undefined || reached === null) {
+    found.push(reached);
+    return;
+  }
+  for (const element of reached as unknown[]) collect(element, path, spread + 1, found);
+}
+
+/** The value `path[from..end)` (field names only) leads to. */
+function follow(value: unknown, path: ResponsePath, from: number, end: number): unknown {
+  let at = value;
+  for (let i = from; i < end; i++) {
+    if (at === undefined || at === null) return at;
+    const key = path[i];
+    if (typeof key !== 'string') throw new Error(`Unexpected ${typeof key} found in path`);
+    if (Array.isArray(at)) throw new Error(`Unexpected array in result for path element ${key}`);
+    at = own(at as Record<string, unknown>, key);
+  }
+  return at;
 }
 
 async function executeFetch(run: PlanRun, fetch: FetchNode, cursor: Cursor): Promise<void> {
@@ -273,13 +305,16 @@ function represent(
   selections: readonly QueryPlanSelectionNode[],
 ): Record<string, unknown> | null {
   if (source === null) return null;
-  const result: Record<string, unknown> = {};
+  // A representation is usually one type condition's fields: that fragment's object is then the
+  // representation itself, not merged into another.
+  let result: Record<string, unknown> | undefined;
   for (const selection of selections) {
     if (selection.kind === 'Field') {
       const name = selection.alias ?? selection.name;
       const value = own(source, name);
       if (value === undefined) return null;
       const inner = selection.selections;
+      result ??= {};
       result[name] = Array.isArray(value)
         ? value.map((element) =>
             inner
@@ -290,10 +325,12 @@ function represent(
           ? represent(supergraph, value as Record<string, unknown> | null, inner)
           : value;
     } else if (selection.typeCondition && isOfType(supergraph, source, selection.typeCondition)) {
-      mergeInto(result, represent(supergraph, source, selection.selections));
+      const fragment = represent(supergraph, source, selection.selections);
+      if (result === undefined && fragment !== null) result = fragment;
+      else if (result) mergeInto(result, fragment);
     }
   }
-  return result;
+  return result ?? {};
 }
 
 /** Whether `object`'s `__typename` is `condition` or one of its possible types. */
@@ -327,7 +364,9 @@ function mergeInto(
   source: Record<string, unknown> | null | undefined,
 ): void {
   if (source === null || source === undefined) return;
-  for (const key of Object.keys(source)) {
+  // for...in rather than Object.keys: no array per object merged (answers are plain JSON
+  // objects, whose keys are all their own).
+  for (const key in source) {
     const value = source[key];
     if (value === undefined) continue;
     if (INHERITED.has(key) && !Object.hasOwn(target, key))

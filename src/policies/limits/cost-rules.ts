@@ -155,11 +155,12 @@ function inputCost(
   value: unknown,
 ): number {
   if (value === null || value === undefined) return 0;
-  if (Array.isArray(value))
-    return value.reduce<number>(
-      (sum, item) => sum + inputCost(model, definition, weight, item),
-      weight ?? 0,
-    );
+  if (Array.isArray(value)) {
+    // A loop, not reduce: an entity fetch's representations are hundreds of items.
+    let sum = weight ?? 0;
+    for (const item of value) sum += inputCost(model, definition, weight, item);
+    return sum;
+  }
   const named = getNamedType(definition.type);
   if (!isInputObjectType(named) || typeof value !== 'object') return weight ?? 0;
   let cost = weight ?? 1;
