@@ -1,16 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { composeSupergraph } from '../../src/composition/compose.ts';
 import { SHOP, SHOP_QUERIES } from '../fixtures/graphs/shop.ts';
 import { EXECUTION_CORPUS, QUIRKS_SDL, quirksSubgraph } from '../fixtures/graphs/quirks.ts';
-import { startBareGateway } from '../helpers/bare-gateway.ts';
-import {
-  post,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { startParityPair } from '../helpers/parity.ts';
+import { post, startSubgraphs, type TestGateway } from '../helpers/env.ts';
 
 interface Answer {
   data?: unknown;
@@ -41,9 +34,9 @@ const comparable = (answer: Answer) => ({
  */
 describe('plan execution parity with Apollo Gateway on the whole corpus', () => {
   let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
+  let pair: Awaited<ReturnType<typeof startParityPair>>;
   let ours: TestGateway;
-  let bare: Awaited<ReturnType<typeof startBareGateway>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
+  let bare: { url: string };
 
   before(async () => {
     subgraphs = await startSubgraphs([...SHOP, quirksSubgraph]);
@@ -51,23 +44,14 @@ describe('plan execution parity with Apollo Gateway on the whole corpus', () => 
     const declared = subgraphs.servers.map((s) =>
       s.name === 'quirks' ? { ...s, sdl: QUIRKS_SDL } : s,
     );
-    project = await writeProject(declared);
     // Development mode: messages unmasked and introspection on, as a bare Apollo Gateway has them.
-    ours = await startTestGateway({
-      configFile: project.configFile,
-      server: { mode: 'development', introspection: true },
-    });
-    const { supergraphSdl } = composeSupergraph(
-      declared.map((s) => ({ name: s.name, url: s.url, sdl: s.sdl, sourceName: s.name })),
-    );
-    bare = await startBareGateway(supergraphSdl);
+    pair = await startParityPair(declared, { mode: 'development', introspection: true });
+    ({ ours, bare } = pair);
   });
 
   after(async () => {
-    await ours.close();
-    await bare.close();
+    await pair.close();
     await subgraphs.close();
-    await project.remove();
   });
 
   const corpus = { ...SHOP_QUERIES, ...EXECUTION_CORPUS };

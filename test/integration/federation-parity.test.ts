@@ -1,15 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { composeSupergraph } from '../../src/composition/compose.ts';
 import { SHOP, SHOP_QUERIES } from '../fixtures/graphs/shop.ts';
-import { startBareGateway } from '../helpers/bare-gateway.ts';
-import {
-  post,
-  startSubgraphs,
-  startTestGateway,
-  writeProject,
-  type TestGateway,
-} from '../helpers/env.ts';
+import { startParityPair } from '../helpers/parity.ts';
+import { post, startSubgraphs, type TestGateway } from '../helpers/env.ts';
 
 /**
  * Our gateway must answer exactly what a bare Apollo Gateway answers: same `data`, and errors
@@ -17,25 +10,19 @@ import {
  */
 describe('federation parity with a bare Apollo Gateway', () => {
   let subgraphs: Awaited<ReturnType<typeof startSubgraphs>>;
+  let pair: Awaited<ReturnType<typeof startParityPair>>;
   let ours: TestGateway;
-  let bare: Awaited<ReturnType<typeof startBareGateway>>;
-  let project: Awaited<ReturnType<typeof writeProject>>;
+  let bare: { url: string };
 
   before(async () => {
     subgraphs = await startSubgraphs(SHOP);
-    project = await writeProject(subgraphs.servers);
-    ours = await startTestGateway({ configFile: project.configFile });
-    const { supergraphSdl } = composeSupergraph(
-      subgraphs.servers.map((s) => ({ name: s.name, url: s.url, sdl: s.sdl, sourceName: s.name })),
-    );
-    bare = await startBareGateway(supergraphSdl);
+    pair = await startParityPair(subgraphs.servers);
+    ({ ours, bare } = pair);
   });
 
   after(async () => {
-    await ours.close();
-    await bare.close();
+    await pair.close();
     await subgraphs.close();
-    await project.remove();
   });
 
   for (const [name, request] of Object.entries(SHOP_QUERIES)) {

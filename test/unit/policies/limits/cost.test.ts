@@ -175,34 +175,34 @@ for (const [operation, variables, found] of REFUSED) {
   });
 }
 
+/** Two books of ten, one with an author. */
+const TWO_BOOKS = {
+  books: [
+    { id: 1, author: { name: 'a' } },
+    { id: 2, author: null },
+  ],
+};
+/** A film with a director and two reviews, and a track with an artist. */
+const FILM_AND_TRACK = {
+  media: [
+    { __typename: 'Film', id: 1, director: { name: 'd' }, reviews: [{ stars: 1 }, { stars: 2 }] },
+    { __typename: 'Track', id: 2, artist: { name: 'x' } },
+  ],
+};
+
 // [operation, variables, data, actual cost, why]: the same rules over the data that came back.
 const ACTUALS: [string, Record<string, unknown>, unknown, number, string][] = [
   [
     '{ books(first: 10) { id author { name } } }',
     {},
-    {
-      books: [
-        { id: 1, author: { name: 'a' } },
-        { id: 2, author: null },
-      ],
-    },
+    TWO_BOOKS,
     5,
     'two books of ten: 2 x 2, one author 1, a null Author 0',
   ],
   [
     '{ media(first: 3) { id ... on Film { director { name } reviews { stars } } ... on Track { artist { name } } } }',
     {},
-    {
-      media: [
-        {
-          __typename: 'Film',
-          id: 1,
-          director: { name: 'd' },
-          reviews: [{ stars: 1 }, { stars: 2 }],
-        },
-        { __typename: 'Track', id: 2, artist: { name: 'x' } },
-      ],
-    },
+    FILM_AND_TRACK,
     6,
     'each item by its own type: 2 items 1 each, Film director 1 + 2 reviews, Track artist 1',
   ],
@@ -221,41 +221,21 @@ const ACTUALS: [string, Record<string, unknown>, unknown, number, string][] = [
   [
     'query ($a: Boolean!) { books(first: 10) { id author @include(if: $a) { name } } }',
     { a: false },
-    {
-      books: [
-        { id: 1, author: { name: 'a' } },
-        { id: 2, author: null },
-      ],
-    },
+    TWO_BOOKS,
     4,
     'a field @include leaves out is not counted, even when the data holds it',
   ],
   [
     'query ($s: Boolean!) { media(first: 3) { id ... on Film @skip(if: $s) { director { name } reviews { stars } } ... on Track { artist { name } } } }',
     { s: true },
-    {
-      media: [
-        {
-          __typename: 'Film',
-          id: 1,
-          director: { name: 'd' },
-          reviews: [{ stars: 1 }, { stars: 2 }],
-        },
-        { __typename: 'Track', id: 2, artist: { name: 'x' } },
-      ],
-    },
+    FILM_AND_TRACK,
     3,
     'a fragment @skip leaves out: 2 items, the Track artist 1',
   ],
   [
     '{ books(first: 10) { id author { name } author { name } } }',
     {},
-    {
-      books: [
-        { id: 1, author: { name: 'a' } },
-        { id: 2, author: null },
-      ],
-    },
+    TWO_BOOKS,
     6,
     'a field selected twice counts twice (the walk follows the document)',
   ],
