@@ -9,15 +9,14 @@ import {
   isEnumType,
   isObjectType,
   Kind,
-  valueFromASTUntyped,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
-  type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { VariableReader } from '../../policies/limits/cost-rules.ts';
 
 /**
  * The last step of a federated query: the data the plan's fetches merged (keyed by response
@@ -95,8 +94,8 @@ export class CompiledShape {
   readonly #root: GraphQLObjectType;
   readonly #rootSelections: readonly SelectionSetNode[];
   readonly #rootCompiled = compiled();
-  /** The values `@skip`/`@include` are decided by, at compile time: this shape is for them only. */
-  readonly #variables: Readonly<Record<string, unknown>>;
+  /** Decides `@skip`/`@include` at compile time, from the values this shape is for (only those). */
+  readonly #conditions: VariableReader;
 
   constructor(
     schema: GraphQLSchema,
@@ -110,7 +109,7 @@ export class CompiledShape {
     this.#fragments = fragments;
     this.#root = root;
     this.#rootSelections = [operation.selectionSet];
-    this.#variables = variables;
+    this.#conditions = new VariableReader(variables);
   }
 
   /** Shapes the merged data of one request. */
@@ -161,7 +160,7 @@ export class CompiledShape {
     byName: Map<string, { step: Step; selections: SelectionSetNode[] }>,
   ): void {
     for (const selection of set.selections) {
-      if (skipped(selection, this.#variables)) continue;
+      if (!this.#conditions.included(selection)) continue;
       if (selection.kind === Kind.FIELD) {
         const responseName = selection.alias?.value ?? selection.name.value;
         const seen = byName.get(responseName);
@@ -402,17 +401,3 @@ function invalid(message: string, path: readonly (string | number)[]): GraphQLEr
 }
 
 const guarded = (name: string) => name in Object.prototype;
-
-/** Whether `@skip`/`@include` leave the selection out, given the variables' values. */
-function skipped(selection: SelectionNode, variables: Readonly<Record<string, unknown>>): boolean {
-  if (!selection.directives?.length) return false;
-  for (const directive of selection.directives) {
-    const name = directive.name.value;
-    if (name !== 'skip' && name !== 'include') continue;
-    const argument = directive.arguments?.find((a) => a.name.value === 'if');
-    if (!argument) continue;
-    const value = valueFromASTUntyped(argument.value, variables);
-    if (name === 'skip' ? value === true : value !== true) return true;
-  }
-  return false;
-}
