@@ -36,6 +36,13 @@ export const TOOLS = [
     env: 'REDIS_SERVER_PATH',
     paths: ['/usr/bin/redis-server'],
   },
+  {
+    name: 'haproxy',
+    helper: 'demo/cluster/',
+    why: 'the cluster test balances three gateway instances with it',
+    env: 'HAPROXY_PATH',
+    paths: ['/usr/sbin/haproxy'],
+  },
 ];
 
 /** The Redis the tests share, as test/helpers/redis.ts reads it. */
