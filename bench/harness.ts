@@ -15,7 +15,7 @@ const LOADER = join(ROOT, 'bin/typescript-loader.js');
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 export const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const WARMUP_S = 3;
+export const WARMUP_S = 3;
 
 export interface Target {
   name: string;
@@ -30,6 +30,11 @@ export interface Target {
   paths?: string[];
   /** The process serving it, when the bench started it: its CPU time per request is printed. */
   pid?: number | undefined;
+  /**
+   * Every process serving it (a balancer and its instances): their CPU times per request are
+   * added up, and their peak memories. Wins over `pid`.
+   */
+  pids?: readonly number[];
   /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
   call?: () => Promise<string>;
   loadWith?: (duration: number) => Promise<Round>;
@@ -173,6 +178,24 @@ export function memoryMiB(pid: number | undefined): { rss: number; peak: number 
   }
 }
 
+/** CPU time of every process serving a target, in ms. */
+function targetCpuMs(target: Target): number | undefined {
+  const pids = target.pids ?? (target.pid === undefined ? [] : [target.pid]);
+  const times = pids.map((pid) => cpuMs(pid));
+  return pids.length === 0 || times.includes(undefined)
+    ? undefined
+    : times.reduce((sum: number, ms) => sum + ms!, 0);
+}
+
+/** Peak resident memory of every process serving a target, added up, in MiB. */
+function targetPeakMiB(target: Target): number | undefined {
+  const pids = target.pids ?? (target.pid === undefined ? [] : [target.pid]);
+  const peaks = pids.map((pid) => memoryMiB(pid)?.peak);
+  return pids.length === 0 || peaks.includes(undefined)
+    ? undefined
+    : peaks.reduce((sum: number, mib) => sum + mib!, 0);
+}
+
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 
 /** What `a` costs against `b`: throughput, CPU per request where known, p99. */
@@ -244,14 +267,14 @@ export async function compareAll(
     // Alternate the order: a machine that slows under sustained load would otherwise always
     // penalise the last.
     for (const t of i % 2 === 0 ? backwards : targets) {
-      const cpuBefore = cpuMs(t.pid);
+      const cpuBefore = targetCpuMs(t);
       const round = await load(t, DURATION_S, connections);
-      const cpuAfter = cpuMs(t.pid);
+      const cpuAfter = targetCpuMs(t);
       if (cpuBefore !== undefined && cpuAfter !== undefined && round.count > 0)
         round.cpuUs = ((cpuAfter - cpuBefore) * 1000) / round.count;
       rounds.get(t)!.push(round);
       // VmHWM only grows: read after the last round, it is the peak of the whole run.
-      if (i === ROUNDS - 1) peakRss.set(t, memoryMiB(t.pid)?.peak);
+      if (i === ROUNDS - 1) peakRss.set(t, targetPeakMiB(t));
       const cpu = round.cpuUs === undefined ? '' : `  cpu ${round.cpuUs.toFixed(0)} µs/req`;
       console.log(
         `  round ${i + 1} ${t.name.padEnd(width)} ${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms  errors ${round.errors}${cpu}`,

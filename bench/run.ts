@@ -42,6 +42,9 @@
 //   cache       (only when named) the federation query on a bare @apollo/gateway, on this gateway
 //               uncached, and served by the response cache; the entity cache answering another
 //               query's fetches with the response cache off; memory and Redis (bench/cache.ts)
+//   cluster     the demo graph (REST + gRPC, budgets in Redis, uncached) on 1 and on 3 gateway
+//               instances behind HAProxy, and 1 without it, then where the CPU goes in each
+//               (bench/cluster.ts; needs Debian's haproxy and redis-server)
 //
 // Every process runs on the node that runs the bench, its TypeScript loaded as production
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
@@ -85,6 +88,7 @@ import {
 } from './harness.ts';
 import { cacheCase } from './cache.ts';
 import { largeCase } from './large.ts';
+import { clusterCase } from './cluster.ts';
 import { fastFailCase, replicasCase } from './traffic.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
@@ -95,7 +99,7 @@ import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
 const CASES = (
   process.env.BENCH_CASES ??
-  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls,large'
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls,large,cluster'
 ).split(',');
 /** How long the dedup case's slow subgraphs hold each answer, in ms. */
 const DEDUP_DELAY_MS = Number(process.env.BENCH_DEDUP_DELAY ?? 20);
@@ -1208,6 +1212,7 @@ async function main() {
     if (CASES.includes('replicas')) await replicasCase(dir);
     if (CASES.includes('fast-fail')) await fastFailCase(dir);
     if (CASES.includes('cache')) await cacheCase(dir);
+    if (CASES.includes('cluster')) await clusterCase();
   } finally {
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });

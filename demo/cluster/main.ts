@@ -3,59 +3,9 @@
 // balancer listens where `npm start`'s gateway would (PORT, else DEMO_PORT_BASE, 4000). Redis is
 // REDIS_URL's when set, else a redis-server of its own (Debian's package), nothing saved.
 // Ctrl-C stops everything it started.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { accessSync, constants } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { assertPortsFree, DemoPortError, demoPort } from '../ports.ts';
 import { startCluster } from './cluster.ts';
-
-/** A Debian binary: its variable, else /usr/sbin or /usr/bin, else PATH. */
-function findBinary(name: string, variable: string, packageName: string): string {
-  const named = process.env[variable];
-  const candidates = named
-    ? [named]
-    : ['/usr/sbin', '/usr/bin', ...(process.env.PATH ?? '').split(delimiter)].map((dir) =>
-        join(dir, name),
-      );
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not this one.
-    }
-  }
-  throw new DemoPortError(
-    named
-      ? `${variable}=${named} is not an executable file`
-      : `${name} is not installed: it comes from Debian's ${packageName} package (sudo apt-get install ${packageName}), or set ${variable} to its binary`,
-  );
-}
-
-/** A redis-server of our own on a free loopback port, nothing saved, stopped by its PID. */
-async function startRedis(binary: string): Promise<{ url: string; child: ChildProcess }> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  const child = spawn(
-    binary,
-    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  child.stdout.resume();
-  return { url: `redis://127.0.0.1:${port}`, child };
-}
+import { findBinary, MissingBinaryError, startRedis } from './binaries.ts';
 
 async function main(): Promise<void> {
   const balancer = demoPort('gateway');
@@ -104,7 +54,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof DemoPortError) {
+  if (error instanceof DemoPortError || error instanceof MissingBinaryError) {
     console.error(`cluster: ${error.message}`);
     process.exit(2);
   }
