@@ -156,6 +156,13 @@ function consistencyProblems(
     `container port admin is server.admin.port (${server.admin?.port})`,
   );
   check(server.admin?.host === '0.0.0.0', 'server.admin.host 0.0.0.0: the kubelet probes the pod');
+  const annotations = deployment.spec.template.metadata.annotations ?? {};
+  if (annotations['prometheus.io/scrape'] === 'true')
+    check(
+      Number(annotations['prometheus.io/port']) === server.admin?.port &&
+        annotations['prometheus.io/path'] === loaded.config.metrics.path,
+      'Prometheus scrapes the metrics path on the admin port',
+    );
   const args: string[] = [...(container.command ?? []), ...(container.args ?? [])];
   check(args.join(' ').includes('--host 0.0.0.0'), 'the gateway listens on 0.0.0.0 (--host)');
 
@@ -359,6 +366,14 @@ describe('deploy/k8s agrees with the gateway config it mounts', () => {
         mount.subPath = 'supergraph.yaml';
       },
       /subPath never updates/,
+    ],
+    [
+      'a scrape annotation on the public port',
+      (objects) => {
+        const { annotations } = one(objects, 'Deployment').spec.template.metadata;
+        annotations['prometheus.io/port'] = '4000';
+      },
+      /Prometheus scrapes the metrics path on the admin port/,
     ],
     [
       'a readiness probe on /healthz',
