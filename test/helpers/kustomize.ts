@@ -1,7 +1,8 @@
 // Renders a kustomization (deploy/k8s) the way `kubectl kustomize` does, for exactly the features
 // the repository's manifests use, so the manifest tests run offline with no kustomize binary
-// (Debian's kubectl, 1.20, embeds a kustomize too old for `labels`). A feature outside that set
-// is refused with its name, never rendered differently: the manifests keep to what is checked.
+// (Debian bookworm's kubernetes-client, kubectl 1.20, embeds a kustomize too old for `labels`).
+// A feature outside that set is refused with its name, never rendered differently: the manifests
+// keep to what is checked.
 //
 // Supported, in kustomize's own order (resources and generators, then patches, then namespace,
 // labels and images):
