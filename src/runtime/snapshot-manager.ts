@@ -184,7 +184,10 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
 
   /**
    * Watches the directories rather than the files: editors and `git checkout` replace a file by
-   * renaming over it, which ends a watch on the old inode.
+   * renaming over it, which ends a watch on the old inode. A Kubernetes ConfigMap volume changes
+   * none of the names it mounts: each is a link through `..data`, and an update renames a new
+   * `..data` over the old one, so a change to a `..` entry counts too (as `watchFiles` in
+   * server/edge.ts does for certificates).
    */
   #watch(files: readonly string[]): void {
     const wanted = new Map<string, Set<string>>();
@@ -204,7 +207,8 @@ export class SnapshotManager extends EventEmitter<{ reload: [ReloadOutcome] }> {
       this.#watchers.get(dir)?.close();
       try {
         const watcher = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || names.has(String(name))) this.#schedule();
+          if (name === null || names.has(String(name)) || String(name).startsWith('..'))
+            this.#schedule();
         });
         watcher.on('error', (error) => this.#logger.warn({ err: error, dir }, 'file watch failed'));
         this.#watchers.set(dir, watcher);
