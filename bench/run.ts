@@ -42,6 +42,8 @@
 //   cache       (only when named) the federation query on a bare @apollo/gateway, on this gateway
 //               uncached, and served by the response cache; the entity cache answering another
 //               query's fetches with the response cache off; memory and Redis (bench/cache.ts)
+//   workers     (only when named) the federation query on `start --workers 2` vs `--workers 1`:
+//               req/s, p99, CPU per request over every process of each (bench/workers.ts)
 //
 // Every process runs on the node that runs the bench, its TypeScript loaded as production
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
@@ -86,6 +88,7 @@ import {
 import { cacheCase } from './cache.ts';
 import { largeCase } from './large.ts';
 import { fastFailCase, replicasCase } from './traffic.ts';
+import { workersCase } from './workers.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
 import { parse, stringify } from 'yaml';
@@ -1208,6 +1211,7 @@ async function main() {
     if (CASES.includes('replicas')) await replicasCase(dir);
     if (CASES.includes('fast-fail')) await fastFailCase(dir);
     if (CASES.includes('cache')) await cacheCase(dir);
+    if (CASES.includes('workers')) await workersCase(dir);
   } finally {
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });
