@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SHOP } from '../fixtures/graphs/shop.ts';
@@ -80,9 +81,13 @@ function fresh(
   url: string,
   method: string,
   body?: string,
+  more: Record<string, string> = {},
 ): Promise<{ status: number; text: string; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    const headers = {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...more,
+    };
     const req = httpRequest(url, { method, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -212,9 +217,25 @@ describe('gateway start --workers', () => {
     }
   });
 
-  test('a Ctrl-C to the whole process group drains each worker once and exits 0', async () => {
-    const gateway = await startCluster(['--workers', '2'], project.dir, { detached: true });
+  test('a cache invalidation on the admin listener reaches every worker; a Ctrl-C to the whole process group drains each worker once and exits 0', async () => {
+    const token = 'invalidate-0123456789';
+    const config = await readFile(project.configFile, 'utf8');
+    await project.write(
+      'cached.yaml',
+      `${config}cache: { enabled: true }\nserver: { admin: { token: ${token} } }\n`,
+    );
+    const gateway = await startCluster(['--workers', '2', '--config', 'cached.yaml'], project.dir, {
+      detached: true,
+    });
     try {
+      // Each worker holds its own memory cache: the primary asks both, with the caller's token.
+      const invalidate = (headers: Record<string, string>) =>
+        fresh(`${gateway.admin}/cache/invalidate`, 'POST', '{"types":["User"]}', headers);
+      const done = await invalidate({ authorization: `Bearer ${token}` });
+      assert.equal(done.status, 200, done.text);
+      assert.deepEqual(done.json, { removed: 0, workers: 2 });
+      assert.equal((await invalidate({})).status, 401);
+
       // What a terminal does: SIGINT to every process of the foreground group.
       process.kill(-(gateway.child.pid as number), 'SIGINT');
       assert.equal(await gateway.exited, 0);
