@@ -2,7 +2,7 @@
 // starts, the load it makes, the rounds it interleaves and the table it prints.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,11 @@ export interface Target {
    * added up, and their peak memories. Wins over `pid`.
    */
   pids?: readonly number[];
+  /**
+   * Count the CPU of `pid` and every process under it (a `--workers` primary and its workers),
+   * read anew each round: a replaced worker is counted too.
+   */
+  tree?: boolean;
   /** For targets autocannon cannot load (gRPC): one call's answer, and a load of `duration` s. */
   call?: () => Promise<string>;
   loadWith?: (duration: number) => Promise<Round>;
@@ -166,6 +171,32 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * CPU time of a process and all of its descendants, in ms (Linux: /proc/<pid>/task/<tid>/children).
+ * A descendant that exits between two reads takes its time with it: the targets it serves keep
+ * theirs for the whole run.
+ */
+export function treeCpuMs(pid: number | undefined): number | undefined {
+  const own = cpuMs(pid);
+  if (pid === undefined || own === undefined) return undefined;
+  let total = own;
+  for (const child of childrenOf(pid)) total += treeCpuMs(child) ?? 0;
+  return total;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .split(' ')
+        .filter(Boolean)
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
 /** Resident and peak resident memory of a process, in MiB, from /proc (Linux only). */
 export function memoryMiB(pid: number | undefined): { rss: number; peak: number } | undefined {
   if (pid === undefined) return undefined;
@@ -180,6 +211,7 @@ export function memoryMiB(pid: number | undefined): { rss: number; peak: number 
 
 /** CPU time of every process serving a target, in ms. */
 function targetCpuMs(target: Target): number | undefined {
+  if (target.tree) return treeCpuMs(target.pid);
   const pids = target.pids ?? (target.pid === undefined ? [] : [target.pid]);
   const times = pids.map((pid) => cpuMs(pid));
   return pids.length === 0 || times.includes(undefined)

@@ -45,6 +45,8 @@
 //   cluster     the demo graph (REST + gRPC, budgets in Redis, uncached) on 1 and on 3 gateway
 //               instances behind HAProxy, and 1 without it, then where the CPU goes in each
 //               (bench/cluster.ts; needs Debian's haproxy and redis-server)
+//   workers     the federation query on `start --workers 2` vs `--workers 1`:
+//               req/s, p99, CPU per request over every process of each (bench/workers.ts)
 //
 // Every process runs on the node that runs the bench, its TypeScript loaded as production
 // loads it (bin/typescript-loader.js): compare runtimes with `PATH=<node bin>:$PATH npm run bench`.
@@ -90,6 +92,7 @@ import { cacheCase } from './cache.ts';
 import { largeCase } from './large.ts';
 import { clusterCase } from './cluster.ts';
 import { fastFailCase, replicasCase } from './traffic.ts';
+import { workersCase } from './workers.ts';
 import { loadOrderService } from '../demo/backends/orders-grpc.ts';
 import { loadUserService } from '../demo/users-grpc.ts';
 import { parse, stringify } from 'yaml';
@@ -99,7 +102,7 @@ import { LIBRARY_SDL } from '../test/fixtures/rest/library.ts';
 
 const CASES = (
   process.env.BENCH_CASES ??
-  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls,large,cluster'
+  'federation,rest,grpc,transcode,grpc-front,observability,auth,limits,clients,home,tls,large,cluster,workers'
 ).split(',');
 /** How long the dedup case's slow subgraphs hold each answer, in ms. */
 const DEDUP_DELAY_MS = Number(process.env.BENCH_DEDUP_DELAY ?? 20);
@@ -1213,6 +1216,7 @@ async function main() {
     if (CASES.includes('fast-fail')) await fastFailCase(dir);
     if (CASES.includes('cache')) await cacheCase(dir);
     if (CASES.includes('cluster')) await clusterCase();
+    if (CASES.includes('workers')) await workersCase(dir);
   } finally {
     await stopChildren(children);
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { fstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Supergraph } from '@apollo/federation-internals';
@@ -10,6 +12,7 @@ import { loadConfig, parseConfig, type LoadedConfig } from '../config/load.ts';
 import { displayPath } from '../config/errors.ts';
 import { generateApiKey, hashApiKey } from '../policies/auth/api-keys.ts';
 import {
+  adminListener,
   LogConfig,
   MetricsConfig,
   ServerConfig,
@@ -19,8 +22,19 @@ import {
 import { createLogger, logOptionsFrom } from '../observability/log.ts';
 import { ExitCode } from '../server/exit-codes.ts';
 import { buildManifest, readDocuments } from './manifest-build.ts';
-import { asksForHelp, HELP, helpKey, parsePort, USAGE } from './usage.ts';
+import {
+  asksForHelp,
+  HELP,
+  helpKey,
+  MAX_WORKERS,
+  parsePort,
+  parseWorkers,
+  USAGE,
+} from './usage.ts';
 import { exitOnSignals, startGateway } from '../server/main.ts';
+import { perWorkerWarnings } from '../server/cluster/per-worker-state.ts';
+import { runPrimary } from '../server/cluster/primary.ts';
+import { runWorker, workerSettings } from '../server/cluster/worker.ts';
 import { serveSubgraph } from '../server/serve-subgraph.ts';
 
 /**
@@ -95,12 +109,21 @@ async function start(args: string[]): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         'admin-port': { type: 'string' },
+        workers: { type: 'string' },
       },
     }),
   );
   // Checked before the config is read: a bad port is reported as itself, not after a load.
   const port = portSetting('start', 'port', values.port, 'PORT');
   const adminPort = portSetting('start', 'admin-port', values['admin-port'], 'ADMIN_PORT');
+  const workers = parseWorkers(values.workers ?? '1', availableParallelism());
+  if (workers === undefined)
+    throw new UsageError(
+      `--workers ${quoted(values.workers ?? '')} is not a number of workers (1-${MAX_WORKERS}, or auto)`,
+      'start',
+    );
+  // Loaded and validated by the primary too: a config error is reported once, as a single
+  // process reports it, before any worker is forked (each would fail the same way).
   let loaded: LoadedConfig | undefined;
   if (values.config !== undefined || values.supergraph === undefined) {
     loaded = await loadConfig(resolve(values.config ?? 'supergraph.yaml'), process.env);
@@ -112,32 +135,52 @@ async function start(args: string[]): Promise<void> {
   };
   if (adminPort !== undefined) server = withAdminPort(server, adminPort);
   const log = loaded?.config.log ?? LogConfig.parse({});
-  const logger = createLogger(
+  const rootLogger = createLogger(
     logOptionsFrom(log, server.mode, process.env, process.stdout.isTTY === true),
   );
+  const metrics = loaded?.config.metrics ?? MetricsConfig.parse({});
+  if (workers > 1 && cluster.isPrimary) {
+    const admin = adminListener(server);
+    for (const { key, message } of perWorkerWarnings(loaded?.config, workers, admin !== undefined))
+      rootLogger.warn({ key, workers }, message);
+    return runPrimary({
+      workers,
+      logger: rootLogger,
+      ...(admin
+        ? { admin: { ...admin, ...(metrics.enabled ? { metricsPath: metrics.path } : {}) } }
+        : {}),
+    });
+  }
+  // A worker's lines say which worker wrote them (its node:cluster id, 1, 2, ... and on).
+  const worker = cluster.worker;
+  const logger = worker ? rootLogger.child({ worker: worker.id }) : rootLogger;
+  if (worker) server = workerSettings(server);
   const source = values.supergraph
     ? supergraphFileSource(resolve(values.supergraph), loaded)
     : configSource((loaded as LoadedConfig).file, process.env, loaded);
-  const running = await startGateway({
-    source,
-    server,
-    logger,
-    observability: {
-      log,
-      metrics: loaded?.config.metrics ?? MetricsConfig.parse({}),
-      tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
-    },
-    ...(loaded
-      ? {
-          identity: loaded.config.auth.identity,
-          limitStore: loaded.config.limits.store,
-          redis: loaded.config.redis,
-          cache: loaded.config.cache,
-          listenerTls: loaded.listenerTls,
-        }
-      : {}),
-  });
-  exitOnSignals(running, logger);
+  const gateway = () =>
+    startGateway({
+      source,
+      server,
+      logger,
+      ...(worker ? { clusterWorker: true } : {}),
+      observability: {
+        log,
+        metrics,
+        tracing: loaded?.config.tracing ?? TracingConfig.parse({}),
+      },
+      ...(loaded
+        ? {
+            identity: loaded.config.auth.identity,
+            limitStore: loaded.config.limits.store,
+            redis: loaded.config.redis,
+            cache: loaded.config.cache,
+            listenerTls: loaded.listenerTls,
+          }
+        : {}),
+    });
+  if (worker) return runWorker(gateway, logger, server.graphql_path);
+  exitOnSignals(await gateway(), logger);
 }
 
 async function compose(args: string[]): Promise<void> {

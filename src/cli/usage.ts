@@ -3,6 +3,9 @@
  * pure parsing rules main.ts applies before running anything (tested as tables in
  * test/unit/cli/usage.test.ts).
  */
+/** More workers than this is a typo, not a host: each one holds a whole gateway in memory. */
+export const MAX_WORKERS = 64;
+
 export const USAGE = `Usage: gateway <command> [options]
 
 Commands:
@@ -13,6 +16,8 @@ Commands:
                --host <addr>        listen address (default: server.host, 127.0.0.1)
                --admin-port <n>     the admin listener's port, when there is one (precedence:
                                     --admin-port, then ADMIN_PORT, then server.admin.port)
+               --workers <n|auto>   processes serving the same ports (default: 1; auto: one
+                                    per available core)
   compose    Compose supergraph.yaml into a supergraph SDL usable by any Federation 2 router
                --config <file>      (default: ./supergraph.yaml)
                --output <file>      (default: ./supergraph.graphql; "-" for stdout)
@@ -61,6 +66,10 @@ Flags:
   --host <addr>        listen address (default: server.host, 127.0.0.1)
   --admin-port <n>     the admin listener's port, when there is one (default: ADMIN_PORT,
                        else server.admin.port, 8088)
+  --workers <n|auto>   worker processes, 1-${MAX_WORKERS}, sharing the ports (node:cluster); a primary
+                       process forks them, restarts one that dies, serves the admin listener
+                       over all of them and drains them all on SIGTERM (default: 1, a single
+                       process; auto: os.availableParallelism())
   --help, -h           show this text
 
 Environment:
@@ -70,7 +79,7 @@ Environment:
   and every \${VAR} the config names (the demo's: GRPC_PORT, GATEWAY_MODE, ...)
 
 Example:
-  gateway start --config supergraph.yaml --port 4000
+  gateway start --config supergraph.yaml --port 4000 --workers 4
 `,
   compose: `Usage: gateway compose [--config <file>] [--output <file>|-]
 
@@ -229,4 +238,15 @@ export function parsePort(value: string): number | undefined {
   if (!/^\d{1,5}$/.test(value)) return undefined;
   const port = Number(value);
   return port <= 65_535 ? port : undefined;
+}
+
+/**
+ * `--workers`: a whole number from 1 to MAX_WORKERS in digits, or `auto` for `available` (the
+ * host's parallelism, capped at MAX_WORKERS); undefined for anything else.
+ */
+export function parseWorkers(value: string, available: number): number | undefined {
+  if (value === 'auto') return Math.max(1, Math.min(available, MAX_WORKERS));
+  if (!/^\d{1,3}$/.test(value)) return undefined;
+  const workers = Number(value);
+  return workers >= 1 && workers <= MAX_WORKERS ? workers : undefined;
 }

@@ -32,6 +32,12 @@ export interface RunningGateway {
 export interface GatewayOptions extends AppOptions {
   /** `server.tls` and `grpc_server.tls`, their files found (LoadedConfig). Read at start. */
   listenerTls?: LoadedConfig['listenerTls'];
+  /**
+   * A worker of `start --workers N` (cluster/worker.ts): its admin listener is its own
+   * (`exclusive`, outside node:cluster's port sharing) for the primary to ask, and its
+   * "listening" line is the worker's, not the gateway's: the primary logs that one.
+   */
+  clusterWorker?: boolean;
 }
 
 /**
@@ -99,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let admin: { server: Server; origin: string } | undefined;
   if (app.admin) {
     try {
-      admin = await listenAdmin(app.admin, logger);
+      admin = await listenAdmin(app.admin, logger, options.clusterWorker === true);
     } catch (error) {
       listener.close();
       await app.stop();
@@ -142,10 +148,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       unwatchTls.push(watchCertificates(tls.grpc, logger, 'grpc_server.tls', reloadGrpc));
   }
   // Last: "listening" means every port is open.
-  logger.info(
-    { url: `${origin}${settings.graphql_path}`, ...(admin ? { admin: admin.origin } : {}) },
-    'gateway listening',
-  );
+  if (!options.clusterWorker)
+    logger.info(
+      { url: `${origin}${settings.graphql_path}`, ...(admin ? { admin: admin.origin } : {}) },
+      'gateway listening',
+    );
 
   let stopping: Promise<boolean> | undefined;
   return {
@@ -197,9 +204,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 async function listenAdmin(
   admin: NonNullable<App['admin']>,
   logger: Logger,
+  exclusive: boolean,
 ): Promise<{ server: Server; origin: string }> {
   const server = createServer(admin.handle);
-  server.listen(admin.port, admin.host);
+  server.listen({ port: admin.port, host: admin.host, exclusive });
   try {
     await once(server, 'listening');
   } catch (error) {
@@ -215,7 +223,7 @@ async function listenAdmin(
       { host: admin.host },
       'the admin listener is not on loopback: whoever reaches it reads readiness details (backends, reload errors with file snippets) and the metrics',
     );
-  logger.info({ url: origin }, 'admin listening');
+  if (!exclusive) logger.info({ url: origin }, 'admin listening');
   return { server, origin };
 }
 
@@ -242,9 +250,14 @@ function isLoopback(host: string): boolean {
 
 /**
  * SIGTERM/SIGINT drain and exit 0, or 3 when `shutdown_timeout` cut requests still in flight;
- * a second signal exits 1 at once (exit-codes.ts).
+ * a second signal exits 1 at once (exit-codes.ts). A cluster worker listens to SIGTERM alone
+ * (cluster/worker.ts).
  */
-export function exitOnSignals(running: RunningGateway, logger: Logger): void {
+export function exitOnSignals(
+  running: RunningGateway,
+  logger: Logger,
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) {
@@ -267,8 +280,7 @@ export function exitOnSignals(running: RunningGateway, logger: Logger): void {
       },
     );
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const signal of signals) process.on(signal, onSignal);
 }
 
 /** Lets gRPC calls in flight finish within the bound, then cuts the rest; true if none was cut. */

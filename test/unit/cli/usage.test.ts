@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asksForHelp, HELP, helpKey, parsePort } from '../../../src/cli/usage.ts';
+import {
+  asksForHelp,
+  HELP,
+  helpKey,
+  MAX_WORKERS,
+  parsePort,
+  parseWorkers,
+} from '../../../src/cli/usage.ts';
 
 test('a port is 0 to 65535 written in digits only', () => {
   const table: [string, number | undefined][] = [
@@ -59,4 +66,31 @@ test('--help and -h ask for help anywhere before --, never after', () => {
     [[], false],
   ];
   for (const [args, asks] of table) assert.equal(asksForHelp(args), asks, args.join(' '));
+});
+
+test('--workers is 1 to MAX_WORKERS in digits, or auto for the available cores', () => {
+  const table: [string, number, number | undefined][] = [
+    ['1', 8, 1],
+    ['2', 8, 2],
+    [String(MAX_WORKERS), 8, MAX_WORKERS],
+    [String(MAX_WORKERS + 1), 8, undefined],
+    ['0', 8, undefined],
+    ['-1', 8, undefined],
+    ['x', 8, undefined],
+    ['', 8, undefined],
+    ['2.0', 8, undefined],
+    [' 2', 8, undefined],
+    ['0x2', 8, undefined],
+    ['AUTO', 8, undefined],
+    ['auto', 8, 8],
+    // A host larger than the cap gets the cap; a parallelism of 0 still runs one worker.
+    ['auto', 1000, MAX_WORKERS],
+    ['auto', 0, 1],
+  ];
+  for (const [value, available, workers] of table)
+    assert.equal(
+      parseWorkers(value, available),
+      workers,
+      `${JSON.stringify(value)} of ${available}`,
+    );
 });
