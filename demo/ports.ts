@@ -4,7 +4,7 @@
 // `npm run demo:backend` and `npm run users-client` all read it, so they agree on where
 // everything is.
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 
 /** The variable that moves every demo port at once. */
 export const DEMO_PORT_BASE = 'DEMO_PORT_BASE';
@@ -136,4 +136,17 @@ export async function assertPortsFree(ports: readonly DemoPort[], host = '127.0.
     }
     await new Promise((resolve) => probe.close(resolve));
   }
+}
+
+/**
+ * A port free on loopback right now, for a process that must be told its port before it starts
+ * (a gateway whose JWKS URL the backends need, an instance the balancer names). Another process
+ * may take it before it is used; the demo's processes start at once.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

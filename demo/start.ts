@@ -2,9 +2,6 @@
 // as its own process, exactly as an operator runs it. Ctrl-C stops the gateway (which drains)
 // and then the rest.
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DemoBackendStartError, startDemoBackends } from './backends.ts';
 import { DEMO_KEYS_DIR, startDevIssuer } from './dev-issuer.ts';
@@ -14,20 +11,12 @@ import {
   DemoPortError,
   DemoPortInUseError,
   demoPorts,
+  freeLoopbackPort as freePort,
   isAddressInUse,
   type DemoPort,
 } from './ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-
-/** A port free right now, for a gateway asked to take any (PORT=0) whose JWKS URL we must name. */
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** A bind that failed because its port is taken becomes the message naming the variable. */
 function explainBind(demo: DemoPort, error: unknown): unknown {

@@ -13,7 +13,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +20,7 @@ import { startDemoBackends } from '../demo/backends.ts';
 import { startDevIssuer } from '../demo/dev-issuer.ts';
 import { createGatewayVerifier, DEMO_PROOF } from '../demo/gateway-verifier.ts';
 import { DEMO_ANSWER, DEMO_QUERY } from '../test/fixtures/demo.ts';
+import { freeLoopbackPort as freePort } from '../demo/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** How long the gateway may take to compose and listen (Apollo's composition is most of it). */
@@ -38,14 +38,6 @@ interface ImageConfig {
 
 function buildah(args: string[]): string {
   return execFileSync('buildah', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** `buildah run` arguments that give a command the image's user, directory and environment. */

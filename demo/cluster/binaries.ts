@@ -1,10 +1,9 @@
 // The Debian programs the cluster runs besides the gateway: HAProxy, and redis-server when no
 // REDIS_URL is given. Found where Debian puts them; missing, the message names the package.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { freeLoopbackPort } from '../ports.ts';
 
 /** A program the cluster needs is not installed; the message says which package brings it. */
 export class MissingBinaryError extends Error {}
@@ -34,10 +33,7 @@ export function findBinary(name: string, variable: string, packageName: string):
 
 /** A redis-server of our own on a free loopback port, nothing saved, stopped by its PID. */
 export async function startRedis(binary: string): Promise<{ url: string; child: ChildProcess }> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await freeLoopbackPort();
   const child = spawn(
     binary,
     ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],

@@ -13,7 +13,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +21,7 @@ import { startDevIssuer, type RunningDevIssuer } from '../dev-issuer.ts';
 import { createGatewayVerifier } from '../gateway-verifier.ts';
 import { clusterConfigText } from './config.ts';
 import { haproxyConfig, startHaproxy, type RunningHaproxy } from './haproxy.ts';
+import { freeLoopbackPort as freePort } from '../ports.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/gateway.js');
@@ -100,15 +100,6 @@ interface Instance {
   readonly logFile: string;
   child: ChildProcess | undefined;
   exited: Promise<number | string> | undefined;
-}
-
-/** A port free on loopback now (the instances keep theirs across restarts). */
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
