@@ -198,8 +198,9 @@ export function openApqCache(settings: ApqCacheSettings): OpenedApqCache {
   const { config, connection } = settings;
   const local = new ApqCache(config.max_size);
   if (config.store === 'memory') return { cache: local, start: () => Promise.resolve() };
-  // The config loader refuses `store: redis` without `redis.url` (load.ts).
-  if (connection === undefined) throw new Error('server.apq_cache.store redis needs redis.url');
+  // The config loader refuses `store: redis` without `redis.url` or `redis.sentinel` (load.ts).
+  if (connection === undefined)
+    throw new Error('server.apq_cache.store redis needs redis.url or redis.sentinel');
   const cache = new SharedApqCache({
     local,
     redis: connection.client(),

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import type { RedisConfig } from '../config/schema.ts';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig, RedisSentinelConfig } from '../config/schema.ts';
 import { whenReady } from '../kernel/redis-reply.ts';
 
 /**
@@ -16,19 +16,76 @@ import { whenReady } from '../kernel/redis-reply.ts';
  *   a late replay would spend a budget twice;
  * - `retryStrategy`: reconnect forever, 100 ms after the first failure and then at most every
  *   second, so shared state resumes within about a second of Redis coming back.
+ *
+ * With `redis.sentinel` the same holds, and a failover must move the connection to the new
+ * master (see `sentinelOptions`).
  */
-export function createRedisClient(config: RedisConfig & { url: string }): Redis {
-  const redis = new Redis(config.url, {
+export function createRedisClient(config: RedisConfig): Redis {
+  const common = {
     connectTimeout: config.connect_timeout,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-  });
+    retryStrategy: reconnectDelay,
+  } satisfies RedisOptions;
+  let redis: Redis;
+  if (config.sentinel)
+    redis = new Redis({ ...common, ...sentinelOptions(config.sentinel, config) });
+  else if (config.url !== undefined) redis = new Redis(config.url, common);
+  // The config loader refuses a redis store without either (load.ts); a caller building
+  // settings by hand meets it here.
+  else throw new Error('a redis store needs redis.url or redis.sentinel');
   // Connection errors are reported by the commands that fail (fallback.ts logs the transition);
   // without a listener, ioredis would print each reconnect attempt's error to the console.
   redis.on('error', () => {});
   return redis;
+}
+
+/** 100 ms after the first failure, then at most every second, forever. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 100, 1_000);
+}
+
+/**
+ * ioredis's Sentinel mode: it asks the sentinels for the master's address on every (re)connect
+ * and checks the server's role before using it (a stale answer naming a replica is retried).
+ * What it does not do by default, and a failover needs:
+ *
+ * - `sentinelRetryStrategy`: the default gives up on the sentinels for good once a round finds
+ *   none answering; like the server, they are retried forever, at most every second;
+ * - `failoverDetector`: a subscription to the sentinels' `+switch-master` drops the connection
+ *   as soon as they promote a replica. Without it, a master demoted while still running (a
+ *   manual `SENTINEL FAILOVER`, a partition healing) keeps the connection open and serves reads
+ *   of a replica;
+ * - `reconnectOnError` on READONLY: a write that reaches a demoted master anyway (before the
+ *   detector's message) reconnects, and so finds the new master. It returns 1, never 2: the
+ *   failed command is not sent again, for the reason `autoResendUnfulfilledCommands` is off.
+ */
+function sentinelOptions(sentinel: RedisSentinelConfig, config: RedisConfig): RedisOptions {
+  const tls = sentinel.tls ? {} : undefined;
+  return {
+    name: sentinel.master,
+    sentinels: sentinel.nodes.map((node) => {
+      const colon = node.lastIndexOf(':');
+      // `[::1]:26379`: the brackets belong to the URL form, not to the address.
+      const host = node.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+      return { host, port: Number(node.slice(colon + 1)) };
+    }),
+    db: sentinel.db,
+    ...(sentinel.username === undefined ? {} : { username: sentinel.username }),
+    ...(sentinel.password === undefined ? {} : { password: sentinel.password }),
+    ...(sentinel.sentinel_username === undefined
+      ? {}
+      : { sentinelUsername: sentinel.sentinel_username }),
+    ...(sentinel.sentinel_password === undefined
+      ? {}
+      : { sentinelPassword: sentinel.sentinel_password }),
+    ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
+    sentinelRetryStrategy: reconnectDelay,
+    sentinelCommandTimeout: config.connect_timeout,
+    failoverDetector: true,
+    reconnectOnError: (error) => (error.message.includes('READONLY') ? 1 : false),
+  };
 }
 
 /**
@@ -46,12 +103,7 @@ export class SharedRedis {
 
   /** The connection, opened now if no store asked before. */
   client(): Redis {
-    if (this.#client) return this.#client;
-    const url = this.config.url;
-    // The config loader refuses a redis store without it (load.ts); a caller building settings
-    // by hand meets it here.
-    if (url === undefined) throw new Error('a redis store needs redis.url');
-    return (this.#client = createRedisClient({ ...this.config, url }));
+    return (this.#client ??= createRedisClient(this.config));
   }
 
   /** Resolves true once connected, false if not within `timeoutMs`; never rejects. */

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisConfig } from '../../src/config/schema.ts';
 
@@ -52,17 +55,53 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Starts `redis-server` with `args` and resolves once its output says `ready` (a server: ready
+ * to accept connections; a sentinel: monitoring), or rejects with the output if it exits first.
+ */
+async function spawnRedis(args: readonly string[], ready: string): Promise<ChildProcess> {
+  const binary = process.env.REDIS_SERVER_PATH || 'redis-server';
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (output.includes(ready)) resolve();
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) =>
+      reject(new Error(`redis-server exited (${code}) before it was ready: ${output}`)),
+    );
+    child.once('error', reject);
+  });
+  return child;
+}
+
+/** Kills `child` by its PID, as a crash would (SIGKILL: nothing is said to clients). */
+async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** A redis-server of the test's own: nothing saved, stopped by its PID only. */
 export class OwnRedis {
   readonly port: number;
+  readonly #args: readonly string[];
   #child: ChildProcess | undefined;
+  /** Its working dir: a replica writes the master's snapshot there as it syncs. */
+  #dir: string | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, args: readonly string[]) {
     this.port = port;
+    this.#args = args;
   }
 
-  static async start(): Promise<OwnRedis> {
-    const own = new OwnRedis(await freePort());
+  /** `args` are added to the command line (`--requirepass`, `--replicaof`, ...). */
+  static async start(args: readonly string[] = []): Promise<OwnRedis> {
+    const own = new OwnRedis(await freePort(), args);
     await own.restart();
     return own;
   }
@@ -74,36 +113,87 @@ export class OwnRedis {
   /** Starts the server on its port again when it is stopped; resolves once it accepts connections. */
   async restart(): Promise<void> {
     if (this.#child && this.#child.exitCode === null) return;
-    const binary = process.env.REDIS_SERVER_PATH || 'redis-server';
-    const child = spawn(
-      binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    this.#dir ??= await mkdtemp(join(tmpdir(), 'redis-'));
+    this.#child = await spawnRedis(
+      [
+        '--dir',
+        this.#dir,
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...this.#args,
+      ],
+      'Ready to accept connections',
     );
-    this.#child = child;
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const ready = new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (output.includes('Ready to accept connections')) resolve();
-      };
-      child.stdout?.on('data', check);
-      child.once('exit', (code) =>
-        reject(new Error(`redis-server exited (${code}) before it was ready: ${output}`)),
-      );
-      child.once('error', reject);
-    });
-    await ready;
   }
 
   /** Kills the server by its PID, as a crash would (SIGKILL: nothing is said to clients). */
   async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    await killChild(this.#child);
     this.#child = undefined;
+    if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
+  }
+}
+
+/**
+ * A Redis Sentinel of the test's own (`redis-server <conf> --sentinel`) watching one master as
+ * `name`, with fast failure detection. A sentinel rewrites its config file as it learns, so the
+ * file lives in a temp dir of its own, removed when the sentinel is killed.
+ */
+export class OwnSentinel {
+  readonly port: number;
+  readonly #dir: string;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number, dir: string) {
+    this.port = port;
+    this.#dir = dir;
+  }
+
+  static async start(options: {
+    name: string;
+    master: OwnRedis;
+    /** The master's password (`sentinel auth-pass`). */
+    masterPassword?: string;
+    /** The sentinel's own password (`requirepass`). */
+    password?: string;
+  }): Promise<OwnSentinel> {
+    const dir = await mkdtemp(join(tmpdir(), 'sentinel-'));
+    const sentinel = new OwnSentinel(await freePort(), dir);
+    const file = join(dir, 'sentinel.conf');
+    const { name } = options;
+    await writeFile(
+      file,
+      [
+        `port ${sentinel.port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        ...(options.password ? [`requirepass ${options.password}`] : []),
+        // Quorum 1: the one sentinel decides alone, as a test needs; production runs three.
+        `sentinel monitor ${name} 127.0.0.1 ${options.master.port} 1`,
+        ...(options.masterPassword ? [`sentinel auth-pass ${name} ${options.masterPassword}`] : []),
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        '',
+      ].join('\n'),
+    );
+    sentinel.#child = await spawnRedis([file, '--sentinel'], `+monitor master ${name}`);
+    return sentinel;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async kill(): Promise<void> {
+    await killChild(this.#child);
+    this.#child = undefined;
+    await rm(this.#dir, { recursive: true, force: true });
   }
 }
