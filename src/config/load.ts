@@ -224,8 +224,9 @@ export async function loadConfig(
   const base = dirname(path);
   const issues: ConfigIssue[] = [];
   // Checked here rather than in the schema: the two keys live in different sections.
-  const noRedis = config.redis.url === undefined && config.redis.sentinel === undefined;
-  const needsRedis = 'redis needs redis.url or redis.sentinel (the shared server)';
+  const { url, sentinel, cluster } = config.redis;
+  const noRedis = url === undefined && sentinel === undefined && cluster === undefined;
+  const needsRedis = 'redis needs redis.url, redis.sentinel or redis.cluster (the shared server)';
   if (config.limits.store.kind === 'redis' && noRedis)
     issues.push(issueAt(['limits', 'store', 'kind'], needsRedis));
   if (config.cache.store === 'redis' && noRedis)

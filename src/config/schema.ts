@@ -563,7 +563,7 @@ export const ApqCacheConfig = z.strictObject({
   max_size: ByteSize.default(31_457_280),
   /**
    * `memory`: this process only; `redis`: shared by every instance through `redis` (needs
-   * `redis.url` or `redis.sentinel`), with this process's cache in front. @default memory
+   * `redis.url`, `redis.sentinel` or `redis.cluster`), with this process's cache in front. @default memory
    */
   store: z.enum(['memory', 'redis']).default('memory'),
   /**
@@ -1102,19 +1102,41 @@ export const RedisSentinelConfig = z.strictObject({
 });
 
 /**
+ * A Redis Cluster (docs/configuration.md, "redis"): the client reads the slot map from any of
+ * `nodes` and sends each command to the master of its key's slot, following the map as it
+ * changes (resharding, a replica promoted). Every store's multi-key command stays within one
+ * slot (hash tags), so the gateway works on any number of shards.
+ */
+export const RedisClusterConfig = z.strictObject({
+  /**
+   * Nodes to read the slot map from, `host:port` each: a managed service's configuration
+   * endpoint, or a few of the cluster's nodes; the others are found from the map.
+   */
+  nodes: z.array(z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port')).min(1),
+  /** The ACL user on every node. @default none: the default user */
+  username: z.string().min(1).optional(),
+  /** The nodes' password (`requirepass`); give it as `${ENV}`. Never logged. @default none */
+  password: z.string().min(1).optional(),
+  /** TLS to every node, trusting the system's roots. @default false */
+  tls: z.boolean().default(false),
+});
+
+/**
  * The Redis server the gateway shares state through (rate budgets, automatic persisted queries,
- * the response and entity cache), over one connection per process: at `url`, or the master
- * `sentinel` names. Read at start.
+ * the response and entity cache), over one connection per process: at `url`, the master
+ * `sentinel` names, or the `cluster`. Read at start.
  */
 export const RedisConfig = z
   .strictObject({
     /**
      * `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; a password belongs in
-     * `${ENV}`. Never logged with its credentials. Not with `sentinel`. @default none: Redis is not used
+     * `${ENV}`. Never logged with its credentials. Not with `sentinel` or `cluster`. @default none: Redis is not used
      */
     url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
     /** The master through Redis Sentinel, instead of `url`. @default none */
     sentinel: RedisSentinelConfig.optional(),
+    /** A Redis Cluster, instead of `url`. @default none */
+    cluster: RedisClusterConfig.optional(),
     /** Prepended to every key the gateway writes, so several gateways share one server. @default gateway: */
     key_prefix: z.string().default('gateway:'),
     /** How long one connection attempt may take before it counts as failed. @default 1s */
@@ -1126,12 +1148,22 @@ export const RedisConfig = z
     command_timeout: Duration.default(100),
   })
   .superRefine((redis, ctx) => {
-    // One server, found one way: with both, which one the stores use would be a guess.
-    if (redis.url !== undefined && redis.sentinel !== undefined)
+    // One server, found one way: with two, which one the stores use would be a guess.
+    const given = (['url', 'sentinel', 'cluster'] as const).filter((k) => redis[k] !== undefined);
+    if (given.length > 1)
       ctx.addIssue({
         code: 'custom',
-        path: ['sentinel'],
-        message: 'give redis.url or redis.sentinel, not both',
+        path: [given[1]!],
+        message: `give one of redis.url, redis.sentinel, redis.cluster, not ${given.map((k) => `redis.${k}`).join(' and ')}`,
+      });
+    // Redis Cluster hashes only what is between the first `{` and the next `}`: a brace in the
+    // prefix would make it the hash tag of every key (all state on one shard), or `{}` would
+    // give no key one (the limit script's keys in different slots).
+    if (redis.cluster !== undefined && /[{}]/.test(redis.key_prefix))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key_prefix'],
+        message: 'must hold no { or } with redis.cluster: the gateway sets the hash tags itself',
       });
   });
 
@@ -1176,7 +1208,7 @@ export const CacheConfig = z.strictObject({
   enabled: z.boolean().default(false),
   /**
    * `memory`: this process only, bounded by `max_size`; `redis`: shared by every instance
-   * through `redis` (needs `redis.url` or `redis.sentinel`). Read at start. @default memory
+   * through `redis` (needs `redis.url`, `redis.sentinel` or `redis.cluster`). Read at start. @default memory
    */
   store: z.enum(['memory', 'redis']).default('memory'),
   /** The bytes the memory store may hold (keys, values and tags); past it, least recently used first. @default 64mib */
@@ -1784,6 +1816,7 @@ export type RatePolicyConfig = z.output<typeof RatePolicyConfig>;
 export type LimitStoreConfig = z.output<typeof LimitStoreConfig>;
 export type RedisConfig = z.output<typeof RedisConfig>;
 export type RedisSentinelConfig = z.output<typeof RedisSentinelConfig>;
+export type RedisClusterConfig = z.output<typeof RedisClusterConfig>;
 export type CacheConfig = z.output<typeof CacheConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { LimitStoreConfig, RedisConfig } from '../config/schema.ts';
 import type { LimitStoreSignal } from '../kernel/channels.ts';
 import type { Clock } from '../kernel/clock.ts';
+import type { RedisClient } from '../kernel/redis-reply.ts';
 import { FallbackLimitStore } from '../policies/limits/stores/fallback.ts';
 import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import { RedisLimitStore } from '../policies/limits/stores/redis.ts';
@@ -35,8 +35,8 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
   if (settings.store.kind === 'memory')
     return { store: local, start: () => Promise.resolve(), close: () => local.close() };
   const own = settings.connection === undefined;
-  // Without `redis.url` or `redis.sentinel` this throws; the config loader refuses that first.
-  const redis: Redis = settings.connection?.client() ?? createRedisClient(settings.redis);
+  // Without `redis.url`, `redis.sentinel` or `redis.cluster` this throws; the config loader refuses that first.
+  const redis: RedisClient = settings.connection?.client() ?? createRedisClient(settings.redis);
   const store = new FallbackLimitStore({
     shared: new RedisLimitStore(redis, {
       keyPrefix: settings.redis.key_prefix,

@@ -1,6 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig, RedisSentinelConfig } from '../config/schema.ts';
-import { whenReady } from '../kernel/redis-reply.ts';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig, RedisConfig, RedisSentinelConfig } from '../config/schema.ts';
+import { whenReady, type RedisClient } from '../kernel/redis-reply.ts';
 
 /**
  * The gateway's connection to Redis (`redis`), made once at start and shared by what keeps
@@ -18,9 +18,9 @@ import { whenReady } from '../kernel/redis-reply.ts';
  *   second, so shared state resumes within about a second of Redis coming back.
  *
  * With `redis.sentinel` the same holds, and a failover must move the connection to the new
- * master (see `sentinelOptions`).
+ * master (see `sentinelOptions`); with `redis.cluster`, see `createClusterClient`.
  */
-export function createRedisClient(config: RedisConfig): Redis {
+export function createRedisClient(config: RedisConfig): RedisClient {
   const common = {
     connectTimeout: config.connect_timeout,
     enableOfflineQueue: false,
@@ -28,17 +28,55 @@ export function createRedisClient(config: RedisConfig): Redis {
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
   } satisfies RedisOptions;
-  let redis: Redis;
-  if (config.sentinel)
+  let redis: RedisClient;
+  if (config.cluster) redis = createClusterClient(config.cluster, config);
+  else if (config.sentinel)
     redis = new Redis({ ...common, ...sentinelOptions(config.sentinel, config) });
   else if (config.url !== undefined) redis = new Redis(config.url, common);
-  // The config loader refuses a redis store without either (load.ts); a caller building
-  // settings by hand meets it here.
-  else throw new Error('a redis store needs redis.url or redis.sentinel');
+  // The config loader refuses a redis store without one (load.ts); a caller building settings
+  // by hand meets it here.
+  else throw new Error('a redis store needs redis.url, redis.sentinel or redis.cluster');
   // Connection errors are reported by the commands that fail (fallback.ts logs the transition);
   // without a listener, ioredis would print each reconnect attempt's error to the console.
   redis.on('error', () => {});
   return redis;
+}
+
+/**
+ * A Redis Cluster client with the same rule. `enableOfflineQueue: false` at the cluster's level
+ * too: until the slot map is read, and while it is lost, commands fail at once. Each node's
+ * connection keeps `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`, so a
+ * command lost with a node is not replayed; MOVED, ASK, TRYAGAIN and CLUSTERDOWN replies are
+ * followed or retried by ioredis, which is safe: Redis ran nothing. `clusterRetryStrategy`
+ * reconnects forever, as `retryStrategy` does for one server.
+ *
+ * `dnsLookup` passes names through unresolved: a TLS node is then reached by the name its
+ * certificate carries (managed services' configuration endpoints), not by an address.
+ */
+function createClusterClient(cluster: RedisClusterConfig, config: RedisConfig): Cluster {
+  return new Cluster(cluster.nodes.map(address), {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: reconnectDelay,
+    slotsRefreshTimeout: config.connect_timeout,
+    dnsLookup: (name, callback) => callback(null, name),
+    redisOptions: {
+      connectTimeout: config.connect_timeout,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      ...(cluster.username === undefined ? {} : { username: cluster.username }),
+      ...(cluster.password === undefined ? {} : { password: cluster.password }),
+      ...(cluster.tls ? { tls: {} } : {}),
+    },
+  });
+}
+
+/** `host:port` as ioredis takes it; `[::1]:6379`'s brackets belong to the URL form only. */
+function address(node: string): { host: string; port: number } {
+  const colon = node.lastIndexOf(':');
+  return {
+    host: node.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(node.slice(colon + 1)),
+  };
 }
 
 /** 100 ms after the first failure, then at most every second, forever. */
@@ -65,12 +103,7 @@ function sentinelOptions(sentinel: RedisSentinelConfig, config: RedisConfig): Re
   const tls = sentinel.tls ? {} : undefined;
   return {
     name: sentinel.master,
-    sentinels: sentinel.nodes.map((node) => {
-      const colon = node.lastIndexOf(':');
-      // `[::1]:26379`: the brackets belong to the URL form, not to the address.
-      const host = node.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-      return { host, port: Number(node.slice(colon + 1)) };
-    }),
+    sentinels: sentinel.nodes.map(address),
     db: sentinel.db,
     ...(sentinel.username === undefined ? {} : { username: sentinel.username }),
     ...(sentinel.password === undefined ? {} : { password: sentinel.password }),
@@ -95,14 +128,14 @@ function sentinelOptions(sentinel: RedisSentinelConfig, config: RedisConfig): Re
  */
 export class SharedRedis {
   readonly config: RedisConfig;
-  #client: Redis | undefined;
+  #client: RedisClient | undefined;
 
   constructor(config: RedisConfig) {
     this.config = config;
   }
 
   /** The connection, opened now if no store asked before. */
-  client(): Redis {
+  client(): RedisClient {
     return (this.#client ??= createRedisClient(this.config));
   }
 

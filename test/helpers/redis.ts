@@ -4,9 +4,10 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { dirname, join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
 import { RedisConfig } from '../../src/config/schema.ts';
+import type { RedisClient } from '../../src/kernel/redis-reply.ts';
 
 /**
  * Redis for the tests: the machine's server (`REDIS_URL`, else loopback's 6379; .ci/run and
@@ -34,8 +35,15 @@ export function testClient(url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
 }
 
-/** Deletes every key under `prefix` (SCAN, never KEYS: the server may be shared). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+/**
+ * Deletes every key under `prefix` (SCAN, never KEYS: the server may be shared). A cluster's
+ * keys are on its masters, and SCAN sees one node's: each master is scanned.
+ */
+export async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
+  if (redis instanceof Cluster) {
+    for (const node of redis.nodes('master')) await deleteKeys(node, prefix);
+    return;
+  }
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
@@ -195,5 +203,79 @@ export class OwnSentinel {
     await killChild(this.#child);
     this.#child = undefined;
     await rm(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A Redis Cluster of the test's own: `size` masters (no replicas) on loopback, each a
+ * redis-server with `--cluster-enabled`, joined and given the 16384 slots by
+ * `redis-cli --cluster create`; resolves once every node says the cluster is ok.
+ */
+export class OwnCluster {
+  readonly nodes: readonly OwnRedis[];
+
+  private constructor(nodes: readonly OwnRedis[]) {
+    this.nodes = nodes;
+  }
+
+  /** `password`: every node's `requirepass` (and `masterauth`). */
+  static async start(size = 3, password?: string): Promise<OwnCluster> {
+    const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
+    const nodes: OwnRedis[] = [];
+    for (let i = 0; i < size; i++)
+      nodes.push(
+        // The nodes file is the node's own state, written in its working dir.
+        await OwnRedis.start([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          ...auth,
+        ]),
+      );
+    const cluster = new OwnCluster(nodes);
+    const server = process.env.REDIS_SERVER_PATH;
+    const cli = server ? join(dirname(server), 'redis-cli') : 'redis-cli';
+    const create = spawn(
+      cli,
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((node) => `127.0.0.1:${node.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+        ...(password ? ['-a', password, '--no-auth-warning'] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(create, 'exit')) as [number | null];
+    if (code !== 0) {
+      await cluster.kill();
+      throw new Error(`redis-cli --cluster create failed (${code}): ${output}`);
+    }
+    // The nodes agree on the slot map by gossip, a little after `create` returns.
+    for (const node of nodes) {
+      const client = new Redis(node.port, '127.0.0.1', { password, maxRetriesPerRequest: 1 });
+      try {
+        while (!(await client.cluster('INFO')).includes('cluster_state:ok'))
+          await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        client.disconnect();
+      }
+    }
+    return cluster;
+  }
+
+  /** The nodes' addresses, `host:port` each, as `redis.cluster.nodes` takes them. */
+  get addresses(): string[] {
+    return this.nodes.map((node) => `127.0.0.1:${node.port}`);
+  }
+
+  async kill(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.kill()));
   }
 }
