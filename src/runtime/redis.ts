@@ -27,6 +27,7 @@ export function createRedisClient(config: RedisConfig): RedisClient {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
+    reconnectOnError: reconnectOnReadonly,
   } satisfies RedisOptions;
   let redis: RedisClient;
   if (config.cluster) redis = createClusterClient(config.cluster, config);
@@ -79,6 +80,17 @@ function address(node: string): { host: string; port: number } {
   };
 }
 
+/**
+ * A READONLY reply means the server is a replica now (demoted by a failover while the
+ * connection stayed open): every write would fail there, so the client reconnects, which through
+ * Sentinel, or a managed service's primary endpoint whose name moved, reaches the new master.
+ * 1, never 2: the failed command is not sent again, for the reason
+ * `autoResendUnfulfilledCommands` is off.
+ */
+function reconnectOnReadonly(error: Error): 1 | false {
+  return error.message.includes('READONLY') ? 1 : false;
+}
+
 /** 100 ms after the first failure, then at most every second, forever. */
 function reconnectDelay(attempt: number): number {
   return Math.min(attempt * 100, 1_000);
@@ -95,9 +107,9 @@ function reconnectDelay(attempt: number): number {
  *   as soon as they promote a replica. Without it, a master demoted while still running (a
  *   manual `SENTINEL FAILOVER`, a partition healing) keeps the connection open and serves reads
  *   of a replica;
- * - `reconnectOnError` on READONLY: a write that reaches a demoted master anyway (before the
- *   detector's message) reconnects, and so finds the new master. It returns 1, never 2: the
- *   failed command is not sent again, for the reason `autoResendUnfulfilledCommands` is off.
+ * - `reconnectOnError` on READONLY (`reconnectOnReadonly`, set for every connection): a write
+ *   that reaches a demoted master anyway (before the detector's message) reconnects, and so
+ *   finds the new master.
  */
 function sentinelOptions(sentinel: RedisSentinelConfig, config: RedisConfig): RedisOptions {
   const tls = sentinel.tls ? {} : undefined;
@@ -117,7 +129,6 @@ function sentinelOptions(sentinel: RedisSentinelConfig, config: RedisConfig): Re
     sentinelRetryStrategy: reconnectDelay,
     sentinelCommandTimeout: config.connect_timeout,
     failoverDetector: true,
-    reconnectOnError: (error) => (error.message.includes('READONLY') ? 1 : false),
   };
 }
 

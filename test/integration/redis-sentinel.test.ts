@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { accounts } from '../fixtures/graphs/shop.ts';
@@ -12,7 +13,9 @@ import {
   writeProject,
   type TestGateway,
 } from '../helpers/env.ts';
-import { OwnRedis, OwnSentinel, uniquePrefix } from '../helpers/redis.ts';
+import { whenReady } from '../../src/kernel/redis-reply.ts';
+import { createRedisClient } from '../../src/runtime/redis.ts';
+import { OwnRedis, OwnSentinel, redisSettings, uniquePrefix } from '../helpers/redis.ts';
 
 const LIMIT = 5;
 const MASTER = 'main';
@@ -32,8 +35,13 @@ async function until(what: string, ms: number, check: () => Promise<boolean>): P
 }
 
 /** A test's own client of one server (or sentinel), with its password. */
-function client(port: number, password: string): Redis {
-  const redis = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1 });
+function client(port: number, password?: string): Redis {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    ...(password ? { password } : {}),
+    maxRetriesPerRequest: 1,
+  });
   redis.on('error', () => {});
   return redis;
 }
@@ -220,4 +228,36 @@ test('two gateways configured with redis.sentinel share budgets, and follow the 
   for (const gateway of gateways) {
     assert.doesNotMatch(gateway.logs.text(), new RegExp(`${PASSWORD}|${SENTINEL_PASSWORD}`));
   }
+});
+
+/**
+ * A managed service's failover without Sentinel: its primary endpoint's name moves to the new
+ * master, while the old one, demoted, may keep the gateway's connection open. A READONLY reply
+ * there must make the client reconnect (which resolves the name again), not fail every write
+ * until the connection happens to drop.
+ */
+test('with redis.url, a READONLY reply from a demoted server makes the connection reconnect', async (t) => {
+  const server = await OwnRedis.start();
+  t.after(() => server.kill());
+  const other = await OwnRedis.start();
+  t.after(() => other.kill());
+  const prefix = uniquePrefix('readonly');
+  const redis = createRedisClient(redisSettings(server.url, prefix));
+  t.after(() => redis.disconnect());
+  assert.equal(await whenReady(redis, 2_000), true);
+  assert.equal(await redis.set(`${prefix}k`, '1'), 'OK');
+
+  const admin = client(server.port);
+  t.after(() => admin.disconnect());
+  await admin.replicaof('127.0.0.1', other.port);
+  const reconnecting = once(redis, 'reconnecting');
+  await assert.rejects(redis.set(`${prefix}k`, '2'), /READONLY/);
+  await reconnecting;
+  // Back to a master (as the name now pointing at the new one would be): writes go through.
+  await admin.replicaof('NO', 'ONE');
+  await until(
+    'the reconnected client writes',
+    5_000,
+    async () => (await redis.set(`${prefix}k`, '3').catch(() => undefined)) === 'OK',
+  );
 });
