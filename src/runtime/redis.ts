@@ -46,9 +46,10 @@ export function createRedisClient(config: RedisConfig): RedisClient {
 /**
  * A Redis Cluster client with the same rule. `enableOfflineQueue: false` at the cluster's level
  * too: until the slot map is read, and while it is lost, commands fail at once. Each node's
- * connection keeps `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`, so a
- * command lost with a node is not replayed; MOVED, ASK, TRYAGAIN and CLUSTERDOWN replies are
- * followed or retried by ioredis, which is safe: Redis ran nothing. `clusterRetryStrategy`
+ * connection keeps `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`, and
+ * `retryDelayOnFailover: 0` keeps the cluster from retrying in their place, so a command lost
+ * with a node is not replayed; MOVED, ASK, TRYAGAIN and CLUSTERDOWN replies are followed or
+ * retried by ioredis, which is safe: Redis ran nothing. `clusterRetryStrategy`
  * reconnects forever, as `retryStrategy` does for one server.
  *
  * `dnsLookup` passes names through unresolved: a TLS node is then reached by the name its
@@ -57,6 +58,9 @@ export function createRedisClient(config: RedisConfig): RedisClient {
 function createClusterClient(cluster: RedisClusterConfig, config: RedisConfig): Cluster {
   return new Cluster(cluster.nodes.map(address), {
     enableOfflineQueue: false,
+    // Not the default 100: ioredis would send a command again after its node's connection
+    // closed under it, when Redis may have run it already (a budget spent twice).
+    retryDelayOnFailover: 0,
     clusterRetryStrategy: reconnectDelay,
     slotsRefreshTimeout: config.connect_timeout,
     dnsLookup: (name, callback) => callback(null, name),
