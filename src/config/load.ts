@@ -224,14 +224,15 @@ export async function loadConfig(
   const base = dirname(path);
   const issues: ConfigIssue[] = [];
   // Checked here rather than in the schema: the two keys live in different sections.
-  if (config.limits.store.kind === 'redis' && config.redis.url === undefined)
-    issues.push(issueAt(['limits', 'store', 'kind'], 'redis needs redis.url (the shared server)'));
-  if (config.cache.store === 'redis' && config.redis.url === undefined)
-    issues.push(issueAt(['cache', 'store'], 'redis needs redis.url (the shared server)'));
-  if (config.server.apq_cache.store === 'redis' && config.redis.url === undefined)
-    issues.push(
-      issueAt(['server', 'apq_cache', 'store'], 'redis needs redis.url (the shared server)'),
-    );
+  const { url, sentinel, cluster } = config.redis;
+  const noRedis = url === undefined && sentinel === undefined && cluster === undefined;
+  const needsRedis = 'redis needs redis.url, redis.sentinel or redis.cluster (the shared server)';
+  if (config.limits.store.kind === 'redis' && noRedis)
+    issues.push(issueAt(['limits', 'store', 'kind'], needsRedis));
+  if (config.cache.store === 'redis' && noRedis)
+    issues.push(issueAt(['cache', 'store'], needsRedis));
+  if (config.server.apq_cache.store === 'redis' && noRedis)
+    issues.push(issueAt(['server', 'apq_cache', 'store'], needsRedis));
   /** A file the config names, read relative to it; a problem is an issue at its key. */
   const readNamed = async (relativePath: string, key: string[], what: string) => {
     const absolute = resolve(base, relativePath);

@@ -563,7 +563,7 @@ export const ApqCacheConfig = z.strictObject({
   max_size: ByteSize.default(31_457_280),
   /**
    * `memory`: this process only; `redis`: shared by every instance through `redis` (needs
-   * `redis.url`), with this process's cache in front. @default memory
+   * `redis.url`, `redis.sentinel` or `redis.cluster`), with this process's cache in front. @default memory
    */
   store: z.enum(['memory', 'redis']).default('memory'),
   /**
@@ -1077,25 +1077,95 @@ export const LimitStoreConfig = z.strictObject({
 });
 
 /**
- * The Redis server the gateway shares state through (rate budgets, automatic persisted queries;
- * the response cache later), over one connection per process. Read at start.
+ * A master found through Redis Sentinel (docs/configuration.md, "redis"): the sentinels are
+ * asked which server is the master of `master`, at start and again after every lost connection,
+ * so a failover moves the gateway to the promoted replica. Everything the connection needs is
+ * here rather than split with `redis.url`, whose host would mean nothing.
  */
-export const RedisConfig = z.strictObject({
-  /**
-   * `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; a password belongs in
-   * `${ENV}`. Never logged with its credentials. @default none: Redis is not used
-   */
-  url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
-  /** Prepended to every key the gateway writes, so several gateways share one server. @default gateway: */
-  key_prefix: z.string().default('gateway:'),
-  /** How long one connection attempt may take before it counts as failed. @default 1s */
-  connect_timeout: Duration.default(1_000),
-  /**
-   * How long one command may take; past it the caller falls back (`limits.store.on_unavailable`;
-   * APQ: this process's cache) rather than hold the request. @default 100ms
-   */
-  command_timeout: Duration.default(100),
+export const RedisSentinelConfig = z.strictObject({
+  /** The master's name as the sentinels monitor it (`sentinel monitor <name> ...`). */
+  master: z.string().min(1),
+  /** The sentinels, `host:port` each; any one answering is enough, more survive losing some. */
+  nodes: z.array(z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port')).min(1),
+  /** The ACL user on the master and its replicas. @default none: the default user */
+  username: z.string().min(1).optional(),
+  /** The password of the master and its replicas (`requirepass`); give it as `${ENV}`. Never logged. @default none */
+  password: z.string().min(1).optional(),
+  /** The ACL user on the sentinels. @default none: the default user */
+  sentinel_username: z.string().min(1).optional(),
+  /** The sentinels' own password (their `requirepass`); give it as `${ENV}`. Never logged. @default none */
+  sentinel_password: z.string().min(1).optional(),
+  /** The logical database on the master. @default 0 */
+  db: z.number().int().nonnegative().default(0),
+  /** TLS to the sentinels and the master both, trusting the system's roots. @default false */
+  tls: z.boolean().default(false),
 });
+
+/**
+ * A Redis Cluster (docs/configuration.md, "redis"): the client reads the slot map from any of
+ * `nodes` and sends each command to the master of its key's slot, following the map as it
+ * changes (resharding, a replica promoted). Every store's multi-key command stays within one
+ * slot (hash tags), so the gateway works on any number of shards.
+ */
+export const RedisClusterConfig = z.strictObject({
+  /**
+   * Nodes to read the slot map from, `host:port` each: a managed service's configuration
+   * endpoint, or a few of the cluster's nodes; the others are found from the map.
+   */
+  nodes: z.array(z.string().regex(/^[^\s/]+:\d+$/, 'expected host:port')).min(1),
+  /** The ACL user on every node. @default none: the default user */
+  username: z.string().min(1).optional(),
+  /** The nodes' password (`requirepass`); give it as `${ENV}`. Never logged. @default none */
+  password: z.string().min(1).optional(),
+  /** TLS to every node, trusting the system's roots. @default false */
+  tls: z.boolean().default(false),
+});
+
+/**
+ * The Redis server the gateway shares state through (rate budgets, automatic persisted queries,
+ * the response and entity cache), over one connection per process: at `url`, the master
+ * `sentinel` names, or the `cluster`. Read at start.
+ */
+export const RedisConfig = z
+  .strictObject({
+    /**
+     * `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; a password belongs in
+     * `${ENV}`. Never logged with its credentials. Not with `sentinel` or `cluster`. @default none: Redis is not used
+     */
+    url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
+    /** The master through Redis Sentinel, instead of `url`. @default none */
+    sentinel: RedisSentinelConfig.optional(),
+    /** A Redis Cluster, instead of `url`. @default none */
+    cluster: RedisClusterConfig.optional(),
+    /** Prepended to every key the gateway writes, so several gateways share one server. @default gateway: */
+    key_prefix: z.string().default('gateway:'),
+    /** How long one connection attempt may take before it counts as failed. @default 1s */
+    connect_timeout: Duration.default(1_000),
+    /**
+     * How long one command may take; past it the caller falls back (`limits.store.on_unavailable`;
+     * APQ: this process's cache) rather than hold the request. @default 100ms
+     */
+    command_timeout: Duration.default(100),
+  })
+  .superRefine((redis, ctx) => {
+    // One server, found one way: with two, which one the stores use would be a guess.
+    const given = (['url', 'sentinel', 'cluster'] as const).filter((k) => redis[k] !== undefined);
+    if (given.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: [given[1]!],
+        message: `give one of redis.url, redis.sentinel, redis.cluster, not ${given.map((k) => `redis.${k}`).join(' and ')}`,
+      });
+    // Redis Cluster hashes only what is between the first `{` and the next `}`: a brace in the
+    // prefix would make it the hash tag of every key (all state on one shard), or `{}` would
+    // give no key one (the limit script's keys in different slots).
+    if (redis.cluster !== undefined && /[{}]/.test(redis.key_prefix))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key_prefix'],
+        message: 'must hold no { or } with redis.cluster: the gateway sets the hash tags itself',
+      });
+  });
 
 /** A cache hint given in the config, for a type or a field (docs/caching.md, "Hints"). */
 const CacheHintConfig = z.strictObject({
@@ -1138,7 +1208,7 @@ export const CacheConfig = z.strictObject({
   enabled: z.boolean().default(false),
   /**
    * `memory`: this process only, bounded by `max_size`; `redis`: shared by every instance
-   * through `redis` (needs `redis.url`). Read at start. @default memory
+   * through `redis` (needs `redis.url`, `redis.sentinel` or `redis.cluster`). Read at start. @default memory
    */
   store: z.enum(['memory', 'redis']).default('memory'),
   /** The bytes the memory store may hold (keys, values and tags); past it, least recently used first. @default 64mib */
@@ -1745,6 +1815,8 @@ export type OperationLimitsConfig = z.output<typeof OperationLimitsConfig>;
 export type RatePolicyConfig = z.output<typeof RatePolicyConfig>;
 export type LimitStoreConfig = z.output<typeof LimitStoreConfig>;
 export type RedisConfig = z.output<typeof RedisConfig>;
+export type RedisSentinelConfig = z.output<typeof RedisSentinelConfig>;
+export type RedisClusterConfig = z.output<typeof RedisClusterConfig>;
 export type CacheConfig = z.output<typeof CacheConfig>;
 export type GrpcServerConfig = z.output<typeof GrpcServerConfig>;
 export type GrpcServiceConfig = z.output<typeof GrpcServiceConfig>;

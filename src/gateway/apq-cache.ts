@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { ApqCacheConfig } from '../config/schema.ts';
 import { availabilityReporting, type Availability } from '../kernel/availability.ts';
 import type { ApqStoreSignal } from '../kernel/channels.ts';
-import { answerWithin } from '../kernel/redis-reply.ts';
+import { answerWithin, type RedisClient } from '../kernel/redis-reply.ts';
 import type { SharedRedis } from '../runtime/redis.ts';
 
 /**
@@ -73,7 +72,7 @@ export class ApqCache implements DocumentCache {
 export interface SharedApqCacheOptions {
   /** This process's cache, in front: hot documents cost no round trip. */
   local: ApqCache;
-  redis: Redis;
+  redis: RedisClient;
   /** `redis.key_prefix`: a document is kept at `<prefix>apq:<sha256>`. */
   keyPrefix: string;
   /** How long one command may take (`redis.command_timeout`); past it, the local cache alone. */
@@ -104,7 +103,7 @@ export interface SharedApqCacheOptions {
  */
 export class SharedApqCache implements DocumentCache {
   readonly #local: ApqCache;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #ttlMs: number;
@@ -198,8 +197,11 @@ export function openApqCache(settings: ApqCacheSettings): OpenedApqCache {
   const { config, connection } = settings;
   const local = new ApqCache(config.max_size);
   if (config.store === 'memory') return { cache: local, start: () => Promise.resolve() };
-  // The config loader refuses `store: redis` without `redis.url` (load.ts).
-  if (connection === undefined) throw new Error('server.apq_cache.store redis needs redis.url');
+  // The config loader refuses `store: redis` without `redis.url`, `redis.sentinel` or `redis.cluster` (load.ts).
+  if (connection === undefined)
+    throw new Error(
+      'server.apq_cache.store redis needs redis.url, redis.sentinel or redis.cluster',
+    );
   const cache = new SharedApqCache({
     local,
     redis: connection.client(),

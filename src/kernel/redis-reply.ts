@@ -1,4 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A connection to one Redis (direct or through Sentinel) or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Waiting on Redis without letting it hold a request: what every store that keeps shared state
@@ -6,7 +9,7 @@ import type { Redis } from 'ioredis';
  */
 
 /** Resolves true once `redis` is connected, false if not within `timeoutMs`; never rejects. */
-export function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+export function whenReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (connected: boolean) => {

@@ -1,4 +1,4 @@
-import type { CacheConfig } from '../config/schema.ts';
+import type { CacheConfig, RedisConfig } from '../config/schema.ts';
 import type { CacheSignal } from '../kernel/channels.ts';
 import { MemoryCacheStore } from '../policies/cache/memory-store.ts';
 import { RedisCacheStore } from '../policies/cache/redis-store.ts';
@@ -26,9 +26,22 @@ export function openCacheStore(settings: CacheStoreSettings): CacheStore {
   const { config } = settings.connection;
   return new RedisCacheStore({
     redis: settings.connection.client(),
-    keyPrefix: config.key_prefix,
+    keyPrefix: cacheKeyPrefix(config),
     commandTimeoutMs: config.command_timeout,
     compressAbove: cache.compress_above,
     ...onSignal,
   });
+}
+
+/**
+ * Where the cache's keys start. On a Redis Cluster every one of them shares the hash tag
+ * `{cache}`, so all sit in one slot: a lookup reads a request's entries in one MGET, a write puts
+ * entries and their tag sets in one MULTI, and an invalidation's script deletes entries it finds
+ * in the sets (keys it cannot declare beforehand); Cluster refuses each of these across slots.
+ * The price is that the cache lives on one shard (its master and replicas); rate budgets and APQ
+ * documents still spread over all of them. The config refuses braces in `key_prefix` with a
+ * cluster (schema.ts), so no brace of the prefix can take the tag's place.
+ */
+export function cacheKeyPrefix(config: RedisConfig): string {
+  return config.cluster ? `${config.key_prefix}{cache}:` : config.key_prefix;
 }

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { LimitStoreConfig, RedisConfig } from '../config/schema.ts';
 import type { LimitStoreSignal } from '../kernel/channels.ts';
 import type { Clock } from '../kernel/clock.ts';
+import type { RedisClient } from '../kernel/redis-reply.ts';
 import { FallbackLimitStore } from '../policies/limits/stores/fallback.ts';
 import { MemoryLimitStore } from '../policies/limits/stores/memory.ts';
 import { RedisLimitStore } from '../policies/limits/stores/redis.ts';
@@ -34,12 +34,9 @@ export function openLimitStore(settings: LimitStoreSettings): OpenedLimitStore {
   const local = new MemoryLimitStore(settings.clock ? { clock: settings.clock } : {});
   if (settings.store.kind === 'memory')
     return { store: local, start: () => Promise.resolve(), close: () => local.close() };
-  const url = settings.redis.url;
-  // The config loader refuses this (load.ts); a caller building settings by hand meets it here.
-  if (url === undefined) throw new Error('limits.store.kind redis needs redis.url');
   const own = settings.connection === undefined;
-  const redis: Redis =
-    settings.connection?.client() ?? createRedisClient({ ...settings.redis, url });
+  // Without `redis.url`, `redis.sentinel` or `redis.cluster` this throws; the config loader refuses that first.
+  const redis: RedisClient = settings.connection?.client() ?? createRedisClient(settings.redis);
   const store = new FallbackLimitStore({
     shared: new RedisLimitStore(redis, {
       keyPrefix: settings.redis.key_prefix,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/kernel/redis-reply.ts';
 import type { ApqStoreSignal } from '../../src/kernel/channels.ts';
 import { ApqCache, SharedApqCache } from '../../src/gateway/apq-cache.ts';
 import { createRedisClient } from '../../src/runtime/redis.ts';
@@ -33,7 +34,7 @@ const keyOf = (text: string) => `apq:${sha256(text)}`;
 const TTL_MS = 60_000;
 
 /** Resolves once the client is connected (it reconnects by itself, runtime/redis.ts). */
-async function ready(client: Redis): Promise<void> {
+async function ready(client: RedisClient): Promise<void> {
   if (client.status !== 'ready') await once(client, 'ready');
 }
 

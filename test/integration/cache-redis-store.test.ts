@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliCompressSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/kernel/redis-reply.ts';
 import type { CacheSignal } from '../../src/kernel/channels.ts';
 import { RedisCacheStore } from '../../src/policies/cache/redis-store.ts';
 import type { CacheEntry } from '../../src/policies/cache/store.ts';
@@ -46,7 +47,7 @@ function products(count: number): string {
 }
 
 /** Resolves once the client is connected (it reconnects by itself, runtime/redis.ts). */
-async function ready(client: Redis): Promise<void> {
+async function ready(client: RedisClient): Promise<void> {
   if (client.status !== 'ready') await once(client, 'ready');
 }
 

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
-import type { Redis } from 'ioredis';
 import {
   availabilityReporting,
   type Attempt,
   type Availability,
 } from '../../kernel/availability.ts';
 import type { CacheSignal } from '../../kernel/channels.ts';
-import { answerWithin, whenReady } from '../../kernel/redis-reply.ts';
+import { answerWithin, whenReady, type RedisClient } from '../../kernel/redis-reply.ts';
 import type { CacheEntry, CacheName, CacheStore, CacheWrite } from './store.ts';
 
 /**
@@ -19,7 +18,7 @@ import type { CacheEntry, CacheName, CacheStore, CacheWrite } from './store.ts';
  * deletes. DEL takes its keys in chunks: Lua's `unpack` has a bound on how many values it spreads.
  *
  * The entry keys come from the sets, not from `KEYS`: on a Redis Cluster this needs every key
- * of a prefix in one slot (a hash tag in `redis.key_prefix`).
+ * of the prefix in one slot, which runtime/cache-store.ts gives it (`{cache}`).
  */
 const INVALIDATE_SCRIPT = /* lua */ `
 local removed = 0
@@ -42,7 +41,7 @@ return 0
 `;
 
 /** The client with the scripts as commands (ioredis sends EVALSHA, and EVAL once on NOSCRIPT). */
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   gatewayCacheInvalidate(keys: number, ...args: string[]): Promise<number>;
   gatewayCacheUnlock(key: string, token: string): Promise<number>;
 };
@@ -72,7 +71,7 @@ const BROTLI_OPTIONS = {
 
 export interface RedisCacheStoreOptions {
   /** The process's shared connection (runtime/redis.ts); the caller closes it. */
-  redis: Redis;
+  redis: RedisClient;
   /** `redis.key_prefix`: entries at `<prefix>cache:<key>`, tag sets, locks beside them. */
   keyPrefix: string;
   /** How long one command may take (`redis.command_timeout`); past it, a miss. */

@@ -279,7 +279,7 @@ test('a Redis limit store without redis.url is reported at limits.store.kind', a
   await writeFile(join(dir, 'supergraph.yaml'), `${VALID}limits:\n  store:\n    kind: redis\n`);
   await assert.rejects(
     loadConfig(join(dir, 'supergraph.yaml'), {}),
-    /supergraph\.yaml:9:11: limits\.store\.kind: redis needs redis\.url \(the shared server\)/,
+    /supergraph\.yaml:9:11: limits\.store\.kind: redis needs redis\.url, redis\.sentinel or redis\.cluster \(the shared server\)/,
   );
   await writeFile(
     join(dir, 'supergraph.yaml'),
@@ -290,6 +290,58 @@ test('a Redis limit store without redis.url is reported at limits.store.kind', a
   assert.equal(loaded.config.redis.command_timeout, 100);
 });
 
+test('redis.sentinel stands for redis.url: it satisfies a Redis store, with its defaults', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
+  await writeFile(
+    join(dir, 'supergraph.yaml'),
+    `${VALID}cache:\n  store: redis\nredis:\n  sentinel:\n    master: main\n    nodes: [sentinel-0:26379, '[::1]:26380']\n    password: \${REDIS_PASSWORD}\n`,
+  );
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), { REDIS_PASSWORD: 'pw' });
+  assert.deepEqual(loaded.config.redis.sentinel, {
+    master: 'main',
+    nodes: ['sentinel-0:26379', '[::1]:26380'],
+    password: 'pw',
+    db: 0,
+    tls: false,
+  });
+  assert.equal(loaded.config.redis.url, undefined);
+});
+
+test('redis.url and redis.sentinel together are refused at redis.sentinel', () => {
+  const text = `${VALID}redis:\n  url: redis://127.0.0.1:6379\n  sentinel:\n    master: main\n    nodes: [127.0.0.1:26379]\n`;
+  assert.match(
+    failure(text),
+    /supergraph\.yaml:10:5: redis\.sentinel: give one of redis\.url, redis\.sentinel, redis\.cluster, not redis\.url and redis\.sentinel/,
+  );
+});
+
+test('redis.cluster stands for redis.url, and refuses braces in redis.key_prefix', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
+  const cluster = `${VALID}limits:\n  store:\n    kind: redis\nredis:\n  cluster:\n    nodes: [redis-0:6379]\n`;
+  await writeFile(join(dir, 'supergraph.yaml'), cluster);
+  const loaded = await loadConfig(join(dir, 'supergraph.yaml'), {});
+  assert.deepEqual(loaded.config.redis.cluster, { nodes: ['redis-0:6379'], tls: false });
+  // A brace in the prefix would become every key's hash tag: all state on one shard.
+  assert.match(
+    failure(`${cluster}  key_prefix: "{gateway}:"\n`),
+    /supergraph\.yaml:13:15: redis\.key_prefix: must hold no \{ or \} with redis\.cluster/,
+  );
+  assert.match(
+    failure(`${cluster}  url: redis://127.0.0.1:6379\n`),
+    /redis\.cluster: give one of redis\.url, redis\.sentinel, redis\.cluster, not redis\.url and redis\.cluster/,
+  );
+});
+
+test('a sentinel node without a port is reported at its index', () => {
+  const text = `${VALID}redis:\n  sentinel:\n    master: main\n    nodes: [sentinel-0]\n`;
+  assert.match(
+    failure(text),
+    /supergraph\.yaml:10:13: redis\.sentinel\.nodes\[0\]: expected host:port/,
+  );
+});
+
 test('an APQ store in Redis without redis.url is reported at server.apq_cache.store', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'config-'));
   await writeFile(join(dir, 'users.graphql'), 'type Query { a: Int }');
@@ -297,7 +349,7 @@ test('an APQ store in Redis without redis.url is reported at server.apq_cache.st
   await writeFile(join(dir, 'supergraph.yaml'), apq);
   await assert.rejects(
     loadConfig(join(dir, 'supergraph.yaml'), {}),
-    /supergraph\.yaml:9:12: server\.apq_cache\.store: redis needs redis\.url \(the shared server\)/,
+    /supergraph\.yaml:9:12: server\.apq_cache\.store: redis needs redis\.url, redis\.sentinel or redis\.cluster \(the shared server\)/,
   );
   await writeFile(join(dir, 'supergraph.yaml'), `${apq}redis:\n  url: redis://127.0.0.1:6379\n`);
   const { server } = (await loadConfig(join(dir, 'supergraph.yaml'), {})).config;

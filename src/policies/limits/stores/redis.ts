@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { answerWithin, whenReady } from '../../../kernel/redis-reply.ts';
+import { answerWithin, whenReady, type RedisClient } from '../../../kernel/redis-reply.ts';
 import type { SharedLimitStore } from './fallback.ts';
 import { SLOTS_PER_WINDOW, type BudgetState, type Charge, type Decision } from './store.ts';
 
@@ -111,7 +110,7 @@ return reply
 `;
 
 /** The client with the script as a command (ioredis sends EVALSHA, and EVAL once on NOSCRIPT). */
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   gatewayLimitTake(keys: number, ...args: (string | number)[]): Promise<string[]>;
 };
 
@@ -136,7 +135,7 @@ export class RedisLimitStore implements SharedLimitStore {
   readonly #instance = randomBytes(6).toString('base64url');
   #sequence = 0;
 
-  constructor(redis: Redis, options: RedisLimitStoreOptions) {
+  constructor(redis: RedisClient, options: RedisLimitStoreOptions) {
     redis.defineCommand('gatewayLimitTake', { lua: TAKE_SCRIPT });
     this.#redis = redis as ScriptedRedis;
     this.#prefix = options.keyPrefix;
